@@ -1,0 +1,37 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+TESTSTAMP := $(VENV)/.installed-test
+
+.PHONY: run test bench install migrate clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TESTSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test,bench]'
+	touch $@ $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/unionbot db upgrade
+
+run: $(STAMP)
+	$(BIN)/unionbot db upgrade
+	$(BIN)/unionbot serve
+
+test: $(TESTSTAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: $(TESTSTAMP)
+	$(BIN)/python -m bench.webhook
+
+clean:
+	rm -rf $(VENV) data/*.db*

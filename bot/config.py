@@ -1,0 +1,235 @@
+"""Typed settings loaded from TOML (plus environment variables for secrets).
+
+Every key is validated at start; an unknown key or a wrong type raises
+`ConfigError` whose message is one line naming the key, so `unionbot serve`
+can stop with that line instead of a traceback.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG_PATH = Path("config.toml")
+WECHAT_API = "https://api.weixin.qq.com"
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded as one line for the operator."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    webhook_path: str = "/wechat"
+    # Public base URL, used in links sent to users and staff (optional).
+    public_url: str = ""
+    # Seconds a handler may run before the webhook answers `success` and the
+    # reply goes out through the outbox instead (WeChat waits 5 s).
+    reply_timeout: float = Field(4.0, gt=0, le=4.8)
+    # Largest accepted webhook body, in bytes.
+    max_body: int = Field(64 * 1024, ge=1024)
+    # Seconds a signed timestamp may be off from our clock.
+    timestamp_tolerance: int = Field(300, ge=30)
+
+    @field_validator("webhook_path")
+    @classmethod
+    def _path(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError("must start with '/'")
+        return v
+
+
+class MenuButton(_Section):
+    name: str
+    key: str = ""
+    url: str = ""
+    sub: list["MenuButton"] = []
+
+
+class WeChatSettings(_Section):
+    app_id: str = ""
+    app_secret: str = ""
+    token: str = "unionbot-dev-token"
+    encoding_aes_key: str = ""
+    api_base_url: str = WECHAT_API
+    # Template ids per kind of outbound message (e.g. hardship_status,
+    # chair_reminder, signup_reminder, quiz_open). Missing → customer-service
+    # message only, or `unreachable` outside the user's window.
+    templates: dict[str, str] = {}
+    # The custom menu pushed by `unionbot menu push`.
+    menu: list[MenuButton] = []
+
+    @field_validator("encoding_aes_key")
+    @classmethod
+    def _aes(cls, v: str) -> str:
+        if v and len(v) != 43:
+            raise ValueError("must be the 43-character EncodingAESKey from the WeChat console")
+        return v
+
+    @property
+    def offline(self) -> bool:
+        return not self.app_id
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite+aiosqlite:///./data/unionbot.db"
+    echo: bool = False
+    pool_size: int = Field(10, ge=1)
+
+
+class AdminSettings(_Section):
+    # 32+ random characters; signs and encrypts the staff session cookie.
+    secret_key: str = ""
+    # Fernet key (urlsafe base64, 32 bytes) that encrypts ID numbers at rest.
+    field_key: str = ""
+    session_max_age: int = Field(8 * 3600, ge=60)
+    login_max_failures: int = Field(5, ge=1)
+    login_lockout_seconds: int = Field(900, ge=1)
+    page_size: int = Field(20, ge=5, le=200)
+
+
+class SchedulerSettings(_Section):
+    enabled: bool = True
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("is not a known IANA timezone, e.g. Asia/Shanghai") from None
+        return v
+
+
+class OutboxSettings(_Section):
+    concurrency: int = Field(16, ge=1, le=500)
+    max_attempts: int = Field(6, ge=1)
+    poll_seconds: float = Field(1.0, gt=0)
+    backoff_base: float = Field(2.0, gt=0)
+    backoff_cap: float = Field(600.0, gt=0)
+
+
+class DialogueSettings(_Section):
+    # An unfinished dialogue older than this is dropped (with a message) on the
+    # user's next message.
+    expire_hours: int = Field(72, ge=1)
+
+
+class HardshipSettings(_Section):
+    # Local minimum-living standard (低保标准), yuan per person per month, by year.
+    dibao: dict[str, float] = {"2026": 1200.0}
+    consent_version: str = "2026-1"
+    expire_days: int = Field(7, ge=1)
+    # Days personal data of a closed request is kept before anonymisation.
+    retention_days: int = Field(730, ge=1)
+
+
+class ChairsSettings(_Section):
+    # Day of the quarter's last month by which the report is due (moved back to a working day).
+    deadline_day: int = Field(25, ge=1, le=31)
+    # Working days before the deadline at which the chair is reminded.
+    remind_before: list[int] = [7, 3, 1]
+    # Days after the deadline: a reminder to the chair and to staff.
+    escalate_after: int = Field(1, ge=1)
+    # Days after the deadline: the unit goes onto the quarter's 通报 list.
+    notice_after: int = Field(3, ge=1)
+    # Hour of the day reminders are sent.
+    remind_hour: int = Field(9, ge=0, le=23)
+    # A reminder more than this many hours late is skipped and recorded, not sent stale.
+    max_lateness_hours: int = Field(48, ge=1)
+    bind_code_ttl_hours: int = Field(72, ge=1)
+    # openids of staff who get the escalation message (optional).
+    staff_openids: list[str] = []
+
+
+class SignupSettings(_Section):
+    # Time of day (on the day before) reminders are sent.
+    reminder_time: time = time(18, 0)
+
+
+class QuizSettings(_Section):
+    questions_per_month: int = Field(1, ge=1, le=20)
+    questions_per_half: int = Field(10, ge=1, le=100)
+    month_weight: float = Field(1.0, ge=0)
+    half_weight: float = Field(2.0, ge=0)
+    notify_on_open: bool = False
+
+
+class Settings(_Section):
+    server: ServerSettings = ServerSettings()
+    wechat: WeChatSettings = WeChatSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    admin: AdminSettings = AdminSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    dialogue: DialogueSettings = DialogueSettings()
+    hardship: HardshipSettings = HardshipSettings()
+    chairs: ChairsSettings = ChairsSettings()
+    signup: SignupSettings = SignupSettings()
+    quiz: QuizSettings = QuizSettings()
+
+
+# Environment variables that override secrets (and a few deployment keys).
+ENV_KEYS = {
+    "UNIONBOT_WECHAT_APP_ID": ("wechat", "app_id"),
+    "UNIONBOT_WECHAT_APP_SECRET": ("wechat", "app_secret"),
+    "UNIONBOT_WECHAT_TOKEN": ("wechat", "token"),
+    "UNIONBOT_WECHAT_ENCODING_AES_KEY": ("wechat", "encoding_aes_key"),
+    "UNIONBOT_DATABASE_URL": ("database", "url"),
+    "UNIONBOT_ADMIN_SECRET_KEY": ("admin", "secret_key"),
+    "UNIONBOT_ADMIN_FIELD_KEY": ("admin", "field_key"),
+}
+
+
+def _describe(err: dict[str, Any]) -> str:
+    key = ".".join(str(p) for p in err["loc"])
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"config error: unknown key '{key}'"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    return f"config error: '{key}' {msg[0].lower() + msg[1:] if msg else ''} (got {err.get('input')!r})"
+
+
+def build_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> Settings:
+    """Validate a config mapping (as read from TOML) plus environment overrides."""
+    env = os.environ if env is None else env
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for var, (section, key) in ENV_KEYS.items():
+        if env.get(var):
+            sec = data.setdefault(section, {})
+            if isinstance(sec, dict):
+                sec[key] = env[var]
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc.errors()[0])) from None
+
+
+def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:
+    """Load settings from `path`, or ./config.toml if present, else defaults."""
+    if path is None:
+        path = DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"config error: file not found: {p}")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config error: {p} is not valid TOML: {exc}") from None
+    return build_settings(data, env)

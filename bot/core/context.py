@@ -1,0 +1,57 @@
+"""The handler context: the message, the member, the session, the dialogue, a clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.core.dialogue import DialogueState
+from bot.core.types import Incoming
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.config import Settings
+    from bot.db.models import Member
+
+
+@dataclass
+class Ctx:
+    msg: Incoming
+    member: "Member"
+    session: AsyncSession
+    dialogue: DialogueState
+    clock: "Clock"
+    settings: "Settings"
+    services: dict[str, Any] = field(default_factory=dict)
+    # Lines put before the reply (e.g. "your earlier form expired").
+    notes: list[str] = field(default_factory=list)
+    dispatcher: Any = None
+
+    @property
+    def openid(self) -> str:
+        return self.msg.openid
+
+    @property
+    def text(self) -> str:
+        from bot.core.router import normalize
+
+        return normalize(self.msg.text)
+
+    @property
+    def now(self) -> datetime:
+        """Aware UTC."""
+        return self.clock.now()
+
+    @property
+    def local_now(self) -> datetime:
+        return self.clock.local()
+
+    async def notify(self, openid: str, text: str | None = None, *, key: str, purpose: str = "",
+                     template: dict[str, Any] | None = None) -> bool:
+        """Queue a message to `openid` in this transaction; False if `key` was queued before."""
+        row = await outbox.enqueue(self.session, key=key, openid=openid, now=self.now, text=text,
+                                   purpose=purpose, template=template)
+        return row is not None

@@ -1,0 +1,104 @@
+"""The dialogue store: one row per (app id, openid), read fresh per message."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models import Dialogue
+
+
+class DialogueState:
+    """The user's open dialogue plus drafts of flows they stepped away from.
+
+    `state` names the step (e.g. `hardship:income`); `data` holds what the
+    active flow collected. When another flow starts while one is open, the
+    open one is kept as a draft (`drafts[flow]`) so nothing half-filled is
+    lost; starting that flow again resumes it.
+    """
+
+    def __init__(self, row: Dialogue | None, app_id: str, openid: str, now: datetime) -> None:
+        self._row = row
+        self.app_id = app_id
+        self.openid = openid
+        self.now = now
+        stored = (row.data if row is not None else None) or {}
+        self.state: str | None = row.state if row is not None else None
+        self.data: dict[str, Any] = dict(stored.get("d") or {})
+        self.drafts: dict[str, dict[str, Any]] = dict(stored.get("drafts") or {})
+        self.expires_at: datetime | None = row.expires_at if row is not None else None
+        self.version = row.version if row is not None else 0
+        self.expired_state: str | None = None
+        self.expired_data: dict[str, Any] = {}
+        self.dirty = False
+        if self.state and self.expires_at is not None and self.expires_at <= now:
+            self.expired_state, self.expired_data = self.state, self.data
+            self.state, self.data, self.expires_at = None, {}, None
+            self.dirty = True
+        for flow in [f for f, d in self.drafts.items() if _expired(d, now)]:
+            del self.drafts[flow]
+            self.dirty = True
+
+    @property
+    def flow(self) -> str | None:
+        return self.state.split(":", 1)[0] if self.state else None
+
+    def set(self, state: str, data: dict[str, Any] | None = None, ttl: timedelta | None = None) -> None:
+        """Enter `state`; a different open flow is stashed as a draft first."""
+        new_flow = state.split(":", 1)[0]
+        if self.state and self.flow != new_flow and self.data:
+            self.drafts[self.flow] = {  # type: ignore[index]
+                "state": self.state, "data": self.data,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            }
+        self.state = state
+        if data is not None:
+            self.data = data
+        if ttl is not None:
+            self.expires_at = self.now + ttl
+        self.dirty = True
+
+    def clear(self, *, keep_drafts: bool = True) -> None:
+        self.state, self.data, self.expires_at = None, {}, None
+        if not keep_drafts:
+            self.drafts = {}
+        self.dirty = True
+
+    def pop_draft(self, flow: str) -> dict[str, Any] | None:
+        d = self.drafts.pop(flow, None)
+        if d is not None:
+            self.dirty = True
+        return d
+
+    def drop_draft(self, flow: str) -> None:
+        if self.drafts.pop(flow, None) is not None:
+            self.dirty = True
+
+    def mark(self) -> None:
+        """Call after mutating `data` in place."""
+        self.dirty = True
+
+    async def save(self, session: AsyncSession) -> None:
+        if not self.dirty:
+            return
+        payload: dict[str, Any] = {"d": self.data, "drafts": self.drafts}
+        if self._row is None:
+            self._row = Dialogue(app_id=self.app_id, openid=self.openid, version=0)
+            session.add(self._row)
+        self._row.state = self.state
+        self._row.data = payload
+        self._row.expires_at = self.expires_at
+        self._row.updated_at = self.now
+        self._row.version = (self._row.version or 0) + 1
+        self.dirty = False
+
+
+def _expired(draft: dict[str, Any], now: datetime) -> bool:
+    exp = draft.get("expires_at")
+    return bool(exp) and datetime.fromisoformat(exp) <= now
+
+
+async def load_dialogue(session: AsyncSession, app_id: str, openid: str, now: datetime) -> DialogueState:
+    row = await session.get(Dialogue, (app_id, openid), populate_existing=True)
+    return DialogueState(row, app_id, openid, now)

@@ -1,0 +1,51 @@
+"""Engine and session factory for SQLite (embedded) and PostgreSQL (scale-out)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+
+def is_sqlite(engine_or_url) -> bool:  # noqa: ANN001
+    url = engine_or_url.url if hasattr(engine_or_url, "url") else make_url(str(engine_or_url))
+    return url.get_backend_name() == "sqlite"
+
+
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_args: dict | None = None) -> AsyncEngine:
+    """Create the async engine.
+
+    SQLite allows one writer at a time. Rather than letting several
+    connections fight over the write lock (SQLite then sleeps and retries,
+    which gave p99 latencies over a second), the embedded engine uses ONE
+    connection: sessions queue for it in asyncio, first come first served.
+    """
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite":
+        db = u.database
+        if db and db != ":memory:":
+            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(
+            url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
+            connect_args={"timeout": 30, **(connect_args or {})},
+        )
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_async_engine(
+        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+        connect_args=connect_args or {},
+    )
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False)

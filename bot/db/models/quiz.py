@@ -1,0 +1,4 @@
+"""Tables of the quiz feature."""
+from __future__ import annotations
+
+from bot.db.base import Base, UTCDateTime  # noqa: F401
