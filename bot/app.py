@@ -1,0 +1,114 @@
+"""create_app(settings): the aiohttp application with everything wired in."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.core.dispatcher import Dispatcher
+from bot.db.engine import make_engine, make_sessionmaker
+from bot.pipeline import Processor
+
+log = logging.getLogger("unionbot.app")
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker)
+PROCESSOR = web.AppKey("processor", Processor)
+SERVICES = web.AppKey("services", dict)
+DELIVERY = web.AppKey("delivery", object)
+API = web.AppKey("api", object)
+
+
+def build_dispatcher(extra_routers: list | None = None) -> Dispatcher:
+    from handlers import all_routers
+    from handlers.common import fallback
+
+    return Dispatcher([*(extra_routers or []), *all_routers()], fallback)
+
+
+def build_services(settings: Settings) -> dict[str, Any]:
+    """Shared helpers handed to handlers and operations (no network clients)."""
+    from bot.crypto import FieldCrypto
+
+    return {"crypto": FieldCrypto.from_settings(settings), "media_dir": Path("data/media")}
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None,
+               background: bool = True, scheduler: bool | None = None,
+               extra_routers: list | None = None) -> web.Application:
+    """The whole service: webhook, admin site, outbox delivery and (optionally) the scheduler.
+
+    `background=False` leaves delivery and the scheduler to the caller (tests
+    drive them step by step with a fake clock).
+    """
+    from bot.admin.site import create_admin_app
+    from bot.delivery import Delivery
+    from bot.wechat.api import WeChatAPI
+    from bot.wechat.codec import Codec
+    from bot.wechat.webhook import add_webhook_routes
+
+    clock = clock or Clock(settings.scheduler.timezone)
+    engine = engine or make_engine(settings.database.url, echo=settings.database.echo,
+                                   pool_size=settings.database.pool_size)
+    sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
+    services = build_services(settings)
+
+    app = web.Application(client_max_size=settings.server.max_body)
+    app[SETTINGS] = settings
+    app[CLOCK] = clock
+    app[ENGINE] = engine
+    app[SESSIONMAKER] = sessionmaker
+    app[SERVICES] = services
+
+    api = None if settings.wechat.offline else WeChatAPI(settings.wechat, sessionmaker, clock)
+    app[API] = api
+    services["api_available"] = api is not None
+    delivery = Delivery(settings, sessionmaker, clock, api)
+    app[DELIVERY] = delivery
+
+    codec = Codec(settings.wechat.token, settings.wechat.app_id, settings.wechat.encoding_aes_key, clock,
+                  tolerance=settings.server.timestamp_tolerance)
+    processor = Processor(settings, sessionmaker, build_dispatcher(extra_routers), codec.render_plain, clock, services,
+                          on_queued=delivery.wake)
+    app[PROCESSOR] = processor
+    add_webhook_routes(app, settings.server.webhook_path, codec, processor, settings.server.max_body)
+
+    async def healthz(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    app.router.add_get("/healthz", healthz)
+    app.add_subapp("/admin", create_admin_app(settings, sessionmaker, clock, services))
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks: list[asyncio.Task] = []
+        if background:
+            tasks.append(asyncio.create_task(delivery.run_forever(stop), name="outbox delivery"))
+        sched = None
+        if (scheduler if scheduler is not None else background) and settings.scheduler.enabled:
+            from scheduler.setup import start_scheduler
+
+            sched = await start_scheduler(app)
+        yield
+        stop.set()
+        if sched is not None:
+            sched.shutdown(wait=False)
+        await processor.drain()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if api is not None:
+            await api.close()
+        await engine.dispose()
+
+    app.cleanup_ctx.append(lifecycle)
+    return app

@@ -1,0 +1,126 @@
+"""Shared fixtures: a fresh database per test (SQLite file, and PostgreSQL when
+UNIONBOT_TEST_DATABASE_URL is set), a fake clock, the real app, the WeChat simulator."""
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+import bot.db.models  # noqa: F401  (registers every table)
+from bot.app import DELIVERY, PROCESSOR, SESSIONMAKER, create_app
+from bot.clock import FakeClock
+from bot.config import Settings, build_settings
+from bot.db.base import Base
+from bot.db.engine import make_engine
+
+PG_URL = os.environ.get("UNIONBOT_TEST_DATABASE_URL", "")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+async def db_url(backend: str, tmp_path) -> AsyncIterator[str]:  # noqa: ANN001
+    """A database URL of its own for this test."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path}/test.db"
+        return
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = create_async_engine(PG_URL)
+    async with admin.begin() as conn:
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    # asyncpg takes the search path through server_settings; see make_test_engine.
+    yield f"{PG_URL}{sep}unionbot_schema={schema}"
+    async with admin.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    await admin.dispose()
+
+
+def make_test_engine(url: str) -> AsyncEngine:
+    if "unionbot_schema=" in url:
+        base, _, schema = url.partition("unionbot_schema=")
+        base = base.rstrip("?&")
+        return make_engine(base, pool_size=5, connect_args={"server_settings": {"search_path": schema}})
+    return make_engine(url)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_settings(db_url: str, tmp_path, **sections) -> Settings:  # noqa: ANN001
+    data = {
+        "database": {"url": db_url},
+        "admin": {"secret_key": "test-secret-key-0123456789abcdef"},
+        "server": {"reply_timeout": 4.0},
+    }
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    return build_settings(data, env={})
+
+
+@pytest.fixture
+def settings(db_url: str, tmp_path) -> Settings:  # noqa: ANN001
+    return make_settings(db_url, tmp_path)
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    eng = make_test_engine(db_url)
+    async with eng.begin() as conn:
+        await conn.run_sync(Base.metadata.create_all)
+    yield eng
+    await eng.dispose()
+
+
+@pytest.fixture
+def make_app(settings: Settings, clock: FakeClock, db_url: str, monkeypatch, tmp_path):  # noqa: ANN001
+    """Build an app on the test database; call again to 'restart' the service."""
+    monkeypatch.chdir(tmp_path)
+
+    def factory(settings_: Settings | None = None, **kwargs):  # noqa: ANN003, ANN202
+        kwargs.setdefault("background", False)
+        return create_app(settings_ or settings, clock=clock, engine=make_test_engine(db_url), **kwargs)
+
+    return factory
+
+
+@pytest.fixture
+async def app(make_app, engine):  # noqa: ANN001
+    return make_app()
+
+
+@pytest.fixture
+async def client(aiohttp_client, app):  # noqa: ANN001
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+def sim(client, settings: Settings, clock: FakeClock):  # noqa: ANN001
+    from tests.wechat_sim import WeChatSim
+
+    return WeChatSim(client, path=settings.server.webhook_path, token=settings.wechat.token, clock=clock)
+
+
+@pytest.fixture
+def db(app):  # noqa: ANN001
+    """The app's session factory, for asserting on what was stored."""
+    return app[SESSIONMAKER]
+
+
+@pytest.fixture
+def deliver(app):  # noqa: ANN001
+    """Run one outbox delivery pass (background tasks are off in tests)."""
+    async def run() -> int:
+        await app[PROCESSOR].drain()
+        return await app[DELIVERY].run_once()
+    return run
