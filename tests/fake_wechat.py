@@ -32,6 +32,7 @@ from aiohttp import web
 JPEG_BYTES = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 64 + b"\xff\xd9"
 
 _TOKEN_PATHS = ("/cgi-bin/stable_token", "/cgi-bin/token")
+_JSON: Any = web.RequestKey("json", object) if hasattr(web, "RequestKey") else "json"
 
 
 @dataclass
@@ -132,7 +133,7 @@ class FakeWeChat:
                 body = json.loads(raw.decode("utf-8")) if raw else None
             except (UnicodeDecodeError, json.JSONDecodeError):
                 body = None
-        request["json"] = body
+        request[_JSON] = body
         self.calls.append({"method": request.method, "path": request.path,
                            "query": dict(request.query), "json": body})
         if self.latency:
@@ -169,7 +170,7 @@ class FakeWeChat:
     # ---- endpoints ---------------------------------------------------------
 
     async def _stable_token(self, request: web.Request) -> web.Response:
-        body = request["json"] or {}
+        body = request[_JSON] or {}
         if body.get("grant_type") != "client_credential":
             return self._err(40002, "invalid grant_type")
         return self._issue(body.get("appid"), body.get("secret"))
@@ -181,7 +182,7 @@ class FakeWeChat:
         return self._issue(q.get("appid"), q.get("secret"))
 
     async def _custom_send(self, request: web.Request) -> web.Response:
-        body = request["json"] or {}
+        body = request[_JSON] or {}
         openid, msgtype = body.get("touser"), body.get("msgtype")
         if not openid:
             return self._err(40003, "invalid openid")
@@ -202,7 +203,7 @@ class FakeWeChat:
         return self._ok()
 
     async def _template_send(self, request: web.Request) -> web.Response:
-        body = request["json"] or {}
+        body = request[_JSON] or {}
         openid, template_id = body.get("touser"), body.get("template_id")
         if not openid:
             return self._err(40003, "invalid openid")
@@ -220,7 +221,7 @@ class FakeWeChat:
         return self._ok(msgid=msgid)
 
     async def _menu_create(self, request: web.Request) -> web.Response:
-        body = request["json"] or {}
+        body = request[_JSON] or {}
         if not body.get("button"):
             return self._err(40016, "invalid button size")
         self.menu = body["button"]
@@ -235,7 +236,7 @@ class FakeWeChat:
                             headers={"Content-Disposition": f'attachment; filename="{media_id}.jpg"'})
 
     async def _qrcode_create(self, request: web.Request) -> web.Response:
-        body = request["json"] or {}
+        body = request[_JSON] or {}
         action = body.get("action_name")
         if action not in ("QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"):
             return self._err(40097, "invalid args")

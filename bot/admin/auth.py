@@ -24,7 +24,6 @@ from bot.db.models.core import Staff
 log = logging.getLogger(__name__)
 
 SESSION_STAFF = "staff_id"
-REQUEST_STAFF = "admin_staff"
 # Route names (inside the admin app) reachable without a login.
 PUBLIC_ROUTES = frozenset({"login", "static"})
 
@@ -44,6 +43,9 @@ class StaffUser:
     @property
     def name(self) -> str:
         return self.display_name or self.username
+
+
+REQUEST_STAFF = web.RequestKey("admin_staff", StaffUser)
 
 
 def current_staff(request: web.Request) -> StaffUser:

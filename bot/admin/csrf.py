@@ -59,5 +59,10 @@ async def csrf_middleware(request: web.Request, handler):  # noqa: ANN001
     if not expected or not sent or not hmac.compare_digest(str(expected), sent):
         from bot.admin.site import render_error  # late import: site imports this module
 
-        return await render_error(request, 403, "页面已过期或来源不明", "为了安全，这次提交没有生效。请返回上一页，刷新后再试一次。")
+        back = request.headers.get("Referer", "")
+        link = request.rel_url.path if request.rel_url.path.endswith("/login") else ""
+        if not link and back.split("://", 1)[-1].split("/", 1)[0] == request.host:
+            link = back
+        return await render_error(request, 403, "页面已过期或来源不明",
+                                  "为了安全，这次提交没有生效。请返回上一页，刷新后再试一次。", link=link or "/admin/")
     return await handler(request)

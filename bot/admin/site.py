@@ -13,7 +13,6 @@ action is written with `bot.admin.audit.record`.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import importlib
 import logging
@@ -127,6 +126,8 @@ async def _first_start_hint(app: web.Application) -> None:
 
 @web.middleware
 async def _security_headers(request: web.Request, handler):  # noqa: ANN001
+    if request.path == nav.ADMIN_PREFIX:  # "/admin" → "/admin/" (the home route)
+        raise web.HTTPFound(nav.ADMIN_PREFIX + "/")
     response = await handler(request)
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -144,7 +145,7 @@ def create_admin_app(
 ) -> web.Application:
     """Build the admin sub-application (mount it at /admin)."""
     storage = EncryptedCookieStorage(
-        base64.urlsafe_b64encode(session_key(settings.admin.secret_key)),
+        session_key(settings.admin.secret_key),  # raw 32 bytes; the storage base64-encodes them
         cookie_name=COOKIE_NAME,
         max_age=settings.admin.session_max_age,
         path=nav.ADMIN_PREFIX,

@@ -36,7 +36,7 @@ class Dispatcher:
         if msg.kind == "event":
             for r in self.routers:
                 for route in r.routes:
-                    if route.filter.matches_events_only and route.filter(msg):
+                    if route.filter(msg):
                         return route.handler
         state = ctx.dialogue.state
         if state:

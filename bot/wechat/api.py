@@ -182,7 +182,7 @@ class WeChatAPI:
         body = None
         headers = {}
         if json is not None:
-            # WeChat wants raw UTF-8, not \\u escapes (they show up literally in menus).
+            # WeChat wants raw UTF-8, not \u escapes (they show up literally in menus).
             body = jsonlib.dumps(json, ensure_ascii=False).encode("utf-8")
             headers["Content-Type"] = "application/json; charset=utf-8"
         try:
@@ -235,7 +235,7 @@ class WeChatAPI:
         payload, ctype = await self._authed("GET", "/cgi-bin/media/get", params={"media_id": media_id},
                                             json=None, binary=True)
         if not isinstance(payload, bytes):  # JSON with errcode 0 but no media
-            raise WeChatError(-1, f"no media in answer: {payload!r}"[:200])
+            raise WeChatError(40007, f"no media in answer: {payload!r}"[:200])
         return payload, ctype
 
     async def create_qrcode(self, scene_str: str, expire_seconds: int | None = None) -> dict[str, Any]:

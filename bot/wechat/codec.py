@@ -295,7 +295,7 @@ class Codec:
         """Encrypt a rendered reply when the request came in aes mode; `success` for none."""
         if not plain_xml:
             return SUCCESS
-        if True:
+        if not self.is_aes(query) or self._crypto is None:
             return plain_xml
         timestamp = str(int(self.clock.now().timestamp()))
         nonce = secrets.token_hex(8)
