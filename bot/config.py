@@ -141,22 +141,36 @@ class ChairsSettings(_Section):
     deadline_day: int = Field(25, ge=1, le=31)
     # Working days before the deadline at which the chair is reminded.
     remind_before: list[int] = [7, 3, 1]
-    # Days after the deadline: a reminder to the chair and to staff.
+    # Working days after the deadline: a reminder to the chair and to staff.
     escalate_after: int = Field(1, ge=1)
-    # Days after the deadline: the unit goes onto the quarter's 通报 list.
+    # Working days after the deadline: the unit goes onto the quarter's 通报 list.
     notice_after: int = Field(3, ge=1)
     # Hour of the day reminders are sent.
     remind_hour: int = Field(9, ge=0, le=23)
     # A reminder more than this many hours late is skipped and recorded, not sent stale.
     max_lateness_hours: int = Field(48, ge=1)
+    # Hours a one-time binding code stays valid.
     bind_code_ttl_hours: int = Field(72, ge=1)
+    # Wrong binding codes allowed per WeChat account per hour before further tries are refused.
+    bind_max_failures: int = Field(5, ge=1)
     # openids of staff who get the escalation message (optional).
     staff_openids: list[str] = []
+
+    @field_validator("remind_before")
+    @classmethod
+    def _before(cls, v: list[int]) -> list[int]:
+        if any(n < 1 or n > 40 for n in v):
+            raise ValueError("must list working days between 1 and 40, e.g. [7, 3, 1]")
+        return v
 
 
 class SignupSettings(_Section):
     # Time of day (on the day before) reminders are sent.
     reminder_time: time = time(18, 0)
+    # Check-in (签到 code or QR scan) opens this many minutes before the start...
+    checkin_before_minutes: int = Field(60, ge=0, le=24 * 60)
+    # ...and stays open this many minutes after the end.
+    checkin_after_minutes: int = Field(0, ge=0, le=24 * 60)
 
 
 class QuizSettings(_Section):

@@ -13,6 +13,11 @@ WeChat's push rules, decided per row at send time from the Member row:
   drops a repeat) when the payload names a template kind configured in
   `wechat.templates`;
 - otherwise `unreachable`, for staff to phone instead.
+
+A customer-service send is one message: the news articles when the payload has
+them, else the text. Delivery is at least once: a worker that dies between the
+send and the record leaves a row that is sent again (templates are then
+dropped by WeChat through client_msg_id).
 """
 from __future__ import annotations
 

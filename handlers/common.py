@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.core.context import Ctx
 from bot.core.forms import FORMS
-from bot.core.router import Router, event_is, text_is
+from bot.core.router import Router, click_is, event_is, text_is
 
 router = Router("common")
 
@@ -40,7 +40,7 @@ async def cancel_dialogue(ctx: Ctx) -> str:
     return "当前没有进行中的事项。\n" + menu_text(ctx)
 
 
-@router.interrupt(text_is(*MENU_WORDS))
+@router.interrupt(text_is(*MENU_WORDS) | click_is("HELP"))
 async def show_menu(ctx: Ctx) -> str:
     """Show what one can ask; an open form stays open."""
     text = menu_text(ctx)

@@ -1,6 +1,269 @@
-"""The hardship feature (to be built)."""
+"""Hardship help (困难帮扶): the worker's dialogue.
+
+Entry `帮扶` / `困难帮扶` / `申请帮扶` or the menu click HARDSHIP; a consent
+notice first (nothing is stored without 同意), then the form, the self-check
+and a reference number. `我的申请` lists the worker's requests, `补充` answers
+staff who asked for more, `删除我的信息` removes personal data. Every change
+goes through the operations in `handlers/hardship_ops.py`.
+"""
 from __future__ import annotations
 
-from bot.core.router import Router
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.core.context import Ctx
+from bot.core.forms import Field, Form, Invalid, Stop, int_parser, money_parser, text_parser
+from bot.core.router import Router, click_is, kind_is, normalize, text_is, text_startswith
+from bot.core.validators import mask_id, parse_id_number, parse_mobile, parse_name
+from handlers import hardship_ops as ops
 
 router = Router("hardship")
+router.add_menu("帮扶", "申请困难帮扶")
+router.add_menu("我的申请", "查看帮扶申请进度")
+
+START_WORDS = ("帮扶", "困难帮扶", "申请帮扶")
+AGREE_WORDS = {"同意", "我同意", "同意并继续"}
+REFUSE_WORDS = {"不同意", "拒绝", "不了", "否"}
+
+CONSENT_NOTICE = (
+    "申请困难帮扶前，请先了解：\n"
+    "· 我们会收集您的姓名、手机号、工作单位、家庭人口与收支、困难情况说明和证明材料照片，"
+    "身份证号可自愿填写；其中健康、收入、子女就学等属于敏感个人信息。\n"
+    "· 这些信息只用于街道总工会审核和发放帮扶，身份证号加密保存，不对外提供。\n"
+    "· 申请办结后保存{years}，到期自动删除（统计数字除外）；您随时可回复「删除我的信息」。\n"
+    "同意请回复「同意」，不同意请回复「不同意」（不会保存任何信息）。"
+)
+
+EVIDENCE = {
+    "因病": "诊断证明、近三个月的医疗费用票据",
+    "因灾": "受灾情况照片、村（居）委会或相关部门出具的证明",
+    "子女就学": "学费缴费票据、录取通知书或在读证明",
+    "失业待岗": "解除劳动合同证明或失业登记证明",
+    "工伤": "工伤认定书、医疗费用票据",
+    "其他": "能说明困难情况的材料",
+}
+EXPENSE_HINT = {
+    "因病": "如每月自付医药费",
+    "因灾": "如每月修缮、租房支出",
+    "子女就学": "如每月分摊的学费、住宿费",
+    "失业待岗": "如每月必需的房租",
+    "工伤": "如每月自付治疗、康复费用",
+    "其他": "因困难每月必须支付的费用",
+}
+
+
+def _retention_words(days: int) -> str:
+    return f"{days // 365}年" if days % 365 == 0 else f"{days}天"
+
+
+def _consent(text: str) -> str:
+    t = normalize(text)
+    if t in AGREE_WORDS:
+        return "同意"
+    if t in REFUSE_WORDS:
+        raise Stop("好的，没有保存您的任何信息。如需帮助，也可以直接致电街道总工会。")
+    raise Invalid("请回复「同意」继续申请，或回复「不同意」退出。")
+
+
+def _consent_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
+    return CONSENT_NOTICE.format(years=_retention_words(ctx.settings.hardship.retention_days))
+
+
+def _expenses_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
+    hint = EXPENSE_HINT.get(data.get("kind", ""), "")
+    return f"因这次困难，家庭每月固定要多花多少钱（元）？{hint}。没有请回复 0。"
+
+
+def _photos_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
+    need = EVIDENCE.get(data.get("kind", ""), EVIDENCE["其他"])
+    return f"最后，请拍照上传证明材料：{need}。\n暂时没有的可回复「跳过」，之后按工作人员要求补充。"
+
+
+def _employer(text: str) -> str:
+    value = normalize(text)
+    if not 2 <= len(value) <= 60:
+        raise Invalid("请填写工作单位全称（2–60个字）；已失业的请填原单位。")
+    return value
+
+
+def _prefill(attr: str):  # noqa: ANN202
+    return lambda ctx: getattr(ctx.member, attr, None)
+
+
+FIELDS = (
+    Field("consent", _consent_prompt, parse=_consent),
+    Field("kind", "请选择困难类型：", label="困难类型", choices=ops.KINDS),
+    Field("description", "请简单说明困难情况（10–500字），例如发生了什么、现在最需要哪方面的帮助。",
+          parse=text_parser(10, 500), label="情况说明"),
+    Field("household", "家庭共同生活的人口有几人？请回复数字。", parse=int_parser(1, 20, "人"), label="家庭人口",
+          show=lambda v: f"{v} 人"),
+    Field("income", "家庭每月总收入大约多少元？（所有家庭成员的工资、养老金等合计，没有请回复 0）",
+          parse=money_parser(), label="家庭月收入", show=lambda v: f"{v:g} 元"),
+    Field("expenses", _expenses_prompt, parse=money_parser(), label="困难固定支出", show=lambda v: f"{v:g} 元/月"),
+    Field("name", "请问您的姓名？", parse=parse_name, label="姓名", prefill=_prefill("name")),
+    Field("phone", "请留一个能联系到您的手机号（11位）。", parse=parse_mobile, label="手机号",
+          prefill=_prefill("phone")),
+    Field("employer", "您的工作单位是？（已失业的请填原单位）", parse=_employer, label="工作单位",
+          prefill=_prefill("employer")),
+    Field("id_number", "如方便，请填写身份证号（加密保存，便于核实）；不填也可以。", parse=parse_id_number,
+          label="身份证号", optional=True, show=mask_id),
+    Field("photos", _photos_prompt, label="证明材料", kind="images", optional=True),
+)
+
+
+class HardshipForm(Form):
+    flow = "hardship"
+    title = "帮扶申请"
+    fields = FIELDS
+
+    def _ttl(self, ctx: Ctx) -> timedelta:
+        return timedelta(days=ctx.settings.hardship.expire_days)
+
+    async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
+        req = await ops.open_request(ctx.session, ctx.openid)
+        if req is not None:
+            return (f"您已有一份帮扶申请正在办理，不用重复提交：\n{_describe(req)}\n"
+                    "如需补充材料，请回复「补充」；查看全部请回复「我的申请」。")
+        m = ctx.member
+        return {"_prefill": {"name": m.name, "phone": m.phone, "employer": m.employer},
+                "consent_version": ctx.settings.hardship.consent_version}
+
+    async def handle(self, ctx: Ctx):  # noqa: ANN201
+        """Record the time of 同意 with the notice version shown."""
+        if ctx.dialogue.state == "hardship:consent" and ctx.text in AGREE_WORDS:
+            ctx.dialogue.data = {**ctx.dialogue.data, "consent_at": ctx.now.isoformat()}
+        return await super().handle(ctx)
+
+    def summary_extra(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
+        return "【自助测算】" + _check(ctx, data).text()
+
+    async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
+        consent_at = datetime.fromisoformat(data["consent_at"]) if data.get("consent_at") else ctx.now
+        try:
+            req = await ops.submit_request(
+                ctx.session, now=ctx.now, openid=ctx.openid, data=data, crypto=ctx.services["crypto"],
+                dibao=ctx.settings.hardship.dibao,
+                consent_version=data.get("consent_version") or ctx.settings.hardship.consent_version,
+                consent_at=consent_at, photos_online=bool(ctx.services.get("api_available")), member=ctx.member)
+        except ops.HardshipError as exc:
+            return f"{exc}。回复「我的申请」可查看进度。"
+        check = ops.SelfCheck(req.per_capita, req.dibao, req.tier)
+        return (f"申请已提交，编号 {req.ref}，请记好。\n"
+                f"{check.text()}\n"
+                "接下来：工作人员会在5个工作日内审核，需要补充材料会通过这里通知您。"
+                "回复「我的申请」可随时查看进度。")
+
+
+def _check(ctx: Ctx, data: Mapping[str, Any]) -> ops.SelfCheck:
+    dibao = ops.dibao_for(ctx.settings.hardship.dibao, ctx.local_now.year)
+    return ops.self_check(float(data.get("income") or 0), float(data.get("expenses") or 0),
+                          int(data.get("household") or 1), dibao)
+
+
+FORM = HardshipForm.mount(router, start=text_is(*START_WORDS) | click_is("HARDSHIP"))
+
+
+def _describe(req: ops.HardshipRequest) -> str:
+    day = req.created_at.astimezone(ops.TZ).strftime("%Y-%m-%d")
+    line = f"{req.ref}（{req.kind}，{day}提交）：{ops.WORKER_STATUS.get(req.status, req.status)}"
+    if req.last_message:
+        line += f"\n  工作人员留言：{req.last_message}"
+    return line
+
+
+# --- 我的申请 ---------------------------------------------------------------------------
+
+@router.on(text_is("我的申请", "我的帮扶", "申请进度"))
+async def list_my_requests(ctx: Ctx) -> str:
+    """The worker's requests with status and the latest staff message."""
+    reqs = await ops.worker_requests(ctx.session, ctx.openid)
+    if not reqs:
+        return "您还没有提交过帮扶申请。需要帮助请回复「帮扶」。"
+    return "您的帮扶申请：\n" + "\n".join(_describe(r) for r in reqs)
+
+
+# --- 补充 -----------------------------------------------------------------------------
+
+MORE_FLOW = "hardship_more"
+
+
+@router.on(text_startswith("补充"))
+async def start_supplement(ctx: Ctx) -> str:
+    """Answer staff who asked for more: 补充 <text>, or 补充 then photos."""
+    req = await ops.open_request(ctx.session, ctx.openid)
+    if req is None or req.status != "waiting":
+        return "您目前没有需要补充材料的申请。回复「我的申请」可查看进度。"
+    rest = normalize(ctx.text[2:]).lstrip("：:，, ")
+    if rest:
+        await ops.supplement(ctx.session, req.id, now=ctx.now, text=rest)
+        return f"已收到您的补充说明，申请 {req.ref} 重新进入审核。"
+    ctx.dialogue.set(f"{MORE_FLOW}:collect", {"request_id": req.id, "photos": []},
+                     ttl=timedelta(days=ctx.settings.hardship.expire_days))
+    return (f"请补充申请 {req.ref} 的材料：直接发送文字说明，或发送照片（发完回复「完成」）。\n"
+            f"工作人员留言：{req.last_message or '无'}")
+
+
+@router.state(f"{MORE_FLOW}:")
+async def collect_supplement(ctx: Ctx) -> str:
+    """Text attaches at once; photos are gathered until 完成."""
+    data = dict(ctx.dialogue.data)
+    photos: list[str] = list(data.get("photos", []))
+    if ctx.msg.kind == "image":
+        photos.append(ctx.msg.media_id)
+        ctx.dialogue.set(f"{MORE_FLOW}:collect", {**data, "photos": photos})
+        return f"已收到第 {len(photos)} 张照片。还有请继续发送，发完回复「完成」。"
+    if ctx.msg.kind not in ("text", "voice"):
+        return "请发送文字或照片；发完回复「完成」。"
+    done = ctx.text in {"完成", "好了", "结束", "提交"}
+    if done and not photos:
+        return "还没有收到补充的内容哦。请发送文字或照片，或回复「取消」。"
+    try:
+        req = await ops.supplement(ctx.session, int(data["request_id"]), now=ctx.now,
+                                   text="" if done else ctx.text, media_ids=photos,
+                                   photos_online=bool(ctx.services.get("api_available")))
+    except ops.HardshipError:
+        ctx.dialogue.clear()
+        return "这份申请目前不需要补充材料了。回复「我的申请」可查看进度。"
+    ctx.dialogue.clear()
+    got = "、".join(x for x in ("文字说明" if not done else "", f"{len(photos)} 张照片" if photos else "") if x)
+    return f"已收到您补充的{got}，申请 {req.ref} 重新进入审核。"
+
+
+@router.on(kind_is("image"))
+async def stray_image(ctx: Ctx) -> str | None:
+    """A photo outside any step: point waiting workers to 补充; others get the usual fallback."""
+    req = await ops.open_request(ctx.session, ctx.openid)
+    if req is not None and req.status == "waiting":
+        return "如果这是要补充给帮扶申请的材料，请先回复「补充」，再发送照片。"
+    from handlers.common import fallback
+
+    return await fallback(ctx)
+
+
+# --- 删除我的信息 -------------------------------------------------------------------------
+
+ERASE_FLOW = "hardship_erase"
+
+
+@router.on(text_is("删除我的信息", "删除个人信息"))
+async def ask_erase(ctx: Ctx) -> str:
+    """Confirm before removing the worker's personal data."""
+    ctx.dialogue.set(f"{ERASE_FLOW}:confirm", {}, ttl=timedelta(hours=1))
+    return ("将删除您留下的姓名、手机号、工作单位，以及已办结帮扶申请中的个人信息（统计数字除外）。"
+            "正在办理的申请需要联系方式，会保留到办结后再删除。\n确定请回复「确认删除」，否则回复「取消」。")
+
+
+@router.state(f"{ERASE_FLOW}:")
+async def confirm_erase(ctx: Ctx) -> str:
+    """确认删除 removes the data; anything else leaves it."""
+    ctx.dialogue.clear()
+    if ctx.text not in {"确认删除", "确认", "确定"}:
+        return "好的，没有删除任何信息。"
+    still_open = await ops.erase_worker_data(ctx.session, now=ctx.now, openid=ctx.openid, member=ctx.member,
+                                             media_dir=ctx.services.get("media_dir"))
+    if still_open:
+        refs = "、".join(r.ref for r in still_open)
+        return (f"已删除已办结申请中的个人信息。申请 {refs} 仍在办理，联系方式会保留到办结后删除；"
+                "工作人员已收到您的删除要求。")
+    return "已删除您的个人信息。今后如需帮扶，欢迎随时再来申请。"

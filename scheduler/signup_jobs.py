@@ -1,6 +1,27 @@
-"""Scheduled jobs of the signup feature."""
+"""Scheduled jobs of the signup feature: the day-before reminder.
+
+Idempotent and catching up: each run queues, under the unique outbox key
+`signup:remind:<activity>:<member>`, the reminder of every confirmed sign-up
+whose reminder moment (the day before, at `signup.reminder_time`) has passed
+and whose activity has not started yet.
+"""
 from __future__ import annotations
 
-from scheduler.base import JobSpec
+from zoneinfo import ZoneInfo
 
-JOBS: list[JobSpec] = []
+from handlers import signup_ops
+from scheduler.base import JobContext, JobSpec
+
+
+async def send_reminders(ctx: JobContext) -> int:
+    """Queue the reminders that are due and not queued yet; returns how many were queued."""
+    now = ctx.clock.now()
+    tz = ZoneInfo(ctx.settings.scheduler.timezone)
+    async with ctx.sessionmaker() as session, session.begin():
+        return await signup_ops.queue_reminders(session, now, ctx.settings.signup.reminder_time, tz)
+
+
+JOBS: list[JobSpec] = [
+    JobSpec("signup.reminders", send_reminders, {"trigger": "interval", "minutes": 10},
+            "Day-before reminders for trainings and events"),
+]

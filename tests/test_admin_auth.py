@@ -4,10 +4,15 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+import aiohttp_jinja2
+import jinja2
 import pytest
+from aiohttp import web
 from sqlalchemy import select
 
+from bot.admin import nav
 from bot.admin import staff as staff_ops
+from bot.admin.site import create_admin_app, render
 from bot.config import build_settings
 from bot.db.engine import make_sessionmaker
 from bot.db.models.core import AuditLog, Member, Outbox, Staff
@@ -269,3 +274,48 @@ async def test_set_password_replaces_the_old_one(client, sessionmaker):
         await staff_ops.set_password(db, DEFAULT_USER, "brand-new-pass")
     assert (await post_login(client, DEFAULT_USER, DEFAULT_PASSWORD)).status == 401
     assert (await post_login(client, DEFAULT_USER, "brand-new-pass")).status == 303
+
+
+async def test_layout_macros_render_for_feature_pages(aiohttp_client, settings, sessionmaker, clock):
+    """The shared macros a feature page uses: filters, badge, masked value, pagination, post button."""
+    admin = create_admin_app(settings, sessionmaker, clock)
+
+    async def demo(request):
+        return render(request, "_demo.html", {"page": 2, "pages": 3})
+
+    admin.router.add_get("/demo", demo, name="demo")
+    env = admin[aiohttp_jinja2.APP_KEY]
+    env.loader = jinja2.ChoiceLoader([env.loader, jinja2.DictLoader({"_demo.html": """
+{% extends "base.html" %}{% import "macros.html" as m %}{% block content %}
+{{ m.filter_form(request, [{"name": "status", "label": "状态", "type": "select", "options": [("open", "进行中")]},
+                           {"name": "q", "label": "搜索"}]) }}
+{{ m.badge("approved") }} {{ m.badge("weird", label="自定义", tone="bad") }}
+{{ m.masked("110105194912310021", "id") }} {{ m.masked(none) }}
+{{ m.pagination(request, page, pages, total=45) }}
+{{ m.post_button("/admin/x", "删除", csrf_token, confirm="确定删除吗？", style="btn-danger") }}
+{% endblock %}"""})])
+    nav.register("演示", "/demo", order=99)
+    try:
+        parent = web.Application()
+        parent.add_subapp("/admin", admin)
+        client = await aiohttp_client(parent)
+        await create_staff_user(sessionmaker)
+        await login(client)
+        text = await (await client.get("/admin/demo?status=open&q=%E5%BC%A0&page=2")).text()
+    finally:
+        nav.unregister("/demo")
+    assert '<option value="open" selected>' in text and 'value="张"' in text
+    assert "已通过" in text and "badge-bad" in text and "自定义" in text
+    assert "110***********0021" in text
+    assert "第 2 / 3 页，共 45 条" in text
+    assert "page=1" in text and "page=3" in text and "status=open" in text
+    assert 'class="active" aria-current="page">演示' in text
+    assert csrf_from(text) and "确定删除吗？" in text
+
+
+def test_a_listed_page_module_that_cannot_be_imported_stops_the_start(settings, monkeypatch, clock):
+    import bot.admin.pages
+
+    monkeypatch.setattr(bot.admin.pages, "PAGE_MODULES", ["no_such_feature"])
+    with pytest.raises(RuntimeError, match="bot.admin.pages.no_such_feature"):
+        create_admin_app(settings, None, clock)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 import pytest
 
@@ -17,10 +18,16 @@ from tests.fake_wechat import FakeWeChat, fake_wechat  # noqa: F401
 
 @pytest.fixture
 async def sessionmaker(tmp_path):
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'api.db'}")
+    """A file SQLite database per test, or PostgreSQL when UNIONBOT_TEST_DATABASE_URL is set."""
+    url = os.environ.get("UNIONBOT_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
+    engine = make_engine(url)
     async with engine.begin() as conn:
+        await conn.run_sync(Base.metadata.drop_all)
         await conn.run_sync(Base.metadata.create_all)
     yield make_sessionmaker(engine)
+    if not url.startswith("sqlite"):
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.drop_all)
     await engine.dispose()
 
 

@@ -8,7 +8,6 @@ password is refused while locked. Wrong user and wrong password read the same.
 """
 from __future__ import annotations
 
-import logging
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from sqlalchemy import select
 from bot.admin import audit, csrf, staff as staff_ops
 from bot.db.models.core import Staff
 
-log = logging.getLogger(__name__)
 
 SESSION_STAFF = "staff_id"
 # Route names (inside the admin app) reachable without a login.

@@ -35,6 +35,10 @@ def register(title_zh: str, path: str, order: int = 100) -> NavEntry:
     return entry
 
 
+def unregister(path: str) -> None:
+    _entries.pop(_full_path(path), None)
+
+
 def entries() -> list[NavEntry]:
     return sorted(_entries.values(), key=lambda e: (e.order, e.title))
 

@@ -98,7 +98,6 @@ async def _layout_processor(request: web.Request) -> dict[str, Any]:
         "nav_entries": nav.entries(),
         "nav_active": nav.active_path(request.path),
         "flashes": flashes,
-        "with_query": filters.with_query,
     }
 
 
@@ -170,6 +169,7 @@ def create_admin_app(
     )
     env.filters["localtime"] = filters.make_localtime(settings.scheduler.timezone)
     env.filters["mask"] = filters.mask
+    env.globals["with_query"] = filters.with_query  # a global, so imported macros see it too
     env.globals["page_size"] = settings.admin.page_size
 
     app.router.add_static("/static/", STATIC, name="static", append_version=True)

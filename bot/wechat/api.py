@@ -8,6 +8,11 @@ row keyed by app id, is refreshed under a lock (an asyncio.Lock in the process
 plus the row lock in the database) before it expires, and on a token error it
 is expired only if it is still the token that failed, then refreshed and the
 call retried once.
+
+Call it outside an open database session: the token lives in the database, and
+the embedded SQLite engine has a single connection (a caller holding it while
+the client waits for it would stall until the pool timeout). A refresh holds
+that connection (or, on PostgreSQL, the row lock) for the one token request.
 """
 from __future__ import annotations
 

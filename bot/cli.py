@@ -1,0 +1,199 @@
+"""The `unionbot` command: serve, db, chat, menu, staff, chairs, quiz, jobs."""
+from __future__ import annotations
+
+import asyncio
+import getpass
+import importlib
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from bot.config import ConfigError, Settings, load_settings
+
+CONFIG_HELP = "TOML config file (default: ./config.toml if present, else built-in offline defaults)"
+
+
+def settings_from(config: str | None) -> Settings:
+    """Load settings or stop with the one-line config error (no traceback)."""
+    try:
+        return load_settings(config)
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+
+
+def run(coro):  # noqa: ANN001, ANN201
+    return asyncio.run(coro)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="debug logging")
+def main(verbose: bool) -> None:
+    """unionbot — the street trade union's WeChat assistant."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--host", help="override server.host")
+@click.option("--port", type=int, help="override server.port")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="worker processes on one port (PostgreSQL only for more than 1)")
+def serve(config: str | None, host: str | None, port: int | None, workers: int) -> None:
+    """Run the webhook, admin site, scheduler and outbox delivery."""
+    settings = settings_from(config)
+    if host:
+        settings.server.host = host
+    if port:
+        settings.server.port = port
+    from bot.db.engine import is_sqlite
+
+    if is_sqlite(settings.database.url):
+        from bot.db.migrate import upgrade
+
+        upgrade(settings.database.url)
+    if workers > 1:
+        from bot.workers import serve as serve_workers
+
+        serve_workers(settings, workers, config)
+        return
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    log = logging.getLogger("unionbot")
+    mode = "offline (no wechat.app_id: outbound messages are simulated)" if settings.wechat.offline else "online"
+    log.info("unionbot serving on http://%s:%d%s (%s); admin at /admin/",
+             settings.server.host, settings.server.port, settings.server.webhook_path, mode)
+    web.run_app(create_app(settings), host=settings.server.host, port=settings.server.port,
+                print=None, access_log=None)
+
+
+@main.group()
+def db() -> None:
+    """Database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(config: str | None, revision: str) -> None:
+    """Create or migrate the database schema."""
+    from bot.db.migrate import upgrade
+
+    settings = settings_from(config)
+    upgrade(settings.database.url, revision)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--url", help="base URL of a running server, e.g. http://127.0.0.1:8080 (default: in-process)")
+@click.option("--openid", default="oChatUser", show_default=True, help="the WeChat user you play")
+def chat(config: str | None, url: str | None, openid: str) -> None:
+    """Talk to the bot as a WeChat user, from the terminal.
+
+    Type a message and press Enter; `/click KEY`, `/follow`, `/image [MEDIA_ID]`
+    and `/quit` send the other kinds of message.
+    """
+    from bot.chat import chat_loop
+
+    settings = settings_from(config)
+    run(chat_loop(settings, url, openid))
+
+
+@main.group()
+def menu() -> None:
+    """The official account's custom menu."""
+
+
+@menu.command("push")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def menu_push(config: str | None) -> None:
+    """Create the custom menu from [wechat].menu in the config."""
+    from bot.menu import default_menu, menu_payload
+
+    settings = settings_from(config)
+    if settings.wechat.offline:
+        click.echo("wechat.app_id is not set: nothing to push (offline mode)", err=True)
+        sys.exit(2)
+    buttons = menu_payload(settings.wechat.menu) if settings.wechat.menu else default_menu()
+
+    async def push() -> dict:
+        from bot.db.engine import make_engine, make_sessionmaker
+        from bot.wechat.api import WeChatAPI
+
+        engine = make_engine(settings.database.url)
+        api = WeChatAPI(settings.wechat, make_sessionmaker(engine), __import__("bot.clock").clock.Clock())
+        try:
+            return await api.create_menu(buttons)
+        finally:
+            await api.close()
+            await engine.dispose()
+
+    result = run(push())
+    click.echo(f"menu pushed: {result}")
+
+
+@main.group()
+def staff() -> None:
+    """Staff accounts of the admin site."""
+
+
+@staff.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", default="", help="display name, e.g. 王老师")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def staff_add(username: str, display_name: str, password_stdin: bool, config: str | None) -> None:
+    """Create a staff account (asks for the password twice)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            click.echo("passwords differ", err=True)
+            sys.exit(2)
+    settings = settings_from(config)
+
+    async def add() -> None:
+        from bot.admin.staff import create_staff
+        from bot.clock import Clock
+        from bot.db.engine import is_sqlite, make_engine, make_sessionmaker
+
+        if is_sqlite(settings.database.url):
+            from bot.db.migrate import upgrade
+
+            await asyncio.to_thread(upgrade, settings.database.url)
+        engine = make_engine(settings.database.url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                await create_staff(session, username, password, display_name or username, Clock().now())
+        finally:
+            await engine.dispose()
+
+    try:
+        run(add())
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"staff account {username!r} created")
+
+
+# Feature command groups (bot/commands/<feature>.py), added when present.
+for _name, _attr in (("chairs", "chairs"), ("quiz", "quiz"), ("jobs", "jobs")):
+    try:
+        _mod = importlib.import_module(f"bot.commands.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"bot.commands.{_name}":
+            raise
+        continue
+    main.add_command(getattr(_mod, _attr))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

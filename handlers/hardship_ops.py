@@ -1,0 +1,498 @@
+"""Operations of the hardship feature: every change to a request goes through here.
+
+The bot dialogue, the admin pages, jobs and tests all call these functions;
+they take a session (the caller owns the transaction), a `now` and plain
+arguments, write the request, its timeline and any outbox message together,
+and raise `HardshipError` (worded for staff) when a rule refuses.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.core.validators import mask_id, mask_phone
+from bot.db.models.core import Member, Outbox, Sequence as Counter
+from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+KINDS = ("因病", "因灾", "子女就学", "失业待岗", "工伤", "其他")
+TIERS = ("深度困难", "相对困难")
+
+# Internal status names → what staff read.
+STATUS_LABELS = {
+    "submitted": "已提交", "reviewing": "审核中", "waiting": "待补充材料", "approved": "已通过",
+    "rejected": "未通过", "delivered": "已发放", "closed": "已结束",
+}
+# What the worker reads (kept apart from the internal names on purpose).
+WORKER_STATUS = {
+    "submitted": "已收到，等待审核", "reviewing": "正在审核", "waiting": "需要您补充材料",
+    "approved": "审核通过，帮扶待发放", "rejected": "未通过", "delivered": "帮扶已发放",
+    "closed": "已办结",
+}
+OPEN_STATUSES = ("submitted", "reviewing", "waiting", "approved")
+
+# One operation per transition: action → (allowed from, to).
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "start_review": (frozenset({"submitted", "waiting"}), "reviewing"),
+    "request_more": (frozenset({"reviewing"}), "waiting"),
+    "supplement": (frozenset({"waiting"}), "reviewing"),
+    "approve": (frozenset({"reviewing"}), "approved"),
+    "reject": (frozenset({"reviewing"}), "rejected"),
+    "deliver": (frozenset({"approved"}), "delivered"),
+    "close": (frozenset({"delivered", "rejected"}), "closed"),
+}
+ACTION_LABELS = {
+    "submit": "提交申请", "submit_for": "代办录入", "start_review": "开始审核", "request_more": "请职工补充材料",
+    "supplement": "职工补充材料", "approve": "审核通过", "reject": "不予通过", "deliver": "登记发放",
+    "close": "结束", "note": "内部备注", "assign": "分配经办人", "erase_request": "职工申请删除个人信息",
+    "anonymise": "个人信息已匿名化",
+}
+NOTIFY_PURPOSE = "hardship.status"
+TEMPLATE_KIND = "hardship_status"
+ANON_NAME = "（已匿名）"
+
+
+class HardshipError(Exception):
+    """A rule refused the change; the message is shown to staff as is."""
+
+
+# --- self-check -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SelfCheck:
+    per_capita: float
+    dibao: float | None
+    tier: str  # 深度困难 | 相对困难 | ""
+
+    def text(self) -> str:
+        if self.dibao is None:
+            return f"家庭人均月收入（扣除因困难产生的固定支出后）约 {self.per_capita:.0f} 元。"
+        hint = f"初步参考：{self.tier}" if self.tier else "初步参考：暂未低于低保标准的2倍"
+        return (f"家庭人均月收入（扣除因困难产生的固定支出后）约 {self.per_capita:.0f} 元，"
+                f"本地低保标准 {self.dibao:.0f} 元/人·月，{hint}。这只是参考，以工作人员审核为准。")
+
+
+def dibao_for(dibao: Mapping[str, float], year: int) -> float | None:
+    """The 低保 standard of `year`, or of the latest earlier year configured."""
+    years = sorted(int(y) for y in dibao if str(y).isdigit() and int(y) <= year)
+    return float(dibao[str(years[-1])]) if years else None
+
+
+def self_check(income: float, expenses: float, household: int, dibao: float | None) -> SelfCheck:
+    per_capita = round(max(income - expenses, 0.0) / max(household, 1), 2)
+    tier = ""
+    if dibao:
+        if per_capita <= dibao:
+            tier = TIERS[0]
+        elif per_capita <= 2 * dibao:
+            tier = TIERS[1]
+    return SelfCheck(per_capita, dibao, tier)
+
+
+# --- reference numbers ----------------------------------------------------------------
+
+async def next_reference(session: AsyncSession, year: int) -> str:
+    """BF-YYYY-NNNN from a per-year counter; one atomic UPDATE ... RETURNING per number."""
+    name = f"hardship:{year}"
+    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+    value = (await session.execute(stmt)).scalar()
+    if value is None:
+        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        await session.execute(insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
+        value = (await session.execute(stmt)).scalar()
+    return f"BF-{year}-{int(value):04d}"
+
+
+# --- reading --------------------------------------------------------------------------
+
+async def get_request(session: AsyncSession, request_id: int, *, lock: bool = False) -> HardshipRequest:
+    stmt = select(HardshipRequest).where(HardshipRequest.id == request_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = await session.scalar(stmt)
+    if row is None:
+        raise HardshipError("没有这条申请")
+    return row
+
+
+async def open_request(session: AsyncSession, openid: str) -> HardshipRequest | None:
+    return await session.scalar(
+        select(HardshipRequest).where(HardshipRequest.openid == openid, HardshipRequest.status.in_(OPEN_STATUSES))
+        .order_by(HardshipRequest.id.desc()).limit(1))
+
+
+async def worker_requests(session: AsyncSession, openid: str, limit: int = 10) -> list[HardshipRequest]:
+    return list(await session.scalars(
+        select(HardshipRequest).where(HardshipRequest.openid == openid)
+        .order_by(HardshipRequest.id.desc()).limit(limit)))
+
+
+async def notice_statuses(session: AsyncSession, keys: Sequence[str]) -> dict[str, str]:
+    """Outbox status by key (to show 'unreachable' so staff phone instead)."""
+    keys = [k for k in keys if k]
+    if not keys:
+        return {}
+    rows = await session.execute(select(Outbox.key, Outbox.status).where(Outbox.key.in_(keys)))
+    return dict(rows.all())
+
+
+@dataclass
+class Filters:
+    status: str = ""
+    kind: str = ""
+    tier: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+
+
+def _local_midnight_utc(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=TZ)
+
+
+def filtered(f: Filters) -> Select:
+    """Requests matching the staff's filters, newest first."""
+    stmt = select(HardshipRequest)
+    if f.status:
+        stmt = stmt.where(HardshipRequest.status == f.status)
+    if f.kind:
+        stmt = stmt.where(HardshipRequest.kind == f.kind)
+    if f.tier == "none":
+        stmt = stmt.where(HardshipRequest.tier == "")
+    elif f.tier:
+        stmt = stmt.where(HardshipRequest.tier == f.tier)
+    if f.date_from:
+        stmt = stmt.where(HardshipRequest.created_at >= _local_midnight_utc(f.date_from))
+    if f.date_to:
+        stmt = stmt.where(HardshipRequest.created_at < _local_midnight_utc(f.date_to + timedelta(days=1)))
+    q = f.q.strip()
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(HardshipRequest.ref.ilike(like), HardshipRequest.name.ilike(like),
+                              HardshipRequest.phone.like(like)))
+    return stmt.order_by(HardshipRequest.created_at.desc(), HardshipRequest.id.desc())
+
+
+async def search(session: AsyncSession, f: Filters, *, page: int = 1, per_page: int = 20,
+                 ) -> tuple[list[HardshipRequest], int]:
+    stmt = filtered(f)
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = list(await session.scalars(stmt.offset((max(page, 1) - 1) * per_page).limit(per_page)))
+    return rows, total
+
+
+# --- creating -------------------------------------------------------------------------
+
+def _event(req: HardshipRequest, now: datetime, action: str, *, actor: str = "staff", staff_id: int | None = None,
+           from_status: str = "", to_status: str = "", text: str = "", internal: bool = False,
+           detail: dict[str, Any] | None = None) -> HardshipEvent:
+    ev = HardshipEvent(at=now, actor=actor, staff_id=staff_id, action=action, from_status=from_status,
+                       to_status=to_status, text=text, internal=internal, detail=detail or {})
+    req.events.append(ev)
+    req.updated_at = now
+    return ev
+
+
+async def submit_request(
+    session: AsyncSession, *, now: datetime, openid: str, data: Mapping[str, Any], crypto: Any,
+    dibao: Mapping[str, float], consent_version: str, consent_at: datetime | None = None,
+    photos_online: bool = False, staff_id: int | None = None, member: Member | None = None,
+) -> HardshipRequest:
+    """Store a new request (from the worker, or 代办 by staff) and save the contact back to the profile."""
+    if openid:
+        existing = await open_request(session, openid)
+        if existing is not None:
+            raise HardshipError(f"该职工已有一份进行中的申请 {existing.ref}")
+    kind = data["kind"]
+    if kind not in KINDS:
+        raise HardshipError("困难类型不正确")
+    household = int(data["household"])
+    income = float(data["income"])
+    expenses = float(data.get("expenses") or 0)
+    if household < 1 or income < 0 or expenses < 0:
+        raise HardshipError("家庭人口和收入、支出需为有效数字")
+    local = now.astimezone(TZ)
+    check = self_check(income, expenses, household, dibao_for(dibao, local.year))
+    id_number = data.get("id_number") or None
+    req = HardshipRequest(
+        ref=await next_reference(session, local.year), openid=openid, status="submitted", kind=kind,
+        description=str(data.get("description") or ""), household_size=household, monthly_income=income,
+        fixed_expenses=expenses, per_capita=check.per_capita, dibao=check.dibao, tier=check.tier,
+        name=str(data.get("name") or ""), phone=str(data.get("phone") or ""),
+        employer=str(data.get("employer") or ""),
+        id_number_enc=crypto.encrypt(id_number) if id_number else None,
+        consent_version=consent_version, consent_at=consent_at or now, created_at=now, updated_at=now,
+        created_by_staff_id=staff_id, photos=[], events=[],
+    )
+    for media_id in data.get("photos") or []:
+        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if photos_online else "offline",
+                                        created_at=now))
+    _event(req, now, "submit_for" if staff_id else "submit", actor="staff" if staff_id else "worker",
+           staff_id=staff_id, to_status="submitted")
+    session.add(req)
+    if openid:
+        if member is None:
+            member = await session.scalar(select(Member).where(Member.openid == openid))
+        if member is not None:  # save the contact back to the profile for next time
+            member.name = req.name or member.name
+            member.phone = req.phone or member.phone
+            member.employer = req.employer or member.employer
+    await session.flush()
+    return req
+
+
+# --- transitions ----------------------------------------------------------------------
+
+def _notice_text(req: HardshipRequest, to: str, message: str) -> str:
+    head = f"您的帮扶申请 {req.ref} 有新进展：{WORKER_STATUS[to]}。"
+    body = {
+        "reviewing": "工作人员正在审核，请保持电话畅通。",
+        "waiting": f"工作人员留言：{message}\n请回复「补充」后发送文字或照片。",
+        "approved": "我们会尽快安排帮扶发放，届时另行通知。" + (f"\n留言：{message}" if message else ""),
+        "rejected": f"原因：{message}\n如有疑问，欢迎致电街道总工会。",
+        "delivered": message,
+    }.get(to, message)
+    return head + ("\n" + body if body else "") + "\n回复「我的申请」可随时查看。"
+
+
+async def _transition(session: AsyncSession, request_id: int, action: str, *, now: datetime,
+                      staff_id: int | None, message: str = "", notify: bool = True, actor: str = "staff",
+                      detail: dict[str, Any] | None = None, internal_text: str = "") -> HardshipRequest:
+    allowed, to = TRANSITIONS[action]
+    req = await get_request(session, request_id, lock=True)
+    if req.anonymised_at is not None:
+        raise HardshipError("该申请的个人信息已匿名化，不能再处理")
+    if req.status not in allowed:
+        raise HardshipError(
+            f"当前状态为「{STATUS_LABELS.get(req.status, req.status)}」，不能{ACTION_LABELS[action]}")
+    frm = req.status
+    req.status = to
+    if to == "closed":
+        req.closed_at = now
+    ev = _event(req, now, action, actor=actor, staff_id=staff_id, from_status=frm, to_status=to,
+                text=internal_text or message, detail=detail)
+    await session.flush()
+    if notify and req.openid:
+        text = _notice_text(req, to, message)
+        key = f"hardship:{req.ref}:{ev.id}"
+        local = now.astimezone(TZ)
+        await outbox.enqueue(session, key=key, openid=req.openid, now=now, text=text, purpose=NOTIFY_PURPOSE,
+                             template={"kind": TEMPLATE_KIND, "data": {
+                                 "ref": req.ref, "status": WORKER_STATUS[to], "remark": message[:100],
+                                 "time": local.strftime("%Y-%m-%d %H:%M")}})
+        req.last_notice_key = key
+        if to in ("waiting", "approved", "rejected", "delivered") and message:
+            req.last_message = message
+        ev.detail = {**ev.detail, "outbox_key": key}
+    return req
+
+
+async def start_review(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                       ) -> HardshipRequest:
+    return await _transition(session, request_id, "start_review", now=now, staff_id=staff_id)
+
+
+async def request_more(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                       message: str) -> HardshipRequest:
+    if not message.strip():
+        raise HardshipError("请写明需要职工补充什么材料")
+    return await _transition(session, request_id, "request_more", now=now, staff_id=staff_id,
+                             message=message.strip())
+
+
+async def approve(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                  message: str = "") -> HardshipRequest:
+    return await _transition(session, request_id, "approve", now=now, staff_id=staff_id, message=message.strip())
+
+
+async def reject(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                 reason: str) -> HardshipRequest:
+    if not reason.strip():
+        raise HardshipError("不予通过需要填写原因")
+    req = await _transition(session, request_id, "reject", now=now, staff_id=staff_id, message=reason.strip())
+    req.reject_reason = reason.strip()
+    return req
+
+
+async def deliver(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                  amount: float | None, aid_kind: str, aid_date: date | None) -> HardshipRequest:
+    aid_kind = aid_kind.strip()
+    if (amount is None or amount <= 0) and not aid_kind:
+        raise HardshipError("请填写发放金额或实物内容")
+    if aid_date is None:
+        raise HardshipError("请填写发放日期")
+    parts = [f"{amount:.2f} 元" if amount else "", aid_kind]
+    what = "，".join(p for p in parts if p)
+    message = f"发放内容：{what}，发放日期：{aid_date.isoformat()}。"
+    req = await _transition(session, request_id, "deliver", now=now, staff_id=staff_id, message=message,
+                            detail={"amount": amount, "kind": aid_kind, "date": aid_date.isoformat()})
+    req.aid_amount = amount if amount and amount > 0 else None
+    req.aid_kind = aid_kind
+    req.aid_date = aid_date
+    return req
+
+
+async def close(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None) -> HardshipRequest:
+    return await _transition(session, request_id, "close", now=now, staff_id=staff_id, notify=False)
+
+
+async def supplement(session: AsyncSession, request_id: int, *, now: datetime, text: str = "",
+                     media_ids: Sequence[str] = (), photos_online: bool = False) -> HardshipRequest:
+    """The worker's 补充: attach text and/or photos and put the request back to reviewing."""
+    req = await _transition(session, request_id, "supplement", now=now, staff_id=None, actor="worker",
+                            notify=False, detail={"photos": len(media_ids)},
+                            internal_text=text.strip())
+    for media_id in media_ids:
+        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if photos_online else "offline",
+                                        created_at=now))
+    await session.flush()
+    return req
+
+
+async def add_note(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                   text: str) -> HardshipEvent:
+    """An internal note: on the timeline, never sent to the worker."""
+    if not text.strip():
+        raise HardshipError("备注内容不能为空")
+    req = await get_request(session, request_id)
+    ev = _event(req, now, "note", staff_id=staff_id, text=text.strip()[:2000], internal=True)
+    await session.flush()
+    return ev
+
+
+async def assign(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                 assignee_id: int | None, assignee_name: str = "") -> HardshipRequest:
+    req = await get_request(session, request_id)
+    req.assigned_staff_id = assignee_id
+    _event(req, now, "assign", staff_id=staff_id, text=assignee_name or "（未分配）", internal=True)
+    await session.flush()
+    return req
+
+
+# --- personal data --------------------------------------------------------------------
+
+def _anonymise(req: HardshipRequest, now: datetime, media_dir: Path | None) -> None:
+    req.name = ANON_NAME
+    req.phone = ""
+    req.employer = ""
+    req.id_number_enc = None
+    req.description = ""
+    req.openid = ""
+    req.anonymised_at = now
+    for ev in req.events:
+        if ev.actor == "worker" or ev.action in ("request_more", "note"):
+            ev.text = ""
+    for photo in req.photos:
+        if photo.path and media_dir is not None:
+            (media_dir / photo.path).unlink(missing_ok=True)
+        photo.path = None
+        photo.media_id = ""
+        photo.status = "deleted"
+    _event(req, now, "anonymise", actor="system", internal=True)
+
+
+async def anonymise_expired(session: AsyncSession, *, now: datetime, retention_days: int,
+                            media_dir: Path | None = None) -> int:
+    """Anonymise requests closed more than `retention_days` ago; the figures stay. Idempotent."""
+    cutoff = now - timedelta(days=retention_days)
+    rows = list(await session.scalars(select(HardshipRequest).where(
+        HardshipRequest.status == "closed", HardshipRequest.closed_at <= cutoff,
+        HardshipRequest.anonymised_at.is_(None))))
+    for req in rows:
+        _anonymise(req, now, media_dir)
+    await session.flush()
+    return len(rows)
+
+
+async def erase_worker_data(session: AsyncSession, *, now: datetime, openid: str, member: Member | None,
+                            media_dir: Path | None = None) -> list[HardshipRequest]:
+    """删除我的信息: remove what no open request needs; returns the open requests that keep it.
+
+    Open requests keep their contact details (staff need them to finish) and are
+    flagged so staff see the wish; finished ones are anonymised now.
+    """
+    reqs = list(await session.scalars(select(HardshipRequest).where(HardshipRequest.openid == openid)))
+    still_open = [r for r in reqs if r.status in OPEN_STATUSES]
+    for req in reqs:
+        if req.status in OPEN_STATUSES:
+            if req.erase_requested_at is None:
+                req.erase_requested_at = now
+                _event(req, now, "erase_request", actor="worker")
+        elif req.anonymised_at is None:
+            _anonymise(req, now, media_dir)
+    if member is not None and not still_open:
+        member.name = member.phone = member.employer = None
+    await session.flush()
+    return still_open
+
+
+def reveal_id(req: HardshipRequest, crypto: Any) -> str:
+    if not req.id_number_enc:
+        return ""
+    return crypto.decrypt(req.id_number_enc) or ""
+
+
+# --- export ---------------------------------------------------------------------------
+
+EXPORT_HEADER = ["编号", "提交时间", "状态", "困难类型", "姓名", "手机号", "身份证号", "工作单位", "家庭人口",
+                 "家庭月收入(元)", "困难固定支出(元)", "人均(元)", "参考档次", "发放金额(元)", "发放内容",
+                 "发放日期", "代办"]
+
+
+def export_rows(rows: Sequence[HardshipRequest], crypto: Any) -> list[list[Any]]:
+    """The filtered list as table rows, phone and ID masked."""
+    out = []
+    for r in rows:
+        out.append([
+            r.ref, r.created_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M"), STATUS_LABELS.get(r.status, r.status),
+            r.kind, r.name, mask_phone(r.phone), mask_id(reveal_id(r, crypto)), r.employer, r.household_size,
+            r.monthly_income, r.fixed_expenses, r.per_capita, r.tier or "—",
+            r.aid_amount if r.aid_amount is not None else "", r.aid_kind,
+            r.aid_date.isoformat() if r.aid_date else "", "是" if r.created_by_staff_id else "",
+        ])
+    return out
+
+
+def _safe_cell(value: Any) -> Any:
+    """Neutralise spreadsheet formulas in text a worker typed (CSV/formula injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def to_csv(rows: list[list[Any]]) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(EXPORT_HEADER)
+    for row in rows:
+        w.writerow([_safe_cell(v) for v in row])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM so Excel opens it as UTF-8
+
+
+def to_xlsx(rows: list[list[Any]]) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "帮扶申请"
+    ws.append(EXPORT_HEADER)
+    for row in rows:
+        ws.append([_safe_cell(v) for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,814 @@
+"""Quiz operations: the bank, periods, answering, scoring, notices.
+
+Plain async functions taking a session and a time; the bot handlers, admin
+pages, CLI and jobs all call these. Nothing here knows WeChat or aiohttp.
+"""
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.db.models.core import Member, Outbox
+from bot.db.models.quiz import QuizAnswer, QuizNotice, QuizPeriod, QuizPeriodQuestion, QuizQuestion
+
+LETTERS = "ABCDEF"
+DIFFICULTY = {1: "易", 2: "中", 3: "难"}
+REVEAL_MODES = ("immediate", "after_close")
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+HALF_RE = re.compile(r"^(\d{4})-H([12])$")
+
+
+class QuizError(Exception):
+    """A refused operation, worded for staff (Chinese)."""
+
+
+# ------------------------------------------------------------------ letters
+# Separators people type between letters: spaces, commas, 顿号, slashes, 和.
+_SEPARATORS = re.compile(r"[\s,，、;；/\\|+和及与.。]+")
+
+
+def parse_letters(text: str) -> str | None:
+    """Normalise an answer like `AC`, `a c`, `A、C`, `ac` to sorted letters ("AC").
+
+    Returns None when the text is not made of latin letters at all (so it can
+    be something else, e.g. another keyword); letters may still be out of range.
+    """
+    t = unicodedata.normalize("NFKC", text).strip().upper()
+    for prefix in ("答案", "选", "我选"):
+        if t.startswith(prefix):
+            t = t[len(prefix):]
+    t = _SEPARATORS.sub("", t)
+    if not t or not t.isascii() or not t.isalpha():
+        return None
+    return "".join(sorted(set(t)))
+
+
+def check_letters(letters: str, n_options: int) -> str | None:
+    """None when fine, else a hint for the taker."""
+    valid = LETTERS[:n_options]
+    if any(ch not in valid for ch in letters):
+        return f"请回复 {valid[0]}–{valid[-1]} 之间的选项字母，例如 B 或 AC。"
+    return None
+
+
+# ------------------------------------------------------------------ periods
+@dataclass(frozen=True)
+class PeriodCode:
+    code: str
+    kind: str  # month | half
+    year: int
+    part: int  # month number or half (1, 2)
+
+    @property
+    def title(self) -> str:
+        if self.kind == "month":
+            return f"{self.year}年{self.part}月 每月一题"
+        return f"{self.year}年{'上' if self.part == 1 else '下'}半年测试"
+
+
+def parse_period_code(code: str) -> PeriodCode:
+    code = code.strip().upper()
+    m = MONTH_RE.match(code)
+    if m:
+        return PeriodCode(code, "month", int(m[1]), int(m[2]))
+    m = HALF_RE.match(code)
+    if m:
+        return PeriodCode(code, "half", int(m[1]), int(m[2]))
+    raise QuizError(f"期次「{code}」格式不对：每月写 2026-12，半年测试写 2026-H2")
+
+
+def default_window(pc: PeriodCode, tz: str) -> tuple[datetime, datetime]:
+    """Month: the whole month. Half-year test: the half's last month (June / December)."""
+    zone = ZoneInfo(tz)
+    month = pc.part if pc.kind == "month" else pc.part * 6
+    opens = datetime(pc.year, month, 1, tzinfo=zone)
+    closes = datetime(pc.year + 1, 1, 1, tzinfo=zone) if month == 12 else datetime(pc.year, month + 1, 1, tzinfo=zone)
+    return opens, closes
+
+
+def period_status(period: QuizPeriod, now: datetime) -> str:
+    if now < period.opens_at:
+        return "scheduled"
+    if now >= period.closes_at:
+        return "closed"
+    return "open"
+
+
+def period_title(period: QuizPeriod) -> str:
+    return period.title or parse_period_code(period.code).title
+
+
+async def get_period(session: AsyncSession, code: str) -> QuizPeriod | None:
+    return await session.scalar(select(QuizPeriod).where(QuizPeriod.code == code.strip().upper()))
+
+
+async def list_periods(session: AsyncSession, year: int | None = None) -> list[QuizPeriod]:
+    q = select(QuizPeriod).order_by(QuizPeriod.opens_at, QuizPeriod.kind)
+    if year is not None:
+        q = q.where(QuizPeriod.year == year)
+    return list(await session.scalars(q))
+
+
+async def open_periods(session: AsyncSession, now: datetime) -> list[QuizPeriod]:
+    """Periods whose window contains `now`: month first, then the half-year test."""
+    rows = await session.scalars(select(QuizPeriod).where(QuizPeriod.opens_at <= now, QuizPeriod.closes_at > now))
+    return sorted(rows, key=lambda p: (p.kind != "month", p.opens_at))
+
+
+async def next_period(session: AsyncSession, now: datetime) -> QuizPeriod | None:
+    return await session.scalar(
+        select(QuizPeriod).where(QuizPeriod.opens_at > now).order_by(QuizPeriod.opens_at).limit(1))
+
+
+async def create_period(
+    session: AsyncSession, code: str, *, now: datetime, tz: str, count: int | None = None,
+    opens_at: datetime | None = None, closes_at: datetime | None = None, reveal: str = "immediate",
+    question_ids: Sequence[int] | None = None, draw: bool = True, per_month: int = 1, per_half: int = 10,
+) -> QuizPeriod:
+    """Create a period; questions are the given ids, or drawn (`count`, default by kind)."""
+    pc = parse_period_code(code)
+    if await get_period(session, pc.code) is not None:
+        raise QuizError(f"期次 {pc.code} 已经存在")
+    d_open, d_close = default_window(pc, tz)
+    opens_at, closes_at = opens_at or d_open, closes_at or d_close
+    _check_window(opens_at, closes_at)
+    if reveal not in REVEAL_MODES:
+        raise QuizError("公布方式只能是 immediate（立即）或 after_close（结束后）")
+    period = QuizPeriod(code=pc.code, kind=pc.kind, year=pc.year, title=pc.title, opens_at=opens_at,
+                        closes_at=closes_at, reveal=reveal, created_at=now)
+    session.add(period)
+    await session.flush()
+    if question_ids:
+        await set_period_questions(session, period, question_ids, now=now)
+    elif draw:
+        await draw_questions(session, period, count or (per_month if pc.kind == "month" else per_half), now=now)
+    return period
+
+
+def _check_window(opens_at: datetime, closes_at: datetime) -> None:
+    if opens_at.tzinfo is None or closes_at.tzinfo is None:
+        raise ValueError("period windows must be timezone-aware")
+    if closes_at <= opens_at:
+        raise QuizError("结束时间要晚于开始时间")
+
+
+async def update_period(session: AsyncSession, period: QuizPeriod, *, opens_at: datetime, closes_at: datetime,
+                        reveal: str) -> None:
+    _check_window(opens_at, closes_at)
+    if reveal not in REVEAL_MODES:
+        raise QuizError("公布方式只能是立即公布或结束后公布")
+    period.opens_at, period.closes_at, period.reveal = opens_at, closes_at, reveal
+
+
+async def period_questions(session: AsyncSession, period: QuizPeriod) -> list[QuizQuestion]:
+    """The period's questions in order (removed-from-bank questions included: the period keeps them)."""
+    rows = await session.scalars(
+        select(QuizQuestion).join(QuizPeriodQuestion, QuizPeriodQuestion.question_id == QuizQuestion.id)
+        .where(QuizPeriodQuestion.period_id == period.id).order_by(QuizPeriodQuestion.position))
+    return list(rows)
+
+
+async def _answer_count(session: AsyncSession, period: QuizPeriod) -> int:
+    return await session.scalar(select(func.count()).select_from(QuizAnswer)
+                                .where(QuizAnswer.period_id == period.id)) or 0
+
+
+async def set_period_questions(session: AsyncSession, period: QuizPeriod, question_ids: Sequence[int], *,
+                               now: datetime) -> list[QuizQuestion]:
+    """Choose the period's questions (in this order). Refused once anyone has answered."""
+    if await _answer_count(session, period):
+        raise QuizError("本期已经有人作答，不能再更换题目")
+    ids = list(dict.fromkeys(int(i) for i in question_ids))
+    if not ids:
+        raise QuizError("请至少选择一道题")
+    found = {q.id: q for q in await session.scalars(select(QuizQuestion).where(QuizQuestion.id.in_(ids)))}
+    missing = [i for i in ids if i not in found or found[i].deleted_at is not None]
+    if missing:
+        raise QuizError("题目不存在或已删除：" + "、".join(f"#{i}" for i in missing))
+    old = await session.scalars(select(QuizPeriodQuestion).where(QuizPeriodQuestion.period_id == period.id))
+    for row in old:
+        await session.delete(row)
+    await session.flush()
+    for pos, qid in enumerate(ids, 1):
+        session.add(QuizPeriodQuestion(period_id=period.id, question_id=qid, position=pos))
+    await session.flush()
+    return [found[i] for i in ids]
+
+
+async def draw_questions(session: AsyncSession, period: QuizPeriod, count: int, *, now: datetime,
+                         rng: random.Random | None = None) -> list[QuizQuestion]:
+    """Let the system pick: questions not yet used this year first, then the least used ones."""
+    bank = list(await session.scalars(select(QuizQuestion).where(QuizQuestion.deleted_at.is_(None))))
+    if not bank:
+        return []
+    used_rows = await session.execute(
+        select(QuizPeriodQuestion.question_id, func.count())
+        .join(QuizPeriod, QuizPeriod.id == QuizPeriodQuestion.period_id)
+        .where(QuizPeriod.year == period.year, QuizPeriod.id != period.id)
+        .group_by(QuizPeriodQuestion.question_id))
+    used = dict(used_rows.all())
+    rng = rng or random.Random()
+    rng.shuffle(bank)
+    bank.sort(key=lambda q: used.get(q.id, 0))  # stable: shuffled within each usage count
+    chosen = bank[:count]
+    return await set_period_questions(session, period, [q.id for q in chosen], now=now)
+
+
+# ------------------------------------------------------------------ bank
+def normalise_answer(raw: str, n_options: int) -> str:
+    letters = parse_letters(raw or "")
+    if not letters:
+        raise QuizError("正确答案请填选项字母，如 B 或 AC")
+    hint = check_letters(letters, n_options)
+    if hint:
+        raise QuizError(f"正确答案只能在 A–{LETTERS[n_options - 1]} 之中")
+    return letters
+
+
+def parse_difficulty(raw: Any) -> int:
+    s = str(raw if raw is not None else "").strip()
+    if s in ("", "中", "中等", "2", "2.0"):
+        return 2
+    if s in ("易", "容易", "简单", "1", "1.0"):
+        return 1
+    if s in ("难", "困难", "较难", "3", "3.0"):
+        return 3
+    raise QuizError("难度请填 易/中/难 或 1/2/3")
+
+
+def clean_options(options: Iterable[Any]) -> list[str]:
+    """Option texts A.. in order; trailing blanks dropped; a gap or a count outside 2–6 refused."""
+    opts = [("" if o is None else str(o)).strip() for o in options]
+    while opts and not opts[-1]:
+        opts.pop()
+    if any(not o for o in opts):
+        raise QuizError("选项要从 A 开始连续填写，中间不能留空")
+    if not 2 <= len(opts) <= 6:
+        raise QuizError("每题需要 2–6 个选项")
+    return opts
+
+
+def validate_question(stem: Any, options: Iterable[Any], answer: Any, explanation: Any = "", topic: Any = "",
+                      difficulty: Any = "") -> dict[str, Any]:
+    """Check one question's fields; returns the cleaned values or raises QuizError."""
+    stem_s = ("" if stem is None else str(stem)).strip()
+    if not stem_s:
+        raise QuizError("题干不能为空")
+    opts = clean_options(options)
+    return {
+        "stem": stem_s, "options": opts, "answer": normalise_answer(str(answer or ""), len(opts)),
+        "explanation": ("" if explanation is None else str(explanation)).strip(),
+        "topic": ("" if topic is None else str(topic)).strip()[:64],
+        "difficulty": parse_difficulty(difficulty),
+    }
+
+
+async def create_question(session: AsyncSession, *, now: datetime, source: str = "", **fields: Any) -> QuizQuestion:
+    values = validate_question(**fields)
+    q = QuizQuestion(**values, created_at=now, updated_at=now, source=source[:200])
+    session.add(q)
+    await session.flush()
+    return q
+
+
+async def update_question(session: AsyncSession, q: QuizQuestion, *, now: datetime, **fields: Any) -> int:
+    """Edit a question. If its key changed, answers already given are re-marked; returns how many changed."""
+    values = validate_question(**fields)
+    key_changed = values["answer"] != q.answer
+    for k, v in values.items():
+        setattr(q, k, v)
+    q.updated_at = now
+    if not key_changed:
+        return 0
+    answers = list(await session.scalars(select(QuizAnswer).where(QuizAnswer.question_id == q.id)))
+    changed = 0
+    for a in answers:
+        ok = a.chosen == q.answer
+        if ok != a.correct:
+            a.correct = ok
+            changed += 1
+    return changed
+
+
+async def delete_question(session: AsyncSession, q: QuizQuestion, *, now: datetime) -> None:
+    """Remove from the bank (soft): past periods and answers keep it."""
+    q.deleted_at = now
+    q.updated_at = now
+
+
+async def restore_question(session: AsyncSession, q: QuizQuestion, *, now: datetime) -> None:
+    q.deleted_at = None
+    q.updated_at = now
+
+
+async def list_questions(session: AsyncSession, *, search: str = "", topic: str = "", deleted: bool = False,
+                         limit: int | None = None, offset: int = 0) -> tuple[list[QuizQuestion], int]:
+    q = select(QuizQuestion)
+    q = q.where(QuizQuestion.deleted_at.is_not(None) if deleted else QuizQuestion.deleted_at.is_(None))
+    if search:
+        q = q.where(QuizQuestion.stem.contains(search))
+    if topic:
+        q = q.where(QuizQuestion.topic == topic)
+    total = await session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    q = q.order_by(QuizQuestion.id.desc()).offset(offset)
+    if limit:
+        q = q.limit(limit)
+    return list(await session.scalars(q)), total
+
+
+async def topics(session: AsyncSession) -> list[str]:
+    rows = await session.scalars(select(QuizQuestion.topic).where(QuizQuestion.topic != "").distinct())
+    return sorted(rows)
+
+
+# ------------------------------------------------------------------ answering
+async def answered_ids(session: AsyncSession, period: QuizPeriod, openid: str) -> dict[int, QuizAnswer]:
+    rows = await session.scalars(select(QuizAnswer).where(QuizAnswer.period_id == period.id,
+                                                          QuizAnswer.openid == openid))
+    return {a.question_id: a for a in rows}
+
+
+async def next_question(session: AsyncSession, period: QuizPeriod, openid: str
+                        ) -> tuple[QuizQuestion | None, int, int]:
+    """The first unanswered question, its 1-based number and the period's question count."""
+    questions = await period_questions(session, period)
+    done = await answered_ids(session, period, openid)
+    for i, q in enumerate(questions, 1):
+        if q.id not in done:
+            return q, i, len(questions)
+    return None, len(questions), len(questions)
+
+
+class AlreadyAnswered(Exception):
+    def __init__(self, answer: QuizAnswer | None) -> None:
+        super().__init__("already answered")
+        self.answer = answer
+
+
+class WindowClosed(Exception):
+    pass
+
+
+async def record_answer(session: AsyncSession, period: QuizPeriod, question: QuizQuestion, openid: str,
+                        letters: str, *, now: datetime) -> QuizAnswer:
+    """Store the one attempt. Refused after the window; a second attempt raises AlreadyAnswered.
+
+    The unique constraint is the guard (a savepoint keeps the caller's transaction usable).
+    """
+    if period_status(period, now) != "open":
+        raise WindowClosed()
+    existing = await session.scalar(select(QuizAnswer).where(
+        QuizAnswer.period_id == period.id, QuizAnswer.question_id == question.id, QuizAnswer.openid == openid))
+    if existing is not None:
+        raise AlreadyAnswered(existing)
+    row = QuizAnswer(period_id=period.id, question_id=question.id, openid=openid, chosen=letters,
+                     correct=letters == question.answer, answered_at=now)
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        raise AlreadyAnswered(None) from None
+    return row
+
+
+async def set_notice(session: AsyncSession, openid: str, enabled: bool, now: datetime) -> None:
+    row = await session.get(QuizNotice, openid)
+    if row is None:
+        session.add(QuizNotice(openid=openid, enabled=enabled, updated_at=now))
+    else:
+        row.enabled, row.updated_at = enabled, now
+
+
+# ------------------------------------------------------------------ scoring
+@dataclass
+class PeriodScore:
+    correct: int
+    answered: int
+    total: int
+
+    @property
+    def score(self) -> float:
+        return round(100.0 * self.correct / self.total, 1) if self.total else 0.0
+
+    @property
+    def complete(self) -> bool:
+        return self.answered >= self.total
+
+
+async def period_scores(session: AsyncSession, period: QuizPeriod) -> dict[str, PeriodScore]:
+    """openid → score of one period (percentage of the period's questions answered right)."""
+    total = await session.scalar(select(func.count()).select_from(QuizPeriodQuestion)
+                                 .where(QuizPeriodQuestion.period_id == period.id)) or 0
+    rows = await session.execute(
+        select(QuizAnswer.openid, func.count(), func.sum(case((QuizAnswer.correct.is_(True), 1), else_=0)))
+        .where(QuizAnswer.period_id == period.id).group_by(QuizAnswer.openid))
+    return {o: PeriodScore(int(c or 0), int(n), total) for o, n, c in rows.all()}
+
+
+@dataclass
+class PersonRow:
+    openid: str
+    name: str = ""
+    employer: str = ""
+    phone: str = ""
+    chair: bool = False
+    scores: dict[str, PeriodScore | None] = field(default_factory=dict)
+    month_avg: float = 0.0
+    half_avg: float = 0.0
+    total: float = 0.0
+    taken: int = 0
+    held: int = 0
+    rank: int = 0
+
+    @property
+    def participation(self) -> float:
+        return round(100.0 * self.taken / self.held, 1) if self.held else 0.0
+
+
+@dataclass
+class YearTable:
+    year: int
+    periods: list[QuizPeriod]
+    rows: list[PersonRow]
+    month_weight: float
+    half_weight: float
+
+    def for_openid(self, openid: str) -> PersonRow | None:
+        return next((r for r in self.rows if r.openid == openid), None)
+
+
+async def chair_openids(session: AsyncSession) -> set[str]:
+    """openids bound to a union chair record, if the chairs feature provides them (else empty)."""
+    try:
+        from handlers import chairs as chairs_feature
+    except ImportError:
+        chairs_feature = None  # type: ignore[assignment]
+    fn = getattr(chairs_feature, "chair_openids", None) if chairs_feature else None
+    if fn is None:
+        try:
+            import handlers.chairs_ops as chairs_ops  # type: ignore[import-not-found]
+
+            fn = getattr(chairs_ops, "chair_openids", None)
+        except ImportError:
+            fn = None
+    if fn is not None:
+        return set(await fn(session))
+    try:
+        from bot.db.models import chairs as chairs_models
+    except ImportError:
+        return set()
+    for obj in vars(chairs_models).values():
+        if isinstance(obj, type) and issubclass(obj, chairs_models.Base) and obj is not chairs_models.Base \
+                and hasattr(obj, "openid") and hasattr(obj, "__tablename__") and "chair" in obj.__tablename__:
+            col = obj.openid
+            return {o for o in await session.scalars(select(col).where(col.is_not(None))) if o}
+    return set()
+
+
+def assessment(month_avg: float, half_avg: float, months: int, halves: int, mw: float, hw: float) -> float:
+    """Year-end score: the weighted mean of the month average and the half-year average (0–100)."""
+    parts = ([(month_avg, mw)] if months else []) + ([(half_avg, hw)] if halves else [])
+    weight = sum(w for _, w in parts)
+    return round(sum(v * w for v, w in parts) / weight, 1) if weight else 0.0
+
+
+async def year_table(session: AsyncSession, year: int, now: datetime, *, month_weight: float,
+                     half_weight: float) -> YearTable:
+    """Everyone who answered in `year`, scored over the periods opened so far, ranked by
+    participation rate then year-end score."""
+    periods = [p for p in await list_periods(session, year) if p.opens_at <= now]
+    per_period = {p.code: await period_scores(session, p) for p in periods}
+    openids = sorted({o for s in per_period.values() for o in s})
+    members = await members_by_openid(session, openids)
+    chairs = await chair_openids(session) if openids else set()
+    months = [p for p in periods if p.kind == "month"]
+    halves = [p for p in periods if p.kind == "half"]
+    rows: list[PersonRow] = []
+    for o in openids:
+        m = members.get(o)
+        row = PersonRow(openid=o, name=(m.name if m else "") or "", employer=(m.employer if m else "") or "",
+                        phone=(m.phone if m else "") or "", chair=o in chairs, held=len(periods))
+        for p in periods:
+            row.scores[p.code] = per_period[p.code].get(o)
+        row.taken = sum(1 for s in row.scores.values() if s is not None)
+        row.month_avg = _avg([row.scores[p.code] for p in months])
+        row.half_avg = _avg([row.scores[p.code] for p in halves])
+        row.total = assessment(row.month_avg, row.half_avg, len(months), len(halves), month_weight, half_weight)
+        rows.append(row)
+    rows.sort(key=lambda r: (-r.participation, -r.total, r.name or r.openid))
+    _rank(rows, key=lambda r: (r.participation, r.total))
+    return YearTable(year, periods, rows, month_weight, half_weight)
+
+
+def _avg(scores: list[PeriodScore | None]) -> float:
+    return round(sum(s.score for s in scores if s is not None) / len(scores), 1) if scores else 0.0
+
+
+def _rank(rows: list[Any], key) -> None:  # noqa: ANN001
+    """Competition ranking (1, 2, 2, 4) over rows already sorted by `key` descending."""
+    prev, rank = None, 0
+    for i, r in enumerate(rows, 1):
+        k = key(r)
+        if k != prev:
+            rank, prev = i, k
+        r.rank = rank
+
+
+async def members_by_openid(session: AsyncSession, openids: Iterable[str]) -> dict[str, Member]:
+    ids = list(openids)
+    if not ids:
+        return {}
+    return {m.openid: m for m in await session.scalars(select(Member).where(Member.openid.in_(ids)))}
+
+
+@dataclass
+class GroupRow:
+    employer: str
+    members: int
+    takers: int
+    participation: float
+    avg_total: float
+    rank: int = 0
+
+
+async def employer_board(session: AsyncSession, table: YearTable) -> list[GroupRow]:
+    """Per employer / community: share of its known members who took part, then their average score."""
+    counts = dict((await session.execute(
+        select(Member.employer, func.count()).where(Member.employer.is_not(None), Member.employer != "")
+        .group_by(Member.employer))).all())
+    by_emp: dict[str, list[PersonRow]] = defaultdict(list)
+    for r in table.rows:
+        if r.employer:
+            by_emp[r.employer].append(r)
+    out = []
+    for emp, people in by_emp.items():
+        n = max(counts.get(emp, 0), len(people))
+        # Members who never answered count as 0 % participation.
+        out.append(GroupRow(emp, n, len(people), round(sum(p.participation for p in people) / n, 1),
+                            round(sum(p.total for p in people) / len(people), 1)))
+    out.sort(key=lambda g: (-g.participation, -g.avg_total, g.employer))
+    _rank(out, key=lambda g: (g.participation, g.avg_total))
+    return out
+
+
+@dataclass
+class QuestionStat:
+    position: int
+    question: QuizQuestion
+    answered: int
+    correct: int
+    choices: dict[str, int]
+
+    @property
+    def rate(self) -> float:
+        return round(100.0 * self.correct / self.answered, 1) if self.answered else 0.0
+
+
+@dataclass
+class PeriodResults:
+    period: QuizPeriod
+    participants: int
+    completed: int
+    questions: list[QuestionStat]
+    scores: dict[str, PeriodScore]
+
+    @property
+    def average(self) -> float:
+        vals = [s.score for s in self.scores.values()]
+        return round(sum(vals) / len(vals), 1) if vals else 0.0
+
+
+async def period_results(session: AsyncSession, period: QuizPeriod) -> PeriodResults:
+    questions = await period_questions(session, period)
+    answers = list(await session.scalars(select(QuizAnswer).where(QuizAnswer.period_id == period.id)))
+    stats = []
+    for i, q in enumerate(questions, 1):
+        mine = [a for a in answers if a.question_id == q.id]
+        choices = {LETTERS[k]: 0 for k in range(len(q.options))}
+        for a in mine:
+            for ch in a.chosen:
+                choices[ch] = choices.get(ch, 0) + 1
+        stats.append(QuestionStat(i, q, len(mine), sum(1 for a in mine if a.correct), choices))
+    scores = await period_scores(session, period)
+    return PeriodResults(period, len(scores), sum(1 for s in scores.values() if s.complete), stats, scores)
+
+
+# ------------------------------------------------------------------ notices
+async def notice_recipients(session: AsyncSession) -> list[str]:
+    """Subscribed takers: following members who answered before or asked for 答题提醒, minus opt-outs."""
+    prefs = dict((await session.execute(select(QuizNotice.openid, QuizNotice.enabled))).all())
+    takers = set(await session.scalars(select(QuizAnswer.openid).distinct()))
+    wanted = (takers | {o for o, on in prefs.items() if on}) - {o for o, on in prefs.items() if not on}
+    if not wanted:
+        return []
+    following = set(await session.scalars(
+        select(Member.openid).where(Member.openid.in_(wanted), Member.subscribed.is_(True))))
+    return sorted(following)
+
+
+def open_notice_text(period: QuizPeriod, tz: str) -> str:
+    close = (period.closes_at - timedelta(seconds=1)).astimezone(ZoneInfo(tz))
+    what = "题目" if period.kind == "month" else "测试"
+    return (f"【{period_title(period)}】{what}已经开始啦！回复「答题」即可参加，"
+            f"{close.month}月{close.day}日前有效。不想收到提醒请回复「退订答题提醒」。")
+
+
+async def queue_open_notices(session: AsyncSession, now: datetime, tz: str) -> int:
+    """For every open period, queue one notice per subscribed taker (idempotent by outbox key)."""
+    count = 0
+    for period in await open_periods(session, now):
+        prefix = f"quiz:open:{period.code}:"
+        sent = set(await session.scalars(select(Outbox.openid).where(Outbox.key.startswith(prefix))))
+        recipients = [o for o in await notice_recipients(session) if o not in sent]
+        if not recipients:
+            continue
+        text = open_notice_text(period, tz)
+        close = (period.closes_at - timedelta(seconds=1)).astimezone(ZoneInfo(tz))
+        template = {"kind": "quiz_open", "data": {
+            "first": f"{period_title(period)}已经开始", "keyword1": period_title(period),
+            "keyword2": f"截至{close:%Y-%m-%d %H:%M}", "remark": "回复「答题」即可参加"}}
+        for o in recipients:
+            row = await outbox.enqueue(session, key=prefix + o, openid=o, now=now, text=text,
+                                       purpose="quiz.open", template=template)
+            count += row is not None
+    return count
+
+
+async def draw_missing(session: AsyncSession, now: datetime, *, per_month: int, per_half: int) -> list[str]:
+    """Periods open (or opening) with no questions get drawn ones; returns their codes."""
+    done = []
+    for period in await list_periods(session):
+        if period.closes_at <= now:
+            continue
+        has = await session.scalar(select(func.count()).select_from(QuizPeriodQuestion)
+                                   .where(QuizPeriodQuestion.period_id == period.id))
+        if not has and period.opens_at <= now:
+            drawn = await draw_questions(session, period, per_month if period.kind == "month" else per_half,
+                                         now=now)
+            if drawn:
+                done.append(period.code)
+    return done
+
+
+
+# ------------------------------------------------------------------ import
+# Accepted column titles (Chinese or English, case-insensitive) → field.
+HEADER_ALIASES = {
+    "stem": ("题干", "题目", "stem", "question"),
+    "answer": ("答案", "正确答案", "answer"),
+    "explanation": ("解析", "答案解析", "explanation"),
+    "topic": ("专题", "主题", "分类", "topic"),
+    "difficulty": ("难度", "difficulty"),
+    **{f"opt{ch}": (f"选项{ch}", f"{ch}", f"option_{ch.lower()}", f"option{ch.lower()}", f"{ch}选项")
+       for ch in LETTERS},
+}
+
+
+@dataclass
+class ImportReport:
+    added: int = 0
+    skipped: int = 0  # already in the bank (same stem)
+    rows: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def error_text(self, limit: int = 20) -> str:
+        lines = [f"第 {line} 行：{msg}" for line, msg in self.errors[:limit]]
+        if len(self.errors) > limit:
+            lines.append(f"……另有 {len(self.errors) - limit} 处问题")
+        return "\n".join(lines)
+
+
+def _map_header(header: Sequence[Any]) -> dict[str, int]:
+    lookup = {alias.lower(): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
+    cols: dict[str, int] = {}
+    for i, title in enumerate(header):
+        name = lookup.get(unicodedata.normalize("NFKC", str(title or "")).strip().lower())
+        if name and name not in cols:
+            cols[name] = i
+    return cols
+
+
+def read_table(filename: str, data: bytes) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
+    """The header and (line number, cells) of every non-empty row of a CSV or XLSX file."""
+    name = filename.lower()
+    if name.endswith((".xlsx", ".xlsm")):
+        import io
+
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds on a damaged file
+            raise QuizError(f"无法读取 Excel 文件：{exc}") from None
+        ws = wb.worksheets[0]
+        rows = [(i, list(r)) for i, r in enumerate(ws.iter_rows(values_only=True), 1)]
+        wb.close()
+    elif name.endswith((".csv", ".txt")):
+        import csv
+        import io
+
+        for enc in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
+            try:
+                text = data.decode(enc)
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise QuizError("无法识别文件编码，请另存为 UTF-8 的 CSV")
+        reader = csv.reader(io.StringIO(text, newline=""))
+        rows, start = [], 1
+        for r in reader:
+            rows.append((start, r))
+            start = reader.line_num + 1
+    else:
+        raise QuizError("只支持 .csv 或 .xlsx 文件")
+    rows = [(i, r) for i, r in rows if any(c is not None and str(c).strip() for c in r)]
+    if not rows:
+        raise QuizError("文件是空的")
+    return rows[0][1], rows[1:]
+
+
+def parse_questions(filename: str, data: bytes, progress=None  # noqa: ANN001
+                    ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+    """Validate every row; returns (line, cleaned question) pairs and (line, problem) errors.
+
+    `progress(iterable, total)` may wrap the row loop (the CLI passes tqdm).
+    """
+    header, rows = read_table(filename, data)
+    header_line = 1
+    cols = _map_header(header)
+    missing = [t for t, k in (("题干", "stem"), ("答案", "answer"), ("选项A", "optA"), ("选项B", "optB"))
+               if k not in cols]
+    if missing:
+        return [], [(header_line, "缺少列：" + "、".join(missing) + "（第一行应是列名，见示例文件）")]
+
+    def cell(r: list[Any], key: str) -> Any:
+        i = cols.get(key)
+        if i is None or i >= len(r):
+            return None
+        v = r[i]
+        if isinstance(v, float) and v.is_integer():
+            v = int(v)
+        return v
+
+    good: list[tuple[int, dict[str, Any]]] = []
+    errors: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    iterable = progress(rows, len(rows)) if progress else rows
+    for line, r in iterable:
+        try:
+            q = validate_question(cell(r, "stem"), [cell(r, f"opt{ch}") for ch in LETTERS], cell(r, "answer"),
+                                  cell(r, "explanation"), cell(r, "topic"), cell(r, "difficulty"))
+        except QuizError as exc:
+            errors.append((line, str(exc)))
+            continue
+        if q["stem"] in seen:
+            errors.append((line, f"与第 {seen[q['stem']]} 行的题干重复"))
+            continue
+        seen[q["stem"]] = line
+        good.append((line, q))
+    return good, errors
+
+
+async def import_questions(session: AsyncSession, filename: str, data: bytes, *, now: datetime,
+                           progress=None) -> ImportReport:  # noqa: ANN001
+    """All or nothing: any bad row → nothing added and every problem reported with its line.
+
+    A question whose stem is already in the bank is skipped, so importing a file twice adds nothing.
+    """
+    report = ImportReport()
+    try:
+        good, report.errors = parse_questions(filename, data, progress)
+    except QuizError as exc:
+        report.errors = [(0, str(exc))]
+        return report
+    report.rows = len(good) + len(report.errors)
+    if report.errors:
+        return report
+    existing = set(await session.scalars(select(QuizQuestion.stem).where(QuizQuestion.deleted_at.is_(None))))
+    source = filename.rsplit("/", 1)[-1]
+    for _line, q in good:
+        if q["stem"] in existing:
+            report.skipped += 1
+            continue
+        session.add(QuizQuestion(**q, created_at=now, updated_at=now, source=source[:200]))
+        report.added += 1
+    await session.flush()
+    return report

@@ -1,0 +1,481 @@
+"""Sign-up operations: the business rules the bot, the admin pages and the jobs all call.
+
+Seats are never oversold: every change to an activity's seats runs under a
+lock on the activity row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's one
+connection serialises writers), the seat itself is claimed with one
+conditional UPDATE (`taken < capacity`), and (activity, member) is unique.
+A freed seat goes to the first waitlisted sign-up (lowest `seq`) in the same
+transaction, so each freed seat promotes exactly one person, once.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.db.models.core import Member, Outbox
+from bot.db.models.signup import Activity, Signup
+
+TZ = ZoneInfo("Asia/Shanghai")
+WEEKDAYS = "一二三四五六日"
+ACTIVE = ("confirmed", "waitlist")
+
+
+class SignupError(Exception):
+    """A staff operation that cannot be done, worded for staff (Chinese)."""
+
+
+# ----------------------------------------------------------------------------- formatting
+def local(dt: datetime, tz: ZoneInfo = TZ) -> datetime:
+    return dt.astimezone(tz)
+
+
+def when_text(act: Activity, tz: ZoneInfo = TZ) -> str:
+    """11月26日（周三）14:00–16:00, with the end date when it differs."""
+    s, e = local(act.starts_at, tz), local(act.ends_at, tz)
+    head = f"{s.month}月{s.day}日（周{WEEKDAYS[s.weekday()]}）{s:%H:%M}"
+    if e.date() == s.date():
+        return f"{head}–{e:%H:%M}"
+    return f"{head}–{e.month}月{e.day}日 {e:%H:%M}"
+
+
+def seats_text(act: Activity) -> str:
+    if act.capacity is None:
+        return "名额不限"
+    left = act.seats_left()
+    if left:
+        return f"剩余{left}个名额"
+    return "名额已满，可候补" if act.waitlist else "名额已满"
+
+
+# ----------------------------------------------------------------------------- activities
+async def _new_code(session: AsyncSession) -> str:
+    while True:
+        code = f"{secrets.randbelow(900000) + 100000}"
+        if await session.scalar(select(Activity.id).where(Activity.checkin_code == code)) is None:
+            return code
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    if not (fields.get("title") or "").strip():
+        raise SignupError("请填写活动名称")
+    if fields["ends_at"] <= fields["starts_at"]:
+        raise SignupError("结束时间应晚于开始时间")
+    if fields.get("deadline") and fields["deadline"] > fields["starts_at"]:
+        raise SignupError("报名截止时间不能晚于活动开始时间")
+    cap = fields.get("capacity")
+    if cap is not None and cap < 1:
+        raise SignupError("人数上限至少为 1（不限人数请留空）")
+    if fields.get("kind") not in ("training", "event"):
+        raise SignupError("请选择类别：培训或活动")
+
+
+async def create_activity(session: AsyncSession, now: datetime, **fields: Any) -> Activity:
+    """Publish a new activity; `deadline` defaults to the start time."""
+    _check_fields(fields)
+    fields["deadline"] = fields.get("deadline") or fields["starts_at"]
+    act = Activity(**fields, checkin_code=await _new_code(session), status="open", taken=0, seq=0,
+                   created_at=now, updated_at=now)
+    session.add(act)
+    await session.flush()
+    return act
+
+
+async def lock_activity(session: AsyncSession, activity_id: int) -> Activity | None:
+    """The activity row, locked for this transaction (FOR UPDATE; a no-op on SQLite)."""
+    return await session.scalar(
+        select(Activity).where(Activity.id == activity_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def update_activity(session: AsyncSession, now: datetime, activity_id: int, **fields: Any) -> Activity:
+    """Edit an activity; more seats promote the waitlist, fewer than taken is refused."""
+    act = await lock_activity(session, activity_id)
+    if act is None:
+        raise SignupError("没有这个活动")
+    if act.status == "cancelled":
+        raise SignupError("活动已取消，不能再修改")
+    _check_fields(fields)
+    fields["deadline"] = fields.get("deadline") or fields["starts_at"]
+    cap = fields.get("capacity")
+    if cap is not None and cap < act.taken:
+        raise SignupError(f"已有 {act.taken} 人报名成功，人数上限不能少于 {act.taken}")
+    for k, v in fields.items():
+        setattr(act, k, v)
+    act.updated_at = now
+    await session.flush()
+    while await _fill_seat(session, act, now):
+        pass
+    return act
+
+
+async def cancel_activity(session: AsyncSession, now: datetime, activity_id: int, reason: str = "") -> int:
+    """Cancel an activity and tell everyone signed up or waitlisted; returns how many were told."""
+    act = await lock_activity(session, activity_id)
+    if act is None:
+        raise SignupError("没有这个活动")
+    if act.status == "cancelled":
+        return 0
+    act.status, act.cancelled_at, act.updated_at, act.cancel_reason = "cancelled", now, now, reason[:200]
+    rows = (await session.scalars(
+        select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE)).order_by(Signup.seq)
+    )).all()
+    why = f"（原因：{reason}）" if reason else ""
+    for s in rows:
+        key = f"signup:cancelled:{act.id}:{s.member_id}"
+        text = (f"很抱歉通知您：您报名的「{act.title}」（{when_text(act)}）已取消{why}。"
+                "给您带来不便，敬请谅解。更多活动请回复「报名」查看。")
+        await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose="signup.cancelled",
+                             template=_status_template(act, "活动已取消", reason or "活动取消"))
+        s.notice_key = key
+    return len(rows)
+
+
+def _status_template(act: Activity, status: str, remark: str) -> dict[str, Any]:
+    return {"kind": "signup_status", "data": {
+        "keyword1": act.title, "keyword2": when_text(act), "keyword3": act.place, "keyword4": status,
+        "remark": remark,
+    }}
+
+
+def refusal(act: Activity | None, now: datetime) -> str | None:
+    """Why this activity cannot be signed up for now (a code), or None."""
+    if act is None:
+        return "missing"
+    if act.status == "cancelled":
+        return "cancelled"
+    if now >= act.deadline:
+        return "deadline"
+    if act.capacity is not None and act.taken >= act.capacity and not act.waitlist:
+        return "full"
+    return None
+
+
+async def open_activities(session: AsyncSession, now: datetime) -> list[Activity]:
+    """Activities one can still sign up for (or join the waitlist of), soonest first."""
+    rows = (await session.scalars(
+        select(Activity).where(Activity.status == "open", Activity.deadline > now)
+        .order_by(Activity.starts_at, Activity.id)
+    )).all()
+    return list(rows)
+
+
+# ----------------------------------------------------------------------------- signing up
+@dataclass
+class SignupResult:
+    # confirmed | waitlist | already_confirmed | already_waitlist | refused
+    outcome: str
+    activity: Activity | None = None
+    signup: Signup | None = None
+    reason: str = ""  # refusal code (see `refusal`)
+    position: int = 0  # waitlist position (1 = next)
+
+
+async def waitlist_position(session: AsyncSession, s: Signup) -> int:
+    ahead = await session.scalar(select(func.count()).select_from(Signup).where(
+        Signup.activity_id == s.activity_id, Signup.status == "waitlist", Signup.seq < s.seq))
+    return (ahead or 0) + 1
+
+
+async def _next_seq(session: AsyncSession, activity_id: int) -> int:
+    return (await session.execute(
+        update(Activity).where(Activity.id == activity_id).values(seq=Activity.seq + 1)
+        .returning(Activity.seq).execution_options(synchronize_session=False)
+    )).scalar_one()
+
+
+async def _claim_seat(session: AsyncSession, activity_id: int) -> bool:
+    """One conditional UPDATE: take a seat only if one is free."""
+    result = await session.execute(
+        update(Activity).where(
+            Activity.id == activity_id, Activity.status == "open",
+            or_(Activity.capacity.is_(None), Activity.taken < Activity.capacity),
+        ).values(taken=Activity.taken + 1).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def sign_up(session: AsyncSession, now: datetime, activity_id: int, member: Member, *,
+                  name: str, phone: str, employer: str = "") -> SignupResult:
+    """Give `member` a seat on the activity, or a waitlist place, or the reason why not."""
+    act = await lock_activity(session, activity_id)
+    why = refusal(act, now)
+    existing = await session.scalar(
+        select(Signup).where(Signup.activity_id == activity_id, Signup.member_id == member.id)
+        .execution_options(populate_existing=True))
+    if existing is not None and existing.status in ACTIVE:
+        pos = await waitlist_position(session, existing) if existing.status == "waitlist" else 0
+        return SignupResult(f"already_{existing.status}", act, existing, position=pos)
+    if why is not None:
+        return SignupResult("refused", act, reason=why)
+    assert act is not None
+    got_seat = await _claim_seat(session, act.id)
+    if not got_seat and not act.waitlist:
+        return SignupResult("refused", act, reason="full")
+    seq = await _next_seq(session, act.id)
+    status = "confirmed" if got_seat else "waitlist"
+    if existing is None:
+        existing = Signup(activity_id=act.id, member_id=member.id, openid=member.openid, created_at=now)
+        session.add(existing)
+    existing.name, existing.phone, existing.employer = name, phone, employer or ""
+    existing.status, existing.seq, existing.updated_at = status, seq, now
+    existing.confirmed_at = now if got_seat else None
+    existing.cancelled_at, existing.attended_at, existing.checkin_via = None, None, None
+    await session.flush()
+    await session.refresh(act)
+    pos = await waitlist_position(session, existing) if status == "waitlist" else 0
+    return SignupResult(status, act, existing, position=pos)
+
+
+async def _fill_seat(session: AsyncSession, act: Activity, now: datetime) -> Signup | None:
+    """Give a free seat to the first waitlisted sign-up (caller holds the activity lock)."""
+    if act.status != "open" or now >= act.starts_at:
+        return None
+    if act.capacity is not None and act.taken >= act.capacity:
+        return None
+    while True:
+        nxt = await session.scalar(
+            select(Signup).where(Signup.activity_id == act.id, Signup.status == "waitlist")
+            .order_by(Signup.seq).limit(1).execution_options(populate_existing=True))
+        if nxt is None:
+            return None
+        moved = await session.execute(
+            update(Signup).where(Signup.id == nxt.id, Signup.status == "waitlist")
+            .values(status="confirmed", confirmed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if moved.rowcount == 1:
+            break
+    act.taken += 1
+    await session.flush()
+    await session.refresh(nxt)
+    key = f"signup:promoted:{act.id}:{nxt.member_id}:{nxt.seq}"
+    text = (f"好消息！有人取消了报名，您已从候补转为正式报名「{act.title}」。\n"
+            f"时间：{when_text(act)}\n地点：{act.place}\n如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
+    await outbox.enqueue(session, key=key, openid=nxt.openid, now=now, text=text, purpose="signup.promoted",
+                         template=_status_template(act, "候补转正式报名", "请准时参加"))
+    nxt.notice_key = key
+    return nxt
+
+
+@dataclass
+class CancelResult:
+    ok: bool
+    reason: str = ""  # not_found | started | already
+    activity: Activity | None = None
+    promoted: Signup | None = None
+    was: str = ""
+
+
+async def cancel_signup(session: AsyncSession, now: datetime, signup_id: int,
+                        member_id: int | None = None) -> CancelResult:
+    """Cancel one sign-up; a freed seat goes to the first waitlisted person, exactly once."""
+    s = await session.get(Signup, signup_id, populate_existing=True)
+    if s is None or (member_id is not None and s.member_id != member_id):
+        return CancelResult(False, "not_found")
+    act = await lock_activity(session, s.activity_id)
+    assert act is not None
+    if now >= act.starts_at and member_id is not None:
+        return CancelResult(False, "started", act)
+    was = s.status
+    done = await session.execute(
+        update(Signup).where(Signup.id == s.id, Signup.status.in_(ACTIVE))
+        .values(status="cancelled", cancelled_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        return CancelResult(False, "already", act)
+    await session.refresh(s)
+    promoted = None
+    if was == "confirmed":
+        act.taken -= 1
+        await session.flush()
+        promoted = await _fill_seat(session, act, now)
+    return CancelResult(True, "", act, promoted, was)
+
+
+async def my_signups(session: AsyncSession, member_id: int, now: datetime) -> list[tuple[Signup, Activity]]:
+    """The member's live sign-ups (not ended, not cancelled), numbered in this order."""
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.member_id == member_id, Signup.status.in_(ACTIVE), Activity.ends_at > now)
+        .order_by(Activity.starts_at, Signup.id)
+    )).all()
+    return [(s, a) for s, a in rows]
+
+
+async def attended(session: AsyncSession, member_id: int, limit: int = 5) -> list[tuple[Signup, Activity]]:
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.member_id == member_id, Signup.attended_at.is_not(None))
+        .order_by(Activity.starts_at.desc()).limit(limit)
+    )).all()
+    return [(s, a) for s, a in rows]
+
+
+# ----------------------------------------------------------------------------- check-in
+@dataclass
+class CheckinResult:
+    # ok | already | unknown_code | cancelled | early | late | not_signed | waitlist
+    outcome: str
+    activity: Activity | None = None
+    signup: Signup | None = None
+    opens_at: datetime | None = None
+
+
+def checkin_window(act: Activity, before_minutes: int, after_minutes: int) -> tuple[datetime, datetime]:
+    return act.starts_at - timedelta(minutes=before_minutes), act.ends_at + timedelta(minutes=after_minutes)
+
+
+async def find_by_code(session: AsyncSession, code: str) -> Activity | None:
+    return await session.scalar(select(Activity).where(Activity.checkin_code == code.strip().upper()))
+
+
+async def check_in(session: AsyncSession, now: datetime, act: Activity | None, member_id: int, *,
+                   before_minutes: int, after_minutes: int, via: str) -> CheckinResult:
+    """Mark the member's attendance within the activity's check-in window."""
+    if act is None:
+        return CheckinResult("unknown_code")
+    if act.status == "cancelled":
+        return CheckinResult("cancelled", act)
+    opens, closes = checkin_window(act, before_minutes, after_minutes)
+    if now < opens:
+        return CheckinResult("early", act, opens_at=opens)
+    if now > closes:
+        return CheckinResult("late", act)
+    s = await session.scalar(select(Signup).where(Signup.activity_id == act.id, Signup.member_id == member_id)
+                             .execution_options(populate_existing=True))
+    if s is None or s.status == "cancelled":
+        return CheckinResult("not_signed", act, s)
+    if s.status == "waitlist":
+        return CheckinResult("waitlist", act, s)
+    if s.attended_at is not None:
+        return CheckinResult("already", act, s)
+    s.attended_at, s.checkin_via, s.updated_at = now, via, now
+    await session.flush()
+    return CheckinResult("ok", act, s)
+
+
+async def staff_check_in(session: AsyncSession, now: datetime, signup_id: int) -> Signup:
+    """Manual check-in by staff (no time window: staff know who came)."""
+    s = await session.get(Signup, signup_id, populate_existing=True)
+    if s is None or s.status != "confirmed":
+        raise SignupError("只有报名成功的人员可以签到")
+    if s.attended_at is None:
+        s.attended_at, s.checkin_via, s.updated_at = now, "staff", now
+        await session.flush()
+    return s
+
+
+# ----------------------------------------------------------------------------- staff views
+async def counts(session: AsyncSession, activity_id: int) -> dict[str, int]:
+    rows = (await session.execute(
+        select(Signup.status, func.count(), func.count(Signup.attended_at))
+        .where(Signup.activity_id == activity_id).group_by(Signup.status)
+    )).all()
+    out = {"confirmed": 0, "waitlist": 0, "cancelled": 0, "attended": 0}
+    for status, n, att in rows:
+        out[status] = n
+        if status == "confirmed":
+            out["attended"] = att
+    return out
+
+
+def row_status(s: Signup) -> str:
+    """signed up / waitlisted / cancelled / attended, as one word."""
+    return "attended" if s.status == "confirmed" and s.attended_at else s.status
+
+
+async def signup_rows(session: AsyncSession, activity_id: int, status: str = "") -> list[dict[str, Any]]:
+    """The sign-up list with the delivery state of the last message about each row."""
+    q = (select(Signup, Outbox.status).outerjoin(Outbox, Outbox.key == Signup.notice_key)
+         .where(Signup.activity_id == activity_id).order_by(Signup.seq))
+    if status == "attended":
+        q = q.where(Signup.status == "confirmed", Signup.attended_at.is_not(None))
+    elif status:
+        q = q.where(Signup.status == status)
+    rows = (await session.execute(q)).all()
+    out = []
+    pos = 0
+    for s, notice_status in rows:
+        if s.status == "waitlist":
+            pos += 1
+        out.append({"signup": s, "status": row_status(s), "notice": notice_status,
+                    "position": pos if s.status == "waitlist" else None})
+    return out
+
+
+async def training_record(session: AsyncSession, start: date, end: date, tz: ZoneInfo = TZ,
+                          kind: str = "training") -> dict[str, list[dict[str, Any]]]:
+    """培训台账: attended trainings per worker and per employer, for activities starting in [start, end]."""
+    lo = datetime.combine(start, datetime.min.time(), tz)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Activity.kind == kind, Activity.status == "open", Activity.starts_at >= lo, Activity.starts_at < hi,
+               Signup.attended_at.is_not(None))
+        .order_by(Activity.starts_at)
+    )).all()
+    workers: dict[int, dict[str, Any]] = {}
+    employers: dict[str, dict[str, Any]] = {}
+    for s, a in rows:
+        w = workers.setdefault(s.member_id, {"name": s.name, "phone": s.phone, "employer": s.employer or "未填写",
+                                             "count": 0, "titles": []})
+        w["count"] += 1
+        w["titles"].append(a.title)
+        e = employers.setdefault(s.employer or "未填写", {"employer": s.employer or "未填写", "people": set(),
+                                                          "count": 0})
+        e["count"] += 1
+        e["people"].add(s.member_id)
+    emp = [{"employer": e["employer"], "people": len(e["people"]), "count": e["count"]} for e in employers.values()]
+    return {
+        "workers": sorted(workers.values(), key=lambda w: (-w["count"], w["employer"], w["name"])),
+        "employers": sorted(emp, key=lambda e: (-e["count"], e["employer"])),
+    }
+
+
+# ----------------------------------------------------------------------------- reminders
+def reminder_due_at(act: Activity, at: Any, tz: ZoneInfo = TZ) -> datetime:
+    """The day before the start, at `at` (a time of day), local time."""
+    day = local(act.starts_at, tz).date() - timedelta(days=1)
+    return datetime.combine(day, at, tz)
+
+
+async def queue_reminders(session: AsyncSession, now: datetime, at: Any, tz: ZoneInfo = TZ) -> int:
+    """Queue the day-before reminder for every confirmed sign-up that is due; idempotent, catches up."""
+    acts = (await session.scalars(
+        select(Activity).where(Activity.status == "open", Activity.starts_at > now,
+                               Activity.starts_at <= now + timedelta(days=2))
+    )).all()
+    queued = 0
+    for act in acts:
+        due = reminder_due_at(act, at, tz)
+        if now < due:
+            continue
+        people = (await session.scalars(
+            select(Signup).where(Signup.activity_id == act.id, Signup.status == "confirmed",
+                                 or_(Signup.confirmed_at.is_(None), Signup.confirmed_at <= due))
+        )).all()
+        for s in people:
+            text = (f"温馨提醒：您报名的「{act.title}」明天举行。\n时间：{when_text(act, tz)}\n地点：{act.place}\n"
+                    f"到场后回复「签到 {act.checkin_code}」即可签到。如不能参加，请回复「我的报名」取消。")
+            row = await outbox.enqueue(
+                session, key=f"signup:remind:{act.id}:{s.member_id}", openid=s.openid, now=now, text=text,
+                purpose="signup.reminder",
+                template={"kind": "signup_reminder", "data": {
+                    "keyword1": act.title, "keyword2": when_text(act, tz), "keyword3": act.place,
+                    "remark": f"签到码 {act.checkin_code}"}})
+            queued += row is not None
+    return queued
+
+
+@dataclass
+class Listing:
+    """Numbered activities shown to a worker (ids in order)."""
+
+    ids: list[int] = field(default_factory=list)
