@@ -63,6 +63,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
     services = build_services(settings)
 
     app = web.Application(client_max_size=settings.server.max_body)
+    if settings.server.behind_proxy:
+        from aiohttp_remotes import XForwardedRelaxed
+
+        app.middlewares.append(XForwardedRelaxed(num=1).middleware)
     app[SETTINGS] = settings
     app[CLOCK] = clock
     app[ENGINE] = engine

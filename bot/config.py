@@ -39,6 +39,9 @@ class ServerSettings(_Section):
     max_body: int = Field(64 * 1024, ge=1024)
     # Seconds a signed timestamp may be off from our clock.
     timestamp_tolerance: int = Field(300, ge=30)
+    # True when a reverse proxy (nginx) in front sets X-Forwarded-For/-Proto: the
+    # client's address then comes from those headers (login throttling, audit log).
+    behind_proxy: bool = False
 
     @field_validator("webhook_path")
     @classmethod

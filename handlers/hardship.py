@@ -130,7 +130,9 @@ class HardshipForm(Form):
                 "consent_version": ctx.settings.hardship.consent_version}
 
     async def handle(self, ctx: Ctx):  # noqa: ANN201
-        """Record the time of 同意 with the notice version shown."""
+        """Record the time of 同意 with the notice version shown; 帮扶 again resumes the step."""
+        if ctx.msg.kind in ("text", "voice") and ctx.text in START_WORDS:
+            return await self.resume(ctx, f"您正在填写{self.title}，我们接着来：")
         if ctx.dialogue.state == "hardship:consent" and ctx.text in AGREE_WORDS:
             ctx.dialogue.data = {**ctx.dialogue.data, "consent_at": ctx.now.isoformat()}
         return await super().handle(ctx)
@@ -194,7 +196,7 @@ async def start_supplement(ctx: Ctx) -> str:
     req = await ops.open_request(ctx.session, ctx.openid)
     if req is None or req.status != "waiting":
         return "您目前没有需要补充材料的申请。回复「我的申请」可查看进度。"
-    rest = normalize(ctx.text[2:]).lstrip("：:，, ")
+    rest = ctx.msg.text.strip()[2:].lstrip("：:，, \u3000")
     if rest:
         await ops.supplement(ctx.session, req.id, now=ctx.now, text=rest)
         return f"已收到您的补充说明，申请 {req.ref} 重新进入审核。"
@@ -220,7 +222,7 @@ async def collect_supplement(ctx: Ctx) -> str:
         return "还没有收到补充的内容哦。请发送文字或照片，或回复「取消」。"
     try:
         req = await ops.supplement(ctx.session, int(data["request_id"]), now=ctx.now,
-                                   text="" if done else ctx.text, media_ids=photos,
+                                   text="" if done else ctx.msg.text.strip(), media_ids=photos,
                                    photos_online=bool(ctx.services.get("api_available")))
     except ops.HardshipError:
         ctx.dialogue.clear()

@@ -1,6 +1,301 @@
-"""The quiz feature (to be built)."""
+"""The monthly quiz (每月一题) and the half-year test, as the taker sees them.
+
+Conversation (one state, `quiz:answer`, data {"p": period code, "q": question id}):
+
+    答题 / click QUIZ ─▶ next unanswered question of the open period ─▶ quiz:answer
+    quiz:answer + letters ─▶ stored (one attempt) ─▶ feedback + next question | done (score)
+    quiz:answer + 暂停 / another keyword ─▶ paused (answers so far are kept; 答题 resumes)
+    成绩 ─▶ this year's scores and rank      解析 ─▶ answers and explanations once revealed
+
+Operations live in `handlers/quiz_ops.py`.
+"""
 from __future__ import annotations
 
-from bot.core.router import Router
+import re
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from bot.core.context import Ctx
+from bot.core.router import Handler, Router, click_is, text_is, text_matches
+from handlers import quiz_ops as ops
+from bot.db.models.quiz import QuizPeriod, QuizQuestion
 
 router = Router("quiz")
+router.add_menu("答题", "每月一题和半年测试")
+router.add_menu("成绩", "查看我今年的答题成绩")
+
+STATE = "quiz:answer"
+START_WORDS = ("答题", "每月一题", "开始答题", "继续答题", "答题活动")
+TEST_WORDS = ("测试", "半年测试", "开始测试", "继续测试")
+PAUSE_WORDS = {"暂停", "先暂停", "休息", "休息一下", "等会", "稍后", "先不答了", "下次再答", "停"}
+
+# ------------------------------------------------------------------ texts
+HOW_TO = "请回复选项字母，例如 B；多选题回复全部正确选项，例如 AC。"
+NOT_LETTERS = "请直接回复选项字母作答，例如 B 或 AC；想先停下可回复「暂停」。"
+SINGLE_ONLY = "这是单选题，只能选一个答案哦。"
+NO_PERIOD = "现在没有进行中的答题。"
+NEXT_AT = "下一期「{title}」将于 {when} 开始，到时回复「答题」参加。"
+NEXT_UNKNOWN = "下一期的时间还没定，开始时我们会在公众号里通知大家。"
+PREPARING = "「{title}」的题目还在准备中，请稍后再来。"
+ALL_DONE = "「{title}」的题目您都已经答完了，谢谢参与！"
+PAUSED = "好的，先暂停。已答的题目都保存好了，{until}前回复「答题」就能接着做。"
+CLOSED = "抱歉，「{title}」已经结束了，这次的答案没有计入。"
+ALREADY = "这道题您已经答过了（您的答案：{chosen}），每题只能作答一次。"
+RECORDED = "已记录您的答案：{chosen}。答案和解析将在本期结束后公布，届时回复「解析」查看。"
+RECORDED_SHORT = "已记录：{chosen}。"
+RIGHT = "✅ 回答正确！"
+WRONG = "❌ 回答错误。您选的是 {chosen}，正确答案是 {answer}。"
+NOTICE_ON = "好的，新一期答题开始时会提醒您。不想收到时回复「退订答题提醒」。"
+NOTICE_OFF = "好的，以后不再发送答题开始的提醒。想恢复时回复「答题提醒」。"
+
+
+def _tz(ctx: Ctx) -> ZoneInfo:
+    return ZoneInfo(ctx.settings.scheduler.timezone)
+
+
+def _local(ctx: Ctx, dt) -> str:  # noqa: ANN001
+    d = dt.astimezone(_tz(ctx))
+    return f"{d.month}月{d.day}日 {d:%H:%M}"
+
+
+def _last_day(ctx: Ctx, period: QuizPeriod) -> str:
+    """The last day of the window, e.g. 12月31日 (a window ends at midnight)."""
+    d = (period.closes_at - timedelta(seconds=1)).astimezone(_tz(ctx))
+    return f"{d.month}月{d.day}日"
+
+
+def question_text(period: QuizPeriod, q: QuizQuestion, num: int, total: int) -> str:
+    kind = "多选" if q.multiple else "单选"
+    head = f"【{ops.period_title(period)}】第 {num}/{total} 题（{kind}）"
+    opts = "\n".join(f"{ops.LETTERS[i]}. {o}" for i, o in enumerate(q.options))
+    return f"{head}\n{q.stem}\n{opts}\n{HOW_TO}"
+
+
+def feedback_text(period: QuizPeriod, q: QuizQuestion, chosen: str, correct: bool) -> str:
+    if period.reveal == "after_close":
+        return (RECORDED_SHORT if period.kind == "half" else RECORDED).format(chosen=chosen)
+    text = RIGHT if correct else WRONG.format(chosen=chosen, answer=q.answer)
+    if q.explanation:
+        text += f"\n解析：{q.explanation}"
+    return text
+
+
+async def _next_period_text(ctx: Ctx) -> str:
+    nxt = await ops.next_period(ctx.session, ctx.now)
+    if nxt is None:
+        return NEXT_UNKNOWN
+    return NEXT_AT.format(title=ops.period_title(nxt), when=_local(ctx, nxt.opens_at))
+
+
+async def _ask(ctx: Ctx, period: QuizPeriod, q: QuizQuestion, num: int, total: int, hint: str = "") -> str:
+    until = period.closes_at - ctx.now
+    ctx.dialogue.set(STATE, {"p": period.code, "q": q.id}, ttl=max(until, timedelta(minutes=1)))
+    text = question_text(period, q, num, total)
+    return f"{hint}\n\n{text}" if hint else text
+
+
+def _intro(ctx: Ctx, period: QuizPeriod, num: int, total: int) -> str:
+    if num > 1:
+        return f"欢迎回来！「{ops.period_title(period)}」您已答 {num - 1} 题，接着做第 {num} 题："
+    if period.kind == "half":
+        return (f"「{ops.period_title(period)}」共 {total} 题，逐题作答，答完就能看到得分。"
+                f"中途可回复「暂停」，{_last_day(ctx, period)}前回复「答题」接着做。")
+    return ""
+
+
+# ------------------------------------------------------------------ handlers
+@router.on(text_is(*START_WORDS) | click_is("QUIZ"))
+async def start_quiz(ctx: Ctx) -> str:
+    """The open period's next unanswered question (monthly first, then the half-year test)."""
+    return await _start(ctx, kinds=("month", "half"))
+
+
+@router.on(text_is(*TEST_WORDS))
+async def start_test(ctx: Ctx) -> str:
+    """Start or resume the half-year test."""
+    return await _start(ctx, kinds=("half",))
+
+
+async def _start(ctx: Ctx, kinds: tuple[str, ...]) -> str:
+    periods = [p for p in await ops.open_periods(ctx.session, ctx.now) if p.kind in kinds]
+    if not periods:
+        if "month" not in kinds:
+            nxt = await _next_of_kind(ctx, "half")
+            return ("现在没有进行中的半年测试。" +
+                    (NEXT_AT.format(title=ops.period_title(nxt), when=_local(ctx, nxt.opens_at)) if nxt
+                     else NEXT_UNKNOWN))
+        return NO_PERIOD + await _next_period_text(ctx)
+    done_titles, preparing = [], []
+    for period in periods:
+        q, num, total = await ops.next_question(ctx.session, period, ctx.openid)
+        if total == 0:
+            preparing.append(period)
+            continue
+        if q is not None:
+            return await _ask(ctx, period, q, num, total, _intro(ctx, period, num, total))
+        done_titles.append(period)
+    if preparing and not done_titles:
+        return PREPARING.format(title=ops.period_title(preparing[0]))
+    text = "\n".join(ALL_DONE.format(title=ops.period_title(p)) for p in done_titles)
+    if any(p.reveal == "after_close" for p in done_titles):
+        text += "\n本期结束后可回复「解析」查看答案和解析。"
+    return text + "\n" + await _next_period_text(ctx)
+
+
+async def _next_of_kind(ctx: Ctx, kind: str) -> QuizPeriod | None:
+    for p in await ops.list_periods(ctx.session):
+        if p.kind == kind and p.opens_at > ctx.now:
+            return p
+    return None
+
+
+@router.state(STATE)
+async def answer_question(ctx: Ctx) -> str | None:
+    """An answer (or a pause, or something else) while a question is on the table."""
+    data = ctx.dialogue.data
+    period = await ops.get_period(ctx.session, str(data.get("p", "")))
+    question = await ctx.session.get(QuizQuestion, int(data.get("q") or 0))
+    if period is None or question is None:
+        ctx.dialogue.clear()
+        return "题目有了变化，请回复「答题」重新开始。"
+    if ctx.msg.kind not in ("text", "voice"):
+        return await _reask(ctx, period, question, NOT_LETTERS)
+    text = ctx.text
+    if text in PAUSE_WORDS:
+        ctx.dialogue.clear()
+        return PAUSED.format(until=_last_day(ctx, period))
+    if text in START_WORDS or text in TEST_WORDS:
+        return await _reask(ctx, period, question, "我们接着来：")
+    letters = ops.parse_letters(ctx.msg.text)
+    if letters is None:
+        other = _other_handler(ctx)
+        if other is not None:  # another keyword: pause the quiz (answers are kept) and go there
+            ctx.dialogue.clear()
+            return await other(ctx)
+        return await _reask(ctx, period, question, NOT_LETTERS)
+    hint = ops.check_letters(letters, len(question.options))
+    if hint is None and len(letters) > 1 and not question.multiple:
+        hint = SINGLE_ONLY
+    if hint:
+        return await _reask(ctx, period, question, hint)
+    try:
+        answer = await ops.record_answer(ctx.session, period, question, ctx.openid, letters, now=ctx.now)
+        feedback = feedback_text(period, question, answer.chosen, answer.correct)
+    except ops.WindowClosed:
+        ctx.dialogue.clear()
+        return CLOSED.format(title=ops.period_title(period)) + "\n" + await _next_period_text(ctx)
+    except ops.AlreadyAnswered as exc:
+        feedback = ALREADY.format(chosen=exc.answer.chosen if exc.answer else letters)
+    nxt, num, total = await ops.next_question(ctx.session, period, ctx.openid)
+    if nxt is not None:
+        return await _ask(ctx, period, nxt, num, total, feedback)
+    ctx.dialogue.clear()
+    return feedback + "\n\n" + await _finished(ctx, period)
+
+
+async def _reask(ctx: Ctx, period: QuizPeriod, q: QuizQuestion, hint: str) -> str:
+    if ops.period_status(period, ctx.now) != "open":
+        ctx.dialogue.clear()
+        return CLOSED.format(title=ops.period_title(period)) + "\n" + await _next_period_text(ctx)
+    _, num, total = await ops.next_question(ctx.session, period, ctx.openid)
+    return await _ask(ctx, period, q, num, total, hint)
+
+
+def _other_handler(ctx: Ctx) -> Handler | None:
+    """The handler another feature has for this text, as if no dialogue were open (None: fallback)."""
+    disp = ctx.dispatcher
+    if disp is None:
+        return None
+    saved = ctx.dialogue.state
+    ctx.dialogue.state = None
+    try:
+        handler = disp.find(ctx)
+    finally:
+        ctx.dialogue.state = saved
+    return None if handler is disp.fallback else handler
+
+
+async def _finished(ctx: Ctx, period: QuizPeriod) -> str:
+    scores = await ops.period_scores(ctx.session, period)
+    mine = scores.get(ctx.openid)
+    title = ops.period_title(period)
+    if period.kind == "half" and mine is not None:
+        text = f"「{title}」全部完成！您答对 {mine.correct}/{mine.total} 题，得分 {mine.score:g} 分。"
+        if period.reveal == "after_close":
+            text += f"\n{_last_day(ctx, period)}测试结束后，可回复「解析」查看每题答案和解析。"
+        return text + "\n回复「成绩」可查看今年的成绩和排名。"
+    text = ALL_DONE.format(title=title)
+    return text + "\n回复「成绩」可查看今年的成绩和排名。"
+
+
+@router.on(text_is("成绩", "我的成绩", "答题成绩", "查成绩"))
+async def show_scores(ctx: Ctx) -> str:
+    """This year's score per period, the year-end score and the taker's rank."""
+    year = ctx.local_now.year
+    q = ctx.settings.quiz
+    table = await ops.year_table(ctx.session, year, ctx.now, month_weight=q.month_weight,
+                                 half_weight=q.half_weight, only_revealed=True)
+    row = table.for_openid(ctx.openid)
+    pending = [p for p in await ops.open_periods(ctx.session, ctx.now) if p.reveal == "after_close"]
+    if row is None and not pending:
+        return f"您{year}年还没有参加过答题。回复「答题」试试吧！"
+    lines = [f"您{year}年的答题成绩："]
+    for p in table.periods:
+        s = row.scores.get(p.code) if row else None
+        lines.append(f"· {ops.period_title(p)}：" + (f"{s.score:g} 分（答对 {s.correct}/{s.total}）" if s else "未参加"))
+    for p in pending:
+        done = await ops.answered_ids(ctx.session, p, ctx.openid)
+        lines.append(f"· {ops.period_title(p)}：" + (f"已答 {len(done)} 题，{_last_day(ctx, p)}结束后公布" if done
+                                                    else "未参加"))
+    if row is not None:
+        lines.append(f"参与 {row.taken}/{row.held} 期，综合得分 {row.total:g} 分，"
+                     f"排名第 {row.rank} 名（共 {len(table.rows)} 人）。")
+    return "\n".join(lines)
+
+
+@router.on(text_matches(r"(解析|答案解析|查看解析)(\s*\d{4}-(\d{2}|[Hh][12]))?"))
+async def show_explanations(ctx: Ctx) -> str:
+    """Answers and explanations of the taker's latest period (or a named one) once revealed."""
+    m = re.search(r"\d{4}-(\d{2}|[Hh][12])", ctx.text)
+    if m:
+        period = await ops.get_period(ctx.session, m.group(0))
+        if period is None:
+            return f"没有找到 {m.group(0).upper()} 这一期。"
+    else:
+        period = await _latest_answered(ctx)
+        if period is None:
+            return "您还没有答过题，暂时没有可查看的解析。回复「答题」参加吧！"
+    if period.reveal == "after_close" and ops.period_status(period, ctx.now) != "closed":
+        return f"「{ops.period_title(period)}」还没结束，{_last_day(ctx, period)}结束后才能查看解析哦。"
+    questions = await ops.period_questions(ctx.session, period)
+    mine = await ops.answered_ids(ctx.session, period, ctx.openid)
+    lines = [f"【{ops.period_title(period)}】答案与解析"]
+    for i, q in enumerate(questions, 1):
+        a = mine.get(q.id)
+        you = f"您的答案 {a.chosen}{' ✅' if a.correct else ' ❌'}" if a else "您未作答"
+        lines.append(f"\n{i}. {q.stem}\n正确答案：{q.answer}；{you}" + (f"\n解析：{q.explanation}" if q.explanation else ""))
+    return "\n".join(lines)
+
+
+async def _latest_answered(ctx: Ctx) -> QuizPeriod | None:
+    """The most recent period the taker answered, preferring ones already revealed."""
+    periods = [p for p in await ops.list_periods(ctx.session) if p.opens_at <= ctx.now]
+    answered = [p for p in periods if await ops.answered_ids(ctx.session, p, ctx.openid)]
+    if not answered:
+        return None
+    revealed = [p for p in answered if p.reveal == "immediate" or ops.period_status(p, ctx.now) == "closed"]
+    return (revealed or answered)[-1]
+
+
+@router.on(text_is("答题提醒", "订阅答题提醒", "开启答题提醒"))
+async def subscribe_notice(ctx: Ctx) -> str:
+    """Ask to be told when a new quiz period opens."""
+    await ops.set_notice(ctx.session, ctx.openid, True, ctx.now)
+    return NOTICE_ON
+
+
+@router.on(text_is("退订答题提醒", "取消答题提醒", "关闭答题提醒"))
+async def unsubscribe_notice(ctx: Ctx) -> str:
+    """Stop the "a new quiz is open" messages."""
+    await ops.set_notice(ctx.session, ctx.openid, False, ctx.now)
+    return NOTICE_OFF

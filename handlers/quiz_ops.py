@@ -486,10 +486,13 @@ def assessment(month_avg: float, half_avg: float, months: int, halves: int, mw: 
 
 
 async def year_table(session: AsyncSession, year: int, now: datetime, *, month_weight: float,
-                     half_weight: float) -> YearTable:
+                     half_weight: float, only_revealed: bool = False) -> YearTable:
     """Everyone who answered in `year`, scored over the periods opened so far, ranked by
-    participation rate then year-end score."""
+    participation rate then year-end score. `only_revealed` leaves out open periods whose
+    results are shown only after they close (what takers may see)."""
     periods = [p for p in await list_periods(session, year) if p.opens_at <= now]
+    if only_revealed:
+        periods = [p for p in periods if p.reveal == "immediate" or period_status(p, now) == "closed"]
     per_period = {p.code: await period_scores(session, p) for p in periods}
     openids = sorted({o for s in per_period.values() for o in s})
     members = await members_by_openid(session, openids)

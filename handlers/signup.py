@@ -149,7 +149,7 @@ async def answer_phone(ctx: Ctx) -> str:
 async def answer_employer(ctx: Ctx) -> str:
     """The worker's employer (optional; used for the training record)."""
     employer = "" if ctx.text in ("跳过", "无", "没有") else ctx.text[:128]
-    return await _next_or_submit(ctx, {**ctx.dialogue.data, "employer": employer, "employer_asked": True})
+    return await _next_or_submit(ctx, {**ctx.dialogue.data, "employer": employer})
 
 
 async def _next_or_submit(ctx: Ctx, data: dict) -> str:
@@ -159,15 +159,15 @@ async def _next_or_submit(ctx: Ctx, data: dict) -> str:
         m.name = data["name"]
     if "phone" in data:
         m.phone = data["phone"]
-    if data.get("employer"):
-        m.employer = data["employer"]
+    if "employer" in data:
+        m.employer = data["employer"]  # "" = asked and skipped: not asked again
     if not m.name:
         ctx.dialogue.set("signup:name", data, ttl=TTL)
         return "报名需要登记姓名和手机号，只问一次，下次自动带出。\n请回复您的真实姓名："
     if not m.phone:
         ctx.dialogue.set("signup:phone", data, ttl=TTL)
         return "请回复您的手机号码（11位），方便活动变动时联系您："
-    if not m.employer and not data.get("employer_asked"):
+    if m.employer is None:
         ctx.dialogue.set("signup:employer", data, ttl=TTL)
         return "请回复您的工作单位（用于培训记录），不方便可回复「跳过」："
     ctx.dialogue.clear()

@@ -5,6 +5,7 @@ from scheduler.base import JobSpec
 
 # Each module exposes JOBS: list[JobSpec].
 JOB_MODULES = [
+    "scheduler.core_jobs",
     "scheduler.hardship_jobs",
     "scheduler.chairs_jobs",
     "scheduler.signup_jobs",

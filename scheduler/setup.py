@@ -1,8 +1,17 @@
-"""APScheduler 3.11 set-up: jobs declared in code, memory job store, coalescing."""
+"""APScheduler 3.11 set-up: jobs declared in code, memory job store, coalescing.
+
+Every job has a stable id (JobSpec.id), `coalesce=True` (missed runs collapse
+into one), `max_instances=1` (a slow run is never overlapped by the next) and
+the timezone from `[scheduler] timezone`. Interval jobs also run once right
+after start, so what fell due during downtime is caught up at once; the jobs
+are idempotent, so that extra run never sends anything twice.
+"""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -10,6 +19,8 @@ from scheduler.base import JobContext, JobSpec
 from scheduler.registry import all_jobs
 
 log = logging.getLogger("unionbot.scheduler")
+
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
 
 
 def job_context(app: Any) -> JobContext:
@@ -33,19 +44,39 @@ async def run_job(spec: JobSpec, ctx: JobContext) -> Any:
             ctx.wake()
 
 
-def build_scheduler(ctx: JobContext) -> AsyncIOScheduler:
-    sched = AsyncIOScheduler(timezone=ctx.settings.scheduler.timezone,
-                             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
+def find_job(name: str) -> JobSpec:
+    """A job by its id, or by a unique prefix/suffix of it (e.g. "reminders"); KeyError if none."""
+    jobs = all_jobs()
+    exact = [j for j in jobs if j.id == name]
+    if exact:
+        return exact[0]
+    hits = [j for j in jobs if j.id.startswith(name) or j.id.endswith("." + name)]
+    if len(hits) == 1:
+        return hits[0]
+    known = ", ".join(j.id for j in jobs) or "(none)"
+    raise KeyError(f"no job named {name!r}; known jobs: {known}")
+
+
+def build_scheduler(ctx: JobContext, *, run_at_start: bool = True) -> AsyncIOScheduler:
+    tz = ZoneInfo(ctx.settings.scheduler.timezone)
+    sched = AsyncIOScheduler(timezone=tz, job_defaults=dict(JOB_DEFAULTS))
     for spec in all_jobs():
         trigger = dict(spec.trigger)
         kind = trigger.pop("trigger")
+        extra: dict[str, Any] = {}
+        if kind == "interval" and run_at_start:
+            extra["next_run_time"] = datetime.now(tz)
         sched.add_job(run_job, kind, args=[spec, ctx], id=spec.id, name=spec.description or spec.id,
-                      replace_existing=True, **trigger)
+                      replace_existing=True, **extra, **trigger)
     return sched
 
 
 async def start_scheduler(app: Any) -> AsyncIOScheduler:
     sched = build_scheduler(job_context(app))
     sched.start()
-    log.info("scheduler started with %d jobs", len(sched.get_jobs()))
+    log.info("scheduler started with %d jobs (timezone %s)", len(sched.get_jobs()), app_timezone(sched))
     return sched
+
+
+def app_timezone(sched: AsyncIOScheduler) -> str:
+    return str(getattr(sched, "timezone", ""))

@@ -94,7 +94,9 @@ async def test_readyz_is_503_when_the_database_is_unreachable(aiohttp_client, ba
         url = make_url(PG_URL)
         proxy = Proxy(url.host or "127.0.0.1", url.port or 5432)
         port = await proxy.start()
-        eng = make_engine(url.set(port=port).render_as_string(hide_password=False))
+        schema = db_url.partition("unionbot_schema=")[2]
+        eng = make_engine(url.set(port=port).render_as_string(hide_password=False),
+                          connect_args={"server_settings": {"search_path": schema}})
     async with eng.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     app = create_app(settings, clock=clock, engine=eng, background=False)

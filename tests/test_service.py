@@ -88,3 +88,15 @@ async def test_offline_mode_marks_notifications_simulated(sim: WeChatSim, db, de
 async def test_health(client) -> None:  # noqa: ANN001
     resp = await client.get("/healthz")
     assert resp.status == 200
+
+
+async def test_dedup_records_are_kept_a_week_then_pruned(sim: WeChatSim, app, db, clock) -> None:  # noqa: ANN001
+    from scheduler.core_jobs import prune_inbound
+    from scheduler.setup import job_context
+
+    await sim.user("oOld").send("菜单")
+    ctx = job_context(app)
+    clock.advance(days=6)
+    assert await prune_inbound(ctx) == 0
+    clock.advance(days=2)
+    assert await prune_inbound(ctx) == 1

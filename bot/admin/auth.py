@@ -74,14 +74,19 @@ class FailureCounter:
             del self._fails[key]
         return q
 
+    def limit(self, key: str) -> int:
+        # An office behind one NAT address shares the per-address counter: allow it more
+        # tries than a single username gets, so one person's typos don't lock everyone out.
+        return self.max * 4 if key.startswith("ip:") else self.max
+
     def locked(self, key: str, now: datetime) -> bool:
-        return key in self._fails and len(self._prune(key, now)) >= self.max
+        return key in self._fails and len(self._prune(key, now)) >= self.limit(key)
 
     def fail(self, key: str, now: datetime) -> bool:
         """Count a failure; True when the key is now locked."""
         self._prune(key, now)
         self._fails[key].append(now)
-        return len(self._fails[key]) >= self.max
+        return len(self._fails[key]) >= self.limit(key)
 
     def clear(self, key: str) -> None:
         self._fails.pop(key, None)
