@@ -76,6 +76,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
     api = None if settings.wechat.offline else WeChatAPI(settings.wechat, sessionmaker, clock)
     app[API] = api
     services["api_available"] = api is not None
+    services["api"] = api
     delivery = Delivery(settings, sessionmaker, clock, api)
     app[DELIVERY] = delivery
 

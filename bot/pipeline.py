@@ -26,10 +26,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import make_transient_to_detached
 
 from bot import outbox
 from bot.clock import Clock
@@ -157,8 +158,9 @@ class Processor:
                     return await self._stored_reply(session, msg)
                 if dialect == "postgresql":
                     await session.execute(select(text("pg_advisory_xact_lock(:k)")).params(k=_lock_id(msg.openid)))
-                member = await self._member(session, msg, now)
+                # Read both rows before touching either, so nothing is flushed until the commit.
                 dialogue = await load_dialogue(session, self.app_id, msg.openid, now)
+                member = await self._member(session, msg, now)
                 ctx = Ctx(msg=msg, member=member, session=session, dialogue=dialogue, clock=self.clock,
                           settings=self.settings, services=self.services)
                 if dialogue.expired_state:
@@ -176,20 +178,17 @@ class Processor:
                     plain, status, queued, fl.detached = None, "detached", True, True
                 # From here the outcome is decided; a waiter timing out now waits for the commit.
                 fl.committing = True
-                await session.execute(
-                    update(InboundMessage).where(InboundMessage.key == msg.dedup_key)
-                    .values(status=status, reply=plain))
+                conn = await session.connection()
+                await conn.execute(_FINISH, {"k": msg.dedup_key, "status": status, "reply": plain})
             # committed
         if queued and self.on_queued is not None:
             self.on_queued()
         return plain
 
     async def _claim(self, session: AsyncSession, msg: Incoming, now, dialect: str) -> bool:  # noqa: ANN001
-        ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = ins(InboundMessage).values(
-            key=msg.dedup_key, openid=msg.openid, kind=msg.kind, received_at=now, status="processing",
-        ).on_conflict_do_nothing(index_elements=["key"])
-        result = await session.execute(stmt)
+        conn = await session.connection()  # Core execution: no ORM bulk-insert machinery
+        result = await conn.execute(_CLAIM[dialect], {
+            "key": msg.dedup_key, "openid": msg.openid, "kind": msg.kind, "received_at": now})
         return result.rowcount == 1
 
     async def _stored_reply(self, session: AsyncSession, msg: Incoming) -> bytes | None:
@@ -199,26 +198,15 @@ class Processor:
         return row.reply
 
     async def _member(self, session: AsyncSession, msg: Incoming, now) -> Member:  # noqa: ANN001
-        member = await session.scalar(
-            select(Member).where(Member.app_id == self.app_id, Member.openid == msg.openid))
-        if member is None:
-            member = Member(app_id=self.app_id, openid=msg.openid, first_seen=now, last_seen=now,
-                            subscribed=True, msg_window_used=0, evt_window_used=0)
-            session.add(member)
-        member.last_seen = now
-        if msg.kind == "event":
-            if msg.event == "unsubscribe":
-                member.subscribed = False
-                member.unsubscribed_at = now
-            elif msg.event == "subscribe":
-                member.subscribed = True
-                member.unsubscribed_at = None
-            if msg.opens_short_window:
-                member.evt_window_at = now
-                member.evt_window_used = 0
-        else:
-            member.msg_window_at = now
-            member.msg_window_used = 0
+        """Upsert the member row with this message's effects (one Core statement), then load it."""
+        conn = await session.connection()
+        row = (await conn.execute(_member_upsert(conn.dialect.name, _member_variant(msg)),
+                                  {"app_id": self.app_id, "openid": msg.openid, "now": now})).one()
+        # Attach the returned row as a persistent entity without another SELECT;
+        # handlers may change it (profile fields) and the change is flushed at commit.
+        member = Member(**row._asdict())
+        make_transient_to_detached(member)
+        session.add(member)
         return member
 
     async def _queue_late_reply(self, session: AsyncSession, msg: Incoming, reply: Reply, now) -> None:  # noqa: ANN001
@@ -244,6 +232,53 @@ class Processor:
         except Exception:
             log.exception("could not store the apology for %s", msg.dedup_key)
         return plain
+
+
+# Statements built once: constructing them per message cost more than running them.
+_CLAIM = {
+    name: ins(InboundMessage).values(
+        key=bindparam("key"), openid=bindparam("openid"), kind=bindparam("kind"),
+        received_at=bindparam("received_at", type_=InboundMessage.__table__.c.received_at.type),
+        status="processing").on_conflict_do_nothing(index_elements=["key"])
+    for name, ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+}
+_MEMBER = select(Member).where(Member.app_id == bindparam("app_id"), Member.openid == bindparam("openid"))
+_FINISH = (update(InboundMessage).where(InboundMessage.key == bindparam("k"))
+           .values(status=bindparam("status"), reply=bindparam("reply", type_=InboundMessage.__table__.c.reply.type)))
+
+
+def _member_variant(msg: Incoming) -> str:
+    if msg.kind != "event":
+        return "message"
+    if msg.event in ("subscribe", "unsubscribe"):
+        return msg.event
+    return "short_window" if msg.opens_short_window else "event"
+
+
+_UPSERTS: dict[tuple[str, str], Any] = {}
+
+
+def _member_upsert(dialect: str, variant: str):  # noqa: ANN202
+    """INSERT ... ON CONFLICT DO UPDATE for a member, per dialect and kind of message."""
+    key = (dialect, variant)
+    if key not in _UPSERTS:
+        t = Member.__table__
+        now = bindparam("now", type_=t.c.last_seen.type)
+        values: dict[str, Any] = {"last_seen": now}
+        if variant == "message":
+            values |= {"msg_window_at": now, "msg_window_used": 0}
+        elif variant in ("short_window", "subscribe"):
+            values |= {"evt_window_at": now, "evt_window_used": 0}
+        if variant == "subscribe":
+            values |= {"subscribed": True, "unsubscribed_at": None}
+        elif variant == "unsubscribe":
+            values |= {"subscribed": False, "unsubscribed_at": now}
+        inserted = {"app_id": bindparam("app_id"), "openid": bindparam("openid"), "first_seen": now,
+                    "subscribed": variant != "unsubscribe", "msg_window_used": 0, "evt_window_used": 0, **values}
+        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t).values(**inserted)
+        _UPSERTS[key] = (ins.on_conflict_do_update(index_elements=[t.c.app_id, t.c.openid], set_=values)
+                         .returning(*t.c))
+    return _UPSERTS[key]
 
 
 def _lock_id(openid: str) -> int:

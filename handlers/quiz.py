@@ -88,8 +88,9 @@ async def _next_period_text(ctx: Ctx) -> str:
 
 
 async def _ask(ctx: Ctx, period: QuizPeriod, q: QuizQuestion, num: int, total: int, hint: str = "") -> str:
-    until = period.closes_at - ctx.now
-    ctx.dialogue.set(STATE, {"p": period.code, "q": q.id}, ttl=max(until, timedelta(minutes=1)))
+    # Kept a day past the window, so a late answer hears "closed" rather than "expired".
+    ttl = max(period.closes_at - ctx.now, timedelta(0)) + timedelta(days=1)
+    ctx.dialogue.set(STATE, {"p": period.code, "q": q.id}, ttl=ttl)
     text = question_text(period, q, num, total)
     return f"{hint}\n\n{text}" if hint else text
 

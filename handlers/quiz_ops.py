@@ -451,31 +451,21 @@ class YearTable:
 
 
 async def chair_openids(session: AsyncSession) -> set[str]:
-    """openids bound to a union chair record, if the chairs feature provides them (else empty)."""
-    try:
-        from handlers import chairs as chairs_feature
-    except ImportError:
-        chairs_feature = None  # type: ignore[assignment]
-    fn = getattr(chairs_feature, "chair_openids", None) if chairs_feature else None
-    if fn is None:
-        try:
-            import handlers.chairs_ops as chairs_ops  # type: ignore[import-not-found]
+    """openids bound to an active union chair record (empty when the chairs feature is absent).
 
-            fn = getattr(chairs_ops, "chair_openids", None)
-        except ImportError:
-            fn = None
-    if fn is not None:
-        return set(await fn(session))
+    Imported lazily: the chairs feature owns its table; we only read who is bound.
+    """
     try:
-        from bot.db.models import chairs as chairs_models
+        from bot.db.models.chairs import Chair  # type: ignore[attr-defined]
     except ImportError:
         return set()
-    for obj in vars(chairs_models).values():
-        if isinstance(obj, type) and issubclass(obj, chairs_models.Base) and obj is not chairs_models.Base \
-                and hasattr(obj, "openid") and hasattr(obj, "__tablename__") and "chair" in obj.__tablename__:
-            col = obj.openid
-            return {o for o in await session.scalars(select(col).where(col.is_not(None))) if o}
-    return set()
+    col = getattr(Chair, "openid", None)
+    if col is None:
+        return set()
+    q = select(col).where(col.is_not(None))
+    if hasattr(Chair, "active"):
+        q = q.where(Chair.active.is_(True))
+    return {o for o in await session.scalars(q) if o}
 
 
 def assessment(month_avg: float, half_avg: float, months: int, halves: int, mw: float, hw: float) -> float:
@@ -634,8 +624,11 @@ async def queue_open_notices(session: AsyncSession, now: datetime, tz: str) -> i
     count = 0
     for period in await open_periods(session, now):
         prefix = f"quiz:open:{period.code}:"
+        if not await period_questions(session, period):
+            continue  # nothing to answer yet: notify once questions are there
         sent = set(await session.scalars(select(Outbox.openid).where(Outbox.key.startswith(prefix))))
-        recipients = [o for o in await notice_recipients(session) if o not in sent]
+        done = set(await session.scalars(select(QuizAnswer.openid).where(QuizAnswer.period_id == period.id)))
+        recipients = [o for o in await notice_recipients(session) if o not in sent and o not in done]
         if not recipients:
             continue
         text = open_notice_text(period, tz)
@@ -691,11 +684,11 @@ class ImportReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def error_text(self, limit: int = 20) -> str:
-        lines = [f"第 {line} 行：{msg}" for line, msg in self.errors[:limit]]
+    def error_text(self, limit: int = 20, sep: str = "\n") -> str:
+        lines = [f"第 {line} 行：{msg}" if line else msg for line, msg in self.errors[:limit]]
         if len(self.errors) > limit:
             lines.append(f"……另有 {len(self.errors) - limit} 处问题")
-        return "\n".join(lines)
+        return sep.join(lines)
 
 
 def _map_header(header: Sequence[Any]) -> dict[str, int]:
@@ -815,3 +808,51 @@ async def import_questions(session: AsyncSession, filename: str, data: bytes, *,
         report.added += 1
     await session.flush()
     return report
+
+
+# ------------------------------------------------------------------ exports
+def year_export_rows(table: YearTable) -> tuple[list[str], list[list[Any]]]:
+    """The year-end assessment sheet: one row per person (phone masked)."""
+    from bot.core.validators import mask_phone
+
+    header = ["排名", "姓名", "单位/社区", "手机", "工会主席"]
+    header += [period_title(p) for p in table.periods]
+    header += ["参与期数", "参与率(%)", "每月一题平均", "半年测试平均",
+               f"年终考核得分(月{table.month_weight:g}:半年{table.half_weight:g})"]
+    rows = []
+    for r in table.rows:
+        row: list[Any] = [r.rank, r.name or "未留姓名", r.employer, mask_phone(r.phone) if r.phone else "",
+                          "是" if r.chair else ""]
+        row += [(s.score if s else "未参加") for s in (r.scores.get(p.code) for p in table.periods)]
+        row += [f"{r.taken}/{r.held}", r.participation, r.month_avg, r.half_avg, r.total]
+        rows.append(row)
+    return header, rows
+
+
+def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    """UTF-8 with a BOM, so Excel opens the Chinese correctly."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def to_xlsx(header: list[str], rows: list[list[Any]], title: str = "Sheet1") -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = title[:31]
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+    ws.freeze_panes = "A2"
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -10,7 +10,7 @@ transaction, so each freed seat promotes exactly one person, once.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -303,7 +303,8 @@ async def my_signups(session: AsyncSession, member_id: int, now: datetime) -> li
     """The member's live sign-ups (not ended, not cancelled), numbered in this order."""
     rows = (await session.execute(
         select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
-        .where(Signup.member_id == member_id, Signup.status.in_(ACTIVE), Activity.ends_at > now)
+        .where(Signup.member_id == member_id, Signup.status.in_(ACTIVE), Activity.ends_at > now,
+               Activity.status == "open")
         .order_by(Activity.starts_at, Signup.id)
     )).all()
     return [(s, a) for s, a in rows]
@@ -472,10 +473,3 @@ async def queue_reminders(session: AsyncSession, now: datetime, at: Any, tz: Zon
                     "remark": f"签到码 {act.checkin_code}"}})
             queued += row is not None
     return queued
-
-
-@dataclass
-class Listing:
-    """Numbered activities shown to a worker (ids in order)."""
-
-    ids: list[int] = field(default_factory=list)

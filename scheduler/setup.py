@@ -53,6 +53,8 @@ def find_job(name: str) -> JobSpec:
     hits = [j for j in jobs if j.id.startswith(name) or j.id.endswith("." + name)]
     if len(hits) == 1:
         return hits[0]
+    if hits:
+        raise KeyError(f"{name!r} matches several jobs: {', '.join(j.id for j in hits)}")
     known = ", ".join(j.id for j in jobs) or "(none)"
     raise KeyError(f"no job named {name!r}; known jobs: {known}")
 
@@ -67,7 +69,7 @@ def build_scheduler(ctx: JobContext, *, run_at_start: bool = True) -> AsyncIOSch
         if kind == "interval" and run_at_start:
             extra["next_run_time"] = datetime.now(tz)
         sched.add_job(run_job, kind, args=[spec, ctx], id=spec.id, name=spec.description or spec.id,
-                      replace_existing=True, **extra, **trigger)
+                      replace_existing=True, **JOB_DEFAULTS, **extra, **trigger)
     return sched
 
 

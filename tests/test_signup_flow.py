@@ -180,7 +180,7 @@ async def test_cancelling_activity_notifies_signed_up_and_waitlisted(sim, db, cl
         rows = (await s.scalars(select(Outbox).where(Outbox.purpose == "signup.cancelled"))).all()
     assert sorted(r.openid for r in rows) == ["oA", "oB"]
     assert all("天气原因" in r.payload["text"] for r in rows)
-    assert "没有待参加的报名" not in await sim.user("oA").send("我的报名")  # still listed, shown as is
+    assert "没有待参加的报名" in await sim.user("oA").send("我的报名")  # told already; nothing to cancel
 
 
 async def test_cancel_after_start_refused(sim, db, clock):

@@ -1,12 +1,29 @@
-"""The dialogue store: one row per (app id, openid), read fresh per message."""
+"""The dialogue store: one row per (app id, openid), read fresh per message.
+
+Read and written with Core statements built once (this runs for every
+message; the ORM's unit of work cost more than the statements themselves).
+"""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Dialogue
+
+_T = Dialogue.__table__
+_LOAD = select(_T.c.state, _T.c.data, _T.c.version, _T.c.expires_at).where(
+    _T.c.app_id == bindparam("app_id"), _T.c.openid == bindparam("openid"))
+_SAVE = {}
+for _name, _ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert)):
+    _stmt = _ins(_T)
+    _SAVE[_name] = _stmt.on_conflict_do_update(
+        index_elements=[_T.c.app_id, _T.c.openid],
+        set_={"state": _stmt.excluded.state, "data": _stmt.excluded.data, "version": _T.c.version + 1,
+              "updated_at": _stmt.excluded.updated_at, "expires_at": _stmt.excluded.expires_at})
 
 
 class DialogueState:
@@ -18,8 +35,7 @@ class DialogueState:
     lost; starting that flow again resumes it.
     """
 
-    def __init__(self, row: Dialogue | None, app_id: str, openid: str, now: datetime) -> None:
-        self._row = row
+    def __init__(self, row: Any, app_id: str, openid: str, now: datetime) -> None:
         self.app_id = app_id
         self.openid = openid
         self.now = now
@@ -82,15 +98,12 @@ class DialogueState:
     async def save(self, session: AsyncSession) -> None:
         if not self.dirty:
             return
-        payload: dict[str, Any] = {"d": self.data, "drafts": self.drafts}
-        if self._row is None:
-            self._row = Dialogue(app_id=self.app_id, openid=self.openid, version=0)
-            session.add(self._row)
-        self._row.state = self.state
-        self._row.data = payload
-        self._row.expires_at = self.expires_at
-        self._row.updated_at = self.now
-        self._row.version = (self._row.version or 0) + 1
+        conn = await session.connection()
+        await conn.execute(_SAVE[conn.dialect.name], {
+            "app_id": self.app_id, "openid": self.openid, "state": self.state,
+            "data": {"d": self.data, "drafts": self.drafts}, "version": self.version + 1,
+            "updated_at": self.now, "expires_at": self.expires_at})
+        self.version += 1
         self.dirty = False
 
 
@@ -100,5 +113,6 @@ def _expired(draft: dict[str, Any], now: datetime) -> bool:
 
 
 async def load_dialogue(session: AsyncSession, app_id: str, openid: str, now: datetime) -> DialogueState:
-    row = await session.get(Dialogue, (app_id, openid), populate_existing=True)
+    conn = await session.connection()
+    row = (await conn.execute(_LOAD, {"app_id": app_id, "openid": openid})).first()
     return DialogueState(row, app_id, openid, now)

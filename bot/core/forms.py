@@ -131,8 +131,10 @@ class Field:
         return text
 
     def read(self, raw: str) -> Any:
-        raw = normalize(raw)
+        """The value of an answer. Free text keeps the user's own punctuation;
+        choices and numbers are matched on the folded (NFKC) form."""
         if self.choices:
+            raw = normalize(raw)
             if raw.isdigit() and 1 <= int(raw) <= len(self.choices):
                 return self.choices[int(raw) - 1]
             for c in self.choices:
@@ -142,7 +144,7 @@ class Field:
             if len(matches) == 1:
                 return matches[0]
             raise Invalid(f"请回复 1–{len(self.choices)} 之间的序号，或选项中的文字。")
-        return self.parse(raw)
+        return self.parse(raw.strip())
 
 
 class Form:
@@ -375,6 +377,10 @@ class Form:
             return as_reply(await form.start(ctx))
 
         async def continue_form(ctx: Ctx) -> Reply | None:
+            if start(ctx.msg) and ctx.msg.kind in ("text", "voice"):
+                # The form's own start word mid-form: show where we are rather than
+                # taking the word as an answer.
+                return as_reply(await form.resume(ctx, "您正在填写" + form.title + "，我们接着来："))
             return as_reply(await form.handle(ctx))
 
         start_form.__doc__ = f"Start or resume the {cls.flow} form."

@@ -20,15 +20,18 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
     connections fight over the write lock (SQLite then sleeps and retries,
     which gave p99 latencies over a second), the embedded engine uses ONE
     connection: sessions queue for it in asyncio, first come first served.
+    That connection runs on the loop's thread (bot/db/inline_sqlite.py).
     """
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         db = u.database
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
+        from bot.db.inline_sqlite import inline_creator
+
         engine = create_async_engine(
             url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
-            connect_args={"timeout": 30, **(connect_args or {})},
+            async_creator=inline_creator(db or ":memory:"),
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -37,7 +40,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            # Another process (a CLI import) may hold the write lock briefly; the
+            # statement waits for it, blocking the loop, so keep the wait short.
+            cur.execute("PRAGMA busy_timeout=5000")
             cur.close()
 
         return engine

@@ -7,4 +7,4 @@ that adds its routes to the admin app and registers its menu entry with
 Entries are dotted module names ("bot.admin.pages.hardship") or short names
 ("hardship"); a module that fails to import stops the start with an error.
 """
-PAGE_MODULES: list[str] = []
+PAGE_MODULES: list[str] = ["hardship", "signup", "chairs", "quiz"]

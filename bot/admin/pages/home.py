@@ -13,7 +13,8 @@ FOLLOW_UP = ("unreachable", "failed")
 FOLLOW_UP_LIMIT = 20
 PURPOSES = {
     "hardship.status": "帮扶进度", "chairs.reminder": "报送提醒", "signup.reminder": "活动提醒",
-    "quiz.open": "答题通知", "reply": "消息回复",
+    "quiz.open": "答题通知", "chairs.escalation": "逾期督办", "signup.promoted": "候补递补",
+    "signup.cancelled": "活动取消", "late_reply": "消息回复", "reply": "消息回复",
 }
 
 

@@ -1,0 +1,314 @@
+"""Staff pages of the chairs feature: the quarter grid, the 通报 export, the
+registry (add, edit, deactivate, binding codes) and the street's dashboard.
+
+Every rule lives in handlers/chairs_ops.py; these handlers parse the request,
+call an operation, write the audit row and render.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from bot.admin import audit, nav
+from bot.admin.auth import current_staff
+from bot.admin.filters import mask
+from bot.admin.site import CLOCK, SETTINGS, db_session, flash, render
+from handlers import chairs_ops as ops
+from scheduler.calendar import Quarter, calendar_warning, format_day
+
+STATUS = {"on_time": ("按时报送", "ok"), "late": ("逾期补报", "wait"), "missing": ("未报送", "bad"),
+          "pending": ("待报送", "muted")}
+REMINDER = {"queued": "已发", "skipped": "停机跳过", "unbound": "未绑定", "listed": "列入通报"}
+OUTBOX = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "simulated": "已模拟",
+          "failed": "发送失败", "unreachable": "无法送达"}
+
+
+def _quarter(request: web.Request) -> Quarter:
+    raw = request.query.get("quarter", "").strip()
+    if raw:
+        try:
+            return Quarter.parse(raw)
+        except ValueError:
+            pass
+    return ops.current_quarter(request.app[SETTINGS], request.app[CLOCK].now())
+
+
+def _quarter_options(current: Quarter, n: int = 8) -> list[tuple[str, str]]:
+    qs = [current.next()]
+    while len(qs) < n:
+        qs.append(qs[-1].prev())
+    return [(q.label, q.label_zh) for q in qs]
+
+
+def _calendar(request: web.Request, quarter: Quarter) -> dict[str, Any]:
+    settings = request.app[SETTINGS]
+    warnings = [w for w in {calendar_warning(quarter.year), calendar_warning(quarter.next().year)} if w]
+    return {
+        "deadline": format_day(ops.deadline_of(settings, quarter)),
+        "stages": [{"name": s.name, "day": format_day(s.day), "chair": s.to_chair, "staff": s.to_staff,
+                    "listing": s.listing} for s in ops.ladder(settings, quarter)],
+        "warnings": sorted(warnings),
+        "staff_openids": [mask(o) for o in settings.chairs.staff_openids],
+    }
+
+
+# ---- quarter grid ----------------------------------------------------------------------------
+
+async def grid(request: web.Request) -> web.Response:
+    """Chairs × this quarter's status, reminders and reachability; filter by community and status."""
+    quarter = _quarter(request)
+    community = request.query.get("community", "").strip() or None
+    want = request.query.get("status", "").strip()
+    settings, now = request.app[SETTINGS], request.app[CLOCK].now()
+    async with db_session(request) as db:
+        rows = await ops.quarter_grid(db, now, settings, quarter, community)
+        names = await ops.communities(db)
+    counts = {k: sum(1 for r in rows if r.status == k) for k in STATUS}
+    counts["unreachable"] = sum(1 for r in rows if r.unreachable or r.failed)
+    if want == "unreachable":
+        rows = [r for r in rows if r.unreachable or r.failed]
+    elif want in STATUS:
+        rows = [r for r in rows if r.status == want]
+    fields = [
+        {"name": "quarter", "label": "季度", "type": "select", "options": _quarter_options(ops.current_quarter(settings, now))},
+        {"name": "community", "label": "社区", "type": "select", "options": [(c, c) for c in names]},
+        {"name": "status", "label": "状态", "type": "select",
+         "options": [(k, v[0]) for k, v in STATUS.items()] + [("unreachable", "需电话联系")]},
+    ]
+    return render(request, "chairs/grid.html", {
+        "quarter": quarter, "rows": rows, "counts": counts, "fields": fields, "status_labels": STATUS,
+        "reminder_labels": REMINDER, "outbox_labels": OUTBOX, "cal": _calendar(request, quarter),
+        "export_query": request.rel_url.query_string,
+    })
+
+
+def _table(rows: list[ops.GridRow], quarter: Quarter) -> list[list[str]]:
+    head = ["季度", "社区", "单位", "主席", "手机", "报送状态", "已发提醒", "通报名单", "微信可达"]
+    out = [head]
+    for r in rows:
+        reach = "否（未绑定）" if not r.chair.openid else ("否" if r.unreachable or r.failed else "是")
+        out.append([quarter.label_zh, r.chair.community, r.chair.organisation, r.chair.name,
+                    mask(r.chair.mobile, "phone"), STATUS[r.status][0], str(r.sent), "是" if r.listed else "否", reach])
+    return out
+
+
+async def export(request: web.Request) -> web.Response:
+    """The quarter's non-reporting list (for the 通报), CSV or XLSX, phones masked."""
+    fmt = request.match_info["fmt"]
+    quarter = _quarter(request)
+    community = request.query.get("community", "").strip() or None
+    staff = current_staff(request)
+    settings, now = request.app[SETTINGS], request.app[CLOCK].now()
+    async with db_session(request) as db, db.begin():
+        rows = await ops.quarter_grid(db, now, settings, quarter, community, only_missing=True)
+        await audit.record(db, staff_id=staff.id, action="chairs.export", target=f"{quarter.label}.{fmt}",
+                           detail={"community": community, "rows": len(rows)}, now=now)
+    table = _table(rows, quarter)
+    if fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf).writerows(table)
+        body, ctype = ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv"
+    else:
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = f"{quarter.label}未报送"
+        for row in table:
+            ws.append(row)
+        out = io.BytesIO()
+        wb.save(out)
+        body, ctype = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return web.Response(body=body, content_type=ctype, headers={
+        "Content-Disposition": f'attachment; filename="chairs-unreported-{quarter.label}.{fmt}"'})
+
+
+async def mark_received(request: web.Request) -> web.StreamResponse:
+    """Record a report received by other means (paper, e-mail)."""
+    chair_id = int(request.match_info["chair_id"])
+    form = await request.post()
+    staff = current_staff(request)
+    now = request.app[CLOCK].now()
+    try:
+        quarter = Quarter.parse(str(form.get("quarter", "")))
+        async with db_session(request) as db, db.begin():
+            await ops.mark_received(db, now, request.app[SETTINGS], chair_id, quarter, staff.id,
+                                    str(form.get("note", "")))
+            await audit.record(db, staff_id=staff.id, action="chairs.received", target=f"chair:{chair_id}",
+                               detail={"quarter": quarter.label}, now=now)
+        await flash(request, f"已登记收到{quarter.label_zh}报送")
+    except (ValueError, ops.ChairError) as exc:
+        await flash(request, str(exc), "error")
+    back = str(form.get("back", "")) or str(request.app.router["chairs.grid"].url_for())
+    raise web.HTTPSeeOther(back if back.startswith("/admin/") else "/admin/chairs")
+
+
+# ---- registry ----------------------------------------------------------------------------------
+
+async def registry(request: web.Request) -> web.Response:
+    """All chairs, with the add form."""
+    from sqlalchemy import select
+
+    from bot.db.models.chairs import Chair
+
+    community = request.query.get("community", "").strip() or None
+    async with db_session(request) as db:
+        q = select(Chair).order_by(Chair.active.desc(), Chair.community, Chair.organisation)
+        if community:
+            q = q.where(Chair.community == community)
+        chairs = list((await db.scalars(q)).all())
+        names = await ops.communities(db)
+    fields = [{"name": "community", "label": "社区", "type": "select", "options": [(c, c) for c in names]}]
+    return render(request, "chairs/registry.html", {"chairs": chairs, "fields": fields, "form": {}})
+
+
+def _form_fields(form: Any) -> dict[str, str]:
+    return {k: str(form.get(k, "")).strip() for k in ("name", "organisation", "community", "mobile")}
+
+
+async def add(request: web.Request) -> web.StreamResponse:
+    fields = _form_fields(await request.post())
+    staff = current_staff(request)
+    now = request.app[CLOCK].now()
+    try:
+        async with db_session(request) as db, db.begin():
+            chair = await ops.add_chair(db, now, **fields)
+            await audit.record(db, staff_id=staff.id, action="chairs.add", target=f"chair:{chair.id}",
+                               detail={"name": chair.name, "organisation": chair.organisation}, now=now)
+    except ops.ChairError as exc:
+        await flash(request, str(exc), "error")
+        raise web.HTTPSeeOther("/admin/chairs/registry") from None
+    await flash(request, f"已添加{chair.name}（{chair.organisation}），可以为其生成绑定码")
+    raise web.HTTPSeeOther(f"/admin/chairs/{chair.id}")
+
+
+async def detail(request: web.Request) -> web.Response:
+    """One chair: edit form, binding, reports and reminders."""
+    from sqlalchemy import select
+
+    from bot.db.models.chairs import ChairReminder, ChairReport
+
+    chair_id = int(request.match_info["chair_id"])
+    async with db_session(request) as db:
+        try:
+            chair = await ops.get_chair(db, chair_id)
+        except ops.ChairError:
+            raise web.HTTPNotFound(text="没有这位主席") from None
+        reports = list((await db.scalars(select(ChairReport).where(ChairReport.chair_id == chair_id)
+                                         .order_by(ChairReport.quarter.desc()))).all())
+        reminders = list((await db.scalars(select(ChairReminder).where(ChairReminder.chair_id == chair_id)
+                                           .order_by(ChairReminder.due_at.desc()).limit(30))).all())
+    now = request.app[CLOCK].now()
+    return render(request, "chairs/detail.html", {
+        "chair": chair, "reports": reports, "reminders": reminders, "reminder_labels": REMINDER,
+        "current": ops.current_quarter(request.app[SETTINGS], now), "code": None,
+    })
+
+
+async def edit(request: web.Request) -> web.StreamResponse:
+    chair_id = int(request.match_info["chair_id"])
+    fields = _form_fields(await request.post())
+    staff = current_staff(request)
+    now = request.app[CLOCK].now()
+    try:
+        async with db_session(request) as db, db.begin():
+            await ops.update_chair(db, now, chair_id, **fields)
+            await audit.record(db, staff_id=staff.id, action="chairs.edit", target=f"chair:{chair_id}",
+                               detail={k: v for k, v in fields.items() if k != "mobile"}, now=now)
+        await flash(request, "已保存")
+    except ops.ChairError as exc:
+        await flash(request, str(exc), "error")
+    raise web.HTTPSeeOther(f"/admin/chairs/{chair_id}")
+
+
+async def toggle(request: web.Request) -> web.StreamResponse:
+    """Deactivate (stops reminders, unbinds WeChat) or reactivate a chair."""
+    chair_id = int(request.match_info["chair_id"])
+    active = (await request.post()).get("active") == "1"
+    staff = current_staff(request)
+    now = request.app[CLOCK].now()
+    async with db_session(request) as db, db.begin():
+        try:
+            chair = await ops.set_active(db, now, chair_id, active)
+        except ops.ChairError:
+            raise web.HTTPNotFound(text="没有这位主席") from None
+        await audit.record(db, staff_id=staff.id, action="chairs.activate" if active else "chairs.deactivate",
+                           target=f"chair:{chair_id}", now=now)
+    await flash(request, f"已{'启用' if active else '停用'}{chair.name}")
+    raise web.HTTPSeeOther(f"/admin/chairs/{chair_id}")
+
+
+async def new_code(request: web.Request) -> web.Response:
+    """Issue a one-time binding code and show it once (earlier codes stop working)."""
+    chair_id = int(request.match_info["chair_id"])
+    staff = current_staff(request)
+    now = request.app[CLOCK].now()
+    settings = request.app[SETTINGS]
+    try:
+        async with db_session(request) as db, db.begin():
+            code, expires = await ops.issue_bind_code(db, now, settings, chair_id)
+            await audit.record(db, staff_id=staff.id, action="chairs.bind_code", target=f"chair:{chair_id}", now=now)
+    except ops.ChairError as exc:
+        await flash(request, str(exc), "error")
+        raise web.HTTPSeeOther(f"/admin/chairs/{chair_id}") from None
+    await flash(request, f"绑定码：{code}（{expires.astimezone(ZoneInfo(settings.scheduler.timezone)):%m月%d日 %H:%M}前有效，"
+                         f"只能使用一次）。请告诉主席向公众号发送「绑定 {code}」。")
+    raise web.HTTPSeeOther(f"/admin/chairs/{chair_id}")
+
+
+# ---- dashboard ---------------------------------------------------------------------------------
+
+async def dashboard(request: web.Request) -> web.Response:
+    """The three indicators against their targets, per community and overall, and the trend."""
+    quarter = _quarter(request)
+    async with db_session(request) as db:
+        data = await ops.dashboard(db, quarter)
+    now = request.app[CLOCK].now()
+    fields = [{"name": "quarter", "label": "截至季度", "type": "select",
+               "options": _quarter_options(ops.current_quarter(request.app[SETTINGS], now))}]
+    return render(request, "chairs/dashboard.html", {
+        "quarter": quarter, "data": data, "fields": fields, "cal": _calendar(request, quarter),
+        "trend": _trend_charts(data["trend"]),
+    })
+
+
+def _trend_charts(trend: list[dict[str, Any]], width: int = 560, height: int = 160, pad: int = 30) -> list[dict[str, Any]]:
+    """Per indicator, the SVG geometry of its rate over the quarters (0–100 %) and the target line."""
+    n = len(trend)
+    step = (width - 2 * pad) / max(n - 1, 1)
+
+    def y(rate: float) -> float:
+        return round(height - pad - rate * (height - 2 * pad), 1)
+
+    charts = []
+    for i, (label, _num, _den, target) in enumerate(ops.INDICATORS):
+        points, labels = [], []
+        for j, t in enumerate(trend):
+            x = round(pad + j * step, 1)
+            rate = t["indicators"][i]["rate"]
+            labels.append({"x": x, "text": f"{t['quarter'].year % 100}Q{t['quarter'].q}"})
+            if rate is not None:
+                points.append({"x": x, "y": y(min(rate, 1.0)), "pct": f"{rate:.0%}"})
+        charts.append({"label": label, "target": target, "target_y": y(target), "width": width, "height": height,
+                       "pad": pad, "points": points, "labels": labels,
+                       "polyline": " ".join(f"{p['x']},{p['y']}" for p in points)})
+    return charts
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/chairs", grid, name="chairs.grid")
+    app.router.add_get("/chairs/export.{fmt:csv|xlsx}", export, name="chairs.export")
+    app.router.add_get("/chairs/dashboard", dashboard, name="chairs.dashboard")
+    app.router.add_get("/chairs/registry", registry, name="chairs.registry")
+    app.router.add_post("/chairs/registry", add, name="chairs.add")
+    app.router.add_get("/chairs/{chair_id:\\d+}", detail, name="chairs.detail")
+    app.router.add_post("/chairs/{chair_id:\\d+}/edit", edit, name="chairs.edit")
+    app.router.add_post("/chairs/{chair_id:\\d+}/active", toggle, name="chairs.toggle")
+    app.router.add_post("/chairs/{chair_id:\\d+}/code", new_code, name="chairs.code")
+    app.router.add_post("/chairs/{chair_id:\\d+}/received", mark_received, name="chairs.received")
+    nav.register("主席报送", "/chairs", order=40)
+    nav.register("指标看板", "/chairs/dashboard", order=41)

@@ -1,0 +1,70 @@
+"""`unionbot chairs ...`: the chair registry from the command line."""
+from __future__ import annotations
+
+import asyncio
+import sys
+
+import click
+
+CONFIG_HELP = "TOML config file (default: ./config.toml if present, else built-in defaults)"
+
+
+def settings_from(config: str | None):  # noqa: ANN201
+    """Settings, or stop with the one-line config error (imported late: bot.cli imports this module)."""
+    from bot.cli import settings_from as load
+
+    return load(config)
+
+
+@click.group("chairs")
+def chairs() -> None:
+    """Grassroots union chairs (基层工会主席)."""
+
+
+@chairs.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def import_file(file: str, config: str | None) -> None:
+    """Add or update chairs from a CSV or XLSX file.
+
+    Columns: name, organisation, community, mobile (or 姓名, 单位, 社区, 手机).
+    A chair already registered with the same mobile is updated. If any line is
+    wrong, every error is listed with its line number and nothing is imported.
+    """
+    from bot.clock import Clock
+    from bot.db.engine import make_engine, make_sessionmaker
+    from handlers import chairs_ops as ops
+
+    settings = settings_from(config)
+    try:
+        rows = ops.read_chair_file(file)
+    except ops.ChairError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+    from bot.db.engine import is_sqlite
+
+    if is_sqlite(settings.database.url):
+        from bot.db.migrate import upgrade
+
+        upgrade(settings.database.url)
+
+    async def go() -> ops.ImportResult:
+        engine = make_engine(settings.database.url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                async with session.begin():
+                    result = await ops.import_chairs(session, Clock(settings.scheduler.timezone).now(), rows)
+                    if result.errors:
+                        await session.rollback()
+                return result
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(go())
+    if result.errors:
+        for line, msg in result.errors:
+            click.echo(f"line {line}: {msg}", err=True)
+        click.echo(f"nothing imported: {len(result.errors)} line(s) to fix", err=True)
+        sys.exit(1)
+    click.echo(f"imported {len(rows)} chair(s): {result.added} added, {result.updated} updated")

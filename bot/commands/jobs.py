@@ -1,0 +1,82 @@
+"""`unionbot jobs ...`: the scheduled jobs, and running one now."""
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import click
+
+CONFIG_HELP = "TOML config file (default: ./config.toml if present, else built-in defaults)"
+
+
+def settings_from(config: str | None):  # noqa: ANN201
+    """Settings, or stop with the one-line config error (imported late: bot.cli imports this module)."""
+    from bot.cli import settings_from as load
+
+    return load(config)
+
+
+@click.group("jobs")
+def jobs() -> None:
+    """Scheduled jobs (reminders, expiries)."""
+
+
+@jobs.command("list")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def list_jobs(config: str | None) -> None:
+    """Show every scheduled job, its trigger and its next run."""
+    from bot.clock import Clock
+    from scheduler.base import JobContext
+    from scheduler.setup import build_scheduler
+
+    import logging
+
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    settings = settings_from(config)
+    tz = ZoneInfo(settings.scheduler.timezone)
+    ctx = JobContext(settings=settings, sessionmaker=None, clock=Clock(settings.scheduler.timezone))  # type: ignore[arg-type]
+    sched = build_scheduler(ctx, run_at_start=False)
+    now = datetime.now(tz)
+    if not settings.scheduler.enabled:
+        click.echo("note: [scheduler] enabled = false: `unionbot serve` runs no jobs")
+    for job in sched.get_jobs():
+        nxt = job.trigger.get_next_fire_time(None, now)
+        when = nxt.astimezone(tz).strftime("%Y-%m-%d %H:%M %Z") if nxt else "-"
+        click.echo(f"{job.id:<28} next {when:<24} {job.trigger}  {job.name}")
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+def run_now(name: str, config: str | None) -> None:
+    """Run one job now (by id, e.g. chairs.reminders). Safe to repeat: jobs are idempotent."""
+    from bot.app import build_services
+    from bot.clock import Clock
+    from bot.db.engine import is_sqlite, make_engine, make_sessionmaker
+    from scheduler.base import JobContext
+    from scheduler.setup import find_job, run_job
+
+    settings = settings_from(config)
+    try:
+        spec = find_job(name)
+    except KeyError as exc:
+        click.echo(f"error: {exc.args[0]}", err=True)
+        sys.exit(2)
+    if is_sqlite(settings.database.url):
+        from bot.db.migrate import upgrade
+
+        upgrade(settings.database.url)
+
+    async def go() -> object:
+        engine = make_engine(settings.database.url)
+        try:
+            ctx = JobContext(settings=settings, sessionmaker=make_sessionmaker(engine),
+                             clock=Clock(settings.scheduler.timezone), services=build_services(settings))
+            return await run_job(spec, ctx)
+        finally:
+            await engine.dispose()
+
+    result = asyncio.run(go())
+    click.echo(f"{spec.id}: {result}")

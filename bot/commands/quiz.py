@@ -1,0 +1,174 @@
+"""`unionbot quiz ...`: the question bank, periods and the year-end export from the command line."""
+from __future__ import annotations
+
+import asyncio
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+CONFIG_HELP = "TOML config file (default: ./config.toml if present, else built-in defaults)"
+config_option = click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+
+
+def settings_from(config: str | None):  # noqa: ANN201
+    """Settings, or stop with the one-line config error (imported late: bot.cli imports this module)."""
+    from bot.cli import settings_from as load
+
+    return load(config)
+
+
+def _run(settings, work) -> Any:  # noqa: ANN001
+    """Run `work(session, now)` in one transaction on the configured database."""
+    from bot.clock import Clock
+    from bot.db.engine import is_sqlite, make_engine, make_sessionmaker
+
+    if is_sqlite(settings.database.url):
+        from bot.db.migrate import upgrade
+
+        upgrade(settings.database.url)
+
+    async def go() -> Any:
+        engine = make_engine(settings.database.url)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                return await work(session, Clock(settings.scheduler.timezone).now())
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(go())
+
+
+@click.group("quiz")
+def quiz() -> None:
+    """The monthly quiz (每月一题) and the half-year test."""
+
+
+@quiz.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@config_option
+def import_file(file: str, config: str | None) -> None:
+    """Add questions from a CSV or XLSX file (see samples/quiz-questions.csv).
+
+    Columns: 题干, 选项A … 选项F (2–6 options), 答案 (letters, e.g. AC), 解析, 专题,
+    难度 (易/中/难); English titles stem, option_a…option_f, answer, explanation,
+    topic, difficulty work too. If any row is wrong, every problem is listed with
+    its line number and nothing is imported. Questions already in the bank (same
+    stem) are skipped.
+    """
+    from tqdm import tqdm
+
+    from handlers import quiz_ops as ops
+
+    settings = settings_from(config)
+    data = Path(file).read_bytes()
+
+    def progress(rows, total):  # noqa: ANN001, ANN202
+        return tqdm(rows, total=total, desc="检查题目", unit="行", file=sys.stderr, disable=total < 50)
+
+    async def work(session, now):  # noqa: ANN001, ANN202
+        report = await ops.import_questions(session, file, data, now=now, progress=progress)
+        if not report.ok:
+            await session.rollback()
+        return report
+
+    report = _run(settings, work)
+    if not report.ok:
+        click.echo(f"没有导入任何题目，{Path(file).name} 有 {len(report.errors)} 处问题：", err=True)
+        click.echo(report.error_text(limit=50), err=True)
+        sys.exit(1)
+    click.echo(f"导入完成：新增 {report.added} 道" + (f"，已在题库中跳过 {report.skipped} 道" if report.skipped else ""))
+
+
+def _when(value: str | None, tz: str) -> datetime | None:
+    if not value:
+        return None
+    from zoneinfo import ZoneInfo
+
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
+
+
+@quiz.command("period")
+@click.argument("code")
+@click.option("--opens", help="start, local time (default: the month's first day; for H1/H2 June/December 1)")
+@click.option("--closes", help="end, local time, exclusive (default: the next month's first day)")
+@click.option("--reveal", type=click.Choice(["immediate", "after_close"]), default="immediate", show_default=True,
+              help="show right/wrong and the explanation at once, or only after the period closes")
+@click.option("--questions", help="question ids in order, e.g. 3,7,12 (default: drawn from the bank)")
+@click.option("--count", type=int, help="how many to draw (default: quiz.questions_per_month / per_half)")
+@config_option
+def create_period(code: str, opens: str | None, closes: str | None, reveal: str, questions: str | None,
+                  count: int | None, config: str | None) -> None:
+    """Create a period: a month (2026-12) or a half-year test (2026-H2)."""
+    from handlers import quiz_ops as ops
+
+    settings = settings_from(config)
+    tz = settings.scheduler.timezone
+    ids = [int(x) for x in questions.replace("，", ",").split(",") if x.strip()] if questions else None
+
+    async def work(session, now):  # noqa: ANN001, ANN202
+        period = await ops.create_period(
+            session, code, now=now, tz=tz, count=count, opens_at=_when(opens, tz), closes_at=_when(closes, tz),
+            reveal=reveal, question_ids=ids, per_month=settings.quiz.questions_per_month,
+            per_half=settings.quiz.questions_per_half)
+        return period, len(await ops.period_questions(session, period))
+
+    try:
+        period, n = _run(settings, work)
+    except ops.QuizError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"{period.code} {ops.period_title(period)}: {n} 道题")
+
+
+@quiz.command("periods")
+@click.option("--year", type=int)
+@config_option
+def list_periods(year: int | None, config: str | None) -> None:
+    """List periods with their windows and participation."""
+    from zoneinfo import ZoneInfo
+
+    from handlers import quiz_ops as ops
+
+    settings = settings_from(config)
+    zone = ZoneInfo(settings.scheduler.timezone)
+
+    async def work(session, now):  # noqa: ANN001, ANN202
+        out = []
+        for p in await ops.list_periods(session, year):
+            r = await ops.period_results(session, p)
+            out.append(f"{p.code}\t{ops.period_status(p, now)}\t{p.opens_at.astimezone(zone):%Y-%m-%d %H:%M}"
+                       f" – {p.closes_at.astimezone(zone):%Y-%m-%d %H:%M}\t{len(r.questions)} 题\t"
+                       f"{r.participants} 人参加")
+        return out
+
+    for line in _run(settings, work):
+        click.echo(line)
+
+
+@quiz.command("export")
+@click.argument("year", type=int)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="file to write (.csv or .xlsx)")
+@config_option
+def export_year(year: int, output: str | None, config: str | None) -> None:
+    """Write the year-end assessment table (CSV or XLSX by the file name)."""
+    from handlers import quiz_ops as ops
+
+    settings = settings_from(config)
+    path = Path(output or f"quiz-{year}.csv")
+
+    async def work(session, now):  # noqa: ANN001, ANN202
+        return await ops.year_table(session, year, now, month_weight=settings.quiz.month_weight,
+                                    half_weight=settings.quiz.half_weight)
+
+    table = _run(settings, work)
+    header, rows = ops.year_export_rows(table)
+    path.write_bytes(ops.to_xlsx(header, rows, f"{year}年答题成绩") if path.suffix.lower() == ".xlsx"
+                     else ops.to_csv(header, rows))
+    click.echo(f"已导出 {len(rows)} 人的成绩到 {path}")

@@ -1,0 +1,132 @@
+"""Staff side of the chairs feature, over HTTP through the whole app."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.db.models.chairs import Chair, ChairReport
+from bot.db.models.core import AuditLog
+from handlers import chairs_ops as ops
+from scheduler.calendar import Quarter
+from scheduler.chairs_jobs import send_reminders
+from scheduler.setup import job_context
+from tests.admin_helpers import create_staff_user, csrf_from, login
+
+Q4 = Quarter(2026, 4)
+FIGS = {"visits": 3, "problems": None, "summary": "一切正常，按计划推进。"}
+
+
+async def staff_client(client, db):  # noqa: ANN001, ANN201
+    await create_staff_user(db)
+    await login(client)
+    return client
+
+
+async def token(client, path: str = "/admin/chairs") -> str:  # noqa: ANN001
+    return csrf_from(await (await client.get(path)).text())
+
+
+async def seed(db, clock, settings):  # noqa: ANN001, ANN201
+    async with db() as s, s.begin():
+        a = await ops.add_chair(s, clock.now(), name="王建国", organisation="东湖电子厂工会", community="东湖社区",
+                                mobile="13800138001")
+        b = await ops.add_chair(s, clock.now(), name="李秀英", organisation="东湖物流工会", community="东湖社区",
+                                mobile="13800138002")
+        c = await ops.add_chair(s, clock.now(), name="张伟", organisation="西园机械厂工会", community="西园社区",
+                                mobile="13900139003")
+        await ops.submit_report(s, clock.now(), settings, a, Q4, {
+            "enterprises": 20, "unionised": 19, "wage_agreements": 18, "harmonious": 10, **FIGS})
+        await ops.submit_report(s, clock.now(), settings, c, Q4, {
+            "enterprises": 10, "unionised": 8, "wage_agreements": 6, "harmonious": 2, **FIGS})
+    return a, b, c
+
+
+async def test_staff_add_a_chair_issue_a_code_and_the_chair_binds(client, db, sim, clock) -> None:  # noqa: ANN001
+    await staff_client(client, db)
+    t = await token(client, "/admin/chairs/registry")
+    resp = await client.post("/admin/chairs/registry", data={
+        "_csrf": t, "name": "王建国", "organisation": "东湖电子厂工会", "community": "东湖社区", "mobile": "13800138001"})
+    assert resp.status == 200 and "已添加王建国" in await resp.text()
+    chair_url = str(resp.url.path)
+    t = await token(client, chair_url)
+    resp = await client.post(chair_url + "/code", data={"_csrf": t})
+    page = await resp.text()
+    code = re.search(r"绑定码：([A-Z0-9]{6})", page).group(1)
+    reply = await sim.user("oChair1").send(f"绑定 {code}")
+    assert "绑定成功" in reply
+    page = await (await client.get(chair_url)).text()
+    assert "已绑定" in page
+    # the registry masks phones
+    page = await (await client.get("/admin/chairs/registry")).text()
+    assert "138****8001" in page and "13800138001" not in page
+    async with db() as s:
+        actions = set((await s.scalars(select(AuditLog.action))).all())
+    assert {"chairs.add", "chairs.bind_code"} <= actions
+
+
+async def test_invalid_mobile_is_refused(client, db) -> None:  # noqa: ANN001
+    await staff_client(client, db)
+    t = await token(client, "/admin/chairs/registry")
+    resp = await client.post("/admin/chairs/registry", data={
+        "_csrf": t, "name": "王建国", "organisation": "电子厂工会", "community": "东湖社区", "mobile": "123"})
+    assert "不是11位手机号码" in await resp.text()
+    async with db() as s:
+        assert (await s.scalars(select(Chair))).all() == []
+
+
+async def test_grid_filters_by_community_and_export_lists_only_non_reporting(app, client, db, clock, settings) -> None:  # noqa: ANN001
+    a, b, c = await seed(db, clock, settings)
+    clock.set(datetime(2026, 12, 16, 9, 0))
+    await send_reminders(job_context(app))  # b is not bound: listed for phoning
+    clock.set(datetime(2026, 12, 26, 10, 0))
+    await staff_client(client, db)
+    page = await (await client.get("/admin/chairs?quarter=2026Q4&community=东湖社区")).text()
+    assert "东湖电子厂工会" in page and "东湖物流工会" in page and "西园机械厂工会" not in page
+    assert "按时报送" in page and "未报送" in page and "未绑定" in page and "12月25日" in page
+
+    resp = await client.get("/admin/chairs/export.xlsx?quarter=2026Q4")
+    assert resp.status == 200
+    ws = load_workbook(io.BytesIO(await resp.read())).active
+    rows = [[cell.value for cell in r] for r in ws.iter_rows()]
+    assert len(rows) == 2 and rows[1][2] == "东湖物流工会" and rows[1][4] == "138****8002"
+
+    # received on paper: the chair counts as reported (late) and leaves the list
+    t = await token(client, "/admin/chairs?quarter=2026Q4")
+    resp = await client.post(f"/admin/chairs/{b.id}/received", data={"_csrf": t, "quarter": "2026Q4"})
+    assert "已登记收到" in await resp.text()
+    async with db() as s:
+        rep = await ops.report_for(s, b.id, Q4)
+    assert rep.channel == "other" and not rep.on_time
+    resp = await client.get("/admin/chairs/export.csv?quarter=2026Q4")
+    assert "东湖物流工会" not in (await resp.read()).decode("utf-8-sig")
+
+
+async def test_dashboard_sums_latest_reports_against_targets(client, db, clock, settings) -> None:  # noqa: ANN001
+    await seed(db, clock, settings)
+    await staff_client(client, db)
+    page = await (await client.get("/admin/chairs/dashboard?quarter=2026Q4")).text()
+    # overall: unionised 27/30 = 90.0 % (target 95 %), wage 24/27 = 88.9 %, harmonious 12/27 = 44.4 %
+    assert "90.0%" in page and "88.9%" in page and "44.4%" in page
+    assert "东湖社区" in page and "西园社区" in page and "<svg" in page
+    assert ">未达标<" in page and ">达标<" in page
+
+
+async def test_unknown_year_shows_the_calendar_warning(client, db) -> None:  # noqa: ANN001
+    await staff_client(client, db)
+    page = await (await client.get("/admin/chairs?quarter=2099Q4")).text()
+    assert "2099年的法定节假日" in page
+
+
+async def test_deactivate_stops_binding(client, db, clock, settings) -> None:  # noqa: ANN001
+    a, _, _ = await seed(db, clock, settings)
+    await staff_client(client, db)
+    t = await token(client, f"/admin/chairs/{a.id}")
+    resp = await client.post(f"/admin/chairs/{a.id}/active", data={"_csrf": t})
+    assert "已停用" in await resp.text()
+    async with db() as s:
+        assert not (await s.get(Chair, a.id)).active
+        assert len((await s.scalars(select(ChairReport))).all()) == 2

@@ -1,0 +1,62 @@
+"""The day-before reminder: queued once per worker, however often the job runs or after downtime."""
+from __future__ import annotations
+
+from datetime import time
+
+from sqlalchemy import select
+
+from bot.app import CLOCK, DELIVERY, SERVICES, SESSIONMAKER, SETTINGS
+from bot.db.models.core import Outbox
+from scheduler.base import JobContext
+from scheduler.signup_jobs import JOBS, send_reminders
+from tests.test_signup_flow import at, make_activity, signup_via_chat
+
+
+def job_ctx(app) -> JobContext:  # noqa: ANN001
+    return JobContext(settings=app[SETTINGS], sessionmaker=app[SESSIONMAKER], clock=app[CLOCK],
+                      services=app[SERVICES], wake=app[DELIVERY].wake)
+
+
+async def reminders(db) -> list[Outbox]:  # noqa: ANN001
+    async with db() as s:
+        return list((await s.scalars(select(Outbox).where(Outbox.purpose == "signup.reminder")
+                                     .order_by(Outbox.key))).all())
+
+
+async def test_reminder_day_before_once_and_idempotent(app, sim, db, clock, deliver):
+    act = await make_activity(db, clock, capacity=1)  # 26 Nov 14:00; reminder 25 Nov 18:00
+    await signup_via_chat(sim.user("oA"), "王一", "13800000001")
+    await signup_via_chat(sim.user("oB"), "王二", "13800000002")  # waitlisted: no reminder
+    ctx = job_ctx(app)
+    assert app[SETTINGS].signup.reminder_time == time(18, 0)
+
+    clock.set(at(25, 17, 59))
+    assert await send_reminders(ctx) == 0
+    clock.set(at(25, 18, 0))
+    assert await send_reminders(ctx) == 1
+    assert await send_reminders(ctx) == 0  # run twice: nothing twice
+    clock.advance(minutes=10)
+    assert await send_reminders(ctx) == 0
+    rows = await reminders(db)
+    assert [r.key for r in rows] == [f"signup:remind:{act.id}:{rows[0].key.rsplit(':', 1)[1]}"]
+    assert rows[0].openid == "oA" and rows[0].payload["template"]["kind"] == "signup_reminder"
+    assert act.checkin_code in rows[0].payload["text"] and "明天" in rows[0].payload["text"]
+    await deliver()
+    assert await send_reminders(ctx) == 0  # delivered rows still count as queued
+    assert JOBS[0].id == "signup.reminders"
+
+
+async def test_reminder_catches_up_after_downtime_but_not_after_start(app, sim, db, clock):
+    await make_activity(db, clock)  # 26 Nov 14:00
+    late = await make_activity(db, clock, title="读书会", kind="event", starts_at=at(25, 20), ends_at=at(25, 21))
+    await signup_via_chat(sim.user("oA"), "王一", "13800000001", pick="1")
+    await sim.user("oA").send("报名")
+    await sim.user("oA").send("2")
+    await sim.user("oA").send("确认")
+    ctx = job_ctx(app)
+    # the service was down from the 24th until the morning of the 26th
+    clock.set(at(26, 9, 0))
+    assert await send_reminders(ctx) == 1  # the training still ahead is caught up
+    assert await send_reminders(ctx) == 0
+    keys = [r.key for r in await reminders(db)]
+    assert all(f":{late.id}:" not in k for k in keys)  # the reading club already took place: nothing stale
