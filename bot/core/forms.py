@@ -90,7 +90,8 @@ class Field:
     `parse` turns the answer into a value or raises Invalid(hint).
     `choices` makes a numbered question; the answer may be the number or the word
     (the value is the word). `condition(data)` decides whether to ask at all.
-    `prefill(ctx)` offers a known value the user can keep with 沿用.
+    `prefill(ctx)` offers a known value the user can keep with 沿用 (asked when the
+    field comes up; a form's `prepare` may also put values in data["_prefill"]).
     `kind="images"` collects image messages until 完成 (value: list of media ids).
     """
 
@@ -197,11 +198,15 @@ class Form:
         return None
 
     def _ask(self, ctx: Ctx, f: Field, data: dict[str, Any], hint: str = "") -> str:
+        if f.prefill is not None and f.name not in data:
+            prefilled = data.setdefault("_prefill", {})
+            if prefilled.get(f.name) is None:
+                prefilled[f.name] = f.prefill(ctx)
         ctx.dialogue.set(f"{self.flow}:{f.name}", data, ttl=self._ttl(ctx))
         q = f.question(ctx, data)
         if f.prefill is not None and f.name not in data:
             known = data.get("_prefill", {}).get(f.name)
-            if known:
+            if _given(known):
                 q += f"\n上次留的是：{f.display(known)}，回复「沿用」即可。"
         return f"{hint}\n{q}" if hint else q
 
@@ -312,7 +317,7 @@ class Form:
                 return self._ask(ctx, f, data, "这一步需要文字回复哦。")
             if f.optional and text in SKIP_WORDS:
                 data[f.name] = None
-            elif f.prefill is not None and text in KEEP_WORDS and data.get("_prefill", {}).get(f.name):
+            elif f.prefill is not None and text in KEEP_WORDS and _given(data.get("_prefill", {}).get(f.name)):
                 data[f.name] = data["_prefill"][f.name]
             else:
                 value = f.read(ctx.msg.text)
@@ -388,6 +393,11 @@ class Form:
         router.on(start)(start_form)
         router.state(f"{cls.flow}:")(continue_form)
         return form
+
+
+def _given(value: Any) -> bool:
+    """A prefilled value worth offering (0 is a real answer; None and "" are not)."""
+    return value is not None and value != "" and value != []
 
 
 # Mounted forms by flow name, so 取消 can cancel whichever is open.
