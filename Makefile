@@ -31,7 +31,7 @@ test: $(TESTSTAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: $(TESTSTAMP)
-	$(BIN)/python -m bench.webhook
+	$(BIN)/python -m bench $(BENCH)
 
 clean:
 	rm -rf $(VENV) data/*.db*

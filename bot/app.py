@@ -87,10 +87,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
     app[PROCESSOR] = processor
     add_webhook_routes(app, settings.server.webhook_path, codec, processor, settings.server.max_body)
 
-    async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+    from bot.ops import add_ops_routes
 
-    app.router.add_get("/healthz", healthz)
+    add_ops_routes(app)  # /healthz, /readyz, /metrics; observes the processor and delivery
     app.add_subapp("/admin", create_admin_app(settings, sessionmaker, clock, services))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -98,16 +97,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
         tasks: list[asyncio.Task] = []
         if background:
             tasks.append(asyncio.create_task(delivery.run_forever(stop), name="outbox delivery"))
-        sched = None
+        leader = None
         if (scheduler if scheduler is not None else background) and settings.scheduler.enabled:
-            from scheduler.setup import start_scheduler
+            # Exactly one scheduler across processes: PostgreSQL advisory lock or SQLite lease.
+            from bot.leader import scheduler_under_leadership
 
-            sched = await start_scheduler(app)
+            leader = await scheduler_under_leadership(app)
         yield
         stop.set()
-        if sched is not None:
-            sched.shutdown(wait=False)
-        await processor.drain()
+        if leader is not None:
+            await leader.close()
+        await processor.close()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

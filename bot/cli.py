@@ -43,8 +43,14 @@ def main(verbose: bool) -> None:
 @click.option("--port", type=int, help="override server.port")
 @click.option("--workers", type=int, default=1, show_default=True,
               help="worker processes on one port (PostgreSQL only for more than 1)")
-def serve(config: str | None, host: str | None, port: int | None, workers: int) -> None:
+@click.option("--log-json", is_flag=True, help="JSON log lines (for journald / log shippers)")
+@click.option("--log-level", default="INFO", show_default=True)
+def serve(config: str | None, host: str | None, port: int | None, workers: int, log_json: bool,
+          log_level: str) -> None:
     """Run the webhook, admin site, scheduler and outbox delivery."""
+    from bot.metrics import setup_logging
+
+    setup_logging(log_level, json=log_json)
     settings = settings_from(config)
     if host:
         settings.server.host = host
@@ -57,9 +63,14 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int) 
 
         upgrade(settings.database.url)
     if workers > 1:
-        from bot.workers import serve as serve_workers
+        from bot.workers import check_workers, serve as serve_workers
 
-        serve_workers(settings, workers, config)
+        try:
+            check_workers(settings, workers)
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(2)
+        serve_workers(settings, workers, config, log_json=log_json, log_level=log_level)
         return
     from aiohttp import web
 

@@ -52,4 +52,5 @@ async def enqueue(
     row = Outbox(key=key, openid=openid, kind=kind, purpose=purpose, payload=payload,
                  status="pending", attempts=0, next_attempt_at=now, created_at=now)
     session.add(row)
+    session.info["outbox_queued"] = True  # lets the committer wake the delivery loop
     return row

@@ -1,4 +1,4 @@
-"""One message, one transaction: claim, dispatch, commit, answer.
+"""Messages in, replies out: claim, dispatch, commit — in small batches.
 
 `Processor.handle(incoming)` returns the plain reply XML to send (or None for
 `success`). Guarantees:
@@ -8,13 +8,24 @@
   the first delivery is still running (same process) awaits the same result.
   Across processes on PostgreSQL the duplicate's insert waits on the unique
   index until the first transaction ends (bounded by `lock_timeout`).
-- Messages of one user run one at a time: an asyncio lock per user in the
-  process and, on PostgreSQL, a transaction-scoped advisory lock.
+- Messages of one user run one at a time, in arrival order: within a process
+  a batch never holds two messages of one user; across processes (PostgreSQL)
+  a transaction-scoped advisory lock per user.
 - Dedup record, member, dialogue, feature rows and outbox rows commit together.
 - A handler still running after `reply_timeout` is left to finish; the
   webhook answers `success` and the reply is queued in the outbox instead.
 - A handler that raises is rolled back and logged with the key; the user gets
   a short apology, which is also stored, so re-sends get the same apology.
+
+The write path is a deliberate design, measured in bench/: one writer task
+per process takes every message waiting and runs them in ONE transaction
+(group commit). The per-transaction and per-statement costs of the async ORM
+(not SQLite) dominated a transaction per message, so the framework's own rows
+are written with one statement per batch (multi-row claim, member upserts,
+dialogue reads and writes). If anything in a batch fails, the batch is rolled
+back and its messages are run again one by one, so a failing handler only
+ever affects its own message. Handlers do no network I/O, so re-running a
+rolled-back handler has no outside effect.
 """
 from __future__ import annotations
 
@@ -22,21 +33,22 @@ import asyncio
 import logging
 import time
 import zlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from bot import outbox
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core.context import Ctx
-from bot.core.dialogue import load_dialogue
+from bot.core.dialogue import DialogueState, load_dialogues, save_dialogues
 from bot.core.dispatcher import Dispatcher
 from bot.core.forms import FORMS
 from bot.core.types import Incoming, NewsReply, Reply, TextReply
@@ -46,20 +58,23 @@ log = logging.getLogger("unionbot.pipeline")
 
 APOLOGY = "抱歉，系统刚才开了个小差，您的消息没有处理成功。请稍后再发一次，或回复「菜单」重新开始。"
 Renderer = Callable[[Reply, Incoming], bytes]
+MAX_BATCH = 64
 
 
 @dataclass
 class InFlight:
-    task: asyncio.Task | None = None
+    """One message being processed; every delivery of it waits on `future`."""
+
+    msg: Incoming
+    future: asyncio.Future
+    started: float = field(default_factory=time.perf_counter)
     waiters: int = 0
     committing: bool = False
     detached: bool = False
 
 
-@dataclass
-class _UserLock:
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    users: int = 0
+class _LockTimeout(Exception):
+    """A duplicate is still being processed by another process (PostgreSQL)."""
 
 
 class Processor:
@@ -75,141 +90,210 @@ class Processor:
         self.on_queued = on_queued
         self.observer = observer
         self.app_id = settings.wechat.app_id
-        self.inflight: dict[str, InFlight] = {}
-        self._locks: dict[str, _UserLock] = {}
-        self._tasks: set[asyncio.Task] = set()
         self.timeout = settings.server.reply_timeout
+        self.inflight: dict[str, InFlight] = {}
+        self._queue: deque[InFlight] = deque()
+        self._wakeup = asyncio.Event()
+        self._writer: asyncio.Task | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     # ------------------------------------------------------------------ entry
     async def handle(self, msg: Incoming) -> bytes | None:
         fl = self.inflight.get(msg.dedup_key)
         if fl is None:
-            fl = InFlight()
+            fl = InFlight(msg, asyncio.get_running_loop().create_future())
             self.inflight[msg.dedup_key] = fl
-            fl.task = asyncio.create_task(self._run(msg, fl), name=f"msg {msg.dedup_key}")
-            self._tasks.add(fl.task)
-            fl.task.add_done_callback(self._tasks.discard)
+            self._queue.append(fl)
+            self._idle.clear()
+            self._wakeup.set()
+            if self._writer is None or self._writer.done():
+                self._writer = asyncio.create_task(self._write_loop(), name="message writer")
         return await self._wait(fl)
 
     async def _wait(self, fl: InFlight) -> bytes | None:
-        assert fl.task is not None
         fl.waiters += 1
         try:
-            return await asyncio.wait_for(asyncio.shield(fl.task), self.timeout)
+            return await asyncio.wait_for(asyncio.shield(fl.future), self.timeout)
         except TimeoutError:
             if fl.committing:  # the reply is being committed as a passive reply: take it
-                return await asyncio.shield(fl.task)
+                return await asyncio.shield(fl.future)
             return None
         finally:
             fl.waiters -= 1
 
+    async def close(self) -> None:
+        """Finish what is queued, then stop the writer."""
+        await self.drain()
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
+
     async def drain(self) -> None:
-        """Wait for handlers still running (used at shutdown and in tests)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        """Wait until every queued message is processed (shutdown and tests)."""
+        while self._queue or not self._idle.is_set():
+            await self._idle.wait()
+            await asyncio.sleep(0)
 
-    # ------------------------------------------------------------- user lock
-    async def _user_lock(self, openid: str) -> _UserLock:
-        ul = self._locks.get(openid)
-        if ul is None:
-            ul = self._locks[openid] = _UserLock()
-        ul.users += 1
-        await ul.lock.acquire()
-        return ul
+    # ----------------------------------------------------------------- writer
+    async def _write_loop(self) -> None:
+        while True:
+            if not self._queue:
+                self._idle.set()
+                self._wakeup.clear()
+                try:
+                    await asyncio.wait_for(self._wakeup.wait(), 60)
+                except TimeoutError:
+                    if not self._queue:
+                        self._writer = None
+                        return
+                continue
+            batch = self._take_batch()
+            try:
+                await self._run_batch(batch)
+            except Exception:  # never let the writer die
+                log.exception("message writer failed")
+                for fl in batch:
+                    if not fl.future.done():
+                        fl.future.set_result(None)
 
-    def _user_unlock(self, openid: str, ul: _UserLock) -> None:
-        ul.lock.release()
-        ul.users -= 1
-        if ul.users == 0:
-            self._locks.pop(openid, None)
+    def _take_batch(self) -> list[InFlight]:
+        """Up to MAX_BATCH waiting messages, at most one per user, in arrival order."""
+        batch: list[InFlight] = []
+        users: set[str] = set()
+        later: list[InFlight] = []
+        while self._queue and len(batch) < MAX_BATCH:
+            fl = self._queue.popleft()
+            if fl.msg.openid in users:
+                later.append(fl)
+            else:
+                users.add(fl.msg.openid)
+                batch.append(fl)
+        self._queue.extendleft(reversed(later))  # keep their order, ahead of newer messages
+        return batch
 
-    # ------------------------------------------------------------------- run
-    async def _run(self, msg: Incoming, fl: InFlight) -> bytes | None:
-        started = time.perf_counter()
-        ul = await self._user_lock(msg.openid)
-        outcome = "ok"
+    async def _run_batch(self, batch: list[InFlight]) -> None:
         try:
-            return await self._process(msg, fl)
-        except Exception:
-            outcome = "error"
-            log.exception("handler failed for message %s (user %s)", msg.dedup_key, msg.openid)
-            return await self._store_apology(msg)
-        finally:
-            self._user_unlock(msg.openid, ul)
-            if self.observer is not None:
-                self.observer.handled(msg, outcome, time.perf_counter() - started)
-            # Keep the in-flight entry a moment so a re-send racing the commit finds it;
+            results = await self._process(batch)
+        except Exception as exc:
+            if len(batch) > 1:
+                log.info("batch of %d failed (%s); running its messages one by one", len(batch),
+                         exc.__class__.__name__)
+                for fl in batch:
+                    await self._run_batch([fl])
+                return
+            fl = batch[0]
+            if isinstance(exc, _LockTimeout):
+                results = {fl.msg.dedup_key: None}
+            else:
+                log.exception("handler failed for message %s (user %s)", fl.msg.dedup_key, fl.msg.openid,
+                              extra={"key": fl.msg.dedup_key})
+                results = {fl.msg.dedup_key: await self._store_apology(fl.msg)}
+                self._observe(fl, "error")
+        loop = asyncio.get_running_loop()
+        for fl in batch:
+            if not fl.future.done():
+                fl.future.set_result(results.get(fl.msg.dedup_key))
+            # Keep the entry a moment so a re-send racing the commit finds it;
             # after that the stored reply in the database answers duplicates.
-            asyncio.get_running_loop().call_later(30, self.inflight.pop, msg.dedup_key, None)
+            loop.call_later(30, self.inflight.pop, fl.msg.dedup_key, None)
 
-    async def _process(self, msg: Incoming, fl: InFlight) -> bytes | None:
+    def _observe(self, fl: InFlight, outcome: str) -> None:
+        if self.observer is not None:
+            self.observer.handled(fl.msg, outcome, time.perf_counter() - fl.started)
+
+    # ------------------------------------------------------------ the batch
+    async def _process(self, batch: list[InFlight]) -> dict[str, bytes | None]:
         now = self.clock.now()
+        results: dict[str, bytes | None] = {}
+        queued = False
         async with self.sessionmaker() as session:
             async with session.begin():
-                dialect = session.bind.dialect.name
-                if dialect == "postgresql":
-                    await session.execute(text("SET LOCAL lock_timeout = '4500ms'"))
-                try:
-                    claimed = await self._claim(session, msg, now, dialect)
-                except DBAPIError as exc:  # lock timeout: the first delivery is still running elsewhere
-                    log.info("duplicate %s still in flight elsewhere: %s", msg.dedup_key, exc.__class__.__name__)
-                    return None
-                if not claimed:
-                    return await self._stored_reply(session, msg)
-                if dialect == "postgresql":
-                    await session.execute(select(text("pg_advisory_xact_lock(:k)")).params(k=_lock_id(msg.openid)))
-                # Read both rows before touching either, so nothing is flushed until the commit.
-                dialogue = await load_dialogue(session, self.app_id, msg.openid, now)
-                member = await self._member(session, msg, now)
-                ctx = Ctx(msg=msg, member=member, session=session, dialogue=dialogue, clock=self.clock,
-                          settings=self.settings, services=self.services)
-                if dialogue.expired_state:
-                    flow = dialogue.expired_state.split(":", 1)[0]
-                    title = FORMS[flow].title if flow in FORMS else "对话"
-                    ctx.notes.append(f"您之前未完成的{title}已超过保留时间，已自动清除。")
-                reply = await self.dispatcher.dispatch(ctx)
-                await dialogue.save(session)
-                plain = self.render(reply, msg) if reply is not None else None
-                status = "done"
-                queued = any(True for o in session.new if o.__class__.__name__ == "Outbox")
-                if plain is not None and fl.waiters == 0:
-                    # Nobody is waiting for a passive reply any more: send it later.
-                    await self._queue_late_reply(session, msg, reply, now)
-                    plain, status, queued, fl.detached = None, "detached", True, True
-                # From here the outcome is decided; a waiter timing out now waits for the commit.
-                fl.committing = True
                 conn = await session.connection()
-                await conn.execute(_FINISH, {"k": msg.dedup_key, "status": status, "reply": plain})
+                dialect = conn.dialect.name
+                if dialect == "postgresql":
+                    await conn.execute(text("SET LOCAL lock_timeout = '4500ms'"))
+                claimed = await self._claim(conn, batch, now)
+                live = [fl for fl in batch if fl.msg.dedup_key in claimed]
+                dups = [fl for fl in batch if fl.msg.dedup_key not in claimed]
+                if dups:
+                    results.update(await self._stored_replies(conn, dups))
+                if not live:
+                    return results
+                openids = [fl.msg.openid for fl in live]
+                if dialect == "postgresql":
+                    await conn.execute(_PG_LOCKS, {"keys": sorted({_lock_id(o) for o in openids})})
+                dialogues = await load_dialogues(session, self.app_id, openids, now)
+                members = await self._members(session, conn, live, now)
+                replies: dict[str, Reply | None] = {}
+                for fl in live:
+                    replies[fl.msg.dedup_key] = await self._dispatch(session, fl.msg, members[fl.msg.openid],
+                                                                     dialogues[fl.msg.openid])
+                await save_dialogues(session, list(dialogues.values()))
+                finish = []
+                for fl in live:
+                    reply = replies[fl.msg.dedup_key]
+                    plain = self.render(reply, fl.msg) if reply is not None else None
+                    status = "done"
+                    if plain is not None and fl.waiters == 0:
+                        # Nobody waits for a passive reply any more: send it later.
+                        await self._queue_late_reply(session, fl.msg, reply, now)
+                        plain, status, fl.detached = None, "detached", True
+                    results[fl.msg.dedup_key] = plain
+                    finish.append({"k": fl.msg.dedup_key, "status": status, "reply": plain})
+                queued = bool(session.info.get("outbox_queued"))
+                # From here the outcome is decided; a waiter timing out now waits for the commit.
+                for fl in live:
+                    fl.committing = True
+                await conn.execute(_FINISH, finish)
             # committed
-        if queued and self.on_queued is not None:
+        for fl in live:
+            self._observe(fl, "ok")
+        if (queued or any(fl.detached for fl in live)) and self.on_queued is not None:
             self.on_queued()
-        return plain
+        return results
 
-    async def _claim(self, session: AsyncSession, msg: Incoming, now, dialect: str) -> bool:  # noqa: ANN001
-        conn = await session.connection()  # Core execution: no ORM bulk-insert machinery
-        result = await conn.execute(_CLAIM[dialect], {
-            "key": msg.dedup_key, "openid": msg.openid, "kind": msg.kind, "received_at": now})
-        return result.rowcount == 1
+    async def _dispatch(self, session: AsyncSession, msg: Incoming, member: Member,
+                        dialogue: DialogueState) -> Reply | None:
+        ctx = Ctx(msg=msg, member=member, session=session, dialogue=dialogue, clock=self.clock,
+                  settings=self.settings, services=self.services)
+        if dialogue.expired_state:
+            flow = dialogue.expired_state.split(":", 1)[0]
+            title = FORMS[flow].title if flow in FORMS else "对话"
+            ctx.notes.append(f"您之前未完成的{title}已超过保留时间，已自动清除。")
+        return await self.dispatcher.dispatch(ctx)
 
-    async def _stored_reply(self, session: AsyncSession, msg: Incoming) -> bytes | None:
-        row = await session.get(InboundMessage, msg.dedup_key, populate_existing=True)
-        if row is None or row.status in ("processing", "detached"):
-            return None
-        return row.reply
+    async def _claim(self, conn: AsyncConnection, batch: list[InFlight], now: datetime) -> set[str]:
+        """Insert the dedup keys; returns the ones that were new."""
+        try:
+            result = await conn.execute(_CLAIM[conn.dialect.name], [
+                {"key": fl.msg.dedup_key, "openid": fl.msg.openid, "kind": fl.msg.kind, "received_at": now}
+                for fl in batch])
+        except DBAPIError as exc:
+            if "lock" in str(exc.orig).lower() or "timeout" in str(exc.orig).lower():
+                raise _LockTimeout() from exc
+            raise
+        return set(result.scalars().all())
 
-    async def _member(self, session: AsyncSession, msg: Incoming, now) -> Member:  # noqa: ANN001
-        """Upsert the member row with this message's effects (one Core statement), then load it."""
-        conn = await session.connection()
-        row = (await conn.execute(_member_upsert(conn.dialect.name, _member_variant(msg)),
-                                  {"app_id": self.app_id, "openid": msg.openid, "now": now})).one()
-        # Attach the returned row as a persistent entity without another SELECT;
-        # handlers may change it (profile fields) and the change is flushed at commit.
-        member = Member(**row._asdict())
-        make_transient_to_detached(member)
-        session.add(member)
-        return member
+    async def _stored_replies(self, conn: AsyncConnection, dups: list[InFlight]) -> dict[str, bytes | None]:
+        rows = await conn.execute(_STORED, {"keys": [fl.msg.dedup_key for fl in dups]})
+        stored = {r.key: (r.reply if r.status not in ("processing", "detached") else None) for r in rows}
+        return {fl.msg.dedup_key: stored.get(fl.msg.dedup_key) for fl in dups}
 
-    async def _queue_late_reply(self, session: AsyncSession, msg: Incoming, reply: Reply, now) -> None:  # noqa: ANN001
+    async def _members(self, session: AsyncSession, conn: AsyncConnection, live: list[InFlight],
+                       now: datetime) -> dict[str, Member]:
+        """Upsert every member with its message's effects, then load them in one query."""
+        by_variant: dict[str, list[dict[str, Any]]] = {}
+        for fl in live:
+            by_variant.setdefault(_member_variant(fl.msg), []).append(
+                {"app_id": self.app_id, "openid": fl.msg.openid, "now": now})
+        for variant, params in by_variant.items():
+            await conn.execute(_member_upsert(conn.dialect.name, variant), params)
+        rows = await session.scalars(_MEMBERS, {"app_id": self.app_id, "openids": [fl.msg.openid for fl in live]})
+        return {m.openid: m for m in rows}
+
+    async def _queue_late_reply(self, session: AsyncSession, msg: Incoming, reply: Reply, now: datetime) -> None:
         if isinstance(reply, TextReply):
             await outbox.enqueue(session, key=f"reply:{msg.dedup_key}", openid=msg.openid, now=now,
                                  text=reply.text, purpose="late_reply")
@@ -224,27 +308,31 @@ class Processor:
         try:
             async with self.sessionmaker() as session:
                 async with session.begin():
-                    dialect = session.bind.dialect.name
-                    ins = postgresql.insert if dialect == "postgresql" else sqlite.insert
-                    await session.execute(ins(InboundMessage).values(
+                    conn = await session.connection()
+                    ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+                    await conn.execute(ins(InboundMessage).values(
                         key=msg.dedup_key, openid=msg.openid, kind=msg.kind, received_at=self.clock.now(),
                         status="failed", reply=plain).on_conflict_do_nothing(index_elements=["key"]))
         except Exception:
-            log.exception("could not store the apology for %s", msg.dedup_key)
+            log.exception("could not store the apology for %s", msg.dedup_key, extra={"key": msg.dedup_key})
         return plain
 
 
 # Statements built once: constructing them per message cost more than running them.
+_IM = InboundMessage.__table__
 _CLAIM = {
-    name: ins(InboundMessage).values(
+    name: ins(_IM).values(
         key=bindparam("key"), openid=bindparam("openid"), kind=bindparam("kind"),
-        received_at=bindparam("received_at", type_=InboundMessage.__table__.c.received_at.type),
-        status="processing").on_conflict_do_nothing(index_elements=["key"])
+        received_at=bindparam("received_at", type_=_IM.c.received_at.type),
+        status="processing").on_conflict_do_nothing(index_elements=["key"]).returning(_IM.c.key)
     for name, ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
 }
-_MEMBER = select(Member).where(Member.app_id == bindparam("app_id"), Member.openid == bindparam("openid"))
-_FINISH = (update(InboundMessage).where(InboundMessage.key == bindparam("k"))
-           .values(status=bindparam("status"), reply=bindparam("reply", type_=InboundMessage.__table__.c.reply.type)))
+_STORED = select(_IM.c.key, _IM.c.status, _IM.c.reply).where(_IM.c.key.in_(bindparam("keys", expanding=True)))
+_FINISH = (update(_IM).where(_IM.c.key == bindparam("k"))
+           .values(status=bindparam("status"), reply=bindparam("reply", type_=_IM.c.reply.type)))
+_MEMBERS = select(Member).where(Member.app_id == bindparam("app_id"),
+                                Member.openid.in_(bindparam("openids", expanding=True)))
+_PG_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
 
 
 def _member_variant(msg: Incoming) -> str:
@@ -276,8 +364,7 @@ def _member_upsert(dialect: str, variant: str):  # noqa: ANN202
         inserted = {"app_id": bindparam("app_id"), "openid": bindparam("openid"), "first_seen": now,
                     "subscribed": variant != "unsubscribe", "msg_window_used": 0, "evt_window_used": 0, **values}
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t).values(**inserted)
-        _UPSERTS[key] = (ins.on_conflict_do_update(index_elements=[t.c.app_id, t.c.openid], set_=values)
-                         .returning(*t.c))
+        _UPSERTS[key] = ins.on_conflict_do_update(index_elements=[t.c.app_id, t.c.openid], set_=values)
     return _UPSERTS[key]
 
 

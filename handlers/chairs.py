@@ -1,7 +1,8 @@
 """Grassroots union chairs in chat: `绑定 CODE` links the account to the chair's
 record; `报送` (menu click REPORT) files the quarterly report.
 
-Operations (registry, binding, reports, reminders) are in handlers/chairs_ops.py.
+Operations (registry, binding, reports) are in handlers/chairs_ops.py, the
+reminder ladder in handlers/chairs_reminders.py.
 """
 from __future__ import annotations
 
@@ -13,26 +14,29 @@ from bot.core.context import Ctx
 from bot.core.forms import Field, Form, Invalid, int_parser, text_parser
 from bot.core.router import Router, click_is, text_is, text_matches
 from handlers import chairs_ops as ops
-from scheduler.calendar import format_day
+from handlers.chairs_stats import Totals
+from scheduler.calendar import Quarter, format_day
 
 router = Router("chairs")
 router.add_menu("报送", "工会主席季度信息报送（需先绑定）")
 
 HOW_TO_BIND = ("「报送」是基层工会主席的季度信息报送功能，需要先绑定身份。"
                "请向街道总工会索取绑定码，然后发送「绑定 绑定码」，例如：绑定 K7M2QX。")
-BIND_WORDS = re.compile(r"绑定\s*([A-Za-z0-9]{4,12})")
+# 绑定 K7M2QX, 绑定:K7M2QX, 绑定码 K7M2QX (the text is NFKC-folded, so ： is :)
+BIND_WORDS = r"绑定码?\s*:?\s*([A-Za-z0-9]{4,12})"
 BIND_REPLIES = {
     "wrong": "绑定码不对，请核对后重新发送（还可以再试{left}次）。",
     "expired": "这个绑定码已失效，请联系街道总工会重新获取。",
     "used": "这个绑定码已经用过了。如需重新绑定，请联系街道总工会获取新的绑定码。",
     "throttled": "尝试次数太多了，请一小时后再试，或直接联系街道总工会。",
 }
+KEEP_EMPTY = {"沿用"}  # 沿用 on a question whose earlier answer was empty keeps it empty
 
 
 # ---- the report form ---------------------------------------------------------------------------
 
-def _count(hi: int = 100_000) -> Any:
-    return int_parser(0, hi, "家")
+def _count() -> Any:
+    return int_parser(0, 100_000, "家")
 
 
 def _consistent(name: str) -> Any:
@@ -43,9 +47,19 @@ def _consistent(name: str) -> Any:
     return check
 
 
-def _known(ctx: Ctx) -> None:
-    """Marks a field whose previous answer (a correction) can be kept with 沿用."""
+def _offered(ctx: Ctx) -> None:
+    """Marks a field whose earlier answer `prepare` may offer for 沿用 (in data["_prefill"])."""
     return None
+
+
+def _problems(text: str) -> str | None:
+    if text in KEEP_EMPTY:
+        return None
+    return text_parser(2, 500)(text)
+
+
+def _homes(v: Any) -> str:
+    return f"{v}家"
 
 
 class ReportForm(Form):
@@ -53,67 +67,77 @@ class ReportForm(Form):
     title = "季度信息报送"
     fields = (
         Field("enterprises", "您负责范围内，职工25人以上的企业共有几家？（回复数字）", parse=_count(),
-              label="25人以上企业", show=lambda v: f"{v}家", check=_consistent("enterprises"), prefill=_known),
+              label="25人以上企业", show=_homes, check=_consistent("enterprises"), prefill=_offered),
         Field("unionised", "其中已建立工会的有几家？", parse=_count(), label="已建会企业",
-              show=lambda v: f"{v}家", check=_consistent("unionised"), prefill=_known),
+              show=_homes, check=_consistent("unionised"), prefill=_offered),
         Field("wage_agreements", "已建会企业中，签订工资集体协议的有几家？", parse=_count(), label="签订工资集体协议",
-              show=lambda v: f"{v}家", check=_consistent("wage_agreements"), prefill=_known),
+              show=_homes, check=_consistent("wage_agreements"), prefill=_offered),
         Field("harmonious", "已建会企业中，A级及以上和谐企业有几家？", parse=_count(), label="A级以上和谐企业",
-              show=lambda v: f"{v}家", check=_consistent("harmonious"), prefill=_known),
+              show=_homes, check=_consistent("harmonious"), prefill=_offered),
         Field("visits", "本季度走访调研了几家企业？", parse=int_parser(0, 10_000, "家"), label="本季度走访",
-              show=lambda v: f"{v}家", prefill=_known),
-        Field("problems", "走访中发现了哪些问题或职工诉求？（没有可回复「无」）", parse=text_parser(2, 500),
-              label="发现的问题", optional=True, prefill=_known),
+              show=_homes, prefill=_offered),
+        Field("problems", "走访中发现了哪些问题或职工诉求？（没有可回复「无」）", parse=_problems,
+              label="发现的问题", optional=True, prefill=_offered),
         Field("summary", "请简要写几句本季度工会工作小结（500字以内）。", parse=text_parser(5, 500),
-              label="工作小结", prefill=_known),
+              label="工作小结", prefill=_offered),
     )
 
     async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
         chair = await ops.chair_for_openid(ctx.session, ctx.openid)
         if chair is None:
             return HOW_TO_BIND
-        quarter = ops.current_quarter(ctx.settings, ctx.now)
+        quarter = await ops.reporting_quarter(ctx.session, ctx.settings, ctx.now, chair)
         report = await ops.report_for(ctx.session, chair.id, quarter)
-        data: dict[str, Any] = {"_quarter": quarter.label}
+        # "quarter" (no underscore) reaches submit: a form begun on 31 December files Q4.
+        data: dict[str, Any] = {"quarter": quarter.label}
         if report is not None:
             if ctx.now >= ops.deadline_end(ctx.settings, quarter):
+                note = await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)
                 return (f"{chair.name}主席您好，您{quarter.label_zh}的报送我们已经收到，谢谢！"
                         f"截止日（{format_day(ops.deadline_of(ctx.settings, quarter))}）已过，不能再修改；"
-                        f"如需更正请联系街道总工会。\n{ops.next_deadline_line(ctx.settings, ctx.now)}")
-            data["_prefill"] = {k: getattr(report, k) for k in (*ops.FIGURES, "visits", "problems", "summary")}
-            data["_correcting"] = True
+                        f"如需更正请联系街道总工会。\n{note}")
+            data["_prefill"] = {k: getattr(report, k) for k in ops.REPORT_FIELDS}
+            data["_mode"] = "correct" if report.enterprises is not None else "fill"
+        else:
+            last = await ops.last_figures(ctx.session, chair.id, quarter)
+            if last is not None:
+                # The enterprise counts rarely change between quarters: offer last quarter's.
+                data["_prefill"] = {k: getattr(last, k) for k in ops.FIGURES}
+            if quarter < ops.current_quarter(ctx.settings, ctx.now) or \
+                    ctx.now >= ops.deadline_end(ctx.settings, quarter):
+                data["_mode"] = "late"
         return data
 
     def intro(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
-        from scheduler.calendar import Quarter
-
-        quarter = Quarter.parse(data["_quarter"])
+        quarter = Quarter.parse(data["quarter"])
         when = format_day(ops.deadline_of(ctx.settings, quarter))
-        if data.get("_correcting"):
+        mode = data.get("_mode")
+        if mode == "correct":
             return (f"您已提交过{quarter.label_zh}的报送，截止（{when}）前可以修改。"
                     "每一项回复「沿用」保留原来的内容。")
+        if mode == "fill":
+            return f"街道总工会已登记收到您{quarter.label_zh}的报送，请在这里补填具体数字（截止{when}）。"
+        if mode == "late":
+            return (f"您{quarter.label_zh}的报送（{when}截止）还没有收到，现在补报，共7项。"
+                    "随时可回复「上一步」返回，「取消」退出。")
         return (f"{quarter.label_zh}信息报送（截止{when}），共7项，几分钟就好。"
                 "随时可回复「上一步」返回，「取消」退出。")
 
     def summary_extra(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
-        totals = ops.Totals()
-        for k in ops.FIGURES:
-            setattr(totals, k, data.get(k) or 0)
-        parts = []
-        for ind in totals.indicators():
-            if ind["rate"] is not None:
-                parts.append(f"{ind['label']} {ind['rate']:.0%}（目标{ind['target']:.0%}）")
+        totals = Totals(**{k: data.get(k) or 0 for k in ops.FIGURES})
+        parts = [f"{ind['label']} {ind['rate']:.0%}（目标{ind['target']:.0%}）"
+                 for ind in totals.indicators() if ind["rate"] is not None]
         return "按您填的数字：" + "，".join(parts) + "。" if parts else None
 
     async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
         chair = await ops.chair_for_openid(ctx.session, ctx.openid)
         if chair is None:
             return HOW_TO_BIND
-        quarter = ops.current_quarter(ctx.settings, ctx.now)
+        quarter = Quarter.parse(data["quarter"])
         try:
             report, corrected = await ops.submit_report(ctx.session, ctx.now, ctx.settings, chair, quarter, data)
         except ops.ChairError as exc:
-            return f"{exc}\n{ops.next_deadline_line(ctx.settings, ctx.now)}"
+            return f"{exc}\n{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}"
         when = format_day(ops.deadline_of(ctx.settings, quarter))
         if corrected:
             head = f"已更新您{quarter.label_zh}的报送，谢谢！"
@@ -121,8 +145,8 @@ class ReportForm(Form):
             head = f"已收到您{quarter.label_zh}的报送，谢谢{chair.name}主席！"
         else:
             head = f"已收到您{quarter.label_zh}的补报，谢谢{chair.name}主席！"
-        tail = f"截止（{when}）前如需修改，再发「报送」即可。\n" if report.on_time else ""
-        return f"{head}{tail}{ops.next_deadline_line(ctx.settings, ctx.now)}"
+        tail = f"截止（{when}）前如需修改，再发「报送」即可。\n" if report.on_time else "\n"
+        return f"{head}{tail}{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}"
 
 
 ReportForm.mount(router, start=text_is("报送", "信息报送", "季度报送") | click_is("REPORT"))
@@ -130,17 +154,18 @@ ReportForm.mount(router, start=text_is("报送", "信息报送", "季度报送")
 
 # ---- binding -----------------------------------------------------------------------------------
 
-@router.on(text_matches(r"绑定\s*[A-Za-z0-9]{4,12}"))
+@router.on(text_matches(BIND_WORDS))
 async def bind_chair(ctx: Ctx) -> str:
     """Link this account to a chair with a one-time code."""
-    m = BIND_WORDS.fullmatch(ctx.text)
-    code = m.group(1) if m else ""
-    res = await ops.bind(ctx.session, ctx.now, ctx.settings, ctx.openid, code)
+    m = re.fullmatch(BIND_WORDS, ctx.text)
+    res = await ops.bind(ctx.session, ctx.now, ctx.settings, ctx.openid, m.group(1) if m else "")
     if res.status in ("ok", "already") and res.chair is not None:
         head = ("绑定成功！" if res.status == "ok" else "您已经绑定过了。") + \
                f"{res.chair.name}主席您好（{res.chair.organisation}）。"
         return (f"{head}今后每季度的信息报送提醒会发到这里，回复「报送」即可填写。\n"
-                f"{ops.next_deadline_line(ctx.settings, ctx.now)}")
+                f"{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, res.chair)}")
+    if res.status == "wrong" and res.attempts_left == 0:
+        return "绑定码不对。" + BIND_REPLIES["throttled"]
     return BIND_REPLIES[res.status].format(left=res.attempts_left)
 
 
@@ -150,5 +175,5 @@ async def explain_binding(ctx: Ctx) -> str:
     chair = await ops.chair_for_openid(ctx.session, ctx.openid)
     if chair is not None:
         return (f"{chair.name}主席您好，您已绑定（{chair.organisation}）。回复「报送」即可填写季度信息报送。\n"
-                f"{ops.next_deadline_line(ctx.settings, ctx.now)}")
+                f"{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}")
     return "请向街道总工会索取绑定码，然后发送「绑定 绑定码」，例如：绑定 K7M2QX。"

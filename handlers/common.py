@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot.core.context import Ctx
 from bot.core.forms import FORMS
-from bot.core.router import Router, click_is, event_is, text_is
+from bot.core.router import Router, click_is, event_is, kind_is, text_is
 
 router = Router("common")
 
@@ -60,6 +60,14 @@ async def welcome_follower(ctx: Ctx) -> str:
 async def mark_unfollowed(ctx: Ctx) -> None:
     """Nothing to say: WeChat shows no reply to an unfollow. The member is kept."""
     return None
+
+
+@router.on(kind_is("image", "video", "shortvideo", "location", "link"))
+async def acknowledge_media(ctx: Ctx) -> str:
+    """A photo, video, location or link outside any form: say what we can do with it."""
+    what = {"image": "照片", "location": "位置", "link": "链接"}.get(ctx.msg.kind, "视频")
+    return (f"收到您的{what}啦。如果是申请帮扶的材料，请先发送「帮扶」或「补充」，"
+            "再按提示发送照片，我们才能把它归到您的申请里。\n" + menu_text(ctx))
 
 
 async def fallback(ctx: Ctx) -> str | None:

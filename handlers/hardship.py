@@ -14,9 +14,10 @@ from typing import Any
 
 from bot.core.context import Ctx
 from bot.core.forms import Field, Form, Invalid, Stop, int_parser, money_parser, text_parser
-from bot.core.router import Router, click_is, kind_is, normalize, text_is, text_startswith
+from bot.core.router import Router, click_is, normalize, text_is, text_startswith
 from bot.core.validators import mask_id, parse_id_number, parse_mobile, parse_name
 from handlers import hardship_ops as ops
+from handlers.hardship_privacy import erase_worker_data
 
 router = Router("hardship")
 router.add_menu("帮扶", "申请困难帮扶")
@@ -81,10 +82,16 @@ def _photos_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
 
 
 def _employer(text: str) -> str:
-    value = normalize(text)
+    value = text.strip()  # free text: the worker's own punctuation, e.g. （集团）
     if not 2 <= len(value) <= 60:
         raise Invalid("请填写工作单位全称（2–60个字）；已失业的请填原单位。")
     return value
+
+
+def _id_number(text: str) -> str:
+    if not any(ch.isdigit() for ch in text):
+        raise Invalid("这一步请填写18位身份证号；不想填请回复「跳过」。")
+    return parse_id_number(text)
 
 
 def _prefill(attr: str):  # noqa: ANN202
@@ -106,7 +113,7 @@ FIELDS = (
           prefill=_prefill("phone")),
     Field("employer", "您的工作单位是？（已失业的请填原单位）", parse=_employer, label="工作单位",
           prefill=_prefill("employer")),
-    Field("id_number", "如方便，请填写身份证号（加密保存，便于核实）；不填也可以。", parse=parse_id_number,
+    Field("id_number", "如方便，请填写身份证号（加密保存，便于核实）；不填也可以。", parse=_id_number,
           label="身份证号", optional=True, show=mask_id),
     Field("photos", _photos_prompt, label="证明材料", kind="images", optional=True),
 )
@@ -125,14 +132,10 @@ class HardshipForm(Form):
         if req is not None:
             return (f"您已有一份帮扶申请正在办理，不用重复提交：\n{_describe(req)}\n"
                     "如需补充材料，请回复「补充」；查看全部请回复「我的申请」。")
-        m = ctx.member
-        return {"_prefill": {"name": m.name, "phone": m.phone, "employer": m.employer},
-                "consent_version": ctx.settings.hardship.consent_version}
+        return {"consent_version": ctx.settings.hardship.consent_version}
 
     async def handle(self, ctx: Ctx):  # noqa: ANN201
-        """Record the time of 同意 with the notice version shown; 帮扶 again resumes the step."""
-        if ctx.msg.kind in ("text", "voice") and ctx.text in START_WORDS:
-            return await self.resume(ctx, f"您正在填写{self.title}，我们接着来：")
+        """Record the time of 同意 with the notice version shown."""
         if ctx.dialogue.state == "hardship:consent" and ctx.text in AGREE_WORDS:
             ctx.dialogue.data = {**ctx.dialogue.data, "consent_at": ctx.now.isoformat()}
         return await super().handle(ctx)
@@ -176,13 +179,38 @@ def _describe(req: ops.HardshipRequest) -> str:
 
 # --- 我的申请 ---------------------------------------------------------------------------
 
-@router.on(text_is("我的申请", "我的帮扶", "申请进度"))
+MY_WORDS = ("我的申请", "我的帮扶", "申请进度")
+
+
+@router.interrupt(text_is(*MY_WORDS))
 async def list_my_requests(ctx: Ctx) -> str:
-    """The worker's requests with status and the latest staff message."""
+    """The worker's requests with status and the latest staff message (an open form stays open)."""
     reqs = await ops.worker_requests(ctx.session, ctx.openid)
-    if not reqs:
-        return "您还没有提交过帮扶申请。需要帮助请回复「帮扶」。"
-    return "您的帮扶申请：\n" + "\n".join(_describe(r) for r in reqs)
+    text = ("您的帮扶申请：\n" + "\n".join(_describe(r) for r in reqs)) if reqs else \
+        "您还没有提交过帮扶申请。需要帮助请回复「帮扶」。"
+    if ctx.dialogue.flow == FORM.flow:
+        text += "\n\n" + str(await FORM.resume(ctx, f"您正在填写的{FORM.title}还在，我们接着来："))
+    return text
+
+
+def check_answers(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """代办: the dialogue's own rules applied to what staff typed into the admin form.
+
+    Returns (data for `ops.submit_request`, hints by field name)."""
+    data: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for f in FIELDS:
+        if f.name in ("consent", "photos"):
+            continue
+        value = str(raw.get(f.name) or "").strip()
+        if not value and f.optional:
+            data[f.name] = None
+            continue
+        try:
+            data[f.name] = f.read(value)
+        except Invalid as exc:
+            errors[f.name] = exc.hint
+    return data, errors
 
 
 # --- 补充 -----------------------------------------------------------------------------
@@ -232,40 +260,32 @@ async def collect_supplement(ctx: Ctx) -> str:
     return f"已收到您补充的{got}，申请 {req.ref} 重新进入审核。"
 
 
-@router.on(kind_is("image"))
-async def stray_image(ctx: Ctx) -> str | None:
-    """A photo outside any step: point waiting workers to 补充; others get the usual fallback."""
-    req = await ops.open_request(ctx.session, ctx.openid)
-    if req is not None and req.status == "waiting":
-        return "如果这是要补充给帮扶申请的材料，请先回复「补充」，再发送照片。"
-    from handlers.common import fallback
-
-    return await fallback(ctx)
-
-
 # --- 删除我的信息 -------------------------------------------------------------------------
 
 ERASE_FLOW = "hardship_erase"
+ERASE_WORDS = ("删除我的信息", "删除个人信息")
 
 
-@router.on(text_is("删除我的信息", "删除个人信息"))
+@router.interrupt(text_is(*ERASE_WORDS))
 async def ask_erase(ctx: Ctx) -> str:
-    """Confirm before removing the worker's personal data."""
+    """Confirm before removing the worker's personal data (an open form waits as a draft)."""
     ctx.dialogue.set(f"{ERASE_FLOW}:confirm", {}, ttl=timedelta(hours=1))
-    return ("将删除您留下的姓名、手机号、工作单位，以及已办结帮扶申请中的个人信息（统计数字除外）。"
+    return ("将删除您留下的姓名、手机号、工作单位和未填完的申请；已办结的帮扶申请只保留统计数字。"
             "正在办理的申请需要联系方式，会保留到办结后再删除。\n确定请回复「确认删除」，否则回复「取消」。")
 
 
 @router.state(f"{ERASE_FLOW}:")
 async def confirm_erase(ctx: Ctx) -> str:
     """确认删除 removes the data; anything else leaves it."""
-    ctx.dialogue.clear()
     if ctx.text not in {"确认删除", "确认", "确定"}:
-        return "好的，没有删除任何信息。"
-    still_open = await ops.erase_worker_data(ctx.session, now=ctx.now, openid=ctx.openid, member=ctx.member,
-                                             media_dir=ctx.services.get("media_dir"))
+        ctx.dialogue.clear()
+        resume = f"您未填完的{FORM.title}还在，回复「帮扶」可接着填。" if FORM.flow in ctx.dialogue.drafts else ""
+        return "好的，没有删除任何信息。" + resume
+    ctx.dialogue.clear(keep_drafts=False)  # half-filled forms hold personal data too
+    still_open = await erase_worker_data(ctx.session, now=ctx.now, openid=ctx.openid, member=ctx.member,
+                                         media_dir=ctx.services.get("media_dir"))
     if still_open:
         refs = "、".join(r.ref for r in still_open)
-        return (f"已删除已办结申请中的个人信息。申请 {refs} 仍在办理，联系方式会保留到办结后删除；"
+        return (f"已删除您留下的个人信息。申请 {refs} 还在办理，其中的联系方式会保留到办结后自动删除；"
                 "工作人员已收到您的删除要求。")
     return "已删除您的个人信息。今后如需帮扶，欢迎随时再来申请。"

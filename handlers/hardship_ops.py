@@ -7,12 +7,9 @@ and raise `HardshipError` (worded for staff) when a rule refuses.
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +17,6 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.core.validators import mask_id, mask_phone
 from bot.db.models.core import Member, Outbox, Sequence as Counter
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
 
@@ -60,7 +56,6 @@ ACTION_LABELS = {
 }
 NOTIFY_PURPOSE = "hardship.status"
 TEMPLATE_KIND = "hardship_status"
-ANON_NAME = "（已匿名）"
 
 
 class HardshipError(Exception):
@@ -159,6 +154,7 @@ class Filters:
     date_from: date | None = None
     date_to: date | None = None
     q: str = ""
+    erase: bool = False  # only requests whose worker asked for deletion (not yet anonymised)
 
 
 def _local_midnight_utc(d: date) -> datetime:
@@ -180,6 +176,8 @@ def filtered(f: Filters) -> Select:
         stmt = stmt.where(HardshipRequest.created_at >= _local_midnight_utc(f.date_from))
     if f.date_to:
         stmt = stmt.where(HardshipRequest.created_at < _local_midnight_utc(f.date_to + timedelta(days=1)))
+    if f.erase:
+        stmt = stmt.where(HardshipRequest.erase_requested_at.is_not(None), HardshipRequest.anonymised_at.is_(None))
     q = f.q.strip()
     if q:
         like = f"%{q}%"
@@ -194,6 +192,24 @@ async def search(session: AsyncSession, f: Filters, *, page: int = 1, per_page: 
     total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = list(await session.scalars(stmt.offset((max(page, 1) - 1) * per_page).limit(per_page)))
     return rows, total
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    """How many requests are in each status."""
+    rows = await session.execute(select(HardshipRequest.status, func.count()).group_by(HardshipRequest.status))
+    return {status: n for status, n in rows.all()}
+
+
+async def erase_requested_count(session: AsyncSession) -> int:
+    """Requests whose worker asked for deletion while they were open (still holding data)."""
+    return await session.scalar(select(func.count()).select_from(HardshipRequest).where(
+        HardshipRequest.erase_requested_at.is_not(None), HardshipRequest.anonymised_at.is_(None))) or 0
+
+
+async def member_by_phone(session: AsyncSession, phone: str) -> Member | None:
+    """The one follower who left this mobile number (代办 links the request to them), else None."""
+    rows = list(await session.scalars(select(Member).where(Member.phone == phone).limit(2)))
+    return rows[0] if len(rows) == 1 else None
 
 
 # --- creating -------------------------------------------------------------------------
@@ -259,15 +275,17 @@ async def submit_request(
 # --- transitions ----------------------------------------------------------------------
 
 def _notice_text(req: HardshipRequest, to: str, message: str) -> str:
-    head = f"您的帮扶申请 {req.ref} 有新进展：{WORKER_STATUS[to]}。"
-    body = {
-        "reviewing": "工作人员正在审核，请保持电话畅通。",
-        "waiting": f"工作人员留言：{message}\n请回复「补充」后发送文字或照片。",
-        "approved": "我们会尽快安排帮扶发放，届时另行通知。" + (f"\n留言：{message}" if message else ""),
-        "rejected": f"原因：{message}\n如有疑问，欢迎致电街道总工会。",
-        "delivered": message,
-    }.get(to, message)
-    return head + ("\n" + body if body else "") + "\n回复「我的申请」可随时查看。"
+    """What the worker reads when staff decide (worded apart from the internal status names)."""
+    ref = req.ref
+    text = {
+        "reviewing": f"您的帮扶申请 {ref} 已进入审核。工作人员可能会打电话向您核实情况，请保持电话畅通。",
+        "waiting": f"您的帮扶申请 {ref} 还需要补充一些材料：\n{message}\n请回复「补充」，再发送文字或照片。",
+        "approved": f"您的帮扶申请 {ref} 审核通过了。我们会尽快安排发放，届时另行通知。"
+                    + (f"\n工作人员留言：{message}" if message else ""),
+        "rejected": f"很抱歉，您的帮扶申请 {ref} 这次没有通过。\n原因：{message}\n如有疑问，欢迎致电街道总工会。",
+        "delivered": f"您的帮扶申请 {ref} 帮扶已发放。{message}\n如有疑问，欢迎致电街道总工会。",
+    }.get(to) or f"您的帮扶申请 {ref} 有新进展：{WORKER_STATUS[to]}。"
+    return text + "\n回复「我的申请」可随时查看。"
 
 
 async def _transition(session: AsyncSession, request_id: int, action: str, *, now: datetime,
@@ -384,115 +402,7 @@ async def assign(session: AsyncSession, request_id: int, *, now: datetime, staff
     return req
 
 
-# --- personal data --------------------------------------------------------------------
-
-def _anonymise(req: HardshipRequest, now: datetime, media_dir: Path | None) -> None:
-    req.name = ANON_NAME
-    req.phone = ""
-    req.employer = ""
-    req.id_number_enc = None
-    req.description = ""
-    req.openid = ""
-    req.anonymised_at = now
-    for ev in req.events:
-        if ev.actor == "worker" or ev.action in ("request_more", "note"):
-            ev.text = ""
-    for photo in req.photos:
-        if photo.path and media_dir is not None:
-            (media_dir / photo.path).unlink(missing_ok=True)
-        photo.path = None
-        photo.media_id = ""
-        photo.status = "deleted"
-    _event(req, now, "anonymise", actor="system", internal=True)
-
-
-async def anonymise_expired(session: AsyncSession, *, now: datetime, retention_days: int,
-                            media_dir: Path | None = None) -> int:
-    """Anonymise requests closed more than `retention_days` ago; the figures stay. Idempotent."""
-    cutoff = now - timedelta(days=retention_days)
-    rows = list(await session.scalars(select(HardshipRequest).where(
-        HardshipRequest.status == "closed", HardshipRequest.closed_at <= cutoff,
-        HardshipRequest.anonymised_at.is_(None))))
-    for req in rows:
-        _anonymise(req, now, media_dir)
-    await session.flush()
-    return len(rows)
-
-
-async def erase_worker_data(session: AsyncSession, *, now: datetime, openid: str, member: Member | None,
-                            media_dir: Path | None = None) -> list[HardshipRequest]:
-    """删除我的信息: remove what no open request needs; returns the open requests that keep it.
-
-    Open requests keep their contact details (staff need them to finish) and are
-    flagged so staff see the wish; finished ones are anonymised now.
-    """
-    reqs = list(await session.scalars(select(HardshipRequest).where(HardshipRequest.openid == openid)))
-    still_open = [r for r in reqs if r.status in OPEN_STATUSES]
-    for req in reqs:
-        if req.status in OPEN_STATUSES:
-            if req.erase_requested_at is None:
-                req.erase_requested_at = now
-                _event(req, now, "erase_request", actor="worker")
-        elif req.anonymised_at is None:
-            _anonymise(req, now, media_dir)
-    if member is not None and not still_open:
-        member.name = member.phone = member.employer = None
-    await session.flush()
-    return still_open
-
-
 def reveal_id(req: HardshipRequest, crypto: Any) -> str:
     if not req.id_number_enc:
         return ""
     return crypto.decrypt(req.id_number_enc) or ""
-
-
-# --- export ---------------------------------------------------------------------------
-
-EXPORT_HEADER = ["编号", "提交时间", "状态", "困难类型", "姓名", "手机号", "身份证号", "工作单位", "家庭人口",
-                 "家庭月收入(元)", "困难固定支出(元)", "人均(元)", "参考档次", "发放金额(元)", "发放内容",
-                 "发放日期", "代办"]
-
-
-def export_rows(rows: Sequence[HardshipRequest], crypto: Any) -> list[list[Any]]:
-    """The filtered list as table rows, phone and ID masked."""
-    out = []
-    for r in rows:
-        out.append([
-            r.ref, r.created_at.astimezone(TZ).strftime("%Y-%m-%d %H:%M"), STATUS_LABELS.get(r.status, r.status),
-            r.kind, r.name, mask_phone(r.phone), mask_id(reveal_id(r, crypto)), r.employer, r.household_size,
-            r.monthly_income, r.fixed_expenses, r.per_capita, r.tier or "—",
-            r.aid_amount if r.aid_amount is not None else "", r.aid_kind,
-            r.aid_date.isoformat() if r.aid_date else "", "是" if r.created_by_staff_id else "",
-        ])
-    return out
-
-
-def _safe_cell(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text a worker typed (CSV/formula injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def to_csv(rows: list[list[Any]]) -> bytes:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(EXPORT_HEADER)
-    for row in rows:
-        w.writerow([_safe_cell(v) for v in row])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM so Excel opens it as UTF-8
-
-
-def to_xlsx(rows: list[list[Any]]) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "帮扶申请"
-    ws.append(EXPORT_HEADER)
-    for row in rows:
-        ws.append([_safe_cell(v) for v in row])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()

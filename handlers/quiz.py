@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.core.context import Ctx
 from bot.core.router import Handler, Router, click_is, text_is, text_matches
 from handlers import quiz_ops as ops
+from handlers import quiz_scores
 from bot.db.models.quiz import QuizPeriod, QuizQuestion
 
 router = Router("quiz")
@@ -30,15 +31,17 @@ TEST_WORDS = ("测试", "半年测试", "开始测试", "继续测试")
 PAUSE_WORDS = {"暂停", "先暂停", "休息", "休息一下", "等会", "稍后", "先不答了", "下次再答", "停"}
 
 # ------------------------------------------------------------------ texts
-HOW_TO = "请回复选项字母，例如 B；多选题回复全部正确选项，例如 AC。"
+HOW_TO_SINGLE = "请回复一个选项字母，例如 B。"
+HOW_TO_MULTIPLE = "请回复全部正确选项的字母，例如 AC。"
 NOT_LETTERS = "请直接回复选项字母作答，例如 B 或 AC；想先停下可回复「暂停」。"
 SINGLE_ONLY = "这是单选题，只能选一个答案哦。"
 NO_PERIOD = "现在没有进行中的答题。"
 NEXT_AT = "下一期「{title}」将于 {when} 开始，到时回复「答题」参加。"
-NEXT_UNKNOWN = "下一期的时间还没定，开始时我们会在公众号里通知大家。"
+NEXT_UNKNOWN = "下一期的时间还没定，请留意公众号通知。"
+NEXT_UNKNOWN_NOTICE = "下一期的时间还没定。回复「答题提醒」，开始时我们提醒您。"
 PREPARING = "「{title}」的题目还在准备中，请稍后再来。"
 ALL_DONE = "「{title}」的题目您都已经答完了，谢谢参与！"
-PAUSED = "好的，先暂停。已答的题目都保存好了，{until}前回复「答题」就能接着做。"
+PAUSED = "好的，先暂停。已答的题目都保存好了，截至{until}，回复「答题」就能接着做。"
 CLOSED = "抱歉，「{title}」已经结束了，这次的答案没有计入。"
 ALREADY = "这道题您已经答过了（您的答案：{chosen}），每题只能作答一次。"
 RECORDED = "已记录您的答案：{chosen}。答案和解析将在本期结束后公布，届时回复「解析」查看。"
@@ -47,6 +50,7 @@ RIGHT = "✅ 回答正确！"
 WRONG = "❌ 回答错误。您选的是 {chosen}，正确答案是 {answer}。"
 NOTICE_ON = "好的，新一期答题开始时会提醒您。不想收到时回复「退订答题提醒」。"
 NOTICE_OFF = "好的，以后不再发送答题开始的提醒。想恢复时回复「答题提醒」。"
+NOTICE_UNAVAILABLE = "已记下您的需要。目前答题开始时暂不发送提醒，请留意公众号通知。"
 
 
 def _tz(ctx: Ctx) -> ZoneInfo:
@@ -68,7 +72,7 @@ def question_text(period: QuizPeriod, q: QuizQuestion, num: int, total: int) -> 
     kind = "多选" if q.multiple else "单选"
     head = f"【{ops.period_title(period)}】第 {num}/{total} 题（{kind}）"
     opts = "\n".join(f"{ops.LETTERS[i]}. {o}" for i, o in enumerate(q.options))
-    return f"{head}\n{q.stem}\n{opts}\n{HOW_TO}"
+    return f"{head}\n{q.stem}\n{opts}\n{HOW_TO_MULTIPLE if q.multiple else HOW_TO_SINGLE}"
 
 
 def feedback_text(period: QuizPeriod, q: QuizQuestion, chosen: str, correct: bool) -> str:
@@ -83,8 +87,12 @@ def feedback_text(period: QuizPeriod, q: QuizQuestion, chosen: str, correct: boo
 async def _next_period_text(ctx: Ctx) -> str:
     nxt = await ops.next_period(ctx.session, ctx.now)
     if nxt is None:
-        return NEXT_UNKNOWN
+        return _next_unknown(ctx)
     return NEXT_AT.format(title=ops.period_title(nxt), when=_local(ctx, nxt.opens_at))
+
+
+def _next_unknown(ctx: Ctx) -> str:
+    return NEXT_UNKNOWN_NOTICE if ctx.settings.quiz.notify_on_open else NEXT_UNKNOWN
 
 
 async def _ask(ctx: Ctx, period: QuizPeriod, q: QuizQuestion, num: int, total: int, hint: str = "") -> str:
@@ -100,7 +108,7 @@ def _intro(ctx: Ctx, period: QuizPeriod, num: int, total: int) -> str:
         return f"欢迎回来！「{ops.period_title(period)}」您已答 {num - 1} 题，接着做第 {num} 题："
     if period.kind == "half":
         return (f"「{ops.period_title(period)}」共 {total} 题，逐题作答，答完就能看到得分。"
-                f"中途可回复「暂停」，{_last_day(ctx, period)}前回复「答题」接着做。")
+                f"中途可回复「暂停」，截至{_last_day(ctx, period)}都可以回复「答题」接着做。")
     return ""
 
 
@@ -124,7 +132,7 @@ async def _start(ctx: Ctx, kinds: tuple[str, ...]) -> str:
             nxt = await _next_of_kind(ctx, "half")
             return ("现在没有进行中的半年测试。" +
                     (NEXT_AT.format(title=ops.period_title(nxt), when=_local(ctx, nxt.opens_at)) if nxt
-                     else NEXT_UNKNOWN))
+                     else _next_unknown(ctx)))
         return NO_PERIOD + await _next_period_text(ctx)
     done_titles, preparing = [], []
     for period in periods:
@@ -217,7 +225,7 @@ def _other_handler(ctx: Ctx) -> Handler | None:
 
 
 async def _finished(ctx: Ctx, period: QuizPeriod) -> str:
-    scores = await ops.period_scores(ctx.session, period)
+    scores = await quiz_scores.period_scores(ctx.session, period)
     mine = scores.get(ctx.openid)
     title = ops.period_title(period)
     if period.kind == "half" and mine is not None:
@@ -231,15 +239,17 @@ async def _finished(ctx: Ctx, period: QuizPeriod) -> str:
 
 @router.on(text_is("成绩", "我的成绩", "答题成绩", "查成绩"))
 async def show_scores(ctx: Ctx) -> str:
-    """This year's score per period, the year-end score and the taker's rank."""
+    """This year's score per period, the year-end score and the taker's rank (last year's early in a year)."""
     year = ctx.local_now.year
-    q = ctx.settings.quiz
-    table = await ops.year_table(ctx.session, year, ctx.now, month_weight=q.month_weight,
-                                 half_weight=q.half_weight, only_revealed=True)
-    row = table.for_openid(ctx.openid)
     pending = [p for p in await ops.open_periods(ctx.session, ctx.now) if p.reveal == "after_close"]
+    table = await _year_table(ctx, year)
+    row = table.for_openid(ctx.openid)
     if row is None and not pending:
-        return f"您{year}年还没有参加过答题。回复「答题」试试吧！"
+        # Early in a year the taker still wants last year's results (the H2 test just closed).
+        last = await _year_table(ctx, year - 1)
+        if last.for_openid(ctx.openid) is None:
+            return f"您{year}年还没有参加过答题。回复「答题」试试吧！"
+        year, table, row = year - 1, last, last.for_openid(ctx.openid)
     lines = [f"您{year}年的答题成绩："]
     for p in table.periods:
         s = row.scores.get(p.code) if row else None
@@ -254,6 +264,12 @@ async def show_scores(ctx: Ctx) -> str:
     return "\n".join(lines)
 
 
+async def _year_table(ctx: Ctx, year: int) -> quiz_scores.YearTable:
+    q = ctx.settings.quiz
+    return await quiz_scores.year_table(ctx.session, year, ctx.now, month_weight=q.month_weight,
+                                        half_weight=q.half_weight, only_revealed=True)
+
+
 @router.on(text_matches(r"(解析|答案解析|查看解析)(\s*\d{4}-(\d{2}|[Hh][12]))?"))
 async def show_explanations(ctx: Ctx) -> str:
     """Answers and explanations of the taker's latest period (or a named one) once revealed."""
@@ -266,15 +282,26 @@ async def show_explanations(ctx: Ctx) -> str:
         period = await _latest_answered(ctx)
         if period is None:
             return "您还没有答过题，暂时没有可查看的解析。回复「答题」参加吧！"
-    if period.reveal == "after_close" and ops.period_status(period, ctx.now) != "closed":
-        return f"「{ops.period_title(period)}」还没结束，{_last_day(ctx, period)}结束后才能查看解析哦。"
+    title, status = ops.period_title(period), ops.period_status(period, ctx.now)
+    if status == "scheduled":
+        return f"「{title}」还没开始，{_local(ctx, period.opens_at)}开始后回复「答题」参加。"
+    if period.reveal == "after_close" and status != "closed":
+        return f"「{title}」还没结束，{_last_day(ctx, period)}结束后才能查看解析哦。"
     questions = await ops.period_questions(ctx.session, period)
     mine = await ops.answered_ids(ctx.session, period, ctx.openid)
-    lines = [f"【{ops.period_title(period)}】答案与解析"]
+    lines = [f"【{title}】答案与解析"]
+    hidden = 0
     for i, q in enumerate(questions, 1):
         a = mine.get(q.id)
+        if not ops.answer_visible(period, ctx.now, a is not None):
+            hidden += 1
+            continue
         you = f"您的答案 {a.chosen}{' ✅' if a.correct else ' ❌'}" if a else "您未作答"
         lines.append(f"\n{i}. {q.stem}\n正确答案：{q.answer}；{you}" + (f"\n解析：{q.explanation}" if q.explanation else ""))
+    if hidden == len(questions):
+        return f"「{title}」的题您还没有作答，答完就能查看解析。回复「答题」参加吧！"
+    if hidden:
+        lines.append(f"\n其余 {hidden} 题作答后才能查看解析，回复「答题」继续。")
     return "\n".join(lines)
 
 
@@ -292,7 +319,7 @@ async def _latest_answered(ctx: Ctx) -> QuizPeriod | None:
 async def subscribe_notice(ctx: Ctx) -> str:
     """Ask to be told when a new quiz period opens."""
     await ops.set_notice(ctx.session, ctx.openid, True, ctx.now)
-    return NOTICE_ON
+    return NOTICE_ON if ctx.settings.quiz.notify_on_open else NOTICE_UNAVAILABLE
 
 
 @router.on(text_is("退订答题提醒", "取消答题提醒", "关闭答题提醒"))

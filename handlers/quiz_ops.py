@@ -1,21 +1,22 @@
-"""Quiz operations: the bank, periods, answering, scoring, notices.
+"""Quiz operations: letters, periods, the question bank, answering, open notices.
 
 Plain async functions taking a session and a time; the bot handlers, admin
 pages, CLI and jobs all call these. Nothing here knows WeChat or aiohttp.
+Importing questions lives in `handlers.quiz_import`; scores, rankings and the
+year-end export in `handlers.quiz_scores`.
 """
 from __future__ import annotations
 
 import random
 import re
 import unicodedata
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,8 +36,8 @@ class QuizError(Exception):
 
 
 # ------------------------------------------------------------------ letters
-# Separators people type between letters: spaces, commas, 顿号, slashes, 和.
-_SEPARATORS = re.compile(r"[\s,，、;；/\\|+和及与.。]+")
+# Separators people type between letters: spaces, commas, 顿号, colons, slashes, 和.
+_SEPARATORS = re.compile(r"[\s,，、;；:：/\\|+和及与.。!！]+")
 
 
 def parse_letters(text: str) -> str | None:
@@ -46,10 +47,11 @@ def parse_letters(text: str) -> str | None:
     be something else, e.g. another keyword); letters may still be out of range.
     """
     t = unicodedata.normalize("NFKC", text).strip().upper()
-    for prefix in ("答案", "选", "我选"):
+    t = _SEPARATORS.sub("", t)
+    for prefix in ("我的答案是", "我的答案", "答案是", "答案", "我选", "选"):
         if t.startswith(prefix):
             t = t[len(prefix):]
-    t = _SEPARATORS.sub("", t)
+            break
     if not t or not t.isascii() or not t.isalpha():
         return None
     return "".join(sorted(set(t)))
@@ -98,12 +100,37 @@ def default_window(pc: PeriodCode, tz: str) -> tuple[datetime, datetime]:
     return opens, closes
 
 
+def parse_local_time(value: str | None, tz: str) -> datetime | None:
+    """A local date or date-time typed by staff (`2026-12-01`, `2026-12-01T08:00`) as an aware datetime."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(value)
+    except ValueError:
+        raise QuizError(f"时间格式不对：{value}（例如 2026-12-01 或 2026-12-01T08:00）") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
+
+
 def period_status(period: QuizPeriod, now: datetime) -> str:
     if now < period.opens_at:
         return "scheduled"
     if now >= period.closes_at:
         return "closed"
     return "open"
+
+
+def answer_visible(period: QuizPeriod, now: datetime, answered: bool) -> bool:
+    """May a taker see a question's correct answer and explanation now?
+
+    After the window: always. Before it: never. During it: only a question the taker has
+    already answered, and only in periods that reveal immediately (so the rest of a test
+    cannot be looked up first).
+    """
+    status = period_status(period, now)
+    if status == "closed":
+        return True
+    return status == "open" and period.reveal == "immediate" and answered
 
 
 def period_title(period: QuizPeriod) -> str:
@@ -392,213 +419,6 @@ async def set_notice(session: AsyncSession, openid: str, enabled: bool, now: dat
         row.enabled, row.updated_at = enabled, now
 
 
-# ------------------------------------------------------------------ scoring
-@dataclass
-class PeriodScore:
-    correct: int
-    answered: int
-    total: int
-
-    @property
-    def score(self) -> float:
-        return round(100.0 * self.correct / self.total, 1) if self.total else 0.0
-
-    @property
-    def complete(self) -> bool:
-        return self.answered >= self.total
-
-
-async def period_scores(session: AsyncSession, period: QuizPeriod) -> dict[str, PeriodScore]:
-    """openid → score of one period (percentage of the period's questions answered right)."""
-    total = await session.scalar(select(func.count()).select_from(QuizPeriodQuestion)
-                                 .where(QuizPeriodQuestion.period_id == period.id)) or 0
-    rows = await session.execute(
-        select(QuizAnswer.openid, func.count(), func.sum(case((QuizAnswer.correct.is_(True), 1), else_=0)))
-        .where(QuizAnswer.period_id == period.id).group_by(QuizAnswer.openid))
-    return {o: PeriodScore(int(c or 0), int(n), total) for o, n, c in rows.all()}
-
-
-@dataclass
-class PersonRow:
-    openid: str
-    name: str = ""
-    employer: str = ""
-    phone: str = ""
-    chair: bool = False
-    scores: dict[str, PeriodScore | None] = field(default_factory=dict)
-    month_avg: float = 0.0
-    half_avg: float = 0.0
-    total: float = 0.0
-    taken: int = 0
-    held: int = 0
-    rank: int = 0
-
-    @property
-    def participation(self) -> float:
-        return round(100.0 * self.taken / self.held, 1) if self.held else 0.0
-
-
-@dataclass
-class YearTable:
-    year: int
-    periods: list[QuizPeriod]
-    rows: list[PersonRow]
-    month_weight: float
-    half_weight: float
-
-    def for_openid(self, openid: str) -> PersonRow | None:
-        return next((r for r in self.rows if r.openid == openid), None)
-
-
-async def chair_openids(session: AsyncSession) -> set[str]:
-    """openids bound to an active union chair record (empty when the chairs feature is absent).
-
-    Imported lazily: the chairs feature owns its table; we only read who is bound.
-    """
-    try:
-        from bot.db.models.chairs import Chair  # type: ignore[attr-defined]
-    except ImportError:
-        return set()
-    col = getattr(Chair, "openid", None)
-    if col is None:
-        return set()
-    q = select(col).where(col.is_not(None))
-    if hasattr(Chair, "active"):
-        q = q.where(Chair.active.is_(True))
-    return {o for o in await session.scalars(q) if o}
-
-
-def assessment(month_avg: float, half_avg: float, months: int, halves: int, mw: float, hw: float) -> float:
-    """Year-end score: the weighted mean of the month average and the half-year average (0–100)."""
-    parts = ([(month_avg, mw)] if months else []) + ([(half_avg, hw)] if halves else [])
-    weight = sum(w for _, w in parts)
-    return round(sum(v * w for v, w in parts) / weight, 1) if weight else 0.0
-
-
-async def year_table(session: AsyncSession, year: int, now: datetime, *, month_weight: float,
-                     half_weight: float, only_revealed: bool = False) -> YearTable:
-    """Everyone who answered in `year`, scored over the periods opened so far, ranked by
-    participation rate then year-end score. `only_revealed` leaves out open periods whose
-    results are shown only after they close (what takers may see)."""
-    periods = [p for p in await list_periods(session, year) if p.opens_at <= now]
-    if only_revealed:
-        periods = [p for p in periods if p.reveal == "immediate" or period_status(p, now) == "closed"]
-    per_period = {p.code: await period_scores(session, p) for p in periods}
-    openids = sorted({o for s in per_period.values() for o in s})
-    members = await members_by_openid(session, openids)
-    chairs = await chair_openids(session) if openids else set()
-    months = [p for p in periods if p.kind == "month"]
-    halves = [p for p in periods if p.kind == "half"]
-    rows: list[PersonRow] = []
-    for o in openids:
-        m = members.get(o)
-        row = PersonRow(openid=o, name=(m.name if m else "") or "", employer=(m.employer if m else "") or "",
-                        phone=(m.phone if m else "") or "", chair=o in chairs, held=len(periods))
-        for p in periods:
-            row.scores[p.code] = per_period[p.code].get(o)
-        row.taken = sum(1 for s in row.scores.values() if s is not None)
-        row.month_avg = _avg([row.scores[p.code] for p in months])
-        row.half_avg = _avg([row.scores[p.code] for p in halves])
-        row.total = assessment(row.month_avg, row.half_avg, len(months), len(halves), month_weight, half_weight)
-        rows.append(row)
-    rows.sort(key=lambda r: (-r.participation, -r.total, r.name or r.openid))
-    _rank(rows, key=lambda r: (r.participation, r.total))
-    return YearTable(year, periods, rows, month_weight, half_weight)
-
-
-def _avg(scores: list[PeriodScore | None]) -> float:
-    return round(sum(s.score for s in scores if s is not None) / len(scores), 1) if scores else 0.0
-
-
-def _rank(rows: list[Any], key) -> None:  # noqa: ANN001
-    """Competition ranking (1, 2, 2, 4) over rows already sorted by `key` descending."""
-    prev, rank = None, 0
-    for i, r in enumerate(rows, 1):
-        k = key(r)
-        if k != prev:
-            rank, prev = i, k
-        r.rank = rank
-
-
-async def members_by_openid(session: AsyncSession, openids: Iterable[str]) -> dict[str, Member]:
-    ids = list(openids)
-    if not ids:
-        return {}
-    return {m.openid: m for m in await session.scalars(select(Member).where(Member.openid.in_(ids)))}
-
-
-@dataclass
-class GroupRow:
-    employer: str
-    members: int
-    takers: int
-    participation: float
-    avg_total: float
-    rank: int = 0
-
-
-async def employer_board(session: AsyncSession, table: YearTable) -> list[GroupRow]:
-    """Per employer / community: share of its known members who took part, then their average score."""
-    counts = dict((await session.execute(
-        select(Member.employer, func.count()).where(Member.employer.is_not(None), Member.employer != "")
-        .group_by(Member.employer))).all())
-    by_emp: dict[str, list[PersonRow]] = defaultdict(list)
-    for r in table.rows:
-        if r.employer:
-            by_emp[r.employer].append(r)
-    out = []
-    for emp, people in by_emp.items():
-        n = max(counts.get(emp, 0), len(people))
-        # Members who never answered count as 0 % participation.
-        out.append(GroupRow(emp, n, len(people), round(sum(p.participation for p in people) / n, 1),
-                            round(sum(p.total for p in people) / len(people), 1)))
-    out.sort(key=lambda g: (-g.participation, -g.avg_total, g.employer))
-    _rank(out, key=lambda g: (g.participation, g.avg_total))
-    return out
-
-
-@dataclass
-class QuestionStat:
-    position: int
-    question: QuizQuestion
-    answered: int
-    correct: int
-    choices: dict[str, int]
-
-    @property
-    def rate(self) -> float:
-        return round(100.0 * self.correct / self.answered, 1) if self.answered else 0.0
-
-
-@dataclass
-class PeriodResults:
-    period: QuizPeriod
-    participants: int
-    completed: int
-    questions: list[QuestionStat]
-    scores: dict[str, PeriodScore]
-
-    @property
-    def average(self) -> float:
-        vals = [s.score for s in self.scores.values()]
-        return round(sum(vals) / len(vals), 1) if vals else 0.0
-
-
-async def period_results(session: AsyncSession, period: QuizPeriod) -> PeriodResults:
-    questions = await period_questions(session, period)
-    answers = list(await session.scalars(select(QuizAnswer).where(QuizAnswer.period_id == period.id)))
-    stats = []
-    for i, q in enumerate(questions, 1):
-        mine = [a for a in answers if a.question_id == q.id]
-        choices = {LETTERS[k]: 0 for k in range(len(q.options))}
-        for a in mine:
-            for ch in a.chosen:
-                choices[ch] = choices.get(ch, 0) + 1
-        stats.append(QuestionStat(i, q, len(mine), sum(1 for a in mine if a.correct), choices))
-    scores = await period_scores(session, period)
-    return PeriodResults(period, len(scores), sum(1 for s in scores.values() if s.complete), stats, scores)
-
-
 # ------------------------------------------------------------------ notices
 async def notice_recipients(session: AsyncSession) -> list[str]:
     """Subscribed takers: following members who answered before or asked for 答题提醒, minus opt-outs."""
@@ -657,202 +477,3 @@ async def draw_missing(session: AsyncSession, now: datetime, *, per_month: int, 
             if drawn:
                 done.append(period.code)
     return done
-
-
-
-# ------------------------------------------------------------------ import
-# Accepted column titles (Chinese or English, case-insensitive) → field.
-HEADER_ALIASES = {
-    "stem": ("题干", "题目", "stem", "question"),
-    "answer": ("答案", "正确答案", "answer"),
-    "explanation": ("解析", "答案解析", "explanation"),
-    "topic": ("专题", "主题", "分类", "topic"),
-    "difficulty": ("难度", "difficulty"),
-    **{f"opt{ch}": (f"选项{ch}", f"{ch}", f"option_{ch.lower()}", f"option{ch.lower()}", f"{ch}选项")
-       for ch in LETTERS},
-}
-
-
-@dataclass
-class ImportReport:
-    added: int = 0
-    skipped: int = 0  # already in the bank (same stem)
-    rows: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def error_text(self, limit: int = 20, sep: str = "\n") -> str:
-        lines = [f"第 {line} 行：{msg}" if line else msg for line, msg in self.errors[:limit]]
-        if len(self.errors) > limit:
-            lines.append(f"……另有 {len(self.errors) - limit} 处问题")
-        return sep.join(lines)
-
-
-def _map_header(header: Sequence[Any]) -> dict[str, int]:
-    lookup = {alias.lower(): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
-    cols: dict[str, int] = {}
-    for i, title in enumerate(header):
-        name = lookup.get(unicodedata.normalize("NFKC", str(title or "")).strip().lower())
-        if name and name not in cols:
-            cols[name] = i
-    return cols
-
-
-def read_table(filename: str, data: bytes) -> tuple[list[Any], list[tuple[int, list[Any]]]]:
-    """The header and (line number, cells) of every non-empty row of a CSV or XLSX file."""
-    name = filename.lower()
-    if name.endswith((".xlsx", ".xlsm")):
-        import io
-
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise QuizError(f"无法读取 Excel 文件：{exc}") from None
-        ws = wb.worksheets[0]
-        rows = [(i, list(r)) for i, r in enumerate(ws.iter_rows(values_only=True), 1)]
-        wb.close()
-    elif name.endswith((".csv", ".txt")):
-        import csv
-        import io
-
-        for enc in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
-            try:
-                text = data.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise QuizError("无法识别文件编码，请另存为 UTF-8 的 CSV")
-        reader = csv.reader(io.StringIO(text, newline=""))
-        rows, start = [], 1
-        for r in reader:
-            rows.append((start, r))
-            start = reader.line_num + 1
-    else:
-        raise QuizError("只支持 .csv 或 .xlsx 文件")
-    rows = [(i, r) for i, r in rows if any(c is not None and str(c).strip() for c in r)]
-    if not rows:
-        raise QuizError("文件是空的")
-    return rows[0][1], rows[1:]
-
-
-def parse_questions(filename: str, data: bytes, progress=None  # noqa: ANN001
-                    ) -> tuple[list[tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
-    """Validate every row; returns (line, cleaned question) pairs and (line, problem) errors.
-
-    `progress(iterable, total)` may wrap the row loop (the CLI passes tqdm).
-    """
-    header, rows = read_table(filename, data)
-    header_line = 1
-    cols = _map_header(header)
-    missing = [t for t, k in (("题干", "stem"), ("答案", "answer"), ("选项A", "optA"), ("选项B", "optB"))
-               if k not in cols]
-    if missing:
-        return [], [(header_line, "缺少列：" + "、".join(missing) + "（第一行应是列名，见示例文件）")]
-
-    def cell(r: list[Any], key: str) -> Any:
-        i = cols.get(key)
-        if i is None or i >= len(r):
-            return None
-        v = r[i]
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        return v
-
-    good: list[tuple[int, dict[str, Any]]] = []
-    errors: list[tuple[int, str]] = []
-    seen: dict[str, int] = {}
-    iterable = progress(rows, len(rows)) if progress else rows
-    for line, r in iterable:
-        try:
-            q = validate_question(cell(r, "stem"), [cell(r, f"opt{ch}") for ch in LETTERS], cell(r, "answer"),
-                                  cell(r, "explanation"), cell(r, "topic"), cell(r, "difficulty"))
-        except QuizError as exc:
-            errors.append((line, str(exc)))
-            continue
-        if q["stem"] in seen:
-            errors.append((line, f"与第 {seen[q['stem']]} 行的题干重复"))
-            continue
-        seen[q["stem"]] = line
-        good.append((line, q))
-    return good, errors
-
-
-async def import_questions(session: AsyncSession, filename: str, data: bytes, *, now: datetime,
-                           progress=None) -> ImportReport:  # noqa: ANN001
-    """All or nothing: any bad row → nothing added and every problem reported with its line.
-
-    A question whose stem is already in the bank is skipped, so importing a file twice adds nothing.
-    """
-    report = ImportReport()
-    try:
-        good, report.errors = parse_questions(filename, data, progress)
-    except QuizError as exc:
-        report.errors = [(0, str(exc))]
-        return report
-    report.rows = len(good) + len(report.errors)
-    if report.errors:
-        return report
-    existing = set(await session.scalars(select(QuizQuestion.stem).where(QuizQuestion.deleted_at.is_(None))))
-    source = filename.rsplit("/", 1)[-1]
-    for _line, q in good:
-        if q["stem"] in existing:
-            report.skipped += 1
-            continue
-        session.add(QuizQuestion(**q, created_at=now, updated_at=now, source=source[:200]))
-        report.added += 1
-    await session.flush()
-    return report
-
-
-# ------------------------------------------------------------------ exports
-def year_export_rows(table: YearTable) -> tuple[list[str], list[list[Any]]]:
-    """The year-end assessment sheet: one row per person (phone masked)."""
-    from bot.core.validators import mask_phone
-
-    header = ["排名", "姓名", "单位/社区", "手机", "工会主席"]
-    header += [period_title(p) for p in table.periods]
-    header += ["参与期数", "参与率(%)", "每月一题平均", "半年测试平均",
-               f"年终考核得分(月{table.month_weight:g}:半年{table.half_weight:g})"]
-    rows = []
-    for r in table.rows:
-        row: list[Any] = [r.rank, r.name or "未留姓名", r.employer, mask_phone(r.phone) if r.phone else "",
-                          "是" if r.chair else ""]
-        row += [(s.score if s else "未参加") for s in (r.scores.get(p.code) for p in table.periods)]
-        row += [f"{r.taken}/{r.held}", r.participation, r.month_avg, r.half_avg, r.total]
-        rows.append(row)
-    return header, rows
-
-
-def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:
-    """UTF-8 with a BOM, so Excel opens the Chinese correctly."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue().encode("utf-8-sig")
-
-
-def to_xlsx(header: list[str], rows: list[list[Any]], title: str = "Sheet1") -> bytes:
-    import io
-
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title[:31]
-    ws.append(header)
-    for r in rows:
-        ws.append(r)
-    ws.freeze_panes = "A2"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()

@@ -43,10 +43,16 @@ CHECKIN_TEXTS = {
 }
 
 
-def _listing(acts: list) -> str:
+MINE = {"confirmed": "（您已报名）", "waitlist": "（您在候补中）"}
+
+QR_UNKNOWN = "这个签到二维码已失效，请回复「签到 签到码」，签到码由现场工作人员公布。"
+
+
+def _listing(acts: list, mine: dict[int, str]) -> str:  # noqa: ANN001
     lines = ["近期可报名的活动："]
     for i, a in enumerate(acts, 1):
-        lines.append(f"{i}. 【{a.kind_zh}】{a.title}\n   {ops.when_text(a)}｜{a.place}｜{ops.seats_text(a)}")
+        lines.append(f"{i}. 【{a.kind_zh}】{a.title}{MINE.get(mine.get(a.id, ''), '')}\n"
+                     f"   {ops.when_text(a)}｜{a.place}｜{ops.seats_text(a)}")
     lines.append("回复序号查看详情并报名，回复「取消」退出。")
     return "\n".join(lines)
 
@@ -75,8 +81,9 @@ async def list_activities(ctx: Ctx) -> str:
     if not acts:
         ctx.dialogue.clear()
         return "目前没有可以报名的培训或活动，有新活动时我们会在这里发布，欢迎常来看看。"
-    ctx.dialogue.set("signup:pick", {"ids": [a.id for a in acts]}, ttl=TTL)
-    return _listing(acts)
+    ids = [a.id for a in acts]
+    ctx.dialogue.set("signup:pick", {"ids": ids}, ttl=TTL)
+    return _listing(acts, await ops.member_statuses(ctx.session, ctx.member.id, ids))
 
 
 @router.state("signup:pick")
@@ -89,6 +96,11 @@ async def pick_activity(ctx: Ctx) -> str:
     if not (ctx.text.isdigit() and 1 <= int(ctx.text) <= len(ids)):
         return f"请回复 1–{len(ids)} 之间的序号，或回复「取消」退出。"
     act = await ctx.session.get(ops.Activity, ids[int(ctx.text) - 1], populate_existing=True)
+    mine = (await ops.member_statuses(ctx.session, ctx.member.id, [act.id])).get(act.id) if act else None
+    if mine == "confirmed":
+        return f"您已经报名了「{act.title}」，无需重复报名。\n可回复其他序号，或回复「我的报名」查看。"
+    if mine == "waitlist":
+        return f"您已在「{act.title}」的候补名单中，有名额会马上通知您。\n可回复其他序号，或回复「我的报名」查看。"
     why = ops.refusal(act, ctx.now)
     if why:
         return REFUSALS[why] + "\n请回复其他序号，或回复「取消」退出。"
@@ -223,6 +235,8 @@ async def cancel_my_signup(ctx: Ctx) -> str:
     s, a = rows[int(n) - 1]
     res = await ops.cancel_signup(ctx.session, ctx.now, s.id, member_id=ctx.member.id)
     if not res.ok:
+        if res.reason == "attended":
+            return f"您已在「{a.title}」签到，不能再取消了。如有变化请联系现场工作人员。"
         if res.reason == "started":
             return f"「{a.title}」已经开始，不能在线取消了。如有变化请联系现场工作人员。"
         return await _my_list(ctx, "这条报名已经取消过了。")
@@ -271,7 +285,7 @@ async def check_in_by_scan(ctx: Ctx) -> str:
     """A scan (or a follow through the scan) of an activity's check-in QR code."""
     raw = ctx.msg.event_key[len(SCENE_PREFIX):]
     act = await ctx.session.get(ops.Activity, int(raw)) if raw.isdigit() else None
-    reply = await _check_in(ctx, act, "qr")
+    reply = await _check_in(ctx, act, "qr") if act is not None else QR_UNKNOWN
     if ctx.msg.event == "subscribe":
         reply = "欢迎关注街道总工会！\n" + reply
     return reply

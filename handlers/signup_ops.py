@@ -95,8 +95,12 @@ async def lock_activity(session: AsyncSession, activity_id: int) -> Activity | N
     )
 
 
-async def update_activity(session: AsyncSession, now: datetime, activity_id: int, **fields: Any) -> Activity:
-    """Edit an activity; more seats promote the waitlist, fewer than taken is refused."""
+async def update_activity(session: AsyncSession, now: datetime, activity_id: int,
+                          **fields: Any) -> tuple[Activity, int]:
+    """Edit an activity; more seats promote the waitlist, fewer than taken is refused.
+
+    A new time or place is told to everyone signed up or waitlisted; returns
+    (activity, how many were told)."""
     act = await lock_activity(session, activity_id)
     if act is None:
         raise SignupError("没有这个活动")
@@ -107,13 +111,30 @@ async def update_activity(session: AsyncSession, now: datetime, activity_id: int
     cap = fields.get("capacity")
     if cap is not None and cap < act.taken:
         raise SignupError(f"已有 {act.taken} 人报名成功，人数上限不能少于 {act.taken}")
+    before = (act.starts_at, act.ends_at, act.place)
     for k, v in fields.items():
         setattr(act, k, v)
     act.updated_at = now
     await session.flush()
+    told = await _tell_changed(session, act, now) if (act.starts_at, act.ends_at, act.place) != before else 0
     while await _fill_seat(session, act, now):
         pass
-    return act
+    return act, told
+
+
+async def _tell_changed(session: AsyncSession, act: Activity, now: datetime) -> int:
+    """A new time or place: tell everyone signed up or waitlisted (one message per edit)."""
+    rows = (await session.scalars(
+        select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE)).order_by(Signup.seq)
+    )).all()
+    for s in rows:
+        key = f"signup:changed:{act.id}:{s.member_id}:{now:%Y%m%d%H%M%S%f}"
+        text = (f"您报名的「{act.title}」时间或地点有变动，请留意：\n时间：{when_text(act)}\n地点：{act.place}\n"
+                "如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
+        await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose="signup.changed",
+                             template=_status_template(act, "时间或地点变动", "请按新的时间地点参加"))
+        s.notice_key = key
+    return len(rows)
 
 
 async def cancel_activity(session: AsyncSession, now: datetime, activity_id: int, reason: str = "") -> int:
@@ -165,6 +186,15 @@ async def open_activities(session: AsyncSession, now: datetime) -> list[Activity
         .order_by(Activity.starts_at, Activity.id)
     )).all()
     return list(rows)
+
+
+async def member_statuses(session: AsyncSession, member_id: int, activity_ids: list[int]) -> dict[int, str]:
+    """The member's live status (confirmed | waitlist) on each of these activities."""
+    rows = (await session.execute(
+        select(Signup.activity_id, Signup.status).where(
+            Signup.member_id == member_id, Signup.activity_id.in_(activity_ids), Signup.status.in_(ACTIVE))
+    )).all()
+    return dict(rows)
 
 
 # ----------------------------------------------------------------------------- signing up
@@ -222,8 +252,9 @@ async def sign_up(session: AsyncSession, now: datetime, activity_id: int, member
     seq = await _next_seq(session, act.id)
     status = "confirmed" if got_seat else "waitlist"
     if existing is None:
-        existing = Signup(activity_id=act.id, member_id=member.id, openid=member.openid, created_at=now)
+        existing = Signup(activity_id=act.id, member_id=member.id, openid=member.openid)
         session.add(existing)
+    existing.created_at = now  # when this sign-up was made (a re-sign-up reuses the row)
     existing.name, existing.phone, existing.employer = name, phone, employer or ""
     existing.status, existing.seq, existing.updated_at = status, seq, now
     existing.confirmed_at = now if got_seat else None
@@ -267,7 +298,7 @@ async def _fill_seat(session: AsyncSession, act: Activity, now: datetime) -> Sig
 @dataclass
 class CancelResult:
     ok: bool
-    reason: str = ""  # not_found | started | already
+    reason: str = ""  # not_found | attended | started | already
     activity: Activity | None = None
     promoted: Signup | None = None
     was: str = ""
@@ -275,12 +306,20 @@ class CancelResult:
 
 async def cancel_signup(session: AsyncSession, now: datetime, signup_id: int,
                         member_id: int | None = None) -> CancelResult:
-    """Cancel one sign-up; a freed seat goes to the first waitlisted person, exactly once."""
-    s = await session.get(Signup, signup_id, populate_existing=True)
-    if s is None or (member_id is not None and s.member_id != member_id):
+    """Cancel one sign-up; a freed seat goes to the first waitlisted person, exactly once.
+
+    The sign-up is read again after the activity lock is held: a waitlisted row
+    promoted meanwhile must free its seat when cancelled.
+    """
+    activity_id = await session.scalar(select(Signup.activity_id).where(Signup.id == signup_id))
+    if activity_id is None:
         return CancelResult(False, "not_found")
-    act = await lock_activity(session, s.activity_id)
-    assert act is not None
+    act = await lock_activity(session, activity_id)
+    s = await session.get(Signup, signup_id, populate_existing=True)
+    if act is None or s is None or (member_id is not None and s.member_id != member_id):
+        return CancelResult(False, "not_found")
+    if s.attended_at is not None:
+        return CancelResult(False, "attended", act)
     if now >= act.starts_at and member_id is not None:
         return CancelResult(False, "started", act)
     was = s.status
@@ -419,7 +458,7 @@ async def training_record(session: AsyncSession, start: date, end: date, tz: Zon
     rows = (await session.execute(
         select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
         .where(Activity.kind == kind, Activity.status == "open", Activity.starts_at >= lo, Activity.starts_at < hi,
-               Signup.attended_at.is_not(None))
+               Signup.status == "confirmed", Signup.attended_at.is_not(None))
         .order_by(Activity.starts_at)
     )).all()
     workers: dict[int, dict[str, Any]] = {}
@@ -448,7 +487,11 @@ def reminder_due_at(act: Activity, at: Any, tz: ZoneInfo = TZ) -> datetime:
 
 
 async def queue_reminders(session: AsyncSession, now: datetime, at: Any, tz: ZoneInfo = TZ) -> int:
-    """Queue the day-before reminder for every confirmed sign-up that is due; idempotent, catches up."""
+    """Queue the day-before reminder for every confirmed sign-up that is due; idempotent, catches up.
+
+    One per activity, worker and start day: moving an activity to another day
+    reminds again; a time change on the same day is told by the change notice.
+    """
     acts = (await session.scalars(
         select(Activity).where(Activity.status == "open", Activity.starts_at > now,
                                Activity.starts_at <= now + timedelta(days=2))
@@ -466,7 +509,8 @@ async def queue_reminders(session: AsyncSession, now: datetime, at: Any, tz: Zon
             text = (f"温馨提醒：您报名的「{act.title}」明天举行。\n时间：{when_text(act, tz)}\n地点：{act.place}\n"
                     f"到场后回复「签到 {act.checkin_code}」即可签到。如不能参加，请回复「我的报名」取消。")
             row = await outbox.enqueue(
-                session, key=f"signup:remind:{act.id}:{s.member_id}", openid=s.openid, now=now, text=text,
+                session, key=f"signup:remind:{act.id}:{s.member_id}:{local(act.starts_at, tz):%Y%m%d}",
+                openid=s.openid, now=now, text=text,
                 purpose="signup.reminder",
                 template={"kind": "signup_reminder", "data": {
                     "keyword1": act.title, "keyword2": when_text(act, tz), "keyword3": act.place,

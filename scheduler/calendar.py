@@ -44,8 +44,8 @@ def calendar_warning(year: int) -> str | None:
     """A sentence for staff when `year`'s holidays are unknown (weekends only are used), else None."""
     if known_year(year):
         return None
-    return (f"{year}年的法定节假日和调休安排尚未收录（chinese-calendar 需要升级），"
-            f"目前只按周末推算工作日，截止日和提醒日期可能落在节假日，请及时更新。")
+    return (f"{year}年的法定节假日和调休安排还没有收录，目前只按周末推算工作日，"
+            "截止日和提醒日期可能落在节假日上。请联系技术人员升级节假日数据（chinese-calendar 组件）。")
 
 
 def is_working_day(day: date) -> bool:
@@ -170,6 +170,15 @@ def stages(quarter: Quarter, *, deadline_day: int, remind_before: Sequence[int],
         last = out[-1]
         out[-1] = Stage(last.name, last.day, last.due_at, last.offset, True, True, True)
     return sorted(out, key=lambda s: (s.day, s.offset))
+
+
+def stage_label(name: str, short: bool = False) -> str:
+    """A stage name in words: t-7 → 截止前7个工作日 (short: 前7日), t+1 → 截止后1个工作日 (后1日)."""
+    m = re.fullmatch(r"t([+-])(\d+)", name)
+    if not m:
+        return name
+    side = "前" if m.group(1) == "-" else "后"
+    return f"{side}{m.group(2)}日" if short else f"截止{side}{m.group(2)}个工作日"
 
 
 def format_day(day: date) -> str:

@@ -11,18 +11,18 @@ import logging
 
 from sqlalchemy.exc import IntegrityError
 
-from handlers import chairs_ops as ops
+from handlers.chairs_reminders import ReminderRun, run_reminders
 from scheduler.base import JobContext, JobSpec
 
 log = logging.getLogger("unionbot.chairs.jobs")
 
 
-async def send_reminders(ctx: JobContext) -> ops.ReminderRun:
+async def send_reminders(ctx: JobContext) -> ReminderRun:
     """Queue due chair reminders, staff escalations and 通报 listings."""
     for attempt in (1, 2):
         try:
             async with ctx.sessionmaker() as session, session.begin():
-                run = await ops.run_reminders(session, ctx.clock.now(), ctx.settings)
+                run = await run_reminders(session, ctx.clock.now(), ctx.settings)
             break
         except IntegrityError:
             # Another run (another process) recorded the same stage first; its rows

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.media import fetch_pending
-from handlers import hardship_ops as ops
+from handlers.hardship_privacy import anonymise_expired
 from scheduler.base import JobContext, JobSpec
 
 
@@ -29,11 +29,11 @@ async def fetch_photos(ctx: JobContext) -> int:
 
 
 async def anonymise_closed(ctx: JobContext) -> int:
-    """Anonymise personal data of requests closed longer than hardship.retention_days ago."""
+    """Anonymise personal data of requests finished longer than hardship.retention_days ago
+    (and of closed ones whose worker asked for deletion)."""
     async with ctx.sessionmaker() as db, db.begin():
-        return await ops.anonymise_expired(db, now=ctx.clock.now(),
-                                           retention_days=ctx.settings.hardship.retention_days,
-                                           media_dir=_media_dir(ctx))
+        return await anonymise_expired(db, now=ctx.clock.now(), retention_days=ctx.settings.hardship.retention_days,
+                                       media_dir=_media_dir(ctx))
 
 
 JOBS: list[JobSpec] = [

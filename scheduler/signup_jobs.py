@@ -1,7 +1,7 @@
 """Scheduled jobs of the signup feature: the day-before reminder.
 
 Idempotent and catching up: each run queues, under the unique outbox key
-`signup:remind:<activity>:<member>`, the reminder of every confirmed sign-up
+`signup:remind:<activity>:<member>:<start day>`, the reminder of every confirmed sign-up
 whose reminder moment (the day before, at `signup.reminder_time`) has passed
 and whose activity has not started yet.
 """

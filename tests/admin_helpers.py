@@ -10,6 +10,8 @@
 from __future__ import annotations
 
 import re
+
+import pytest
 from html import unescape
 
 from aiohttp import web
@@ -64,3 +66,12 @@ async def login(client, username: str = DEFAULT_USER, password: str = DEFAULT_PA
     )
     if resp.status != 303:
         raise AssertionError(f"login as {username!r} refused: HTTP {resp.status}")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(monkeypatch):  # noqa: ANN001, ANN201
+    """Cheap argon2 parameters in tests (the real ones cost ~0.3 s per login); import it into a test module."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr(staff_ops, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(staff_ops, "_DUMMY_HASH", staff_ops._hasher.hash("unionbot-dummy-password"))

@@ -18,7 +18,8 @@ from bot.db.engine import make_sessionmaker
 from bot.db.models.core import AuditLog, Member, Outbox, Staff
 from tests.conftest import make_settings
 from tests.admin_helpers import (
-    DEFAULT_PASSWORD, DEFAULT_USER, create_staff_user, csrf_from, login, make_admin_client,
+    DEFAULT_PASSWORD, DEFAULT_USER, create_staff_user, csrf_from, fast_password_hashing, login,  # noqa: F401
+    make_admin_client,
 )
 
 

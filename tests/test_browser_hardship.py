@@ -1,6 +1,7 @@
 """A real browser (Debian's Chromium through Playwright): staff approve a worker's hardship request.
 
-Set UNIONBOT_SAVE_SCREENSHOTS=1 to refresh docs/hardship-screenshot.png (the list page, 1280 wide).
+Set UNIONBOT_SAVE_SCREENSHOTS=1 to refresh docs/hardship-screenshot.png (the list page, 1280 wide), and
+UNIONBOT_SCREENSHOT_DIR=/some/dir to keep every page shot (1280 and 390 wide) for a look.
 """
 from __future__ import annotations
 
@@ -85,6 +86,8 @@ async def test_staff_approve_in_browser_and_worker_is_notified(aiohttp_server, a
             await page.screenshot(path=str(shot), full_page=True)
             if os.environ.get("UNIONBOT_SAVE_SCREENSHOTS"):
                 shutil.copy(shot, DOCS / "hardship-screenshot.png")
+            for nav_title in ("首页", "帮扶审核"):
+                assert await page.get_by_role("link", name=nav_title, exact=True).is_visible()
 
             await page.get_by_role("link", name="BF-2026-0001").click()
             await page.get_by_role("heading", name="BF-2026-0001").wait_for()
@@ -95,6 +98,28 @@ async def test_staff_approve_in_browser_and_worker_is_notified(aiohttp_server, a
             await page.get_by_role("button", name="审核通过").click()
             await page.get_by_text("已审核通过：BF-2026-0001").wait_for()
             assert await page.get_by_role("button", name="登记发放").is_visible()
+            await page.screenshot(path=str(tmp_path / "hardship-detail.png"), full_page=True)
+
+            await page.goto(f"{base}/admin/")
+            await page.get_by_role("link", name="待审核的帮扶申请").click()
+            await page.get_by_role("heading", name="困难帮扶申请").wait_for()
+            assert await page.get_by_role("link", name="BF-2026-0005").is_visible()  # the one still 已提交
+            await page.goto(f"{base}/admin/")
+            await page.screenshot(path=str(tmp_path / "home.png"), full_page=True)
+            await page.goto(f"{base}/admin/hardship/new")
+            await page.screenshot(path=str(tmp_path / "hardship-new.png"), full_page=True)
+
+            phone = await browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                              is_mobile=True, has_touch=True, storage_state=await context.storage_state())
+            small = await phone.new_page()
+            for name, path in (("list", "/admin/hardship"), ("detail", "/admin/hardship/3"), ("home", "/admin/")):
+                await small.goto(base + path)
+                await small.screenshot(path=str(tmp_path / f"phone-{name}.png"), full_page=True)
+                # nothing sticks out sideways on a phone
+                assert await small.evaluate("document.documentElement.scrollWidth") <= 390
+            if os.environ.get("UNIONBOT_SCREENSHOT_DIR"):
+                for png in tmp_path.glob("*.png"):
+                    shutil.copy(png, Path(os.environ["UNIONBOT_SCREENSHOT_DIR"]) / png.name)
         finally:
             await browser.close()
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.db.models.chairs import Chair, ChairReport
 from bot.db.models.core import AuditLog
 from handlers import chairs_ops as ops
+from handlers import chairs_stats as stats
 from scheduler.calendar import Quarter
 from scheduler.chairs_jobs import send_reminders
 from scheduler.setup import job_context
@@ -130,3 +131,61 @@ async def test_deactivate_stops_binding(client, db, clock, settings) -> None:  #
     async with db() as s:
         assert not (await s.get(Chair, a.id)).active
         assert len((await s.scalars(select(ChairReport))).all()) == 2
+
+
+async def test_notice_list_keeps_units_that_reported_only_after_being_listed(app, client, db, clock, settings) -> None:  # noqa: ANN001
+    a, b, c = await seed(db, clock, settings)
+    clock.set(datetime(2026, 12, 30, 9, 30))  # t+3: b is put on the 通报 list
+    await send_reminders(job_context(app))
+    clock.set(datetime(2027, 1, 4, 10, 0))
+    async with db() as s, s.begin():
+        await ops.mark_received(s, clock.now(), settings, b.id, Q4, None)
+    await staff_client(client, db)
+    resp = await client.get("/admin/chairs/export.xlsx?quarter=2026Q4")
+    assert "filename*=UTF-8''" in resp.headers["Content-Disposition"]
+    ws = load_workbook(io.BytesIO(await resp.read())).active
+    rows = [[cell.value for cell in r] for r in ws.iter_rows()]
+    assert rows[0][:6] == ["季度", "社区", "单位", "主席", "手机", "报送状态"]
+    assert [r[2] for r in rows[1:]] == ["东湖物流工会"]
+    assert rows[1][5].startswith("逾期补报") and rows[1][7] == "是"
+
+
+async def test_dashboard_trend_uses_each_units_latest_figures(client, db, clock, settings) -> None:  # noqa: ANN001
+    a, b, c = await seed(db, clock, settings)  # a and c reported 2026Q4
+    async with db() as s, s.begin():  # b reported only 2026Q3
+        await ops.submit_report(s, clock.now(), settings, b, Quarter(2026, 3), {
+            "enterprises": 10, "unionised": 3, "wage_agreements": 3, "harmonious": 3, **FIGS})
+    async with db() as s:
+        data = await stats.dashboard(s, Q4)
+    q3, q4 = data["trend"][-2:]
+    assert q3["totals"].reports == 1 and q4["totals"].reports == 3
+    assert q4["indicators"] == data["overall"].indicators()  # the last point is the headline figure
+    assert round(q4["indicators"][0]["rate"], 3) == round(30 / 40, 3)
+
+
+async def test_staff_edit_a_chair(client, db, clock, settings) -> None:  # noqa: ANN001
+    a, _, _ = await seed(db, clock, settings)
+    await staff_client(client, db)
+    t = await token(client, f"/admin/chairs/{a.id}")
+    resp = await client.post(f"/admin/chairs/{a.id}/edit", data={
+        "_csrf": t, "name": "王建民", "organisation": "东湖电子厂工会", "community": "东湖社区", "mobile": "13800138009"})
+    assert "已保存" in await resp.text()
+    t = await token(client, f"/admin/chairs/{a.id}")
+    resp = await client.post(f"/admin/chairs/{a.id}/edit", data={
+        "_csrf": t, "name": "王建民", "organisation": "东湖电子厂工会", "community": "东湖社区", "mobile": "13800138002"})
+    assert "已被另一位主席使用" in await resp.text()
+    async with db() as s:
+        chair = await s.get(Chair, a.id)
+    assert (chair.name, chair.mobile) == ("王建民", "13800138009")
+
+
+async def test_an_unpublished_year_is_flagged_in_the_admin_and_the_log(app, client, db, clock, caplog) -> None:  # noqa: ANN001
+    clock.set(datetime(2031, 3, 2, 10, 0))
+    with caplog.at_level("WARNING"):
+        await send_reminders(job_context(app))
+    assert any("2031年的法定节假日" in r.getMessage() for r in caplog.records)
+    await staff_client(client, db)
+    page = await (await client.get("/admin/chairs")).text()
+    assert "2031年的法定节假日" in page and "只按周末推算" in page
+    page = await (await client.get("/admin/chairs/dashboard")).text()
+    assert "2031年的法定节假日" in page

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from bot.db.models.chairs import ChairReminder
 from bot.db.models.core import Outbox
 from handlers import chairs_ops as ops
+from handlers import chairs_stats as stats
 from scheduler.calendar import Quarter
 from scheduler.chairs_jobs import send_reminders
 from scheduler.setup import job_context
@@ -78,7 +79,7 @@ async def test_each_stage_is_sent_once_when_due(app, db, clock, settings) -> Non
     rems = await reminders(db)
     assert rems[(chair, "t+3")].status == "listed" and rems[(phone_only, "t+3")].status == "listed"
     async with db() as s:
-        grid = await ops.quarter_grid(s, clock.now(), settings, Q4)
+        grid = await stats.quarter_grid(s, clock.now(), settings, Q4)
     by_id = {r.chair.id: r for r in grid}
     assert by_id[chair].status == "missing" and by_id[chair].listed and by_id[chair].sent == 4
     assert by_id[phone_only].unreachable
@@ -174,5 +175,5 @@ async def test_unreachable_reminders_show_in_the_grid(app, db, clock, settings) 
     async with db() as s, s.begin():
         await s.execute(update(Outbox).values(status="unreachable", last_error="outside window; no template"))
     async with db() as s:
-        row = (await ops.quarter_grid(s, clock.now(), settings, Q4))[0]
+        row = (await stats.quarter_grid(s, clock.now(), settings, Q4))[0]
     assert row.unreachable and row.status == "pending"

@@ -10,7 +10,7 @@ from bot.app import SERVICES
 from bot.db.models.core import AuditLog, Member, Outbox
 from bot.db.models.hardship import HardshipPhoto, HardshipRequest
 from handlers import hardship_ops as ops
-from tests.admin_helpers import create_staff_user, csrf_from, login
+from tests.admin_helpers import create_staff_user, csrf_from, fast_password_hashing, login  # noqa: F401
 
 ID_NUMBER = "11010519491231002X"
 
@@ -85,12 +85,16 @@ async def test_full_workflow_each_decision_queues_worker_message(client, db, app
 
     await act(client, req.id, "start_review")
     [o] = await outbox_rows(db)
-    assert o.openid == "oW1" and o.purpose == "hardship.status" and "正在审核" in o.payload["text"]
+    assert o.openid == "oW1" and o.purpose == "hardship.status"
+    assert o.payload["text"] == ("您的帮扶申请 BF-2026-0001 已进入审核。工作人员可能会打电话向您核实情况，请保持电话畅通。\n"
+                                 "回复「我的申请」可随时查看。")
     assert o.payload["template"]["kind"] == "hardship_status"
-    assert "reviewing" not in o.payload["text"]
+    assert o.payload["template"]["data"]["status"] == "正在审核"
 
     await act(client, req.id, "request_more", message="请补拍一张清楚的住院发票")
-    assert "请补拍一张清楚的住院发票" in (await outbox_rows(db))[-1].payload["text"]
+    assert (await outbox_rows(db))[-1].payload["text"] == (
+        "您的帮扶申请 BF-2026-0001 还需要补充一些材料：\n请补拍一张清楚的住院发票\n请回复「补充」，再发送文字或照片。\n"
+        "回复「我的申请」可随时查看。")
     assert (await fetch(db, req.id)).status == "waiting"
     await act(client, req.id, "start_review")
 
@@ -99,15 +103,18 @@ async def test_full_workflow_each_decision_queues_worker_message(client, db, app
     assert (await fetch(db, req.id)).status == "reviewing"
 
     await act(client, req.id, "approve", message="请留意电话")
-    assert "审核通过" in (await outbox_rows(db))[-1].payload["text"]
+    assert (await outbox_rows(db))[-1].payload["text"] == (
+        "您的帮扶申请 BF-2026-0001 审核通过了。我们会尽快安排发放，届时另行通知。\n工作人员留言：请留意电话\n"
+        "回复「我的申请」可随时查看。")
 
     resp = await act(client, req.id, "deliver", amount="", aid_kind="", aid_date="2026-11-30")
     assert "发放金额或实物" in await resp.text()
     resp = await act(client, req.id, "deliver", amount="2000", aid_kind="", aid_date="")
     assert "发放日期" in await resp.text()
     await act(client, req.id, "deliver", amount="2000", aid_kind="米面油一套", aid_date="2026-11-30")
-    last = (await outbox_rows(db))[-1]
-    assert "帮扶已发放" in last.payload["text"] and "2000.00 元" in last.payload["text"] and "2026-11-30" in last.payload["text"]
+    assert (await outbox_rows(db))[-1].payload["text"] == (
+        "您的帮扶申请 BF-2026-0001 帮扶已发放。发放内容：2000.00 元，米面油一套，发放日期：2026-11-30。\n"
+        "如有疑问，欢迎致电街道总工会。\n回复「我的申请」可随时查看。")
 
     n = len(await outbox_rows(db))
     await act(client, req.id, "close")
@@ -131,8 +138,9 @@ async def test_rejection_message_carries_reason(client, db, app, clock):  # noqa
     await staff_client(client, db)
     await act(client, req.id, "start_review")
     await act(client, req.id, "reject", message="家庭人均收入高于标准")
-    last = (await outbox_rows(db))[-1]
-    assert "未通过" in last.payload["text"] and "家庭人均收入高于标准" in last.payload["text"]
+    assert (await outbox_rows(db))[-1].payload["text"] == (
+        "很抱歉，您的帮扶申请 BF-2026-0001 这次没有通过。\n原因：家庭人均收入高于标准\n如有疑问，欢迎致电街道总工会。\n"
+        "回复「我的申请」可随时查看。")
     assert (await fetch(db, req.id)).reject_reason == "家庭人均收入高于标准"
 
 
@@ -233,20 +241,32 @@ async def test_staff_records_request_on_behalf(client, db, app, clock):  # noqa:
     await staff_client(client, db)
     t = await token(client, "/admin/hardship/new")
     form = {"_csrf": t, "kind": "因灾", "description": "入户走访：台风损毁房屋", "household": "2", "income": "1800",
-            "expenses": "0", "name": "吴六", "phone": "12345", "employer": "", "id_number": "", "openid": ""}
+            "expenses": "0", "name": "吴六", "phone": "12345", "employer": "x", "id_number": "110105194912310021",
+            "openid": ""}
     resp = await client.post("/admin/hardship/new", data=form)
-    assert resp.status == 400 and "11位" in await resp.text()
-    form["phone"] = "13700001111"
+    page = await resp.text()
+    # the dialogue's own rules, and the worker's consent is required
+    assert resp.status == 400 and "11位" in page and "2–60" in page and "校验没通过" in page and "取得同意" in page
+    form.update(phone="13700001111", employer="某物业（集团）公司", id_number="", consent="1")
     resp = await client.post("/admin/hardship/new", data=form)
-    assert resp.status == 200 and "已代办录入：BF-2026-0001" in await resp.text()
+    assert resp.status == 200 and "已代办录入：BF-2026-0001（未关联微信，进度请电话告知本人）" in await resp.text()
     async with db() as s:
         req = (await s.scalars(select(HardshipRequest))).one()
     assert req.created_by_staff_id is not None and req.tier == "深度困难" and req.status == "submitted"
+    assert req.employer == "某物业（集团）公司" and req.consent_version.startswith("代办")
     # the same rules: one open request per worker
     await seed(db, app, clock, openid="oW9")
     form.update(openid="oW9", _csrf=await token(client, "/admin/hardship/new"))
     resp = await client.post("/admin/hardship/new", data=form)
     assert resp.status == 400 and "进行中的申请" in await resp.text()
+    # without an openid, the worker is found by the mobile number they left in WeChat
+    async with db() as s, s.begin():
+        s.add(Member(openid="oW10", first_seen=clock.now(), last_seen=clock.now(), phone="13700002222"))
+    form.update(openid="", phone="13700002222", _csrf=await token(client, "/admin/hardship/new"))
+    resp = await client.post("/admin/hardship/new", data=form)
+    assert "BF-2026-0003（已关联微信，进度会通知本人）" in await resp.text()
+    async with db() as s:
+        assert (await s.scalar(select(HardshipRequest).where(HardshipRequest.ref == "BF-2026-0003"))).openid == "oW10"
 
 
 async def test_notes_and_assignment_stay_internal(client, db, app, clock):  # noqa: ANN001
@@ -288,3 +308,27 @@ async def test_worker_sees_staff_message_in_my_requests(client, sim, db, app, cl
     assert "已收到您的补充说明" in await sim.user("oWorkerX").send("补充 单位不给开，附说明")
     page = await (await client.get(f"/admin/hardship/{req.id}")).text()
     assert "单位不给开，附说明" in page and "审核中" in page
+
+
+async def test_home_page_shows_what_waits_for_staff(client, db, app, clock, sim):  # noqa: ANN001
+    a = await seed(db, app, clock, openid="oA", name="赵一")
+    await seed(db, app, clock, openid="oB", name="钱二")
+    await staff_client(client, db)
+    await act(client, a.id, "start_review")
+    u = sim.user("oB")
+    await u.send("删除我的信息")
+    await u.send("确认删除")
+    home = await (await client.get("/admin/")).text()
+    assert "待办事项" in home
+    assert '<span class="todo-num">1</span><span>待审核的帮扶申请</span>' in home
+    assert '<span class="todo-num">1</span><span>审核中的帮扶申请</span>' in home
+    assert "职工申请删除个人信息" in home
+    listed = await (await client.get("/admin/hardship?erase=1")).text()
+    assert "钱二" in listed and "赵一" not in listed and "申请删除信息" in listed
+
+
+async def test_assigning_a_missing_request_is_refused_politely(client, db):  # noqa: ANN001
+    await staff_client(client, db)
+    t = await token(client)
+    resp = await client.post("/admin/hardship/999/assign", data={"_csrf": t, "assignee": ""}, allow_redirects=False)
+    assert resp.status == 303

@@ -9,6 +9,7 @@ from bot.crypto import FieldCrypto
 from bot.db.models.core import Member, Outbox
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
 from handlers import hardship_ops as ops
+from handlers.hardship_privacy import ANON_NAME
 
 ID_NUMBER = "11010519491231002X"
 
@@ -183,7 +184,7 @@ async def test_my_requests_and_supplement(sim, db, clock):  # noqa: ANN001
     assert "BF-2026-0001" in reply and "需要您补充材料" in reply and "请补拍一张清楚的住院发票" in reply
     assert "waiting" not in reply
 
-    assert "请先回复「补充」" in await u.image("STRAY")
+    assert "补充" in await u.image("STRAY")  # a photo outside any step points to 补充
     reply = await u.send("补充")
     assert "清楚的住院发票" in reply
     await u.image("MEDIA9")
@@ -201,27 +202,82 @@ async def test_my_requests_and_supplement(sim, db, clock):  # noqa: ANN001
     assert events[-1].text == "单位开不了收入证明，我可以写个说明" and events[-1].actor == "worker"
 
 
-async def test_erase_my_data(sim, db, clock):  # noqa: ANN001
+async def member_profile(db, openid: str) -> tuple:  # noqa: ANN001
+    async with db() as s:
+        m = await s.scalar(select(Member).where(Member.openid == openid))
+    return (m.name, m.phone, m.employer)
+
+
+async def test_erase_my_data(sim, db, clock, app, settings):  # noqa: ANN001
     u = sim.user("oWorker9")
     await apply(u)
     await u.send("确认")
-    await u.send("删除我的信息")
+    assert "确认删除" in await u.send("删除我的信息")
     reply = await u.send("确认删除")
-    assert "仍在办理" in reply
+    assert "BF-2026-0001 还在办理" in reply and "办结后自动删除" in reply
     [req] = await requests(db)
-    assert req.erase_requested_at is not None and req.phone == "13800138000"
+    assert req.erase_requested_at is not None and req.phone == "13800138000"  # staff still need it
+    assert await member_profile(db, "oWorker9") == (None, None, None)  # the profile goes at once
 
+    # closing the request lets the next retention run remove it, without waiting the retention period
     async with db() as s, s.begin():
         await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
         await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="收入超过标准")
+        await ops.close(s, req.id, now=clock.now(), staff_id=None)
+    from scheduler.base import JobContext
+    from scheduler.hardship_jobs import anonymise_closed
+
+    from bot.app import SERVICES
+
+    assert await anonymise_closed(JobContext(settings=settings, sessionmaker=db, clock=clock,
+                                             services=app[SERVICES])) == 1
+    [req] = await requests(db)
+    assert (req.name, req.phone, req.id_number_enc, req.openid) == (ANON_NAME, "", None, "")
+    assert (req.last_message, req.reject_reason, req.description) == ("", "", "")
+    assert req.per_capita == 1000 and req.kind == "因病"  # figures stay
+    assert "还没有提交过" in await u.send("我的申请")
+
+
+async def test_erase_finished_request_at_once_and_form_drafts(sim, db, clock):  # noqa: ANN001
+    u = sim.user("oWorker10")
+    await apply(u)
+    await u.send("确认")
+    [req] = await requests(db)
+    async with db() as s, s.begin():
+        await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
+        await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="王小明家收入超过标准")
+    # mid-form, the wish interrupts (it is not taken as an answer) and the form waits
+    await u.send("帮扶")
+    await u.send("同意")
+    await u.send("工伤")
+    assert "确认删除" in await u.send("删除我的信息")
+    reply = await u.send("算了吧")
+    assert "没有删除任何信息" in reply and "接着填" in reply
+    assert "请简单说明困难情况" in await u.send("帮扶")
+
     await u.send("删除我的信息")
     assert "已删除您的个人信息" in await u.send("确认删除")
     [req] = await requests(db)
-    assert (req.name, req.phone, req.id_number_enc, req.openid) == (ops.ANON_NAME, "", None, "")
-    assert req.per_capita == 1000 and req.kind == "因病"  # figures stay
+    assert (req.name, req.phone, req.last_message, req.openid) == (ANON_NAME, "", "", "")
     async with db() as s:
-        member = await s.scalar(select(Member).where(Member.openid == "oWorker9"))
-    assert member.name is None and member.phone is None
+        texts = [e.text for e in await s.scalars(select(HardshipEvent).where(HardshipEvent.request_id == req.id))]
+    assert not any("王小明" in t for t in texts)
+    assert "同意" in await u.send("帮扶")  # the half-filled form went too: a fresh start
+
+
+async def test_my_requests_mid_form_keeps_the_form(sim, db):  # noqa: ANN001
+    u = sim.user("oWorker11")
+    await u.send("帮扶")
+    for a in ANSWERS[:8]:
+        await u.send(a)
+    reply = await u.send("我的申请")
+    assert "还没有提交过" in reply and "工作单位" in reply  # the list, then the question again
+    # free text keeps the worker's own punctuation; words at the ID step get a clear hint
+    await u.send("某物业（集团）公司")
+    assert "不想填请回复「跳过」" in await u.send("不知道")
+    await u.send("跳过")
+    summary = await u.send("跳过")
+    assert "工作单位：某物业（集团）公司" in summary
 
 
 async def test_twenty_concurrent_submissions_get_unique_numbers(sim, db):  # noqa: ANN001

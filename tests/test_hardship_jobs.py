@@ -11,6 +11,7 @@ from bot.media import MAX_ATTEMPTS, fetch_pending
 from bot.wechat.api import WeChatAPI
 from handlers import hardship_ops as ops
 from scheduler.base import JobContext
+from handlers.hardship_privacy import ANON_NAME
 from scheduler.hardship_jobs import JOBS, anonymise_closed
 from tests.fake_wechat import JPEG_BYTES, FakeWeChat, fake_wechat  # noqa: F401
 
@@ -98,8 +99,25 @@ async def test_retention_anonymises_closed_requests_after_the_period(db, app, cl
         r = await s.get(HardshipRequest, req.id)
         o = await s.get(HardshipRequest, other.id)
         anon_events = list(await s.scalars(select(HardshipEvent).where(HardshipEvent.action == "anonymise")))
-    assert (r.name, r.phone, r.employer, r.id_number_enc, r.description, r.openid) == (ops.ANON_NAME, "", "", None, "", "")
+    assert (r.name, r.phone, r.employer, r.id_number_enc, r.description, r.openid) == (ANON_NAME, "", "", None, "", "")
     assert (r.kind, r.household_size, r.monthly_income, r.per_capita, r.tier) == ("因病", 2, 3000, 1250, "相对困难")
     assert {p.media_id for p in r.photos} == {""}
     assert len(anon_events) == 1
     assert o.name == "赵六" and o.anonymised_at is None
+
+
+async def test_retention_also_covers_requests_left_rejected(db, app, clock, settings):  # noqa: ANN001
+    """A rejection nobody closed must not keep personal data for ever."""
+    req = await seed(db, app, clock, online=False)
+    async with db() as s, s.begin():
+        await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
+        await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="王小明家收入高于标准")
+    ctx = JobContext(settings=settings, sessionmaker=db, clock=clock, services=app[SERVICES])
+    clock.advance(days=settings.hardship.retention_days - 1)
+    assert await anonymise_closed(ctx) == 0
+    clock.advance(days=2)
+    assert await anonymise_closed(ctx) == 1
+    async with db() as s:
+        r = await s.get(HardshipRequest, req.id)
+    assert (r.status, r.name, r.reject_reason, r.last_message) == ("rejected", ANON_NAME, "", "")
+    assert all(e.text == "" for e in r.events)

@@ -61,7 +61,7 @@ SampleForm.mount(router, start=text_is("登记") | click_is("SAMPLE"))
 async def slow_reply(ctx: Ctx) -> str:
     """A handler slower than the reply timeout."""
     ctx.member.employer = "慢单位"
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(1.5)
     return "终于好了"
 
 
@@ -96,7 +96,8 @@ async def record_order(ctx: Ctx) -> str:
 
 @pytest.fixture
 def fast_settings(settings):  # noqa: ANN001
-    settings.server.reply_timeout = 0.3
+    # Short enough to test the slow-handler path quickly, long enough for a slow CI database.
+    settings.server.reply_timeout = 1.0
     return settings
 
 
@@ -293,3 +294,31 @@ def test_handlers_and_core_import_neither_wechatpy_nor_aiohttp() -> None:
                     names = [node.module]
                 offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in ("wechatpy", "aiohttp")]
     assert offenders == []
+
+
+async def test_a_photo_outside_any_form_gets_a_helpful_answer(sim: WeChatSim) -> None:
+    reply = await sim.user("oPhoto").image("MEDIA-X")
+    assert "收到您的照片" in reply and "补充" in reply
+
+
+async def test_a_second_form_started_by_click_keeps_the_first_as_a_draft(sim: WeChatSim) -> None:
+    u = sim.user("oTwoForms")
+    await u.send("登记")
+    await u.send("29")  # the sample form now asks for the phone
+    assert "第二个" in await u.click("SECOND")  # another flow starts; the first is kept
+    assert "已提交" in await u.send("好的")
+    resumed = await u.send("登记")
+    assert "还没填完" in resumed and "手机号" in resumed  # back where it stopped
+
+
+class SecondForm(Form):
+    flow = "second"
+    title = "第二个表"
+    fields = (Field("note", "这是第二个表，请随便说一句。", label="备注"),)
+    confirm = False
+
+    async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
+        return "第二个表已提交"
+
+
+SecondForm.mount(router, start=click_is("SECOND"))

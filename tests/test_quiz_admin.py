@@ -44,6 +44,19 @@ async def test_upload_bad_file_then_good_file(client, db):
         assert (await s.scalar(select(AuditLog).where(AuditLog.action == "quiz.import"))) is not None
 
 
+async def test_template_download_imports_back(client, db):
+    token = await staff_client(client, db)
+    page = await (await client.get("/admin/quiz/questions")).text()
+    assert "下载导入模板" in page
+    resp = await client.get("/admin/quiz/questions/template.xlsx")
+    assert resp.status == 200
+    data = await resp.read()
+    ws = load_workbook(io.BytesIO(data)).active
+    assert [c.value for c in ws[1]][:3] == ["题干", "选项A", "选项B"]
+    page = await (await upload(client, token, "模板.xlsx", data)).text()
+    assert "新增 2 道" in page
+
+
 async def test_edit_question_rescores_and_remove_keeps_answers(client, sim, db, clock):
     ids = await add_bank(db, clock)
     await add_period(db, clock, "2026-11", [ids[0]])
@@ -82,7 +95,8 @@ async def test_create_period_results_chart_scores_and_export(client, sim, db, cl
     await u.send("A")
     await u.send("A")
     page = await (await client.get("/admin/quiz/periods/2026-11")).text()
-    assert "<svg" in page and "各题正确率" in page and "参与人数" in page
+    assert "各题正确率" in page and "参与人数" in page
+    assert page.count('class="qz-bar-fill"') == 2 and "暂无作答" not in page  # one bar per question
     assert "cdn" not in page.lower()
     assert "本期已有人作答" in page  # questions locked once answered
     page = await (await client.get("/admin/quiz/scores?year=2026")).text()

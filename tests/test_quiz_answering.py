@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.db.models.quiz import QuizAnswer
 from handlers import quiz_ops as ops
+from handlers import quiz_scores
 from tests.test_quiz_support import add_bank, add_period, local
 
 
@@ -25,12 +26,13 @@ async def test_monthly_question_right_answer_with_explanation(sim, db, clock):
     reply = await u.send("答题")
     assert "2026年11月 每月一题" in reply and "工会经费的来源" in reply
     assert "A. 会费" in reply and "D. 政府补助" in reply and "多选" in reply
+    assert "全部正确选项" in reply and "一个选项" not in reply
     reply = await u.send("a、b c，D")
     assert "回答正确" in reply and "以上都是" in reply
     assert "都已经答完" in reply
 
 
-@pytest.mark.parametrize("text", ["AC", "a c", "A、C", "ac", "Ａ，Ｃ", "c a"])
+@pytest.mark.parametrize("text", ["AC", "a c", "A、C", "ac", "Ａ，Ｃ", "c a", "答案:AC", "答案：A、C", "我的答案是 AC"])
 async def test_letter_formats_are_all_accepted(sim, db, clock, text):
     ids = await add_bank(db, clock)
     await add_period(db, clock, "2026-11", [ids[4]])  # correct: ABC
@@ -46,7 +48,7 @@ async def test_invalid_letters_are_asked_again_with_a_hint(sim, db, clock):
     ids = await add_bank(db, clock)
     await add_period(db, clock, "2026-11", [ids[0]])  # single choice, options A–C
     u = sim.user("oHint")
-    await u.send("答题")
+    assert "请回复一个选项字母" in await u.send("答题")
     reply = await u.send("E")
     assert "A–C" in reply and "建立基层工会委员会" in reply
     reply = await u.send("AB")
@@ -149,7 +151,7 @@ async def test_removed_question_keeps_past_answers(sim, db, clock):
     async with db() as s:
         bank, _ = await ops.list_questions(s)
         assert ids[0] not in [q.id for q in bank]
-        scores = await ops.period_scores(s, period)
+        scores = await quiz_scores.period_scores(s, period)
     assert scores["oKeep"].correct == 1
     assert "答对 1/1" in await u.send("成绩")
     assert "会员25人以上" in await u.send("解析")

@@ -75,3 +75,22 @@ async def test_hidden_answers_in_the_test_still_give_the_score(sim, db, clock):
     assert reply.startswith("已记录：C。") and "正确答案" not in reply
     reply = await u.send("ABCD")
     assert "答对 1/2 题" in reply and "解析" in reply
+
+
+async def test_explanations_mid_test_cover_only_answered_questions(sim, db, clock):
+    ids = await add_bank(db, clock)
+    await add_period(db, clock, "2026-H2", ids[:3])  # reveals immediately, opens in December
+    u = sim.user("oPeek")
+    assert "还没开始" in await u.send("解析 2026-H2")  # no answers before the test opens
+    clock.set(local(2026, 12, 3, 9, 0))
+    assert "还没有作答" in await u.send("解析 2026-h2")
+    await u.send("测试")
+    await u.send("B")  # question 1 answered; question 2 asked
+    reply = await u.send("解析 2026-H2")
+    assert "会员25人以上" in reply and "其余 2 题作答后" in reply
+    assert "以上都是" not in reply and "ABCD" not in reply and "每日不超过八小时" not in reply
+    reply = await u.send("答题")
+    assert "第 2/3 题" in reply  # the test goes on where it stopped
+    clock.set(local(2027, 1, 1, 0, 1))
+    reply = await u.send("解析 2026-H2")
+    assert "以上都是" in reply and "您未作答" in reply and "其余" not in reply

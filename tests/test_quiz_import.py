@@ -6,7 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from openpyxl import Workbook
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.commands.quiz import quiz
 from bot.db.engine import make_engine, make_sessionmaker
@@ -119,3 +119,19 @@ def test_period_and_export_commands(tmp_path):
     out = tmp_path / "year.xlsx"
     result = CliRunner().invoke(quiz, ["export", "2026", "-o", str(out), "--config", cfg])
     assert result.exit_code == 0 and out.exists()
+
+
+def test_large_file_shows_progress_and_bad_line_numbers(tmp_path):
+    cfg, url = setup_cli(tmp_path)
+    big = tmp_path / "big.csv"
+    lines = ["题干,选项A,选项B,答案"] + [f"第{i}题？,是,否,{'AB'[i % 2]}" for i in range(400)]
+    big.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(quiz, ["import", str(big), "--config", cfg])
+    assert result.exit_code == 0 and "新增 400 道" in result.output
+    assert "检查题目" in result.output and "写入题库" in result.output and "400/400" in result.output
+    lines[301] = "第300题？,是,否,C"  # line 302 of the file
+    big.write_text("\n".join(lines).replace("第", "新") + "\n", encoding="utf-8")
+    result = CliRunner().invoke(quiz, ["import", str(big), "--config", cfg])
+    assert result.exit_code == 1 and "第 302 行：正确答案只能在 A–B 之中" in result.output
+    assert "写入题库" not in result.output
+    assert len(bank(url)) == 400

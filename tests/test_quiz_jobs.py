@@ -59,7 +59,11 @@ async def test_open_notices_once_per_period_and_taker(app, sim, db, clock, setti
 async def test_notices_are_off_by_default_but_questions_get_drawn(app, sim, db, clock, settings):
     assert settings.quiz.notify_on_open is False
     await add_bank(db, clock)
-    await sim.user("oKeen").send("答题提醒")
+    keen = sim.user("oKeen")
+    reply = await keen.send("答题提醒")  # no promise the service cannot keep
+    assert "暂不发送提醒" in reply and "会提醒您" not in reply
+    reply = await keen.send("答题")
+    assert "请留意公众号通知" in reply and "提醒" not in reply
     async with db() as s, s.begin():
         await ops.create_period(s, "2026-12", now=clock.now(), tz="Asia/Shanghai", draw=False)
     ctx = job_ctx(app, settings)

@@ -46,3 +46,17 @@ def test_jobs_list_command_shows_next_runs(tmp_path, monkeypatch) -> None:  # no
     assert result.exit_code == 0, result.output
     line = next(ln for ln in result.output.splitlines() if ln.startswith("chairs.reminders"))
     assert re.search(r"next \d{4}-\d\d-\d\d \d\d:\d\d", line)
+
+
+def test_jobs_run_command_runs_one_job_against_the_configured_database(tmp_path) -> None:  # noqa: ANN001
+    from bot.commands.jobs import jobs
+
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/bot.db"\n'
+                   '[admin]\nsecret_key = "test-secret-key-0123456789abcdef"\n', encoding="utf-8")
+    result = CliRunner().invoke(jobs, ["run", "chairs.reminders", "--config", str(cfg)])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^chairs\.reminders: queued=\d+ ", result.output, re.M)
+    assert (tmp_path / "bot.db").exists()
+    result = CliRunner().invoke(jobs, ["run", "reminders", "--config", str(cfg)])
+    assert result.exit_code == 2 and "chairs.reminders" in result.output and "signup.reminders" in result.output

@@ -74,7 +74,9 @@ async def test_publish_signup_checkin_cancel_export(client, sim, db, clock, deli
     table = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
     assert table[0][:5] == ["序号", "姓名", "手机", "工作单位", "状态"]
     assert [r[1] for r in table[1:]] == ["王一", "王二", "王三"]
-    assert table[2][2] == "138****0002" and table[2][4] == "已签到" and table[2][7] == "工作人员"
+    assert table[0][5:] == ["报名时间", "取消时间", "签到时间", "签到方式"]
+    assert table[1][4] == "已取消" and table[1][6] == "2026-11-24 10:00"  # A cancelled (by staff) now
+    assert table[2][2] == "138****0002" and table[2][4] == "已签到" and table[2][8] == "工作人员"
     resp = await client.get(f"{detail_url}/export.xlsx?status=waitlist")
     ws = load_workbook(io.BytesIO(await resp.read())).active
     assert [r[1] for r in ws.iter_rows(min_row=2, values_only=True)] == ["王三"]

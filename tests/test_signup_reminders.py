@@ -9,6 +9,7 @@ from bot.app import CLOCK, DELIVERY, SERVICES, SESSIONMAKER, SETTINGS
 from bot.db.models.core import Outbox
 from scheduler.base import JobContext
 from scheduler.signup_jobs import JOBS, send_reminders
+from handlers import signup_ops as ops
 from tests.test_signup_flow import at, make_activity, signup_via_chat
 
 
@@ -38,7 +39,7 @@ async def test_reminder_day_before_once_and_idempotent(app, sim, db, clock, deli
     clock.advance(minutes=10)
     assert await send_reminders(ctx) == 0
     rows = await reminders(db)
-    assert [r.key for r in rows] == [f"signup:remind:{act.id}:{rows[0].key.rsplit(':', 1)[1]}"]
+    assert len(rows) == 1 and rows[0].key.startswith(f"signup:remind:{act.id}:")
     assert rows[0].openid == "oA" and rows[0].payload["template"]["kind"] == "signup_reminder"
     assert act.checkin_code in rows[0].payload["text"] and "明天" in rows[0].payload["text"]
     await deliver()
@@ -60,3 +61,22 @@ async def test_reminder_catches_up_after_downtime_but_not_after_start(app, sim, 
     assert await send_reminders(ctx) == 0
     keys = [r.key for r in await reminders(db)]
     assert all(f":{late.id}:" not in k for k in keys)  # the reading club already took place: nothing stale
+
+
+async def test_moved_to_another_day_reminds_again_same_day_change_does_not(app, sim, db, clock):
+    act = await make_activity(db, clock)  # 26 Nov 14:00
+    await signup_via_chat(sim.user("oA"), "王一", "13800000001")
+    ctx = job_ctx(app)
+    clock.set(at(25, 18, 0))
+    assert await send_reminders(ctx) == 1
+    fields = dict(kind="training", title=act.title, description="", place=act.place, capacity=2, waitlist=True,
+                  audience="", deadline=None)
+    async with db() as s, s.begin():  # same day, one hour later: the change notice tells it, no 2nd reminder
+        await ops.update_activity(s, clock.now(), act.id, **fields, starts_at=at(26, 15), ends_at=at(26, 17))
+    assert await send_reminders(ctx) == 0
+    async with db() as s, s.begin():  # moved to the 28th: reminded again the day before
+        await ops.update_activity(s, clock.now(), act.id, **fields, starts_at=at(28, 9), ends_at=at(28, 11))
+    clock.set(at(27, 18, 0))
+    assert await send_reminders(ctx) == 1
+    rows = await reminders(db)
+    assert len(rows) == 2 and "11月28日" in rows[1].payload["text"]

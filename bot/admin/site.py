@@ -118,9 +118,12 @@ def _load_page_modules(app: web.Application) -> None:
 
 
 async def _first_start_hint(app: web.Application) -> None:
-    async with app[SESSIONMAKER]() as db:
-        if not await staff_ops.any_staff(db):
-            log.warning(auth.NO_STAFF_LOG)
+    try:
+        async with app[SESSIONMAKER]() as db:
+            if not await staff_ops.any_staff(db):
+                log.warning(auth.NO_STAFF_LOG)
+    except Exception:  # the database may be down at start: /readyz reports it; don't refuse to start
+        log.exception("could not check for staff accounts at start")
 
 
 @web.middleware

@@ -33,7 +33,7 @@ def import_file(file: str, config: str | None) -> None:
     """
     from bot.clock import Clock
     from bot.db.engine import make_engine, make_sessionmaker
-    from handlers import chairs_ops as ops
+    from handlers import chairs_import as ops
 
     settings = settings_from(config)
     try:

@@ -60,16 +60,16 @@ def import_file(file: str, config: str | None) -> None:
     """
     from tqdm import tqdm
 
-    from handlers import quiz_ops as ops
+    from handlers import quiz_import
 
     settings = settings_from(config)
     data = Path(file).read_bytes()
 
-    def progress(rows, total):  # noqa: ANN001, ANN202
-        return tqdm(rows, total=total, desc="检查题目", unit="行", file=sys.stderr, disable=total < 50)
+    def progress(rows, total, desc):  # noqa: ANN001, ANN202
+        return tqdm(rows, total=total, desc=desc, unit="行", file=sys.stderr, disable=total < 200)
 
     async def work(session, now):  # noqa: ANN001, ANN202
-        report = await ops.import_questions(session, file, data, now=now, progress=progress)
+        report = await quiz_import.import_questions(session, file, data, now=now, progress=progress)
         if not report.ok:
             await session.rollback()
         return report
@@ -83,15 +83,12 @@ def import_file(file: str, config: str | None) -> None:
 
 
 def _when(value: str | None, tz: str) -> datetime | None:
-    if not value:
-        return None
-    from zoneinfo import ZoneInfo
+    from handlers import quiz_ops as ops
 
     try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
+        return ops.parse_local_time(value, tz)
+    except ops.QuizError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @quiz.command("period")
@@ -134,6 +131,7 @@ def list_periods(year: int | None, config: str | None) -> None:
     """List periods with their windows and participation."""
     from zoneinfo import ZoneInfo
 
+    from handlers import quiz_scores
     from handlers import quiz_ops as ops
 
     settings = settings_from(config)
@@ -142,7 +140,7 @@ def list_periods(year: int | None, config: str | None) -> None:
     async def work(session, now):  # noqa: ANN001, ANN202
         out = []
         for p in await ops.list_periods(session, year):
-            r = await ops.period_results(session, p)
+            r = await quiz_scores.period_results(session, p)
             out.append(f"{p.code}\t{ops.period_status(p, now)}\t{p.opens_at.astimezone(zone):%Y-%m-%d %H:%M}"
                        f" – {p.closes_at.astimezone(zone):%Y-%m-%d %H:%M}\t{len(r.questions)} 题\t"
                        f"{r.participants} 人参加")
@@ -158,17 +156,17 @@ def list_periods(year: int | None, config: str | None) -> None:
 @config_option
 def export_year(year: int, output: str | None, config: str | None) -> None:
     """Write the year-end assessment table (CSV or XLSX by the file name)."""
-    from handlers import quiz_ops as ops
+    from handlers import quiz_scores
 
     settings = settings_from(config)
     path = Path(output or f"quiz-{year}.csv")
 
     async def work(session, now):  # noqa: ANN001, ANN202
-        return await ops.year_table(session, year, now, month_weight=settings.quiz.month_weight,
-                                    half_weight=settings.quiz.half_weight)
+        return await quiz_scores.year_table(session, year, now, month_weight=settings.quiz.month_weight,
+                                            half_weight=settings.quiz.half_weight, with_all_chairs=True)
 
     table = _run(settings, work)
-    header, rows = ops.year_export_rows(table)
-    path.write_bytes(ops.to_xlsx(header, rows, f"{year}年答题成绩") if path.suffix.lower() == ".xlsx"
-                     else ops.to_csv(header, rows))
+    header, rows = quiz_scores.year_export_rows(table)
+    path.write_bytes(quiz_scores.to_xlsx(header, rows, f"{year}年答题成绩") if path.suffix.lower() == ".xlsx"
+                     else quiz_scores.to_csv(header, rows))
     click.echo(f"已导出 {len(rows)} 人的成绩到 {path}")

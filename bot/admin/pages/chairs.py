@@ -6,8 +6,6 @@ call an operation, write the audit row and render.
 """
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,16 +13,21 @@ from aiohttp import web
 
 from bot.admin import audit, nav
 from bot.admin.auth import current_staff
+from bot.admin.export import spreadsheet_response
 from bot.admin.filters import mask
 from bot.admin.site import CLOCK, SETTINGS, db_session, flash, render
 from handlers import chairs_ops as ops
-from scheduler.calendar import Quarter, calendar_warning, format_day
+from handlers import chairs_stats as stats
+from scheduler.calendar import Quarter, calendar_warning, format_day, stage_label
 
 STATUS = {"on_time": ("按时报送", "ok"), "late": ("逾期补报", "wait"), "missing": ("未报送", "bad"),
           "pending": ("待报送", "muted")}
+# What staff read beside a reminder's delivery status (the technical error is in the tooltip).
+OUTBOX_NOTES = {"unreachable": "微信发不出去（不在48小时互动期内且没有可用的模板消息，或已取消关注），请电话通知",
+                "failed": "发送失败，请电话通知", "cancelled": ops.CANCELLED_NOTE}
 REMINDER = {"queued": "已发", "skipped": "停机跳过", "unbound": "未绑定", "listed": "列入通报"}
-OUTBOX = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "simulated": "已模拟",
-          "failed": "发送失败", "unreachable": "无法送达"}
+OUTBOX = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "simulated": "已模拟（离线）",
+          "failed": "发送失败", "unreachable": "无法送达", "cancelled": "已取消"}
 
 
 def _quarter(request: web.Request) -> Quarter:
@@ -49,10 +52,11 @@ def _calendar(request: web.Request, quarter: Quarter) -> dict[str, Any]:
     warnings = [w for w in {calendar_warning(quarter.year), calendar_warning(quarter.next().year)} if w]
     return {
         "deadline": format_day(ops.deadline_of(settings, quarter)),
-        "stages": [{"name": s.name, "day": format_day(s.day), "chair": s.to_chair, "staff": s.to_staff,
+        "stages": [{"name": stage_label(s.name), "day": format_day(s.day), "chair": s.to_chair, "staff": s.to_staff,
                     "listing": s.listing} for s in ops.ladder(settings, quarter)],
         "warnings": sorted(warnings),
         "staff_openids": [mask(o) for o in settings.chairs.staff_openids],
+        "staff_escalation": any(s.to_staff for s in ops.ladder(settings, quarter)),
     }
 
 
@@ -65,12 +69,12 @@ async def grid(request: web.Request) -> web.Response:
     want = request.query.get("status", "").strip()
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
     async with db_session(request) as db:
-        rows = await ops.quarter_grid(db, now, settings, quarter, community)
-        names = await ops.communities(db)
+        rows = await stats.quarter_grid(db, now, settings, quarter, community)
+        names = await stats.communities(db)
     counts = {k: sum(1 for r in rows if r.status == k) for k in STATUS}
-    counts["unreachable"] = sum(1 for r in rows if r.unreachable or r.failed)
+    counts["unreachable"] = sum(1 for r in rows if r.needs_call)
     if want == "unreachable":
-        rows = [r for r in rows if r.unreachable or r.failed]
+        rows = [r for r in rows if r.needs_call]
     elif want in STATUS:
         rows = [r for r in rows if r.status == want]
     fields = [
@@ -81,50 +85,41 @@ async def grid(request: web.Request) -> web.Response:
     ]
     return render(request, "chairs/grid.html", {
         "quarter": quarter, "rows": rows, "counts": counts, "fields": fields, "status_labels": STATUS,
-        "reminder_labels": REMINDER, "outbox_labels": OUTBOX, "cal": _calendar(request, quarter),
-        "export_query": request.rel_url.query_string,
+        "reminder_labels": REMINDER, "outbox_labels": OUTBOX, "outbox_notes": OUTBOX_NOTES, "cal": _calendar(request, quarter),
+        "export_query": request.rel_url.query_string, "stage_label": stage_label,
     })
 
 
-def _table(rows: list[ops.GridRow], quarter: Quarter) -> list[list[str]]:
-    head = ["季度", "社区", "单位", "主席", "手机", "报送状态", "已发提醒", "通报名单", "微信可达"]
-    out = [head]
+EXPORT_HEADER = ["季度", "社区", "单位", "主席", "手机", "报送状态", "已发提醒", "列入通报", "微信可达"]
+
+
+def _export_rows(rows: list[stats.GridRow], quarter: Quarter, tz: ZoneInfo) -> list[list[Any]]:
+    out = []
     for r in rows:
         reach = "否（未绑定）" if not r.chair.openid else ("否" if r.unreachable or r.failed else "是")
+        state = STATUS[r.status][0]
+        if r.report is not None:
+            state += f"（{r.report.submitted_at.astimezone(tz):%m月%d日}）"
         out.append([quarter.label_zh, r.chair.community, r.chair.organisation, r.chair.name,
-                    mask(r.chair.mobile, "phone"), STATUS[r.status][0], str(r.sent), "是" if r.listed else "否", reach])
+                    mask(r.chair.mobile, "phone"), state, r.sent, "是" if r.listed else "否", reach])
     return out
 
 
 async def export(request: web.Request) -> web.Response:
-    """The quarter's non-reporting list (for the 通报), CSV or XLSX, phones masked."""
+    """The quarter's 通报 list (units without a report, and units listed before they reported),
+    CSV or XLSX, phones masked."""
     fmt = request.match_info["fmt"]
     quarter = _quarter(request)
     community = request.query.get("community", "").strip() or None
     staff = current_staff(request)
     settings, now = request.app[SETTINGS], request.app[CLOCK].now()
     async with db_session(request) as db, db.begin():
-        rows = await ops.quarter_grid(db, now, settings, quarter, community, only_missing=True)
+        rows = await stats.quarter_grid(db, now, settings, quarter, community, only_missing=True)
         await audit.record(db, staff_id=staff.id, action="chairs.export", target=f"{quarter.label}.{fmt}",
                            detail={"community": community, "rows": len(rows)}, now=now)
-    table = _table(rows, quarter)
-    if fmt == "csv":
-        buf = io.StringIO()
-        csv.writer(buf).writerows(table)
-        body, ctype = ("\ufeff" + buf.getvalue()).encode("utf-8"), "text/csv"
-    else:
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.title = f"{quarter.label}未报送"
-        for row in table:
-            ws.append(row)
-        out = io.BytesIO()
-        wb.save(out)
-        body, ctype = out.getvalue(), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return web.Response(body=body, content_type=ctype, headers={
-        "Content-Disposition": f'attachment; filename="chairs-unreported-{quarter.label}.{fmt}"'})
+    return spreadsheet_response(fmt, EXPORT_HEADER, _export_rows(rows, quarter, ZoneInfo(settings.scheduler.timezone)),
+                                filename=f"未报送名单-{quarter.label}{'-' + community if community else ''}",
+                                sheet=f"{quarter.label}未报送")
 
 
 async def mark_received(request: web.Request) -> web.StreamResponse:
@@ -161,7 +156,7 @@ async def registry(request: web.Request) -> web.Response:
         if community:
             q = q.where(Chair.community == community)
         chairs = list((await db.scalars(q)).all())
-        names = await ops.communities(db)
+        names = await stats.communities(db)
     fields = [{"name": "community", "label": "社区", "type": "select", "options": [(c, c) for c in names]}]
     return render(request, "chairs/registry.html", {"chairs": chairs, "fields": fields, "form": {}})
 
@@ -206,6 +201,7 @@ async def detail(request: web.Request) -> web.Response:
     return render(request, "chairs/detail.html", {
         "chair": chair, "reports": reports, "reminders": reminders, "reminder_labels": REMINDER,
         "current": ops.current_quarter(request.app[SETTINGS], now), "code": None,
+        "stage_label": stage_label,
     })
 
 
@@ -266,7 +262,7 @@ async def dashboard(request: web.Request) -> web.Response:
     """The three indicators against their targets, per community and overall, and the trend."""
     quarter = _quarter(request)
     async with db_session(request) as db:
-        data = await ops.dashboard(db, quarter)
+        data = await stats.dashboard(db, quarter)
     now = request.app[CLOCK].now()
     fields = [{"name": "quarter", "label": "截至季度", "type": "select",
                "options": _quarter_options(ops.current_quarter(request.app[SETTINGS], now))}]
@@ -276,25 +272,32 @@ async def dashboard(request: web.Request) -> web.Response:
     })
 
 
-def _trend_charts(trend: list[dict[str, Any]], width: int = 560, height: int = 160, pad: int = 30) -> list[dict[str, Any]]:
-    """Per indicator, the SVG geometry of its rate over the quarters (0–100 %) and the target line."""
-    n = len(trend)
-    step = (width - 2 * pad) / max(n - 1, 1)
+def _trend_charts(trend: list[dict[str, Any]], width: int = 360, height: int = 200) -> list[dict[str, Any]]:
+    """Per indicator, the SVG geometry of its rate over the quarters (0–100 %) and the target line.
+
+    Quarters before the first report are left out (at least two are kept), so a
+    new deployment's chart is not mostly empty. Sized to be read at about 1:1
+    in a 300–400 px column, phone or desktop."""
+    first = next((i for i, t in enumerate(trend) if t["totals"].reports), len(trend))
+    trend = trend[min(first, len(trend) - 2):]
+    left, right, top, bottom, inset = 44, 12, 18, 30, 22
+    step = (width - left - right - 2 * inset) / max(len(trend) - 1, 1)
 
     def y(rate: float) -> float:
-        return round(height - pad - rate * (height - 2 * pad), 1)
+        return round(top + (1 - rate) * (height - top - bottom), 1)
 
     charts = []
-    for i, (label, _num, _den, target) in enumerate(ops.INDICATORS):
+    for i, (label, _num, _den, target) in enumerate(stats.INDICATORS):
         points, labels = [], []
         for j, t in enumerate(trend):
-            x = round(pad + j * step, 1)
+            x = round(left + inset + j * step, 1)
             rate = t["indicators"][i]["rate"]
-            labels.append({"x": x, "text": f"{t['quarter'].year % 100}Q{t['quarter'].q}"})
+            labels.append({"x": x, "text": f"{t['quarter'].year % 100}年{t['quarter'].q}季"})
             if rate is not None:
                 points.append({"x": x, "y": y(min(rate, 1.0)), "pct": f"{rate:.0%}"})
         charts.append({"label": label, "target": target, "target_y": y(target), "width": width, "height": height,
-                       "pad": pad, "points": points, "labels": labels,
+                       "left": left, "right": width - right, "top": top, "base": height - bottom,
+                       "points": points, "labels": labels,
                        "polyline": " ".join(f"{p['x']},{p['y']}" for p in points)})
     return charts
 

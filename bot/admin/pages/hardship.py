@@ -15,13 +15,15 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.admin import audit, nav
+from bot.admin.pages import home
 from bot.admin.auth import current_staff
+from bot.admin.export import spreadsheet_response
 from bot.admin.site import CLOCK, SERVICES, SETTINGS, db_session, flash, render
-from bot.core.forms import Invalid
-from bot.core.validators import parse_id_number, parse_mobile, parse_name
 from bot.db.models.core import Member, Outbox, Staff
 from bot.db.models.hardship import HardshipPhoto
 from handlers import hardship_ops as ops
+from handlers.hardship import check_answers
+from handlers.hardship_export import EXPORT_HEADER, export_rows
 
 ACTIONS = ("start_review", "request_more", "approve", "reject", "deliver", "close")
 
@@ -41,7 +43,7 @@ def _filters(request: web.Request) -> ops.Filters:
     return ops.Filters(
         status=status if status in ops.STATUS_LABELS else "", kind=kind if kind in ops.KINDS else "",
         tier=tier if tier in (*ops.TIERS, "none") else "", date_from=day("from"), date_to=day("to"),
-        q=q.get("q", "")[:64],
+        q=q.get("q", "")[:64], erase=q.get("erase") == "1",
     )
 
 
@@ -54,6 +56,7 @@ def _filter_fields() -> list[dict[str, Any]]:
          "options": [(t, t) for t in ops.TIERS] + [("none", "未达档次")]},
         {"name": "from", "label": "提交日期从", "type": "date"},
         {"name": "to", "label": "至", "type": "date"},
+        {"name": "erase", "label": "删除要求", "type": "select", "options": [("1", "职工已申请删除")]},
     ]
 
 
@@ -85,14 +88,9 @@ async def export(request: web.Request) -> web.Response:
         await audit.record(db, staff_id=staff.id, action="hardship.export", target=fmt,
                            detail={"query": request.rel_url.query_string, "rows": len(rows)},
                            now=request.app[CLOCK].now())
-    table = ops.export_rows(rows, request.app[SERVICES]["crypto"])
+    table = export_rows(rows, request.app[SERVICES]["crypto"])
     stamp = request.app[CLOCK].now().astimezone(ops.TZ).strftime("%Y%m%d")
-    if fmt == "csv":
-        body, ctype = ops.to_csv(table), "text/csv"
-    else:
-        body, ctype = ops.to_xlsx(table), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return web.Response(body=body, content_type=ctype, headers={
-        "Content-Disposition": f'attachment; filename="hardship-{stamp}.{fmt}"'})
+    return spreadsheet_response(fmt, EXPORT_HEADER, table, filename=f"帮扶申请-{stamp}", sheet="帮扶申请")
 
 
 async def _detail_context(db, request: web.Request, request_id: int) -> dict[str, Any]:  # noqa: ANN001
@@ -205,12 +203,17 @@ async def assign(request: web.Request) -> web.StreamResponse:
     request_id = int(request.match_info["id"])
     raw = str((await request.post()).get("assignee", ""))
     now = request.app[CLOCK].now()
-    async with db_session(request) as db, db.begin():
-        assignee = await db.get(Staff, int(raw)) if raw.isdigit() else None
-        await ops.assign(db, request_id, now=now, staff_id=staff.id, assignee_id=assignee.id if assignee else None,
-                         assignee_name=(assignee.display_name or assignee.username) if assignee else "")
-        await audit.record(db, staff_id=staff.id, action="hardship.assign", target=str(request_id),
-                           detail={"assignee": assignee.id if assignee else None}, now=now)
+    try:
+        async with db_session(request) as db, db.begin():
+            assignee = await db.get(Staff, int(raw)) if raw.isdigit() else None
+            await ops.assign(db, request_id, now=now, staff_id=staff.id,
+                             assignee_id=assignee.id if assignee else None,
+                             assignee_name=(assignee.display_name or assignee.username) if assignee else "")
+            await audit.record(db, staff_id=staff.id, action="hardship.assign", target=str(request_id),
+                               detail={"assignee": assignee.id if assignee else None}, now=now)
+    except ops.HardshipError as exc:
+        await flash(request, str(exc), "error")
+        raise _back(request, request_id) from None
     await flash(request, "已更新经办人")
     raise _back(request, request_id)
 
@@ -226,53 +229,36 @@ async def photo(request: web.Request) -> web.StreamResponse:
     if not path.is_relative_to(media_dir.resolve()) or not path.is_file():
         raise web.HTTPNotFound(text="照片文件不存在")
     ctype = row.content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return web.Response(body=path.read_bytes(), content_type=ctype.split(";")[0],
-                        headers={"Cache-Control": "private, no-store"})
+    return web.FileResponse(path, headers={"Content-Type": ctype.split(";")[0],
+                                           "Cache-Control": "private, no-store"})
 
 
 NEW_FIELDS = ("openid", "kind", "description", "household", "income", "expenses", "name", "phone", "employer",
-              "id_number")
+              "id_number", "consent")
+
+
+def _new_page(request: web.Request, values: dict[str, str], errors: dict[str, str], status: int = 200,
+              ) -> web.Response:
+    return render(request, "hardship/new.html", {"values": values, "errors": errors, "kinds": ops.KINDS},
+                  status=status)
 
 
 async def new_form(request: web.Request) -> web.Response:
     """代办: record a request on a worker's behalf (e.g. after a home visit)."""
-    return render(request, "hardship/new.html", {"values": dict(request.query), "errors": {}, "kinds": ops.KINDS})
+    return _new_page(request, {"expenses": "0", **request.query}, {})
 
 
 async def new_submit(request: web.Request) -> web.StreamResponse:
+    """代办: the dialogue's own rules check the values, then the same operation stores them."""
     staff = current_staff(request)
     form = await request.post()
     values = {k: str(form.get(k, "")).strip() for k in NEW_FIELDS}
-    errors: dict[str, str] = {}
-    data: dict[str, Any] = {"kind": values["kind"], "description": values["description"]}
-    if values["kind"] not in ops.KINDS:
-        errors["kind"] = "请选择困难类型"
-    if len(values["description"]) < 5:
-        errors["description"] = "请写明困难情况"
-    for key, lo, hi in (("household", 1, 20), ("income", 0, 1_000_000), ("expenses", 0, 1_000_000)):
-        try:
-            number = float(values[key] or ("0" if key == "expenses" else ""))
-            if not lo <= number <= hi:
-                raise ValueError
-            data[key] = int(number) if key == "household" else number
-        except ValueError:
-            errors[key] = f"请填 {lo}–{hi} 之间的数字"
-    for key, parser in (("name", parse_name), ("phone", parse_mobile)):
-        try:
-            data[key] = parser(values[key])
-        except Invalid as exc:
-            errors[key] = exc.hint
-    data["employer"] = values["employer"][:128]
-    if values["id_number"]:
-        try:
-            data["id_number"] = parse_id_number(values["id_number"])
-        except Invalid as exc:
-            errors["id_number"] = exc.hint
+    data, errors = check_answers(values)
+    if not values["consent"]:
+        errors["consent"] = "请先向本人说明用途并取得同意"
     if errors:
-        return render(request, "hardship/new.html", {"values": values, "errors": errors, "kinds": ops.KINDS},
-                      status=400)
+        return _new_page(request, values, errors, status=400)
     now = request.app[CLOCK].now()
-    settings = request.app[SETTINGS]
     try:
         async with db_session(request) as db, db.begin():
             openid = values["openid"]
@@ -281,17 +267,33 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
                 member = await db.scalar(select(Member).where(Member.openid == openid))
                 if member is None:
                     raise ops.HardshipError("没有找到这个微信用户（openid），不关联微信也可以留空")
+            else:
+                member = await ops.member_by_phone(db, data["phone"])
+                openid = member.openid if member is not None else ""
             req = await ops.submit_request(
                 db, now=now, openid=openid, data=data, crypto=request.app[SERVICES]["crypto"],
-                dibao=settings.hardship.dibao, consent_version="代办（书面/口头同意）", consent_at=now,
+                dibao=request.app[SETTINGS].hardship.dibao, consent_version="代办（本人当面同意）", consent_at=now,
                 staff_id=staff.id, member=member)
             await audit.record(db, staff_id=staff.id, action="hardship.submit_for", target=req.ref, now=now)
     except ops.HardshipError as exc:
-        errors["openid"] = str(exc)
-        return render(request, "hardship/new.html", {"values": values, "errors": errors, "kinds": ops.KINDS},
-                      status=400)
-    await flash(request, f"已代办录入：{req.ref}")
+        return _new_page(request, values, {"openid": str(exc)}, status=400)
+    linked = "已关联微信，进度会通知本人" if req.openid else "未关联微信，进度请电话告知本人"
+    await flash(request, f"已代办录入：{req.ref}（{linked}）")
     raise _back(request, req.id)
+
+
+async def todo(db) -> list[home.TodoItem]:  # noqa: ANN001
+    """The home page's hardship to-dos: what waits for staff."""
+    counts = await ops.status_counts(db)
+    items = [
+        home.TodoItem("待审核的帮扶申请", counts.get("submitted", 0), "/admin/hardship?status=submitted"),
+        home.TodoItem("审核中的帮扶申请", counts.get("reviewing", 0), "/admin/hardship?status=reviewing"),
+        home.TodoItem("已通过待发放", counts.get("approved", 0), "/admin/hardship?status=approved"),
+    ]
+    erase = await ops.erase_requested_count(db)
+    if erase:
+        items.append(home.TodoItem("职工申请删除个人信息（办结后自动删除）", erase, "/admin/hardship?erase=1"))
+    return items
 
 
 def setup(app: web.Application) -> None:
@@ -306,3 +308,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post(r"/hardship/{id:\d+}/reveal", reveal, name="hardship.reveal")
     app.router.add_get(r"/hardship/photo/{photo_id:\d+}", photo, name="hardship.photo")
     nav.register("帮扶审核", "/hardship", order=20)
+    home.register_todo("hardship", todo)

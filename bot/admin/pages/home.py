@@ -1,5 +1,14 @@
-"""The landing page: a few counts and the messages staff must follow up by phone."""
+"""The landing page (工作台): each feature's to-dos, a few counts, and the messages
+staff must follow up by phone.
+
+A page module adds its to-dos in `setup`: `home.register_todo("hardship", func)`,
+where `async def func(db) -> list[TodoItem]` counts what waits for staff; items
+with a count of 0 are shown greyed, so the page reads the same every day.
+"""
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple
 
 from aiohttp import web
 from sqlalchemy import func, select
@@ -8,6 +17,21 @@ from bot.admin import audit, nav
 from bot.admin.auth import current_staff
 from bot.admin.site import CLOCK, db_session, flash, render
 from bot.db.models.core import Member, Outbox
+
+class TodoItem(NamedTuple):
+    label: str
+    count: int
+    url: str
+
+
+TodoFunc = Callable[..., Awaitable[list[TodoItem]]]
+_todos: dict[str, TodoFunc] = {}
+
+
+def register_todo(name: str, func: TodoFunc) -> None:
+    """Add (or replace) a feature's to-do counter on the home page."""
+    _todos[name] = func
+
 
 FOLLOW_UP = ("unreachable", "failed")
 FOLLOW_UP_LIMIT = 20
@@ -31,6 +55,7 @@ async def home(request: web.Request) -> web.Response:
             .where(Outbox.status.in_(FOLLOW_UP)).order_by(Outbox.created_at.desc(), Outbox.id.desc())
             .limit(FOLLOW_UP_LIMIT)
         )).all()
+        todos = [item for count_todos in _todos.values() for item in await count_todos(db)]
     counts = {
         "members": members or 0,
         "pending": by_status.get("pending", 0) + by_status.get("sending", 0),
@@ -40,7 +65,7 @@ async def home(request: web.Request) -> web.Response:
     follow_up = [
         {"outbox": o, "member": m, "purpose": PURPOSES.get(o.purpose, o.purpose or "消息")} for o, m in rows
     ]
-    return render(request, "home.html", {"counts": counts, "follow_up": follow_up})
+    return render(request, "home.html", {"counts": counts, "follow_up": follow_up, "todos": todos})
 
 
 async def reveal_contact(request: web.Request) -> web.StreamResponse:

@@ -14,8 +14,10 @@ from bot.admin import audit, nav
 from bot.admin.auth import current_staff
 from bot.admin.site import CLOCK, SETTINGS, db_session, flash, render
 from handlers import quiz_ops as ops
+from handlers import quiz_import, quiz_scores
 
 MAX_UPLOAD = 5 * 1024 * 1024
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _tz(request: web.Request) -> ZoneInfo:
@@ -38,15 +40,8 @@ def _year(request: web.Request) -> int:
 
 
 def _local_input(value: str, tz: ZoneInfo) -> datetime | None:
-    """A `datetime-local` (or date) form value as an aware datetime."""
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        dt = datetime.fromisoformat(value)
-    except ValueError:
-        raise ops.QuizError(f"时间格式不对：{value}") from None
-    return dt.replace(tzinfo=tz) if dt.tzinfo is None else dt
+    """A `datetime-local` form value as an aware datetime."""
+    return ops.parse_local_time(value, str(tz))
 
 
 async def _record(db, request: web.Request, action: str, target: str, detail: dict | None = None) -> None:  # noqa: ANN001
@@ -62,7 +57,7 @@ async def index(request: web.Request) -> web.Response:
     async with db_session(request) as db:
         periods = []
         for p in await ops.list_periods(db, year):
-            r = await ops.period_results(db, p)
+            r = await quiz_scores.period_results(db, p)
             periods.append({"p": p, "title": ops.period_title(p), "status": ops.period_status(p, now),
                             "questions": len(r.questions), "participants": r.participants, "average": r.average})
         bank_size = (await ops.list_questions(db, limit=1))[1]
@@ -109,9 +104,9 @@ async def period_page(request: web.Request) -> web.Response:
     now = _now(request)
     async with db_session(request) as db:
         period = await _period_or_404(db, code)
-        results = await ops.period_results(db, period)
+        results = await quiz_scores.period_results(db, period)
         answered = await ops._answer_count(db, period)
-        members = await ops.members_by_openid(db, results.scores)
+        members = await quiz_scores.members_by_openid(db, results.scores)
     takers = sorted(results.scores.items(), key=lambda kv: (-kv[1].score, kv[0]))
     tz = _tz(request)
     return render(request, "quiz/period.html", {
@@ -203,7 +198,7 @@ async def import_upload(request: web.Request) -> web.Response:
         await flash(request, "文件太大（上限 5MB）", "error")
         raise web.HTTPSeeOther(_url(request, "quiz.questions"))
     async with db_session(request) as db, db.begin():
-        report = await ops.import_questions(db, upload.filename, data, now=_now(request))
+        report = await quiz_import.import_questions(db, upload.filename, data, now=_now(request))
         if report.ok:
             await _record(db, request, "quiz.import", upload.filename[:128],
                           {"added": report.added, "skipped": report.skipped})
@@ -214,6 +209,13 @@ async def import_upload(request: web.Request) -> web.Response:
         await flash(request, f"导入完成：新增 {report.added} 道" +
                     (f"，已在题库中跳过 {report.skipped} 道" if report.skipped else ""))
     raise web.HTTPSeeOther(_url(request, "quiz.questions"))
+
+
+async def import_template(request: web.Request) -> web.Response:
+    """An Excel file with the import columns and two example rows."""
+    body = quiz_scores.to_xlsx(quiz_import.TEMPLATE_HEADER, quiz_import.TEMPLATE_ROWS, "题库导入模板")
+    return web.Response(body=body, content_type=XLSX, headers={
+        "Content-Disposition": "attachment; filename=\"quiz-template.xlsx\""})
 
 
 def _form_fields(form) -> dict:  # noqa: ANN001
@@ -280,15 +282,16 @@ async def question_delete(request: web.Request) -> web.Response:
 
 
 # ------------------------------------------------------------------ scores
-async def _table(request: web.Request, year: int) -> ops.YearTable:
+async def _table(request: web.Request, year: int) -> quiz_scores.YearTable:
     q = request.app[SETTINGS].quiz
     async with db_session(request) as db:
-        table = await ops.year_table(db, year, _now(request), month_weight=q.month_weight, half_weight=q.half_weight)
-        table.board = await ops.employer_board(db, table)  # type: ignore[attr-defined]
+        table = await quiz_scores.year_table(db, year, _now(request), month_weight=q.month_weight,
+                                             half_weight=q.half_weight, with_all_chairs=True)
+        table.board = await quiz_scores.employer_board(db, table)  # type: ignore[attr-defined]
     return table
 
 
-async def scores(request: web.Request) -> web.Response:
+async def scores_page(request: web.Request) -> web.Response:
     """Leaderboards (person; employer/community) and the year totals for the assessment."""
     year = _year(request)
     table = await _table(request, year)
@@ -304,15 +307,15 @@ async def export(request: web.Request) -> web.StreamResponse:
     table = await _table(request, year)
     if request.query.get("chairs") == "1":
         table.rows = [r for r in table.rows if r.chair]
-    header, rows = ops.year_export_rows(table)
+    header, rows = quiz_scores.year_export_rows(table)
     async with db_session(request) as db, db.begin():
         await _record(db, request, "quiz.export", str(year), {"format": fmt, "rows": len(rows)})
     name = f"quiz-{year}.{fmt}"
     if fmt == "xlsx":
-        body = ops.to_xlsx(header, rows, f"{year}年答题成绩")
-        ctype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        body = quiz_scores.to_xlsx(header, rows, f"{year}年答题成绩")
+        ctype = XLSX
     else:
-        body, ctype = ops.to_csv(header, rows), "text/csv"
+        body, ctype = quiz_scores.to_csv(header, rows), "text/csv"
     return web.Response(body=body, content_type=ctype, charset="utf-8" if fmt == "csv" else None,
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -326,10 +329,11 @@ def setup(app: web.Application) -> None:
     r.add_post("/quiz/periods/{code}/questions", period_questions, name="quiz.period_questions")
     r.add_get("/quiz/questions", questions, name="quiz.questions")
     r.add_post("/quiz/questions/import", import_upload, name="quiz.upload")
+    r.add_get("/quiz/questions/template.xlsx", import_template, name="quiz.template")
     r.add_route("*", "/quiz/questions/new", question_new, name="quiz.question_new")
     r.add_route("*", r"/quiz/questions/{qid:\d+}", question_edit, name="quiz.question")
     r.add_post(r"/quiz/questions/{qid:\d+}/delete", question_delete, name="quiz.question_delete")
     r.add_post(r"/quiz/questions/{qid:\d+}/restore", question_delete, name="quiz.question_restore")
-    r.add_get("/quiz/scores", scores, name="quiz.scores")
+    r.add_get("/quiz/scores", scores_page, name="quiz.scores")
     r.add_get(r"/quiz/scores/export.{fmt:csv|xlsx}", export, name="quiz.export")
-    nav.register("每月一题", "/quiz", order=40)
+    nav.register("每月一题", "/quiz", order=50)  # after the chairs pair (40, 41)

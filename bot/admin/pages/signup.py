@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 ROW_STATUS = {"confirmed": "报名成功", "waitlist": "候补", "cancelled": "已取消", "attended": "已签到"}
 VIA = {"code": "签到码", "qr": "扫码", "staff": "工作人员"}
+CANCEL_REFUSED = {"attended": "该职工已签到，不能取消报名"}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 QR_IMAGE = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
 
@@ -95,8 +96,21 @@ async def list_activities(request: web.Request) -> web.Response:
          "options": [("upcoming", "未结束"), ("past", "已结束"), ("cancelled", "已取消")]},
     ]
     rows = [{"a": a, "waiting": waiting.get(a.id, 0), "came": came.get(a.id, 0), "when": ops.when_text(a, _tz(request)),
-             "ended": a.ends_at <= now} for a in acts]
+             "phase": _phase(a, now)} for a in acts]
     return render(request, "signup/list.html", {"rows": rows, "fields": fields})
+
+
+def _phase(a: Activity, now: datetime) -> tuple[str, str, str]:
+    """(badge status, label, tone) of an activity for the list."""
+    if a.status == "cancelled":
+        return ("cancelled", "已取消", "muted")
+    if a.ends_at <= now:
+        return ("closed", "已结束", "muted")
+    if a.starts_at <= now:
+        return ("open", "进行中", "ok")
+    if a.deadline <= now:
+        return ("closed", "报名截止", "wait")
+    return ("open", "报名中", "ok")
 
 
 # ----------------------------------------------------------------------------- create / edit
@@ -168,14 +182,14 @@ async def save(request: web.Request) -> web.StreamResponse:
     staff = current_staff(request)
     aid = request.match_info.get("activity_id")
     values, fields, errors = _parse_form(await request.post(), _tz(request))
-    activity = None
+    activity, told = None, 0
     if not errors:
         try:
             async with db_session(request) as db, db.begin():
                 if aid is None:
                     activity = await ops.create_activity(db, _now(request), **fields)
                 else:
-                    activity = await ops.update_activity(db, _now(request), int(aid), **fields)
+                    activity, told = await ops.update_activity(db, _now(request), int(aid), **fields)
                 await audit.record(db, staff_id=staff.id, action="signup.create" if aid is None else "signup.edit",
                                    target=f"activity:{activity.id}", detail={"title": activity.title},
                                    now=_now(request))
@@ -186,7 +200,8 @@ async def save(request: web.Request) -> web.StreamResponse:
             current = await db.get(Activity, int(aid)) if aid else None
         return render(request, "signup/form.html", {"values": values, "errors": errors, "kinds": KINDS,
                                                     "activity": current}, status=400)
-    await flash(request, "活动已发布" if aid is None else "活动已保存")
+    await flash(request, "活动已发布" if aid is None else
+                "活动已保存" + (f"，时间地点的变动已通知 {told} 位报名和候补的职工" if told else ""))
     raise _back(request, activity.id)
 
 
@@ -257,8 +272,11 @@ async def cancel_one(request: web.Request) -> web.StreamResponse:
         await audit.record(db, staff_id=staff.id, action="signup.cancel_one", target=f"signup:{sid}",
                            detail={"activity": aid, "promoted": res.promoted.id if res.promoted else None},
                            now=_now(request))
-    msg = "已取消该报名" + (f"，{res.promoted.name or '候补第一位'} 已递补并收到通知" if res.promoted else "")
-    await flash(request, msg if res.ok else "这条报名已经取消过了", "ok" if res.ok else "warn")
+    if res.ok:
+        await flash(request, "已取消该报名" + (f"，{res.promoted.name or '候补第一位'}已递补，并已发送通知"
+                                              if res.promoted else ""))
+    else:
+        await flash(request, CANCEL_REFUSED.get(res.reason, "这条报名已经取消过了"), "warn")
     raise _back(request, aid)
 
 
@@ -295,10 +313,10 @@ async def export(request: web.Request) -> web.Response:
 
     table = [[i, r["signup"].name, mask(r["signup"].phone, "phone"), r["signup"].employer,
               ROW_STATUS[r["status"]] + (f"第{r['position']}位" if r["position"] else ""),
-              t(r["signup"].updated_at if r["signup"].status != "confirmed" else r["signup"].confirmed_at),
+              t(r["signup"].created_at), t(r["signup"].cancelled_at if r["signup"].status == "cancelled" else None),
               t(r["signup"].attended_at), VIA.get(r["signup"].checkin_via or "", "")]
              for i, r in enumerate(rows, 1)]
-    header = ["序号", "姓名", "手机", "工作单位", "状态", "时间", "签到时间", "签到方式"]
+    header = ["序号", "姓名", "手机", "工作单位", "状态", "报名时间", "取消时间", "签到时间", "签到方式"]
     return _table_response(f"{a.title}-报名名单", fmt, header, table)
 
 

@@ -1,0 +1,139 @@
+"""Edges found in review: attended sign-ups stay, re-picking shows one's own sign-up,
+changed time or place is told, stale QR codes, staff see who could not be reached."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import select, text
+
+from bot.app import DELIVERY, PROCESSOR, SESSIONMAKER
+from bot.db.models.core import Outbox
+from bot.db.models.signup import Activity, Signup
+from handlers import signup_ops as ops
+from tests.fake_wechat import fake_wechat  # noqa: F401
+from tests.test_signup_admin import staff_client, token
+from tests.test_signup_flow import at, make_activity, signup_via_chat
+
+
+async def test_attended_signup_cannot_be_cancelled_and_stays_in_the_record(client, sim, db, clock):
+    await staff_client(client, db)
+    act = await make_activity(db, clock, capacity=1)
+    a, b = sim.user("oA"), sim.user("oB")
+    await signup_via_chat(a, "王一", "13800000001")
+    await signup_via_chat(b, "王二", "13800000002")  # waitlisted
+    clock.set(at(26, 13, 30))
+    assert "签到成功" in await a.send(f"签到 {act.checkin_code}")
+    assert "已在「电工技能培训」签到，不能再取消" in await a.send("取消报名 1")
+    async with db() as s:
+        sid = (await s.scalar(select(Signup).where(Signup.openid == "oA"))).id
+    t = await token(client, f"/admin/signup/{act.id}")
+    resp = await client.post(f"/admin/signup/{act.id}/signups/{sid}/cancel", data={"_csrf": t})
+    assert "该职工已签到，不能取消报名" in await resp.text()
+    async with db() as s:
+        assert {r.openid: r.status for r in (await s.scalars(select(Signup))).all()} == {
+            "oA": "confirmed", "oB": "waitlist"}
+        assert (await s.scalar(select(Outbox).where(Outbox.purpose == "signup.promoted"))) is None
+    page = await (await client.get("/admin/signup/record?from=2026-11-01&to=2026-11-30")).text()
+    assert "王一" in page
+
+
+async def test_listing_and_details_show_ones_own_signup(sim, db, clock):
+    await make_activity(db, clock, capacity=1)
+    await make_activity(db, clock, title="读书会", kind="event", starts_at=at(27, 19), ends_at=at(27, 21))
+    a, b = sim.user("oA"), sim.user("oB")
+    await signup_via_chat(a, "王一", "13800000001")
+    await signup_via_chat(b, "王二", "13800000002")
+    assert "电工技能培训（您已报名）" in await a.send("报名")
+    reply = await a.send("1")
+    assert "您已经报名了「电工技能培训」" in reply and "加入候补" not in reply
+    assert "电工技能培训（您在候补中）" in await b.send("报名")
+    assert "您已在「电工技能培训」的候补名单中" in await b.send("1")
+    assert "【活动】读书会" in await b.send("2")  # still choosing: another number works
+
+
+async def test_new_time_or_place_is_told_to_everyone_signed_up(client, sim, db, clock):
+    await staff_client(client, db)
+    act = await make_activity(db, clock, capacity=1)
+    await signup_via_chat(sim.user("oA"), "王一", "13800000001")
+    await signup_via_chat(sim.user("oB"), "王二", "13800000002")
+    url = f"/admin/signup/{act.id}/edit"
+    base = {"_csrf": await token(client, url), "kind": "training", "title": act.title, "place": act.place,
+            "starts_at": "2026-11-26T14:00", "ends_at": "2026-11-26T16:00", "capacity": "1", "waitlist": "1"}
+    page = await (await client.post(url, data={**base, "description": "带上笔记本"})).text()
+    assert "活动已保存" in page and "已通知" not in page  # nothing a worker must act on
+    page = await (await client.post(url, data={**base, "place": "街道文体中心三楼"})).text()
+    assert "已通知 2 位报名和候补的职工" in page
+    async with db() as s:
+        rows = (await s.scalars(select(Outbox).where(Outbox.purpose == "signup.changed"))).all()
+    assert sorted(r.openid for r in rows) == ["oA", "oB"]
+    assert all("地点：街道文体中心三楼" in r.payload["text"] for r in rows)
+
+
+async def test_stale_checkin_qr(sim, db, clock):
+    u = sim.user("oA")
+    assert "签到二维码已失效" in await u.scan("checkin:9999")
+
+
+async def test_unreachable_promotion_shown_to_staff_through_real_delivery(
+        aiohttp_client, make_app, engine, db_url, tmp_path, fake_wechat, clock):  # noqa: F811
+    from tests.conftest import make_settings
+    from tests.wechat_sim import WeChatSim
+
+    online = make_settings(db_url, tmp_path, wechat={"app_id": "wxfake", "app_secret": "fake-secret",
+                                                     "api_base_url": fake_wechat.base_url})
+    app = make_app(online)
+    client = await aiohttp_client(app)
+    db = app[SESSIONMAKER]
+    sim = WeChatSim(client, path=online.server.webhook_path, token=online.wechat.token, clock=clock)
+    await staff_client(client, db)
+    act = await make_activity(db, clock, capacity=1)
+    await signup_via_chat(sim.user("oA"), "王一", "13800000001")
+    await signup_via_chat(sim.user("oB"), "王二", "13800000002")
+    await app[PROCESSOR].drain()
+    await app[DELIVERY].run_once()
+    clock.advance(days=2, minutes=1)  # B's 48-hour window has closed; no template configured
+    assert "已为您取消" in await sim.user("oA").send("取消报名 1")
+    await app[DELIVERY].run_once()
+    async with db() as s:
+        note = await s.scalar(select(Outbox).where(Outbox.purpose == "signup.promoted"))
+    assert note.openid == "oB" and note.status == "unreachable"
+    page = await (await client.get(f"/admin/signup/{act.id}")).text()
+    assert page.count("通知未送达·请电话联系") == 1
+
+
+async def test_cancel_of_a_row_promoted_meanwhile_frees_its_seat(db, clock, engine, backend):
+    """PostgreSQL: B (waitlisted) cancels while another transaction is promoting B.
+    B's cancel must see the promotion (read under the activity lock) and free the seat."""
+    if backend != "postgresql":
+        pytest.skip("SQLite's single connection runs the two transactions one after the other")
+    from bot.db.models.core import Member
+
+    act = await make_activity(db, clock, capacity=1)
+    async with db() as s, s.begin():
+        ms = [Member(openid=o, first_seen=clock.now(), last_seen=clock.now()) for o in ("oA", "oB", "oC")]
+        s.add_all(ms)
+    sign = {}
+    for m in ms:
+        async with db() as s, s.begin():
+            sign[m.openid] = (await ops.sign_up(s, clock.now(), act.id, m, name="职工", phone="13900000000")).signup.id
+    s1 = db()
+    await s1.begin()
+    res = await ops.cancel_signup(s1, clock.now(), sign["oA"])  # holds the lock, promotes B
+    assert res.promoted.openid == "oB"
+
+    async def cancel_b() -> ops.CancelResult:
+        async with db() as s2, s2.begin():
+            return await ops.cancel_signup(s2, clock.now(), sign["oB"], member_id=res.promoted.member_id)
+    task = asyncio.create_task(cancel_b())
+    async with engine.connect() as watch:  # wait until B's cancel waits for the lock
+        while not task.done() and not await watch.scalar(text(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock'")):
+            await asyncio.sleep(0.01)
+    await s1.commit()
+    await s1.close()
+    assert (await task).ok
+    async with db() as s:
+        rows = {r.openid: r.status for r in (await s.scalars(select(Signup))).all()}
+        assert rows == {"oA": "cancelled", "oB": "cancelled", "oC": "confirmed"}
+        assert (await s.get(Activity, act.id)).taken == 1
