@@ -8,8 +8,8 @@ by per-row database work:
   under its database write lock) just before they are sent, so two loops — in
   one process or several — never take the same row. In the same transaction
   the batch's members are loaded with one query (locked on PostgreSQL), the
-  route of every row is decided and its window slot taken, and the planned
-  route is written to `via`;
+  route of every row is decided and its window slot taken, and a planned
+  template send is marked in `via`;
 - **send**: `concurrency` sends stay in flight all the time; a new batch is
   claimed when the queue of claimed rows runs low, not when the whole batch
   is done. One user's rows go out one at a time, in queue order;
@@ -67,6 +67,10 @@ PASS_LIMIT = 5000
 # Attempts to write a group of results before giving up (the rows then come
 # back as expired claims).
 RECORD_TRIES = 3
+# On shutdown, how long sends in flight get to finish and be recorded.
+SHUTDOWN_GRACE = 5.0
+# How often a delivery loop looks for `sending` rows whose claim ran out.
+ORPHAN_CHECK = timedelta(seconds=5)
 
 UNCERTAIN_NOTE = ("the sender stopped mid-send (worker killed or crashed) before recording the result: "
                   "the message may or may not have arrived; check with the member before sending again")
@@ -86,6 +90,9 @@ _REFUND = {
     "evt": update(_M).where(_M.c.id == bindparam("b_id"), _M.c.evt_window_used > 0)
     .values(evt_window_used=_M.c.evt_window_used - 1),
 }
+_RELEASE = (update(_O).where(_O.c.id == bindparam("b_id"), _O.c.status == "sending",
+                            _O.c.claimed_until == bindparam("b_claim"))
+            .values(status="pending", claimed_until=None, via=None))
 _RECORD = (
     update(_O)
     .where(_O.c.id == bindparam("b_id"), _O.c.status == "sending", _O.c.claimed_until == bindparam("b_claim"))
@@ -133,6 +140,7 @@ class Delivery:
         self.metrics: Any = None  # set by bot.ops.add_ops_routes
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
+        self._orphans_checked: datetime | None = None
 
     # ---- loop ----------------------------------------------------------------
 
@@ -179,9 +187,14 @@ class Delivery:
         until = now + CLAIM
         async with self.sessionmaker() as s, s.begin():
             conn = await s.connection()
-            # A `sending` row whose claim ran out: its sender died mid-send.
-            orphans = await _claim_rows(conn, (_O.c.status == "sending") & (_O.c.claimed_until < now),
-                                        None, n, until)
+            # A `sending` row whose claim ran out: its sender died mid-send. Such rows
+            # appear only a minute after a crash, so they are looked for every few seconds.
+            orphans = []
+            if self._orphans_checked is None or now - self._orphans_checked >= ORPHAN_CHECK:
+                orphans = await _claim_rows(conn, (_O.c.status == "sending") & (_O.c.claimed_until < now),
+                                            None, n, until)
+                if len(orphans) < n:
+                    self._orphans_checked = now
             fresh = []
             if len(orphans) < n:
                 fresh = await _claim_rows(conn, (_O.c.status == "pending") & (_O.c.next_attempt_at <= now),
@@ -191,8 +204,9 @@ class Delivery:
             jobs.sort(key=lambda j: (j.next_attempt_at, j.id))
             if jobs and not self.offline:
                 await self._plan_routes(conn, jobs, now)
-                planned = [{"b_id": j.id, "b_claim": until, "b_via": j.route}
-                           for j in jobs if j.route in ("cs", "template")]
+                # Only a planned template is marked: an expired claim without the mark may
+                # have sent a customer-service message (see `_orphan`).
+                planned = [{"b_id": j.id, "b_claim": until, "b_via": j.route} for j in jobs if j.route == "template"]
                 if planned:
                     await conn.execute(_SET_VIA, planned)
             elif self.offline:
@@ -200,6 +214,19 @@ class Delivery:
                     if j.result is None:
                         j.route = "offline"
         return jobs
+
+    async def _release(self, jobs: list[_Job]) -> None:
+        """Give claimed rows that were never sent back to the queue (and their window slots)."""
+        refunds = {"msg": [], "evt": []}
+        for j in jobs:
+            if j.window and j.member_id is not None:
+                refunds[j.window].append({"b_id": j.member_id})
+        async with self.sessionmaker() as s, s.begin():
+            conn = await s.connection()
+            await conn.execute(_RELEASE, [{"b_id": j.id, "b_claim": j.claimed_until} for j in jobs])
+            for window, rows in refunds.items():
+                if rows:
+                    await conn.execute(_REFUND[window], rows)
 
     def _orphan(self, row: Any, until: datetime) -> _Job:
         """A row whose sender died mid-send: resend only where WeChat drops a repeat."""
@@ -209,7 +236,8 @@ class Delivery:
             return job
         has_cs = _has_cs(job.payload)
         template_id = self._template_id(job.payload)
-        log.warning("outbox %s: claim expired while sending (planned route: %s)", job.key, row.via or "unknown")
+        log.warning("outbox %s: claim expired while sending (planned route: %s)", job.key,
+                    "template" if row.via == "template" else "customer-service or unknown")
         if template_id and (row.via == "template" or not has_cs):
             job.route = "template"
             job.note = "resent as a template after the sender stopped mid-send (WeChat drops a repeat)"
@@ -391,7 +419,10 @@ class Delivery:
 
 
 class _Pump:
-    """One pass of the pipeline: claim ahead, keep `concurrency` sends in flight, record in groups."""
+    """One pass of the pipeline: claim ahead, keep `concurrency` sends in flight, record in groups.
+
+    Tasks report completion through a callback into `done` (O(1) per completion,
+    rather than asyncio.wait over every task in flight each time)."""
 
     def __init__(self, delivery: Delivery, limit: int) -> None:
         self.d = delivery
@@ -401,17 +432,28 @@ class _Pump:
         self.claimed = 0
         self.exhausted = False
         self.error: BaseException | None = None
-        self.ready: deque[_Job] = deque()
+        self.ready: deque[_Job] = deque()  # claimed, not yet sent
         self.busy: set[str] = set()  # openids with a send in flight
-        self.sends: dict[asyncio.Task, _Job] = {}
+        self.sends: dict[asyncio.Future, _Job] = {}
         self.results: list[tuple[_Job, _Result]] = []
-        self.claim_task: asyncio.Task | None = None
+        self.claim_task: asyncio.Future | None = None
         self.claim_want = 0
-        self.record_task: asyncio.Task | None = None
+        self.record_task: asyncio.Future | None = None
+        self.done: deque[asyncio.Future] = deque()
+        self.event = asyncio.Event()
 
     def _stopping(self) -> bool:
         stop = self.d._stop
         return stop is not None and stop.is_set()
+
+    def _spawn(self, coro: Any) -> asyncio.Future:
+        task = asyncio.ensure_future(coro)
+        task.add_done_callback(self._on_done)
+        return task
+
+    def _on_done(self, task: asyncio.Future) -> None:
+        self.done.append(task)
+        self.event.set()
 
     def _want_more(self) -> bool:
         if self.exhausted or self.claim_task is not None or self.claimed >= self.limit or self._stopping():
@@ -429,43 +471,51 @@ class _Pump:
                 kept.append(job)  # one user's messages go one at a time, in order
                 continue
             self.busy.add(job.openid)
-            self.sends[asyncio.ensure_future(self.d._send(job))] = job
+            self.sends[self._spawn(self.d._send(job))] = job
         kept.extend(self.ready)
         self.ready = kept
 
     def _start_record(self) -> None:
         if self.results and self.record_task is None:
             batch, self.results = self.results, []
-            self.record_task = asyncio.ensure_future(self.d._record(batch))
+            self.record_task = self._spawn(self.d._record(batch))
 
     async def run(self) -> int:
-        while True:
-            if self._want_more():
-                self.claim_want = min(self.batch, self.limit - self.claimed)
-                self.claim_task = asyncio.ensure_future(self.d._claim(self.claim_want))
-            self._start_sends()
-            self._start_record()
-            waiting = [*self.sends, *(t for t in (self.claim_task, self.record_task) if t is not None)]
-            if not waiting:
-                break
-            done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                if task is self.claim_task:
-                    self.claim_task = None
-                    self._claimed(task)
-                elif task is self.record_task:
-                    self.record_task = None
-                    if task.exception() is not None:
-                        self._fail(task.exception(), "could not record delivery results")
-                else:
-                    job = self.sends.pop(task)
-                    self.busy.discard(job.openid)
-                    self.results.append((job, task.result()))  # _send never raises
+        try:
+            while True:
+                if self._want_more():
+                    self.claim_want = min(self.batch, self.limit - self.claimed)
+                    self.claim_task = self._spawn(self.d._claim(self.claim_want))
+                self._start_sends()
+                self._start_record()
+                if not (self.sends or self.claim_task or self.record_task or self.done):
+                    break
+                if not self.done:
+                    self.event.clear()
+                    await self.event.wait()
+                while self.done:
+                    self._finished(self.done.popleft())
+        except asyncio.CancelledError:
+            await self._shutdown()
+            raise
         if self.error is not None:
             raise self.error
         return self.claimed
 
-    def _claimed(self, task: asyncio.Task) -> None:
+    def _finished(self, task: asyncio.Future) -> None:
+        if task is self.claim_task:
+            self.claim_task = None
+            self._claimed(task)
+        elif task is self.record_task:
+            self.record_task = None
+            if task.exception() is not None:
+                self._fail(task.exception(), "could not record delivery results")
+        else:
+            job = self.sends.pop(task)
+            self.busy.discard(job.openid)
+            self.results.append((job, task.result()))  # _send never raises
+
+    def _claimed(self, task: asyncio.Future) -> None:
         exc = task.exception()
         if exc is not None:
             self._fail(exc, "claiming due rows failed")
@@ -481,10 +531,30 @@ class _Pump:
             else:
                 self.ready.append(job)
 
-    def _fail(self, exc: BaseException, what: str) -> None:
-        log.error("outbox: %s: %r", what, exc)
-        if self.error is None:
-            self.error = exc
+    async def _shutdown(self) -> None:
+        """Cancelled (the service is stopping): give back what was not sent, let sends in
+        flight finish for a few seconds and record them; the rest become expired claims."""
+        try:
+            if self.claim_task is not None:
+                await asyncio.wait([self.claim_task], timeout=SHUTDOWN_GRACE)
+                if self.claim_task.done() and not self.claim_task.cancelled():
+                    self._claimed(self.claim_task)
+            if self.ready:
+                await self.d._release(list(self.ready))
+                self.ready.clear()
+            if self.sends:
+                await asyncio.wait(list(self.sends), timeout=SHUTDOWN_GRACE)
+            for task, job in list(self.sends.items()):
+                if task.done():
+                    self.results.append((job, task.result()))
+                else:
+                    task.cancel()
+            if self.record_task is not None:
+                await asyncio.wait([self.record_task], timeout=SHUTDOWN_GRACE)
+            if self.results:
+                await asyncio.wait_for(self.d._record(self.results), SHUTDOWN_GRACE)
+        except Exception:  # noqa: BLE001 - best effort while stopping
+            log.exception("outbox: could not wind delivery down cleanly")
 
 
 async def _claim_rows(conn: AsyncConnection, due: Any, order: Any, n: int, until: datetime) -> list[Any]:

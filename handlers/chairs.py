@@ -94,7 +94,7 @@ class ReportForm(Form):
             if ctx.now >= ops.deadline_end(ctx.settings, quarter):
                 note = await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)
                 return (f"{chair.name}主席您好，您{quarter.label_zh}的报送我们已经收到，谢谢！"
-                        f"截止日（{format_day(ops.deadline_of(ctx.settings, quarter))}）已过，不能再修改；"
+                        f"报送已于{format_day(ops.deadline_of(ctx.settings, quarter))}截止，不能再修改；"
                         f"如需更正请联系街道总工会。\n{note}")
             data["_prefill"] = {k: getattr(report, k) for k in ops.REPORT_FIELDS}
             data["_mode"] = "correct" if report.enterprises is not None else "fill"
@@ -113,14 +113,14 @@ class ReportForm(Form):
         when = format_day(ops.deadline_of(ctx.settings, quarter))
         mode = data.get("_mode")
         if mode == "correct":
-            return (f"您已提交过{quarter.label_zh}的报送，截止（{when}）前可以修改。"
+            return (f"您已提交过{quarter.label_zh}的报送，{when}截止前都可以修改。"
                     "每一项回复「沿用」保留原来的内容。")
         if mode == "fill":
-            return f"街道总工会已登记收到您{quarter.label_zh}的报送，请在这里补填具体数字（截止{when}）。"
+            return f"街道总工会已登记收到您{quarter.label_zh}的报送，{when}截止前可以在这里补填具体数字。"
         if mode == "late":
-            return (f"您{quarter.label_zh}的报送（{when}截止）还没有收到，现在补报，共7项。"
+            return (f"{quarter.label_zh}的报送已于{when}截止，我们还没有收到您的报送，现在补报，共7项。"
                     "随时可回复「上一步」返回，「取消」退出。")
-        return (f"{quarter.label_zh}信息报送（截止{when}），共7项，几分钟就好。"
+        return (f"{quarter.label_zh}信息报送，{when}截止，共7项，几分钟就好。"
                 "随时可回复「上一步」返回，「取消」退出。")
 
     def summary_extra(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
@@ -145,7 +145,7 @@ class ReportForm(Form):
             head = f"已收到您{quarter.label_zh}的报送，谢谢{chair.name}主席！"
         else:
             head = f"已收到您{quarter.label_zh}的补报，谢谢{chair.name}主席！"
-        tail = f"截止（{when}）前如需修改，再发「报送」即可。\n" if report.on_time else "\n"
+        tail = f"{when}截止前如需修改，再发「报送」即可。\n" if report.on_time else "\n"
         return f"{head}{tail}{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}"
 
 

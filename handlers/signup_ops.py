@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.db.models.core import Member, Outbox
+from bot.db.models.core import Member
 from bot.db.models.signup import Activity, Signup
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -410,73 +410,6 @@ async def staff_check_in(session: AsyncSession, now: datetime, signup_id: int) -
         s.attended_at, s.checkin_via, s.updated_at = now, "staff", now
         await session.flush()
     return s
-
-
-# ----------------------------------------------------------------------------- staff views
-async def counts(session: AsyncSession, activity_id: int) -> dict[str, int]:
-    rows = (await session.execute(
-        select(Signup.status, func.count(), func.count(Signup.attended_at))
-        .where(Signup.activity_id == activity_id).group_by(Signup.status)
-    )).all()
-    out = {"confirmed": 0, "waitlist": 0, "cancelled": 0, "attended": 0}
-    for status, n, att in rows:
-        out[status] = n
-        if status == "confirmed":
-            out["attended"] = att
-    return out
-
-
-def row_status(s: Signup) -> str:
-    """signed up / waitlisted / cancelled / attended, as one word."""
-    return "attended" if s.status == "confirmed" and s.attended_at else s.status
-
-
-async def signup_rows(session: AsyncSession, activity_id: int, status: str = "") -> list[dict[str, Any]]:
-    """The sign-up list with the delivery state of the last message about each row."""
-    q = (select(Signup, Outbox.status).outerjoin(Outbox, Outbox.key == Signup.notice_key)
-         .where(Signup.activity_id == activity_id).order_by(Signup.seq))
-    if status == "attended":
-        q = q.where(Signup.status == "confirmed", Signup.attended_at.is_not(None))
-    elif status:
-        q = q.where(Signup.status == status)
-    rows = (await session.execute(q)).all()
-    out = []
-    pos = 0
-    for s, notice_status in rows:
-        if s.status == "waitlist":
-            pos += 1
-        out.append({"signup": s, "status": row_status(s), "notice": notice_status,
-                    "position": pos if s.status == "waitlist" else None})
-    return out
-
-
-async def training_record(session: AsyncSession, start: date, end: date, tz: ZoneInfo = TZ,
-                          kind: str = "training") -> dict[str, list[dict[str, Any]]]:
-    """培训台账: attended trainings per worker and per employer, for activities starting in [start, end]."""
-    lo = datetime.combine(start, datetime.min.time(), tz)
-    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)
-    rows = (await session.execute(
-        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
-        .where(Activity.kind == kind, Activity.status == "open", Activity.starts_at >= lo, Activity.starts_at < hi,
-               Signup.status == "confirmed", Signup.attended_at.is_not(None))
-        .order_by(Activity.starts_at)
-    )).all()
-    workers: dict[int, dict[str, Any]] = {}
-    employers: dict[str, dict[str, Any]] = {}
-    for s, a in rows:
-        w = workers.setdefault(s.member_id, {"name": s.name, "phone": s.phone, "employer": s.employer or "未填写",
-                                             "count": 0, "titles": []})
-        w["count"] += 1
-        w["titles"].append(a.title)
-        e = employers.setdefault(s.employer or "未填写", {"employer": s.employer or "未填写", "people": set(),
-                                                          "count": 0})
-        e["count"] += 1
-        e["people"].add(s.member_id)
-    emp = [{"employer": e["employer"], "people": len(e["people"]), "count": e["count"]} for e in employers.values()]
-    return {
-        "workers": sorted(workers.values(), key=lambda w: (-w["count"], w["employer"], w["name"])),
-        "employers": sorted(emp, key=lambda e: (-e["count"], e["employer"])),
-    }
 
 
 # ----------------------------------------------------------------------------- reminders

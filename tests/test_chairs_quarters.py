@@ -37,7 +37,7 @@ async def test_a_queued_reminder_is_cancelled_when_the_chair_reports(app, sim, d
     await create_staff_user(db)
     await login(client)
     page = await (await client.get("/admin/chairs?quarter=2026Q4")).text()
-    assert "t-7 已取消" in page and "主席已报送，提醒不再发送" in page
+    assert "前7日 已取消" in page and "主席已报送，提醒不再发送" in page
 
 
 async def test_after_the_quarter_turns_report_files_the_missing_quarter_first(sim, db, clock, settings) -> None:  # noqa: ANN001

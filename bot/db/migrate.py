@@ -18,6 +18,10 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` up to `revision` (creates it if needed)."""
+    import logging
+
+    # Alembic narrates every step at INFO; an up-to-date database is not news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
 

@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import xmltodict
-from wechatpy import parse_message
+from wechatpy.events import EVENT_TYPES
+from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import ArticlesReply, create_reply
@@ -80,6 +81,14 @@ def _str(value: Any) -> str:
 def _cdata_safe(text: str) -> str:
     """Split any `]]>` so wechatpy's CDATA templates stay well-formed."""
     return text.replace("]]>", "]]]]><![CDATA[>")
+
+
+def _typed(message: dict[str, Any]) -> Any:
+    """wechatpy's message or event object for a parsed message (as parse_message picks it)."""
+    msg_type = _str(message.get("MsgType")).lower()
+    if msg_type == "event":
+        return EVENT_TYPES.get(_str(message.get("Event")).lower(), UnknownMessage)(message)
+    return MESSAGE_TYPES.get(msg_type, UnknownMessage)(message)
 
 
 def _float(value: Any) -> float | None:
@@ -209,9 +218,9 @@ class Codec:
         if not isinstance(raw, dict):
             raise BadRequest("malformed xml")
         raw = dict(raw)
-        # wechatpy's typed message; `raw` stays as sent (parse_message rewrites subscribe
-        # events with a scene in place, so it gets its own parse).
-        msg = parse_message(xml)
+        # wechatpy's typed message, built from a copy of the one parse (its parse_message
+        # would parse the same XML with xmltodict again, and rewrites scene events in place).
+        msg = _typed(dict(raw))
         openid = _str(msg.source).strip() if isinstance(raw.get("FromUserName"), str) else ""
         if not openid:
             raise BadRequest("missing FromUserName")

@@ -21,6 +21,7 @@ from bot.admin.filters import mask
 from bot.admin.site import CLOCK, SETTINGS, db_session, flash, render
 from bot.db.models.signup import KINDS, Activity, Signup
 from handlers import signup_ops as ops
+from handlers import signup_reports as reports
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,13 @@ def _now(request: web.Request) -> datetime:
 
 def _back(request: web.Request, activity_id: int) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(str(request.app.router["signup.detail"].url_for(activity_id=str(activity_id))))
+
+
+async def _signup_of(db: Any, activity_id: int, signup_id: int) -> Signup:
+    s = await db.get(Signup, signup_id)
+    if s is None or s.activity_id != activity_id:
+        raise web.HTTPNotFound(text="没有这条报名")
+    return s
 
 
 # ----------------------------------------------------------------------------- tables out
@@ -230,8 +238,8 @@ async def detail(request: web.Request) -> web.Response:
         a = await db.get(Activity, aid)
         if a is None:
             raise web.HTTPNotFound(text="没有这个活动")
-        counts = await ops.counts(db, aid)
-        rows = await ops.signup_rows(db, aid, status if status in ROW_STATUS else "")
+        counts = await reports.counts(db, aid)
+        rows = await reports.signup_rows(db, aid, status if status in ROW_STATUS else "")
     settings = request.app[SETTINGS]
     opens, closes = ops.checkin_window(a, settings.signup.checkin_before_minutes, settings.signup.checkin_after_minutes)
     fields = [{"name": "status", "label": "状态", "type": "select", "options": list(ROW_STATUS.items())}]
@@ -265,9 +273,7 @@ async def cancel_one(request: web.Request) -> web.StreamResponse:
     staff = current_staff(request)
     aid, sid = int(request.match_info["activity_id"]), int(request.match_info["signup_id"])
     async with db_session(request) as db, db.begin():
-        s = await db.get(Signup, sid)
-        if s is None or s.activity_id != aid:
-            raise web.HTTPNotFound(text="没有这条报名")
+        s = await _signup_of(db, aid, sid)
         res = await ops.cancel_signup(db, _now(request), sid)
         await audit.record(db, staff_id=staff.id, action="signup.cancel_one", target=f"signup:{sid}",
                            detail={"activity": aid, "promoted": res.promoted.id if res.promoted else None},
@@ -285,9 +291,7 @@ async def reveal(request: web.Request) -> web.StreamResponse:
     staff = current_staff(request)
     aid, sid = int(request.match_info["activity_id"]), int(request.match_info["signup_id"])
     async with db_session(request) as db, db.begin():
-        s = await db.get(Signup, sid)
-        if s is None or s.activity_id != aid:
-            raise web.HTTPNotFound(text="没有这条报名")
+        s = await _signup_of(db, aid, sid)
         await audit.record(db, staff_id=staff.id, action="reveal_phone", target=f"signup:{sid}",
                            detail={"activity": aid}, now=_now(request))
     await flash(request, f"{s.name or '该职工'}的电话：{s.phone or '未留'}")
@@ -304,7 +308,7 @@ async def export(request: web.Request) -> web.Response:
         a = await db.get(Activity, aid)
         if a is None:
             raise web.HTTPNotFound(text="没有这个活动")
-        rows = await ops.signup_rows(db, aid, status if status in ROW_STATUS else "")
+        rows = await reports.signup_rows(db, aid, status if status in ROW_STATUS else "")
         await audit.record(db, staff_id=staff.id, action="signup.export", target=f"activity:{aid}",
                            detail={"format": fmt, "status": status, "rows": len(rows)}, now=_now(request))
 
@@ -361,7 +365,7 @@ async def record(request: web.Request) -> web.Response:
     """培训台账: trainings attended per worker and per employer in a date range."""
     start, end = _range(request)
     async with db_session(request) as db:
-        data = await ops.training_record(db, start, end, _tz(request))
+        data = await reports.training_record(db, start, end, _tz(request))
     fields = [{"name": "from", "label": "开始日期", "type": "date"}, {"name": "to", "label": "结束日期", "type": "date"}]
     return render(request, "signup/record.html", {"data": data, "start": start, "end": end, "fields": fields,
                                                   "export_query": f"from={start}&to={end}"})
@@ -372,7 +376,7 @@ async def record_export(request: web.Request) -> web.Response:
     start, end = _range(request)
     fmt, by = request.match_info["fmt"], request.query.get("by", "worker")
     async with db_session(request) as db, db.begin():
-        data = await ops.training_record(db, start, end, _tz(request))
+        data = await reports.training_record(db, start, end, _tz(request))
         await audit.record(db, staff_id=staff.id, action="signup.record_export", target=f"{start}~{end}",
                            detail={"format": fmt, "by": by}, now=_now(request))
     if by == "employer":
