@@ -8,7 +8,10 @@ Conversation (states `signup:*`, persisted; renaming one needs a migration):
           ──► sign_up(): confirmed / waitlist / refused with the reason
     修改 (at confirm) ──► signup:name ... (re-ask the contact details, saved to the profile)
 
-The rules live in `handlers.signup_ops`.
+Why not a `Form`: the flow shows an activity's details and takes 确认 *before*
+asking only what the profile lacks, and the choice list comes from the database;
+the form engine asks all fields first and confirms last, with static choices.
+The rules live in `handlers.signup_ops` (staff views in `handlers.signup_reports`).
 """
 from __future__ import annotations
 

@@ -52,6 +52,17 @@ def make_test_engine(url: str) -> AsyncEngine:
     return make_engine(url)
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN202
+    """Cheap argon2 parameters in every test (the real ones cost ~0.3 s per login)."""
+    from argon2 import PasswordHasher
+
+    from bot.admin import staff as staff_ops
+
+    monkeypatch.setattr(staff_ops, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(staff_ops, "_DUMMY_HASH", staff_ops._hasher.hash("unionbot-dummy-password"))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

@@ -76,3 +76,28 @@ def test_db_upgrade_staff_add_and_chat_in_process(tmp_path) -> None:  # noqa: AN
     talk = unionbot("chat", "--openid", "oTerminal", cwd=tmp_path, stdin="菜单\n/quit\n")
     assert talk.returncode == 0, talk.stderr
     assert "公众号> 您可以回复下面的关键词" in talk.stdout
+
+
+async def test_menu_push_creates_the_menu_through_the_api(tmp_path, aiohttp_server) -> None:  # noqa: ANN001
+    import asyncio
+
+    from tests.fake_wechat import FakeWeChat
+
+    fake = FakeWeChat()
+    base = await fake.attach(aiohttp_server)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        f'[wechat]\napp_id = "{fake.app_id}"\napp_secret = "{fake.secret}"\napi_base_url = "{base}"\n'
+        'menu = [ { name = "困难帮扶", key = "HARDSHIP" }, { name = "学习", sub = [ { name = "报名", key = "SIGNUP" } ] } ]\n'
+        f'[database]\nurl = "sqlite+aiosqlite:///{tmp_path}/m.db"\n', encoding="utf-8")
+    assert (await asyncio.to_thread(unionbot, "db", "upgrade", cwd=tmp_path)).returncode == 0
+    result = await asyncio.to_thread(unionbot, "menu", "push", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [call] = fake.calls_to("/cgi-bin/menu/create")
+    assert call["json"]["button"][0] == {"type": "click", "name": "困难帮扶", "key": "HARDSHIP"}
+    assert call["json"]["button"][1]["sub_button"][0]["key"] == "SIGNUP"
+
+
+def test_menu_push_offline_says_why(tmp_path) -> None:  # noqa: ANN001
+    result = unionbot("menu", "push", cwd=tmp_path)
+    assert result.returncode == 2 and "offline" in result.stderr

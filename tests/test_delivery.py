@@ -6,7 +6,7 @@ import os
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 import bot.db.models  # noqa: F401  (registers every table)
 from bot.clock import FakeClock
@@ -313,18 +313,203 @@ async def test_pending_row_survives_a_restart(world):
     assert len(world.fake.delivered) == 1
 
 
-async def test_row_of_a_crashed_worker_is_taken_again_after_its_claim(world):
+async def _crash_mid_send(world, key: str, *, via: str | None = None) -> None:
+    """What a worker SIGKILLed mid-send leaves behind: the row `sending`, its claim running."""
+    async with world.sessionmaker() as s, s.begin():
+        await s.execute(update(Outbox).where(Outbox.key == key).values(
+            status="sending", via=via, claimed_until=world.clock.now() + timedelta(seconds=60)))
+
+
+async def test_customer_service_row_of_a_crashed_worker_is_marked_uncertain_not_resent(world):
     await world.member("oW", msg_ago=HOUR)
-    await world.enqueue("k1", "oW")
-    async with world.sessionmaker() as s, s.begin():  # a worker claimed it, then died
-        await s.execute(update(Outbox).values(status="sending",
-                                              claimed_until=world.clock.now() + timedelta(seconds=60)))
+    await world.enqueue("k1", "oW", text="您的帮扶申请已受理。", template=NOTICE)
+    await _crash_mid_send(world, "k1")  # it may have gone out as a customer-service message
     delivery = world.delivery()
     assert await delivery.run_once() == 0  # still claimed
     world.clock.advance(seconds=61)
     assert await delivery.run_once() == 1
+    row = await world.row("k1")
+    assert row.status == "uncertain"
+    assert "stopped mid-send" in row.last_error and "may or may not have arrived" in row.last_error
+    assert world.fake.delivered == []  # never sent a second time, not even as a template
+    world.clock.advance(hours=1)
+    assert await delivery.run_once() == 0
+
+
+async def test_template_row_of_a_crashed_worker_is_resent_with_the_same_client_msg_id(world):
+    await world.enqueue("k1", "oW", text=None, template=NOTICE)
+    api = world.delivery().api
+    await api.send_template("oW", "TPL-NOTICE", NOTICE["data"], client_msg_id="k1")  # the dead worker's send
+    await _crash_mid_send(world, "k1", via="template")
+    world.clock.advance(seconds=61)
+    assert await world.delivery().run_once() == 1
+    row = await world.row("k1")
+    assert (row.status, row.via) == ("sent", "template")
+    sends = world.fake.calls_to("/template/send")
+    assert [c["json"]["client_msg_id"] for c in sends] == ["k1", "k1"]
+    assert len(world.fake.delivered) == 1  # WeChat dropped the repeat
+
+
+async def test_planned_template_of_a_crashed_worker_is_resent_even_with_text(world):
+    await world.member("oW", msg_ago=timedelta(hours=50))  # window closed: the plan was a template
+    await world.enqueue("k1", "oW", text="您的帮扶申请已受理。", template=NOTICE)
+    await _crash_mid_send(world, "k1", via="template")
+    world.clock.advance(seconds=61)
+    await world.delivery().run_once()
+    assert [d["kind"] for d in world.fake.delivered] == ["template"]
     assert (await world.row("k1")).status == "sent"
-    assert len(world.fake.delivered) == 1
+
+
+async def test_crashed_row_without_a_configured_template_is_uncertain(world):
+    await world.member("oW", msg_ago=HOUR)
+    await world.enqueue("k1", "oW", template=NOTICE)
+    await _crash_mid_send(world, "k1", via="template")  # template since removed from the config
+    world.clock.advance(seconds=61)
+    await world.delivery(templates={}).run_once()
+    assert (await world.row("k1")).status == "uncertain"
+    assert world.fake.delivered == []
+
+
+async def test_rows_are_claimed_just_before_sending(world):
+    """Rows not yet sent stay `pending`, so a crash can leave only the few in flight uncertain."""
+    world.fake.latency = 0.2
+    for i in range(40):
+        await world.member(f"o{i}", msg_ago=HOUR)
+        await world.enqueue(f"k{i}", f"o{i}", text=f"消息{i}")
+    task = asyncio.create_task(world.delivery(concurrency=4).run_once())
+    for _ in range(500):
+        if world.fake.calls_to("/custom/send"):
+            break
+        await asyncio.sleep(0.01)
+    statuses = await world.statuses()
+    assert sum(st == "sending" for st in statuses.values()) <= 4 * 3
+    assert sum(st == "pending" for st in statuses.values()) >= 40 - 4 * 3
+    assert await task == 40
+    assert set((await world.statuses()).values()) == {"sent"}
+
+
+async def test_stopping_mid_send_records_what_went_out_and_gives_back_the_rest(world):
+    world.fake.latency = 0.3
+    await world.member("oW", msg_ago=HOUR)
+    for i in range(3):  # one user's messages go one at a time: one in flight, two waiting
+        await world.enqueue(f"k{i}", "oW", text=f"第{i}条")
+    task = asyncio.create_task(world.delivery().run_once())
+    for _ in range(500):
+        if world.fake.calls_to("/custom/send"):
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [d["text"] for d in world.fake.delivered] == ["第0条"]
+    assert await world.statuses() == {"k0": "sent", "k1": "pending", "k2": "pending"}
+    async with world.sessionmaker() as s:
+        used = await s.scalar(select(Member.msg_window_used).where(Member.openid == "oW"))
+    assert used == 1  # the two rows given back returned their window slots
+    await world.delivery().run_once()
+    assert [d["text"] for d in world.fake.delivered] == ["第0条", "第1条", "第2条"]
+
+
+async def test_one_users_messages_go_out_in_order(world):
+    world.fake.latency = 0.02
+    await world.member("oW", msg_ago=HOUR)
+    for i in range(5):
+        await world.enqueue(f"k{i}", "oW", text=f"第{i}条")
+    await world.delivery(concurrency=8).run_once()
+    assert [d["text"] for d in world.fake.delivered] == [f"第{i}条" for i in range(5)]
+
+
+async def test_results_are_recorded_in_groups(world):
+    """Mixed outcomes from one pass are each recorded right, in far fewer statements than rows."""
+    world.fake.latency = 0.05
+    n = 30
+    for i in range(n):
+        await world.member(f"o{i}", msg_ago=HOUR)
+        await world.enqueue(f"k{i}", f"o{i}", text=f"消息{i}")
+    await world.enqueue("t1", "oNobody", text=None, template=NOTICE)  # template only
+    await world.enqueue("u1", "oNobody", text="无窗口")  # no window, no template: unreachable
+    world.fake.fail_next("/custom/send", errcode=45009)  # one hits the quota: failed
+    world.fake.fail_next("/custom/send", errcode=-1)  # one busy: retried later
+    engine = world.sessionmaker.kw["bind"]
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        assert await world.delivery(concurrency=n + 2, max_attempts=3).run_once() == n + 2
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+    statuses = await world.statuses()
+    assert sorted(statuses.values()) == ["failed"] + ["pending"] + ["sent"] * (n - 1) + ["unreachable"]
+    assert statuses["t1"] == "sent" and statuses["u1"] == "unreachable"
+    failed = await world.row(next(k for k, st in statuses.items() if st == "failed"))
+    pending = await world.row(next(k for k, st in statuses.items() if st == "pending"))
+    assert "45009" in failed.last_error and failed.attempts == 1
+    assert pending.attempts == 1 and pending.next_attempt_at > world.clock.now()
+    async with world.sessionmaker() as s:
+        used = dict((await s.execute(select(Member.openid, Member.msg_window_used))).all())
+    assert sorted(used.values()) == [0] + [1] * (n - 1)  # the retried row gave its slot back
+    assert sum(1 for st in statements if "UPDATE outbox SET status" in st) < n
+    assert len(statements) < n  # claim, windows and results for 32 rows (was 2-3 transactions per row)
+
+
+async def test_metrics_count_deliveries_and_failures(world):
+    from bot.metrics import Metrics
+
+    await world.member("oW", msg_ago=HOUR)
+    await world.enqueue("k1", "oW")
+    await world.enqueue("k2", "oW")
+    world.fake.fail_next("/custom/send", errcode=45009)
+    delivery = world.delivery()
+    delivery.metrics = metrics = Metrics()
+    await delivery.run_once()
+    sample = metrics.registry.get_sample_value
+    assert sample("unionbot_outbox_delivered_total", {"status": "sent", "via": "cs"}) == 1
+    assert sample("unionbot_outbox_delivered_total", {"status": "failed", "via": "none"}) == 1
+    assert sample("unionbot_delivery_failures_total", {"errcode": "45009"}) == 1
+
+
+def _second_process(world):
+    """Another worker process on the same database: its own engine, API client and loop."""
+    url = str(world.sessionmaker.kw["bind"].url.render_as_string(hide_password=False))
+    engine = make_engine(url)
+    sessionmaker = make_sessionmaker(engine)
+    settings = world.settings(concurrency=4)
+    api = WeChatAPI(settings.wechat, sessionmaker, world.clock)
+    return engine, api, Delivery(settings, sessionmaker, world.clock, api)
+
+
+async def test_two_processes_send_each_row_once_and_share_the_windows(world):
+    """Two delivery loops with their own connections (two workers) on one database."""
+    world.fake.latency = 0.01
+    for u in range(4):
+        await world.member(f"o{u}", msg_ago=HOUR)
+        for i in range(8):  # 5 fit in each user's window, 3 go as templates
+            await world.enqueue(f"k{u}-{i}", f"o{u}", text=f"消息{u}-{i}", template=NOTICE)
+    for i in range(40):
+        await world.member(f"p{i}", msg_ago=HOUR)
+        await world.enqueue(f"p{i}", f"p{i}", text=f"通知{i}")
+    engine, api, other = _second_process(world)
+    try:
+        mine = world.delivery(concurrency=4)
+        # Fetch the shared token first: on SQLite both "processes" here share one event loop,
+        # and a refresh holds the write lock across its HTTP call.
+        await mine.api.token()
+        counts = await asyncio.gather(mine.run_once(limit=30), other.run_once(limit=30),
+                                      mine.run_once(), other.run_once())
+    finally:
+        await api.close()
+        await engine.dispose()
+    assert sum(counts) == 72
+    texts = [d["text"] for d in world.fake.delivered if d["kind"] == "text"]
+    assert len(texts) == len(set(texts))
+    for u in range(4):
+        kinds = [d["kind"] for d in world.fake.delivered_to(f"o{u}")]
+        assert (kinds.count("text"), kinds.count("template")) == (5, 3)
+    assert len(world.fake.delivered) == 72
+    assert set((await world.statuses()).values()) == {"sent"}
 
 
 async def test_slow_wechat_still_delivers(world):

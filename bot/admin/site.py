@@ -80,6 +80,14 @@ async def flash(request: web.Request, message: str, kind: str = "ok") -> None:
     session[FLASH_KEY] = [*session.get(FLASH_KEY, []), [kind, message]][-5:]
 
 
+def page_number(request: web.Request) -> int:
+    """The `?page=` of a paginated list (1 when missing or not a number)."""
+    try:
+        return max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        return 1
+
+
 def db_session(request: web.Request) -> AsyncSession:
     """A new database session: `async with db_session(request) as db, db.begin(): ...`."""
     return request.app[SESSIONMAKER]()

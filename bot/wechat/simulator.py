@@ -25,7 +25,8 @@ DEFAULT_TOKEN = "unionbot-test-token"
 TEST_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 # Unique across every simulator in the process, so two sims on one database never collide.
-_msg_ids = itertools.count(24_000_000_000_000_001)
+# Seeded from the clock so `unionbot chat` runs against one database never reuse an id.
+_msg_ids = itertools.count(time.time_ns() // 1000)
 
 
 def sign(*parts: str) -> str:

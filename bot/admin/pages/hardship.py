@@ -18,7 +18,7 @@ from bot.admin import audit, nav
 from bot.admin.pages import home
 from bot.admin.auth import current_staff
 from bot.admin.export import spreadsheet_response
-from bot.admin.site import CLOCK, SERVICES, SETTINGS, db_session, flash, render
+from bot.admin.site import CLOCK, SERVICES, SETTINGS, db_session, flash, page_number, render
 from bot.db.models.core import Member, Outbox, Staff
 from bot.db.models.hardship import HardshipPhoto
 from handlers import hardship_ops as ops
@@ -63,10 +63,7 @@ def _filter_fields() -> list[dict[str, Any]]:
 async def list_requests(request: web.Request) -> web.Response:
     """Requests, newest first, with filters, search and pages."""
     per_page = request.app[SETTINGS].admin.page_size
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request)
     async with db_session(request) as db:
         rows, total = await ops.search(db, _filters(request), page=page, per_page=per_page)
         notices = await ops.notice_statuses(db, [r.last_notice_key or "" for r in rows])
