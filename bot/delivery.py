@@ -67,6 +67,8 @@ PASS_LIMIT = 5000
 # Attempts to write a group of results before giving up (the rows then come
 # back as expired claims).
 RECORD_TRIES = 3
+# How long a completed send may wait for others to be recorded with it (seconds).
+RECORD_LINGER = 0.02
 # On shutdown, how long sends in flight get to finish and be recorded.
 SHUTDOWN_GRACE = 5.0
 # How often a delivery loop looks for `sending` rows whose claim ran out.
@@ -439,6 +441,8 @@ class _Pump:
         self.claim_task: asyncio.Future | None = None
         self.claim_want = 0
         self.record_task: asyncio.Future | None = None
+        self.linger: asyncio.Future | None = None
+        self.linger_over = False
         self.done: deque[asyncio.Future] = deque()
         self.event = asyncio.Event()
 
@@ -476,9 +480,18 @@ class _Pump:
         self.ready = kept
 
     def _start_record(self) -> None:
-        if self.results and self.record_task is None:
-            batch, self.results = self.results, []
-            self.record_task = self._spawn(self.d._record(batch))
+        """Record completed sends as one group: once half a batch is done, once the first
+        result has waited RECORD_LINGER, or when nothing else is under way."""
+        if not self.results or self.record_task is not None:
+            return
+        idle = not self.sends and self.claim_task is None
+        if len(self.results) < max(1, self.conc // 2) and not idle and not self.linger_over:
+            if self.linger is None:
+                self.linger = self._spawn(asyncio.sleep(RECORD_LINGER))
+            return
+        batch, self.results = self.results, []
+        self.linger_over = False
+        self.record_task = self._spawn(self.d._record(batch))
 
     async def run(self) -> int:
         try:
@@ -488,7 +501,7 @@ class _Pump:
                     self.claim_task = self._spawn(self.d._claim(self.claim_want))
                 self._start_sends()
                 self._start_record()
-                if not (self.sends or self.claim_task or self.record_task or self.done):
+                if not (self.sends or self.claim_task or self.record_task or self.linger or self.done):
                     break
                 if not self.done:
                     self.event.clear()
@@ -496,6 +509,8 @@ class _Pump:
                 while self.done:
                     self._finished(self.done.popleft())
         except asyncio.CancelledError:
+            if self.linger is not None:
+                self.linger.cancel()
             await self._shutdown()
             raise
         if self.error is not None:
@@ -503,7 +518,9 @@ class _Pump:
         return self.claimed
 
     def _finished(self, task: asyncio.Future) -> None:
-        if task is self.claim_task:
+        if task is self.linger:
+            self.linger, self.linger_over = None, True
+        elif task is self.claim_task:
             self.claim_task = None
             self._claimed(task)
         elif task is self.record_task:
@@ -558,7 +575,13 @@ class _Pump:
 
 
 async def _claim_rows(conn: AsyncConnection, due: Any, order: Any, n: int, until: datetime) -> list[Any]:
-    """Take up to `n` rows matching `due` with one statement; returns their columns."""
+    """Take up to `n` rows matching `due` with one statement; returns their columns.
+
+    `WITH claim AS MATERIALIZED (SELECT id … LIMIT n FOR UPDATE SKIP LOCKED)
+    UPDATE outbox … FROM claim RETURNING …`. Not `WHERE id IN (SELECT … LIMIT n …)`:
+    PostgreSQL may run that subquery once per outer row (a nested-loop semi join)
+    and then updates far more than `n` rows — measured here: 40 rows for a claim of 4.
+    """
     # FOR UPDATE SKIP LOCKED is rendered on PostgreSQL and dropped on SQLite, where
     # the UPDATE holds the database write lock. Ordered by `next_attempt_at` only, so
     # both databases read the rows straight from ix_outbox_due (status,
@@ -566,8 +589,10 @@ async def _claim_rows(conn: AsyncConnection, due: Any, order: Any, n: int, until
     ids = select(_O.c.id).where(due)
     if order is not None:
         ids = ids.order_by(order)
-    ids = ids.limit(n).with_for_update(skip_locked=True)
-    stmt = (update(_O).where(_O.c.id.in_(ids), due)
+    claim = ids.limit(n).with_for_update(skip_locked=True).cte("claim").prefix_with("MATERIALIZED")
+    # The outer UPDATE joins by primary key only: the CTE's rows are locked (PostgreSQL,
+    # re-checked against `due` after locking) or under the write lock (SQLite).
+    stmt = (update(_O).where(_O.c.id == claim.c.id)
             .values(status="sending", claimed_until=until).returning(*_CLAIM_COLS))
     return list((await conn.execute(stmt)).all())
 

@@ -75,6 +75,13 @@ def reminder_key(quarter: Quarter, chair_id: int, stage: str) -> str:
     return f"chairs:{quarter.label}:chair{chair_id}:{stage}"
 
 
+def focus_quarter(settings: Settings, now: datetime) -> Quarter:
+    """The quarter staff and chairs are working on: the previous one until the current
+    quarter's first reminder (late reports and the 通报 happen then), else the current one."""
+    cur = current_quarter(settings, now)
+    return cur.prev() if now < min(s.due_at for s in ladder(settings, cur)) else cur
+
+
 async def reporting_quarter(session: AsyncSession, settings: Settings, now: datetime, chair: Chair) -> Quarter:
     """The quarter `报送` files for this chair.
 
@@ -84,11 +91,10 @@ async def reporting_quarter(session: AsyncSession, settings: Settings, now: date
     offered first, until the current quarter's own reminders begin.
     """
     cur = current_quarter(settings, now)
-    prev = cur.prev()
-    first_reminder = min(s.due_at for s in ladder(settings, cur))
-    if (now < first_reminder and chair.created_at < deadline_end(settings, prev)
-            and await report_for(session, chair.id, prev) is None):
-        return prev
+    focus = focus_quarter(settings, now)
+    if (focus != cur and chair.created_at < deadline_end(settings, focus)
+            and await report_for(session, chair.id, focus) is None):
+        return focus
     return cur
 
 

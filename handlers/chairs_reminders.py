@@ -35,6 +35,11 @@ def _chair_text(chair: Chair, quarter: Quarter, stage: Stage, deadline: date) ->
     return text, data
 
 
+def _late(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours}小时" if hours < 72 else f"{hours // 24}天"
+
+
 @dataclass
 class ReminderRun:
     queued: int = 0
@@ -96,7 +101,7 @@ async def run_reminders(session: AsyncSession, now: datetime, settings: Settings
                     run.unbound += 1
                 elif stage.to_chair:
                     rec.status = "skipped"
-                    rec.note = f"服务停机，提醒晚了{int((now - stage.due_at).total_seconds() // 3600)}小时，未补发"
+                    rec.note = f"服务停机，到期{_late(now - stage.due_at)}后才运行，过时的提醒未补发"
                     run.skipped += 1
                 if stage.listing:
                     if rec.status is None:

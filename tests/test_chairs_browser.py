@@ -79,6 +79,14 @@ async def test_grid_and_dashboard_render_at_desktop_and_phone_width(aiohttp_serv
                 assert await page.get_by_text("后1日 无法送达").first.is_visible()
                 await page.screenshot(path=str(out / f"chairs-grid-{name}.png"), full_page=True)
 
+                await page.goto(f"{base}/admin/chairs")  # in January the grid opens on the quarter just closed
+                assert page.url.endswith("quarter=2026Q4")
+                await page.get_by_role("link", name="南山机械厂工会").click()
+                await page.get_by_role("heading", name="陈明").wait_for()
+                await page.screenshot(path=str(out / f"chairs-detail-{name}.png"), full_page=True)
+                await page.goto(f"{base}/admin/chairs/registry")
+                await page.screenshot(path=str(out / f"chairs-registry-{name}.png"), full_page=True)
+
                 await page.goto(f"{base}/admin/chairs/dashboard?quarter=2026Q4")
                 await page.get_by_role("heading", name="三项考核指标看板").wait_for()
                 # every trend chart draws a line through the quarters that have data

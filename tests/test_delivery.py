@@ -434,7 +434,8 @@ async def test_results_are_recorded_in_groups(world):
     statements: list[str] = []
 
     def count(conn, cursor, statement, params, context, executemany):  # noqa: ANN001
-        statements.append(statement)
+        if "outbox" in statement or "member" in statement:  # not the access token
+            statements.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
     try:
@@ -450,7 +451,7 @@ async def test_results_are_recorded_in_groups(world):
     assert pending.attempts == 1 and pending.next_attempt_at > world.clock.now()
     async with world.sessionmaker() as s:
         used = dict((await s.execute(select(Member.openid, Member.msg_window_used))).all())
-    assert sorted(used.values()) == [0] + [1] * (n - 1)  # the retried row gave its slot back
+    assert sorted(used.values()) == [0, 0] + [1] * (n - 2)  # the failed and the retried row gave theirs back
     assert sum(1 for st in statements if "UPDATE outbox SET status" in st) < n
     assert len(statements) < n  # claim, windows and results for 32 rows (was 2-3 transactions per row)
 

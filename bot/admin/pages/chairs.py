@@ -25,19 +25,22 @@ STATUS = {"on_time": ("按时报送", "ok"), "late": ("逾期补报", "wait"), "
 # What staff read beside a reminder's delivery status (the technical error is in the tooltip).
 OUTBOX_NOTES = {"unreachable": "微信发不出去（不在48小时互动期内且没有可用的模板消息，或已取消关注），请电话通知",
                 "failed": "发送失败，请电话通知", "cancelled": ops.CANCELLED_NOTE}
-REMINDER = {"queued": "已发", "skipped": "停机跳过", "unbound": "未绑定", "listed": "列入通报"}
+REMINDER = {"queued": "已安排发送", "skipped": "停机跳过", "unbound": "未绑定", "listed": "列入通报"}
 OUTBOX = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "simulated": "已模拟（离线）",
           "failed": "发送失败", "unreachable": "无法送达", "cancelled": "已取消"}
 
 
 def _quarter(request: web.Request) -> Quarter:
+    """The quarter asked for; without one, redirect to the quarter being worked on (so the
+    quarter filter shows it, and the address can be shared)."""
     raw = request.query.get("quarter", "").strip()
     if raw:
         try:
             return Quarter.parse(raw)
         except ValueError:
             pass
-    return ops.current_quarter(request.app[SETTINGS], request.app[CLOCK].now())
+    focus = ops.focus_quarter(request.app[SETTINGS], request.app[CLOCK].now())
+    raise web.HTTPFound(request.rel_url.update_query(quarter=focus.label))
 
 
 def _quarter_options(current: Quarter, n: int = 8) -> list[tuple[str, str]]:
@@ -200,8 +203,9 @@ async def detail(request: web.Request) -> web.Response:
     now = request.app[CLOCK].now()
     return render(request, "chairs/detail.html", {
         "chair": chair, "reports": reports, "reminders": reminders, "reminder_labels": REMINDER,
-        "current": ops.current_quarter(request.app[SETTINGS], now), "code": None,
-        "stage_label": stage_label,
+        "current": ops.focus_quarter(request.app[SETTINGS], now), "code": None,
+        "quarters": _quarter_options(ops.current_quarter(request.app[SETTINGS], now)),
+        "stage_label": stage_label, "quarter_zh": lambda label: Quarter.parse(label).label_zh,
     })
 
 
