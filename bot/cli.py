@@ -10,18 +10,8 @@ from pathlib import Path
 
 import click
 
-from bot.config import ConfigError, Settings, load_settings
-
-CONFIG_HELP = "TOML config file (default: ./config.toml if present, else built-in offline defaults)"
-
-
-def settings_from(config: str | None) -> Settings:
-    """Load settings or stop with the one-line config error (no traceback)."""
-    try:
-        return load_settings(config)
-    except ConfigError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(2)
+from bot.commands.common import CONFIG_HELP, settings_from
+from bot.config import ConfigError
 
 
 def run(coro):  # noqa: ANN001, ANN201

@@ -95,16 +95,10 @@ class ChairInfo:
 
 
 async def bound_chairs(session: AsyncSession) -> dict[str, ChairInfo]:
-    """openid → the active union chair bound to it.
+    """openid → name and organisation of the active union chair bound to it (the chairs feature's operation)."""
+    from handlers import chairs_ops
 
-    The chairs feature owns the table and has no operation listing bound chairs
-    yet, so this one narrow read stays here (see the chairs_ops note in the report).
-    """
-    from bot.db.models.chairs import Chair
-
-    rows = await session.execute(select(Chair.openid, Chair.name, Chair.organisation)
-                                 .where(Chair.openid.is_not(None), Chair.active.is_(True)))
-    return {o: ChairInfo(n or "", org or "") for o, n, org in rows.all() if o}
+    return {o: ChairInfo(c.name or "", c.organisation or "") for o, c in (await chairs_ops.bound_chairs(session)).items()}
 
 
 def assessment(month_avg: float, half_avg: float, months: int, halves: int, mw: float, hw: float) -> float:

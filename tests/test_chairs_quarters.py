@@ -74,7 +74,7 @@ async def test_corrections_offer_zero_and_keep_an_empty_answer_empty(sim, db, cl
     for _ in range(3):
         await u.send("沿用")
     reply = await u.send("沿用")  # harmonious 0 kept; now asked for visits
-    assert "走访" in reply and "上次留的是：0家" in reply
+    assert "走访" in reply and "上次留的是「0家」" in reply
     reply = await u.send("沿用")  # visits 0 kept; problems was empty
     assert "发现了哪些问题" in reply
     await u.send("沿用")
@@ -94,7 +94,7 @@ async def test_next_quarter_offers_last_quarters_enterprise_counts(sim, db, cloc
     await u.send("确认")
     clock.set(datetime(2027, 3, 10, 10, 0))
     reply = await u.send("报送")
-    assert "2027年第一季度" in reply and "上次留的是：40家" in reply
+    assert "2027年第一季度" in reply and "上次留的是「40家」" in reply
     for _ in range(4):
         reply = await u.send("沿用")
     assert "走访" in reply and "上次留的是" not in reply  # visits are per quarter: asked afresh

@@ -150,7 +150,7 @@ async def test_prefill_is_offered_and_kept(sim: WeChatSim) -> None:
         await u.send(text)
     await u.send("登记")
     reply = await u.send("41")
-    assert "上次留的是：13900139000" in reply
+    assert "上次留的是「13900139000」" in reply
     assert "城市" in await u.send("沿用")
 
 

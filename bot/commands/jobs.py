@@ -8,14 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-CONFIG_HELP = "TOML config file (default: ./config.toml if present, else built-in defaults)"
-
-
-def settings_from(config: str | None):  # noqa: ANN201
-    """Settings, or stop with the one-line config error (imported late: bot.cli imports this module)."""
-    from bot.cli import settings_from as load
-
-    return load(config)
+from bot.commands.common import CONFIG_HELP, settings_from
 
 
 @click.group("jobs")

@@ -9,15 +9,7 @@ from typing import Any
 
 import click
 
-CONFIG_HELP = "TOML config file (default: ./config.toml if present, else built-in defaults)"
-config_option = click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
-
-
-def settings_from(config: str | None):  # noqa: ANN201
-    """Settings, or stop with the one-line config error (imported late: bot.cli imports this module)."""
-    from bot.cli import settings_from as load
-
-    return load(config)
+from bot.commands.common import config_option, settings_from
 
 
 def _run(settings, work) -> Any:  # noqa: ANN001

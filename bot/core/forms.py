@@ -207,7 +207,7 @@ class Form:
         if f.prefill is not None and f.name not in data:
             known = data.get("_prefill", {}).get(f.name)
             if _given(known):
-                q += f"\n上次留的是：{f.display(known)}，回复「沿用」即可。"
+                q += f"\n上次留的是「{f.display(known)}」，回复「沿用」即可。"
         return f"{hint}\n{q}" if hint else q
 
     async def _advance(self, ctx: Ctx, data: dict[str, Any], hint: str = "") -> Reply | str | None:

@@ -1,10 +1,15 @@
 """Schema migrations with Alembic, driven from code (no alembic.ini needed)."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
+# Alembic narrates every step (even plugin set-up on import) at INFO; an up-to-date
+# database is not news. Set before alembic is imported.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -18,10 +23,6 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` up to `revision` (creates it if needed)."""
-    import logging
-
-    # Alembic narrates every step at INFO; an up-to-date database is not news.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     if url.startswith("sqlite"):
         from sqlalchemy.engine import make_url
 

@@ -74,7 +74,7 @@ class Outbox(Base):
     # What it is about, e.g. hardship.status, chairs.reminder (for staff and templates).
     purpose: Mapped[str] = mapped_column(String(64), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    # pending | sending | sent | simulated | failed | unreachable
+    # pending | sending | sent | simulated | failed | unreachable | uncertain | cancelled
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
