@@ -366,7 +366,8 @@ async def record(request: web.Request) -> web.Response:
     start, end = _range(request)
     async with db_session(request) as db:
         data = await reports.training_record(db, start, end, _tz(request))
-    fields = [{"name": "from", "label": "开始日期", "type": "date"}, {"name": "to", "label": "结束日期", "type": "date"}]
+    fields = [{"name": "from", "label": "开始日期", "type": "date", "value": start.isoformat()},
+              {"name": "to", "label": "结束日期", "type": "date", "value": end.isoformat()}]
     return render(request, "signup/record.html", {"data": data, "start": start, "end": end, "fields": fields,
                                                   "export_query": f"from={start}&to={end}"})
 
