@@ -29,14 +29,25 @@ def read_chair_file(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
     The first row is the header: name, organisation, community, mobile (or 姓名, 单位, 社区, 手机).
     """
     p = Path(path)
-    if p.suffix.lower() in (".xlsx", ".xlsm"):
+    return read_chair_bytes(p.name, p.read_bytes())
+
+
+def read_chair_bytes(filename: str, data: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """The same for an uploaded file's name and bytes (the admin's upload form)."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
         from openpyxl import load_workbook
 
-        wb = load_workbook(p, read_only=True, data_only=True)
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:  # noqa: BLE001 — any unreadable workbook gets the same plain answer
+            raise ChairError("读不了这个 Excel 文件，请确认是 .xlsx 格式") from None
         raw = [["" if c is None else str(c) for c in row] for row in wb.active.iter_rows(values_only=True)]
         wb.close()
     else:
-        text = p.read_bytes().decode("utf-8-sig")
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ChairError("CSV 文件请用 UTF-8 编码保存（Excel 另存为“CSV UTF-8”）") from None
         raw = list(csv.reader(io.StringIO(text)))
     if not raw:
         raise ChairError("文件是空的")

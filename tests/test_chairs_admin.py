@@ -189,3 +189,32 @@ async def test_an_unpublished_year_is_flagged_in_the_admin_and_the_log(app, clie
     assert "2031年的法定节假日" in page and "只按周末推算" in page
     page = await (await client.get("/admin/chairs/dashboard")).text()
     assert "2031年的法定节假日" in page
+
+
+async def test_staff_upload_the_registry_all_rows_or_none(client, db) -> None:  # noqa: ANN001
+    import aiohttp
+
+    await staff_client(client, db)
+
+    async def upload(name: str, content: bytes) -> str:
+        form = aiohttp.FormData()
+        form.add_field("_csrf", await token(client, "/admin/chairs/registry"))
+        form.add_field("file", content, filename=name, content_type="text/csv")
+        resp = await client.post("/admin/chairs/registry/import", data=form)
+        assert resp.status == 200
+        return await resp.text()
+
+    bad = "姓名,单位,社区,手机\n王建国,东湖电子厂工会,东湖社区,13800138001\n李秀英,东湖物流工会,东湖社区,12345\n"
+    page = await upload("chairs.csv", bad.encode("utf-8"))
+    assert "没有导入任何主席" in page and "第3行" in page
+    async with db() as s:
+        assert (await s.scalars(select(Chair))).all() == []
+
+    good = bad.replace("12345", "13800138002")
+    page = await upload("chairs.csv", ("\ufeff" + good).encode("utf-8"))
+    assert "新增 2 人" in page
+    async with db() as s:
+        names = sorted(c.name for c in (await s.scalars(select(Chair))).all())
+        assert names == ["李秀英", "王建国"]
+        assert (await s.scalar(select(AuditLog).where(AuditLog.action == "chairs.import"))) is not None
+    assert "UTF-8" in await upload("gbk.csv", good.encode("gbk"))

@@ -184,6 +184,47 @@ async def add(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/admin/chairs/{chair.id}")
 
 
+MAX_UPLOAD = 5 * 1024 * 1024
+
+
+async def import_upload(request: web.Request) -> web.StreamResponse:
+    """Add or update chairs from an uploaded CSV/XLSX: every row or none."""
+    from handlers import chairs_import
+
+    form = await request.post()
+    upload = form.get("file")
+    back = "/admin/chairs/registry"
+    if upload is None or not hasattr(upload, "file") or not upload.filename:
+        await flash(request, "请选择要导入的 CSV 或 Excel 文件", "error")
+        raise web.HTTPSeeOther(back)
+    data = upload.file.read(MAX_UPLOAD + 1)
+    if len(data) > MAX_UPLOAD:
+        await flash(request, "文件太大（上限 5 MB）", "error")
+        raise web.HTTPSeeOther(back)
+    staff = current_staff(request)
+    now = request.app[CLOCK].now()
+    try:
+        rows = chairs_import.read_chair_bytes(upload.filename, data)
+        async with db_session(request) as db, db.begin():
+            result = await chairs_import.import_chairs(db, now, rows)
+            if result.errors:
+                await db.rollback()
+            else:
+                await audit.record(db, staff_id=staff.id, action="chairs.import", target=upload.filename[:128],
+                                   detail={"added": result.added, "updated": result.updated}, now=now)
+    except chairs_import.ChairError as exc:
+        await flash(request, f"没有导入：{exc}", "error")
+        raise web.HTTPSeeOther(back) from None
+    if result.errors:
+        problems = "；".join(f"第{line}行：{msg}" for line, msg in result.errors[:20])
+        more = f"（另有 {len(result.errors) - 20} 处）" if len(result.errors) > 20 else ""
+        await flash(request, f"没有导入任何主席，{upload.filename} 有 {len(result.errors)} 处问题：{problems}{more}",
+                    "error")
+    else:
+        await flash(request, f"导入完成：新增 {result.added} 人，更新 {result.updated} 人")
+    raise web.HTTPSeeOther(back)
+
+
 async def detail(request: web.Request) -> web.Response:
     """One chair: edit form, binding, reports and reminders."""
     from sqlalchemy import select
@@ -312,6 +353,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/chairs/dashboard", dashboard, name="chairs.dashboard")
     app.router.add_get("/chairs/registry", registry, name="chairs.registry")
     app.router.add_post("/chairs/registry", add, name="chairs.add")
+    app.router.add_post("/chairs/registry/import", import_upload, name="chairs.upload")
     app.router.add_get("/chairs/{chair_id:\\d+}", detail, name="chairs.detail")
     app.router.add_post("/chairs/{chair_id:\\d+}/edit", edit, name="chairs.edit")
     app.router.add_post("/chairs/{chair_id:\\d+}/active", toggle, name="chairs.toggle")
