@@ -3,7 +3,9 @@ worker is SIGKILLed mid-run (the supervisor restarts it), and 2,000 queued outbo
 sent to the fake WeChat API (50 ms per call) at the same time.
 
 Checks: every message that got a 200 is persisted; no message processed twice (all 200 replies
-to one MsgId are the same bytes, one dedup row each); no outbox row sent twice.
+to one MsgId are the same bytes, one dedup row each); no outbox row sent twice. Rows the killed
+worker had claimed are not resent as customer-service messages: they end `uncertain` for staff
+to check (see bot/delivery.py); the run also says how many of those WeChat had in fact received.
 
     python -m bench reliability [--n 1000]
 """
@@ -127,6 +129,10 @@ def bench_reliability(n: int = 1000, outbox_rows: int = 2000, wait_outbox: float
     print(f"  messages with different replies across deliveries (processed twice): {len(differing)}")
     print(f"  outbox rows by status {outbox}; fake WeChat received {fake['delivered']} messages, "
           f"SENT TWICE: {len(fake['duplicates'])}  (outbox settled {time.monotonic() - killed_at:.0f} s after the kill)")
+    uncertain = outbox.get("uncertain", 0)
+    arrived = fake["delivered"] - sum(c - 1 for c in fake["duplicates"].values()) - outbox.get("sent", 0)
+    print(f"  rows left 'uncertain' for staff (claimed by the killed worker): {uncertain}; "
+          f"of those WeChat had in fact received: {arrived}")
     return {"lost": len(lost), "twice": len(differing), "outbox_dups": len(fake["duplicates"]), "ok": len(ok),
             "statuses": result["statuses"], "outbox": outbox}
 

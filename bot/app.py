@@ -108,7 +108,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
         if leader is not None:
             await leader.close()
         await processor.close()
-        for t in tasks:
+        # Let delivery record what is in flight before it is cancelled.
+        _done, pending = await asyncio.wait(tasks, timeout=10) if tasks else (set(), set())
+        for t in pending:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         if api is not None:

@@ -14,6 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models import Outbox
 
+# Final states in which the person was (perhaps) not reached: staff should phone them.
+NEEDS_PHONE = ("unreachable", "failed", "uncertain")
+
 
 async def enqueue(
     session: AsyncSession,

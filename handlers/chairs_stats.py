@@ -84,7 +84,7 @@ async def quarter_grid(session: AsyncSession, now: datetime, settings: Settings,
         mine = rems.get(chair.id, [])
         ob = {r.outbox_key: boxes[r.outbox_key] for r in mine if r.outbox_key in boxes}
         unreachable = any(r.status == "unbound" for r in mine) or any(o.status == "unreachable" for o in ob.values())
-        failed = any(o.status == "failed" for o in ob.values())
+        failed = any(o.status in ("failed", "uncertain") for o in ob.values())
         listed = any(r.stage in listing for r in mine)
         row = GridRow(chair, report, status, mine, ob, listed, unreachable, failed)
         if only_missing and report is not None and not row.on_notice:

@@ -24,10 +24,12 @@ STATUS = {"on_time": ("按时报送", "ok"), "late": ("逾期补报", "wait"), "
           "pending": ("待报送", "muted")}
 # What staff read beside a reminder's delivery status (the technical error is in the tooltip).
 OUTBOX_NOTES = {"unreachable": "微信发不出去（不在48小时互动期内且没有可用的模板消息，或已取消关注），请电话通知",
-                "failed": "发送失败，请电话通知", "cancelled": ops.CANCELLED_NOTE}
+                "failed": "发送失败，请电话通知", "cancelled": ops.CANCELLED_NOTE,
+                "uncertain": "发送中途中断，不确定是否送达，请电话确认"}
 REMINDER = {"queued": "已安排发送", "skipped": "停机跳过", "unbound": "未绑定", "listed": "列入通报"}
 OUTBOX = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "simulated": "已模拟（离线）",
-          "failed": "发送失败", "unreachable": "无法送达", "cancelled": "已取消"}
+          "failed": "发送失败", "unreachable": "无法送达", "cancelled": "已取消",
+          "uncertain": "可能未送达"}
 
 
 def _quarter(request: web.Request) -> Quarter:

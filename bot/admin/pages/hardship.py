@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.admin import audit, nav
 from bot.admin.pages import home
+from bot.outbox import NEEDS_PHONE
 from bot.admin.auth import current_staff
 from bot.admin.export import spreadsheet_response
 from bot.admin.site import CLOCK, SERVICES, SETTINGS, db_session, flash, page_number, render
@@ -69,7 +70,7 @@ async def list_requests(request: web.Request) -> web.Response:
         notices = await ops.notice_statuses(db, [r.last_notice_key or "" for r in rows])
     crypto = request.app[SERVICES]["crypto"]
     items = [{"r": r, "id_number": ops.reveal_id(r, crypto),
-              "unreachable": notices.get(r.last_notice_key or "") == "unreachable"} for r in rows]
+              "unreachable": notices.get(r.last_notice_key or "") in NEEDS_PHONE} for r in rows]
     return render(request, "hardship/list.html", {
         "items": items, "total": total, "page": page, "pages": max(1, math.ceil(total / per_page)),
         "fields": _filter_fields(), "labels": ops.STATUS_LABELS, "export_query": request.rel_url.query_string,
@@ -103,7 +104,7 @@ async def _detail_context(db, request: web.Request, request_id: int) -> dict[str
     return {
         "r": req, "staff_names": names, "staff_list": [s for s in staff_rows if s.active],
         "labels": ops.STATUS_LABELS, "action_labels": ops.ACTION_LABELS, "worker_labels": ops.WORKER_STATUS,
-        "notices": notices, "unreachable": last is not None and last.status == "unreachable",
+        "notices": notices, "unreachable": last is not None and last.status in NEEDS_PHONE,
         "has_id": bool(req.id_number_enc), "revealed": {}, "kinds": ops.KINDS,
         "check": ops.SelfCheck(req.per_capita, req.dibao, req.tier),
         "today": request.app[CLOCK].now().astimezone(ops.TZ).date().isoformat(),

@@ -33,7 +33,9 @@ def register_todo(name: str, func: TodoFunc) -> None:
     _todos[name] = func
 
 
-FOLLOW_UP = ("unreachable", "failed")
+# Messages staff should follow up by phone: WeChat could not take them, the send failed, or the
+# sender stopped mid-send so nobody knows whether it arrived (`uncertain`).
+FOLLOW_UP = ("unreachable", "failed", "uncertain")
 FOLLOW_UP_LIMIT = 20
 PURPOSES = {
     "hardship.status": "帮扶进度", "chairs.reminder": "报送提醒", "signup.reminder": "活动提醒",
@@ -60,7 +62,7 @@ async def home(request: web.Request) -> web.Response:
         "members": members or 0,
         "pending": by_status.get("pending", 0) + by_status.get("sending", 0),
         "unreachable": by_status.get("unreachable", 0),
-        "failed": by_status.get("failed", 0),
+        "failed": by_status.get("failed", 0) + by_status.get("uncertain", 0),
     }
     follow_up = [
         {"outbox": o, "member": m, "purpose": PURPOSES.get(o.purpose, o.purpose or "消息")} for o, m in rows
