@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from bot.admin import audit, nav
 from bot.admin.pages import home
-from bot.outbox import NEEDS_PHONE
 from bot.admin.auth import current_staff
 from bot.admin.export import spreadsheet_response
 from bot.admin.site import CLOCK, SERVICES, SETTINGS, db_session, flash, page_number, render
 from bot.db.models.core import Member, Outbox, Staff
 from bot.db.models.hardship import HardshipPhoto
+from bot.outbox import NEEDS_PHONE
 from handlers import hardship_ops as ops
 from handlers.hardship import check_answers
 from handlers.hardship_export import EXPORT_HEADER, export_rows
