@@ -378,3 +378,16 @@ def test_create_time_is_utc(codec, clock):
     inc = _incoming(codec, clock)
     assert inc.create_time == datetime(2026, 1, 1, 0, 0, tzinfo=timezone.utc)
     assert inc.create_time.utcoffset() == timedelta(0)
+
+
+def test_documents_with_a_dtd_are_refused_not_expanded() -> None:
+    import pytest
+
+    from bot.wechat.codec import parse_xml
+
+    bomb = (b'<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>'
+            b"<xml><Content>&b;</Content></xml>")
+    with pytest.raises(ValueError):
+        parse_xml(bomb)
+    assert parse_xml("<xml><A><![CDATA[x]]></A><B><C>1</C></B><D>1</D><D>2</D></xml>") == {
+        "A": "x", "B": {"C": "1"}, "D": ["1", "2"]}

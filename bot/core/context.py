@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 @dataclass
 class Ctx:
     msg: Incoming
-    member: "Member"
+    # The member's row as read with the message; `ctx.member` turns it into an ORM entity
+    # on first use (most messages never need one, and building it is the costly part).
+    member_row: Any
     session: AsyncSession
     dialogue: DialogueState
     clock: "Clock"
@@ -29,6 +31,25 @@ class Ctx:
     # Lines put before the reply (e.g. "your earlier form expired").
     notes: list[str] = field(default_factory=list)
     dispatcher: Any = None
+
+    _member: "Member | None" = None
+
+    @property
+    def member(self) -> "Member":
+        """The member (an ORM entity in this transaction: profile changes are saved with it)."""
+        if self._member is None:
+            from sqlalchemy.orm import make_transient_to_detached
+
+            from bot.db.models import Member
+
+            key = self.session.sync_session.identity_key(Member, (self.member_row.id,))
+            found = self.session.sync_session.identity_map.get(key)
+            if found is None:  # not loaded by a handler's own query yet: attach the row we have
+                found = Member(**self.member_row._asdict())
+                make_transient_to_detached(found)
+                self.session.add(found)
+            self._member = found
+        return self._member
 
     @property
     def openid(self) -> str:
