@@ -2,38 +2,21 @@
 from __future__ import annotations
 
 import asyncio
-import os
 
 import pytest
 
 import bot.db.models  # noqa: F401  (registers every table)
-from bot.clock import FakeClock
 from bot.config import WeChatSettings
-from bot.db.base import Base
-from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.engine import make_sessionmaker
 from bot.db.models import AccessToken
 from bot.wechat.api import TransportError, WeChatAPI, WeChatError
 from tests.fake_wechat import FakeWeChat, fake_wechat  # noqa: F401
 
 
 @pytest.fixture
-async def sessionmaker(tmp_path):
-    """A file SQLite database per test, or PostgreSQL when UNIONBOT_TEST_DATABASE_URL is set."""
-    url = os.environ.get("UNIONBOT_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'api.db'}"
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-        await conn.run_sync(Base.metadata.create_all)
-    yield make_sessionmaker(engine)
-    if not url.startswith("sqlite"):
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
-    await engine.dispose()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def sessionmaker(engine):  # noqa: ANN001
+    """A session factory on this test's own database (conftest: SQLite file, or a PostgreSQL schema)."""
+    return make_sessionmaker(engine)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import timedelta
 
 import pytest
@@ -11,35 +10,21 @@ from sqlalchemy import event, select, update
 import bot.db.models  # noqa: F401  (registers every table)
 from bot.clock import FakeClock
 from bot.config import OutboxSettings, Settings, WeChatSettings
-from bot.db.base import Base
-from bot.db.engine import make_engine, make_sessionmaker
+from bot.db.engine import make_sessionmaker
 from bot.db.models import Member, Outbox
 from bot.delivery import Delivery
 from bot.outbox import enqueue
 from bot.wechat.api import WeChatAPI
+from tests.conftest import make_test_engine
 from tests.fake_wechat import FakeWeChat, fake_wechat  # noqa: F401
 
 TEMPLATES = {"notice": "TPL-NOTICE"}
 
 
 @pytest.fixture
-async def sessionmaker(tmp_path):
-    """A file SQLite database per test, or PostgreSQL when UNIONBOT_TEST_DATABASE_URL is set."""
-    url = os.environ.get("UNIONBOT_TEST_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp_path / 'delivery.db'}"
-    engine = make_engine(url)
-    async with engine.begin() as conn:
-        await conn.run_sync(Base.metadata.drop_all)
-        await conn.run_sync(Base.metadata.create_all)
-    yield make_sessionmaker(engine)
-    if not url.startswith("sqlite"):
-        async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.drop_all)
-    await engine.dispose()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def sessionmaker(engine):  # noqa: ANN001
+    """A session factory on this test's own database (conftest: SQLite file, or a PostgreSQL schema)."""
+    return make_sessionmaker(engine)
 
 
 class World:
@@ -91,8 +76,9 @@ class World:
 
 
 @pytest.fixture
-async def world(fake_wechat, sessionmaker, clock):  # noqa: F811
+async def world(fake_wechat, sessionmaker, clock, db_url):  # noqa: F811, ANN001
     w = World(fake_wechat, sessionmaker, clock)
+    w.db_url = db_url
     yield w
     await w.close()
 
@@ -474,8 +460,7 @@ async def test_metrics_count_deliveries_and_failures(world):
 
 def _second_process(world):
     """Another worker process on the same database: its own engine, API client and loop."""
-    url = str(world.sessionmaker.kw["bind"].url.render_as_string(hide_password=False))
-    engine = make_engine(url)
+    engine = make_test_engine(world.db_url)
     sessionmaker = make_sessionmaker(engine)
     settings = world.settings(concurrency=4)
     api = WeChatAPI(settings.wechat, sessionmaker, world.clock)
