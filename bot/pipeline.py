@@ -114,7 +114,8 @@ class Processor:
     async def _wait(self, fl: InFlight) -> bytes | None:
         fl.waiters += 1
         try:
-            return await asyncio.wait_for(asyncio.shield(fl.future), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                return await asyncio.shield(fl.future)
         except TimeoutError:
             if fl.committing:  # the reply is being committed as a passive reply: take it
                 return await asyncio.shield(fl.future)
@@ -369,7 +370,10 @@ def _member_upsert(dialect: str, variant: str):  # noqa: ANN202
         inserted = {"app_id": bindparam("app_id"), "openid": bindparam("openid"), "first_seen": now,
                     "subscribed": variant != "unsubscribe", "msg_window_used": 0, "evt_window_used": 0, **values}
         ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t).values(**inserted)
-        _UPSERTS[key] = ins.on_conflict_do_update(index_elements=[t.c.app_id, t.c.openid], set_=values)
+        # The update takes its values from the proposed row (`excluded`), so each timestamp is
+        # bound once per row rather than once more for the update.
+        updates = {col: (ins.excluded[col] if value is now else value) for col, value in values.items()}
+        _UPSERTS[key] = ins.on_conflict_do_update(index_elements=[t.c.app_id, t.c.openid], set_=updates)
     return _UPSERTS[key]
 
 
