@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.core.context import Ctx
-from bot.core.forms import Field, Form, Invalid, int_parser, text_parser
-from bot.core.router import Router, click_is, text_is, text_matches
+from bot.core.forms import Field, Form, Invalid, text_parser
+from bot.core.router import Router, click_is, normalize, text_is, text_matches
 from handlers import chairs_ops as ops
 from handlers.chairs_stats import Totals
 from scheduler.calendar import Quarter, format_day
@@ -35,8 +35,16 @@ KEEP_EMPTY = {"沿用"}  # 沿用 on a question whose earlier answer was empty k
 
 # ---- the report form ---------------------------------------------------------------------------
 
-def _count() -> Any:
-    return int_parser(0, 100_000, "家")
+def _count(hi: int = 100_000) -> Any:
+    """A number of enterprises; 「12家」 is fine too."""
+    def parse(text: str) -> int:
+        t = normalize(text).replace("家", "").replace(",", "").strip()
+        if not t.isdigit():
+            raise Invalid("请回复一个数字，例如 12。")
+        if int(t) > hi:
+            raise Invalid("这个数字好像太大了，请再确认一下。")
+        return int(t)
+    return parse
 
 
 def _consistent(name: str) -> Any:
@@ -74,9 +82,9 @@ class ReportForm(Form):
               show=_homes, check=_consistent("wage_agreements"), prefill=_offered),
         Field("harmonious", "已建会企业中，A级及以上和谐企业有几家？", parse=_count(), label="A级以上和谐企业",
               show=_homes, check=_consistent("harmonious"), prefill=_offered),
-        Field("visits", "本季度走访调研了几家企业？", parse=int_parser(0, 10_000, "家"), label="本季度走访",
+        Field("visits", "本季度走访调研了几家企业？", parse=_count(10_000), label="本季度走访",
               show=_homes, prefill=_offered),
-        Field("problems", "走访中发现了哪些问题或职工诉求？（没有可回复「无」）", parse=_problems,
+        Field("problems", "走访中发现了哪些问题或职工诉求？", parse=_problems,
               label="发现的问题", optional=True, prefill=_offered),
         Field("summary", "请简要写几句本季度工会工作小结（500字以内）。", parse=text_parser(5, 500),
               label="工作小结", prefill=_offered),

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.context import Ctx
-from bot.core.forms import Field, Form, Invalid, Stop, int_parser, money_parser, text_parser
+from bot.core.forms import Field, Form, Invalid, Stop, money_parser, text_parser
 from bot.core.router import Router, click_is, normalize, text_is, text_startswith
 from bot.core.validators import mask_id, parse_id_number, parse_mobile, parse_name
 from handlers import hardship_ops as ops
@@ -78,7 +78,17 @@ def _expenses_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
 
 def _photos_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
     need = EVIDENCE.get(data.get("kind", ""), EVIDENCE["其他"])
-    return f"最后，请拍照上传证明材料：{need}。\n暂时没有的可回复「跳过」，之后按工作人员要求补充。"
+    return f"最后，请拍照上传证明材料：{need}。\n暂时没有的可以先跳过，之后按工作人员要求补充。"
+
+
+def _household(text: str) -> int:
+    """Household size, 1–20; 「3人」 or 「3口人」 are fine too."""
+    t = normalize(text).replace("口", "").replace("人", "").strip()
+    if not t.isdigit():
+        raise Invalid("请回复一个数字，例如 3。")
+    if not 1 <= int(t) <= 20:
+        raise Invalid("家庭人口应在1–20人之间，请再确认一下。")
+    return int(t)
 
 
 def _employer(text: str) -> str:
@@ -103,7 +113,7 @@ FIELDS = (
     Field("kind", "请选择困难类型：", label="困难类型", choices=ops.KINDS),
     Field("description", "请简单说明困难情况（10–500字），例如发生了什么、现在最需要哪方面的帮助。",
           parse=text_parser(10, 500), label="情况说明"),
-    Field("household", "家庭共同生活的人口有几人？请回复数字。", parse=int_parser(1, 20, "人"), label="家庭人口",
+    Field("household", "家庭共同生活的人口有几人？请回复数字。", parse=_household, label="家庭人口",
           show=lambda v: f"{v} 人"),
     Field("income", "家庭每月总收入大约多少元？（所有家庭成员的工资、养老金等合计，没有请回复 0）",
           parse=money_parser(), label="家庭月收入", show=lambda v: f"{v:g} 元"),

@@ -19,7 +19,7 @@ import re
 from datetime import timedelta
 
 from bot.core.context import Ctx
-from bot.core.forms import Invalid
+from bot.core.forms import BACK_WORDS, SKIP_WORDS, Invalid
 from bot.core.router import Filter, Router, click_is, normalize, text_is, text_matches
 from bot.core.validators import mask_phone, parse_mobile, parse_name
 from handlers import signup_ops as ops
@@ -47,6 +47,11 @@ CHECKIN_TEXTS = {
 
 
 MINE = {"confirmed": "（您已报名）", "waitlist": "（您在候补中）"}
+
+ASK_NAME = "请回复您的真实姓名："
+NOT_NAMES = {"报名", "我要报名", "确认", "确定", "修改", "更改", "跳过"}  # commands, not a name
+ASK_PHONE = "请回复您的手机号码（11位），方便活动变动时联系您："
+ASK_EMPLOYER = "请回复您的工作单位（用于培训记录），不方便可回复「跳过」："
 
 QR_UNKNOWN = "这个签到二维码已失效，请回复「签到 签到码」，签到码由现场工作人员公布。"
 
@@ -130,7 +135,7 @@ async def confirm_signup(ctx: Ctx) -> str:
     data = dict(ctx.dialogue.data)
     if ctx.text in ("修改", "更改"):
         ctx.dialogue.set("signup:name", {**data, "edit": True}, ttl=TTL)
-        return "请回复报名人的真实姓名："
+        return ASK_NAME
     if ctx.text not in ("确认", "确定", "是", "报名"):
         return "请回复「确认」报名，或回复「取消」放弃。"
     return await _next_or_submit(ctx, data)
@@ -139,6 +144,10 @@ async def confirm_signup(ctx: Ctx) -> str:
 @router.state("signup:name")
 async def answer_name(ctx: Ctx) -> str:
     """The worker's name (saved to the profile)."""
+    if ctx.text in BACK_WORDS:
+        return await _back_to_details(ctx)
+    if ctx.text in NOT_NAMES:
+        return "这一步请回复报名人的姓名，例如「张三」。"
     try:
         name = parse_name(ctx.text)
     except Invalid as exc:
@@ -146,13 +155,15 @@ async def answer_name(ctx: Ctx) -> str:
     data = {**ctx.dialogue.data, "name": name}
     if data.get("edit") or not ctx.member.phone:
         ctx.dialogue.set("signup:phone", data, ttl=TTL)
-        return "请回复您的手机号码（11位），方便活动变动时联系您："
+        return ASK_PHONE
     return await _next_or_submit(ctx, data)
 
 
 @router.state("signup:phone")
 async def answer_phone(ctx: Ctx) -> str:
     """The worker's mobile number (saved to the profile)."""
+    if ctx.text in BACK_WORDS:
+        return await _back_to_name(ctx)
     try:
         phone = parse_mobile(ctx.text)
     except Invalid as exc:
@@ -163,8 +174,34 @@ async def answer_phone(ctx: Ctx) -> str:
 @router.state("signup:employer")
 async def answer_employer(ctx: Ctx) -> str:
     """The worker's employer (optional; used for the training record)."""
-    employer = "" if ctx.text in ("跳过", "无", "没有") else ctx.text[:128]
+    if ctx.text in BACK_WORDS:
+        data = dict(ctx.dialogue.data)
+        if "phone" in data:  # asked in this sign-up: ask it again
+            del data["phone"]
+            ctx.dialogue.set("signup:phone", data, ttl=TTL)
+            return "好的，回到上一步：\n" + ASK_PHONE
+        return await _back_to_details(ctx)
+    if ctx.msg.kind not in ("text", "voice") or not ctx.text:
+        return "这一步需要文字回复哦。\n" + ASK_EMPLOYER
+    employer = "" if ctx.text in SKIP_WORDS else ctx.text[:128]
     return await _next_or_submit(ctx, {**ctx.dialogue.data, "employer": employer})
+
+
+async def _back_to_name(ctx: Ctx) -> str:
+    """上一步 at the mobile number: ask the name again."""
+    data = {k: v for k, v in ctx.dialogue.data.items() if k != "name"}
+    ctx.dialogue.set("signup:name", data, ttl=TTL)
+    return "好的，回到上一步：\n" + ASK_NAME
+
+
+async def _back_to_details(ctx: Ctx) -> str:
+    """上一步 at the name: show the activity again, to confirm or leave."""
+    data = {k: v for k, v in ctx.dialogue.data.items() if k in ("id", "ids")}
+    act = await ctx.session.get(ops.Activity, data.get("id")) if data.get("id") else None
+    if act is None:
+        return await list_activities(ctx)
+    ctx.dialogue.set("signup:confirm", data, ttl=TTL)
+    return "好的，回到上一步：\n" + _details(act, ctx.member)
 
 
 async def _next_or_submit(ctx: Ctx, data: dict) -> str:
@@ -178,13 +215,13 @@ async def _next_or_submit(ctx: Ctx, data: dict) -> str:
         m.employer = data["employer"]  # "" = asked and skipped: not asked again
     if not m.name:
         ctx.dialogue.set("signup:name", data, ttl=TTL)
-        return "报名需要登记姓名和手机号，只问一次，下次自动带出。\n请回复您的真实姓名："
+        return "报名需要登记姓名和手机号，只问一次，下次自动带出。\n" + ASK_NAME
     if not m.phone:
         ctx.dialogue.set("signup:phone", data, ttl=TTL)
-        return "请回复您的手机号码（11位），方便活动变动时联系您："
+        return ASK_PHONE
     if m.employer is None:
         ctx.dialogue.set("signup:employer", data, ttl=TTL)
-        return "请回复您的工作单位（用于培训记录），不方便可回复「跳过」："
+        return ASK_EMPLOYER
     ctx.dialogue.clear()
     res = await ops.sign_up(ctx.session, ctx.now, data["id"], m, name=m.name, phone=m.phone,
                             employer=m.employer or "")

@@ -78,6 +78,8 @@ async def test_csrf_refused(client, db, app, clock):  # noqa: ANN001
 async def test_full_workflow_each_decision_queues_worker_message(client, db, app, clock, deliver):  # noqa: ANN001
     req = await seed(db, app, clock)
     await staff_client(client, db)
+    page = await (await client.get(f"/admin/hardship/{req.id}")).text()
+    assert "同意（告知书版本：2026-1）" in page
 
     resp = await act(client, req.id, "approve")  # not from 已提交
     assert "不能审核通过" in await resp.text()

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.app import DELIVERY, PROCESSOR, SESSIONMAKER
-from bot.db.models.core import Outbox
+from bot.db.models.core import Member, Outbox
 from bot.db.models.signup import Activity, Signup
 from handlers import signup_ops as ops
 from tests.fake_wechat import fake_wechat  # noqa: F401
@@ -137,3 +137,29 @@ async def test_cancel_of_a_row_promoted_meanwhile_frees_its_seat(db, clock, engi
         rows = {r.openid: r.status for r in (await s.scalars(select(Signup))).all()}
         assert rows == {"oA": "cancelled", "oB": "cancelled", "oC": "confirmed"}
         assert (await s.get(Activity, act.id)).taken == 1
+
+
+async def test_back_while_giving_contact_details_goes_back_not_signs_up(sim, db, clock):
+    """上一步 at the employer / phone / name steps steps back; it is never taken as an answer."""
+    await make_activity(db, clock)
+    u = sim.user("oBackAndForth")
+    await u.send("报名")
+    await u.send("1")
+    await u.send("确认")
+    assert "报名人的姓名" in await u.send("报名")  # a command word is not taken as a name
+    await u.send("李四")
+    assert "工作单位" in await u.send("13800138000")
+    back = await u.send("上一步")
+    assert "回到上一步" in back and "手机号码" in back
+    back = await u.send("上一步")
+    assert "回到上一步" in back and "姓名" in back
+    back = await u.send("上一步")
+    assert "电工技能培训" in back and "回复「确认」报名" in back
+    async with db() as s:
+        assert list(await s.scalars(select(Signup))) == []
+    assert "李四 138****8000" in back  # what was given is kept and shown
+    assert "工作单位" in await u.send("确认")
+    assert "报名成功" in await u.send("跳过")
+    async with db() as s:
+        m = await s.scalar(select(Member).where(Member.openid == "oBackAndForth"))
+    assert m.employer == ""
