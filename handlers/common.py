@@ -74,4 +74,6 @@ async def fallback(ctx: Ctx) -> str | None:
     """Anything no feature understood."""
     if ctx.msg.kind == "event":
         return None  # view clicks, location reports, template receipts...
+    if ctx.msg.kind == "voice" and not ctx.text:
+        return "抱歉，这条语音没有识别出文字，麻烦您打字告诉我们。\n" + menu_text(ctx)
     return NOT_UNDERSTOOD + "\n" + menu_text(ctx)

@@ -22,6 +22,7 @@ from handlers.hardship_privacy import erase_worker_data
 router = Router("hardship")
 router.add_menu("帮扶", "申请困难帮扶")
 router.add_menu("我的申请", "查看帮扶申请进度")
+router.add_menu("删除我的信息", "删除您留在这里的个人信息")
 
 START_WORDS = ("帮扶", "困难帮扶", "申请帮扶")
 AGREE_WORDS = {"同意", "我同意", "同意并继续"}

@@ -322,3 +322,21 @@ class SecondForm(Form):
 
 
 SecondForm.mount(router, start=click_is("SECOND"))
+
+
+async def test_another_features_keyword_inside_a_form_goes_there_and_keeps_the_form(sim: WeChatSim) -> None:
+    u = sim.user("oSwitch")
+    await u.send("登记")
+    assert "手机号" in await u.send("30")
+    reply = await u.send("帮扶")  # hardship's keyword: its consent notice, not a phone-number hint
+    assert "手机号好像不对" not in reply and "同意" in reply
+    resumed = await u.send("登记")
+    assert "还没填完" in resumed and "手机号" in resumed
+
+
+async def test_a_keyword_that_only_answers_leaves_the_form_open(sim: WeChatSim) -> None:
+    u = sim.user("oPeek")
+    await u.send("登记")
+    reply = await u.send("我的报名")
+    assert "还没填完" in reply
+    assert "手机号" in await u.send("30")  # the form goes on where it was

@@ -40,10 +40,12 @@ class Dispatcher:
                         return route.handler
         state = ctx.dialogue.state
         if state:
-            for r in self.routers:
-                for sr in r.states:
-                    if sr.matches(state):
-                        return sr.handler
+            owner = next((r for r in self.routers for sr in r.states if sr.matches(state)), None)
+            if owner is not None:
+                switch = self._other_feature_keyword(ctx, owner)
+                if switch is not None:
+                    return switch
+                return next(sr.handler for sr in owner.states if sr.matches(state))
             log.warning("unknown dialogue state %r for %s; resetting", state, msg.openid)
             ctx.dialogue.clear()
             ctx.notes.append("抱歉，刚才的对话流程已更新，请重新开始。")
@@ -52,6 +54,38 @@ class Dispatcher:
                 if route.filter(msg):
                     return route.handler
         return self.fallback
+
+    def _other_feature_keyword(self, ctx: Ctx, owner: Router) -> Handler | None:
+        """Another feature's keyword typed inside a form: go there, keep the form.
+
+        A whole-message keyword such as 报名 or 成绩 is never a sensible answer to another
+        feature's question. If that feature opens its own dialogue, the form is kept as a draft
+        (DialogueState.set); if it only answers (成绩, 我的报名), the form stays open and the
+        reply says so.
+        """
+        if ctx.msg.kind not in ("text", "voice"):
+            return None
+        for r in self.routers:
+            if r is owner:
+                continue
+            for route in r.routes:
+                if route.filter.keyword and route.filter(ctx.msg):
+                    return self._keeping_form(route.handler)
+        return None
+
+    @staticmethod
+    def _keeping_form(handler: Handler) -> Handler:
+        async def run(ctx: Ctx) -> Reply | str | None:
+            state = ctx.dialogue.state
+            reply = as_reply(await handler(ctx))
+            if state and ctx.dialogue.state == state and isinstance(reply, TextReply):
+                from bot.core.forms import FORMS
+
+                flow = state.split(":", 1)[0]
+                title = FORMS[flow].title if flow in FORMS else "内容"
+                reply = TextReply(f"{reply.text}\n\n（您的{title}还没填完，直接回复就能接着填。）")
+            return reply
+        return run
 
     async def dispatch(self, ctx: Ctx) -> Reply | None:
         ctx.dispatcher = self

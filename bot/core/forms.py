@@ -65,7 +65,7 @@ def int_parser(lo: int, hi: int, unit: str = "") -> Parser:
         except ValueError:
             raise Invalid(f"请回复一个数字（{lo}–{hi}{unit}）。") from None
         if not lo <= value <= hi:
-            raise Invalid(f"数字应在 {lo}–{hi}{unit} 之间，请再确认一下。")
+            raise Invalid(f"数字应在{lo}–{hi}{unit}之间，请再确认一下。")
         return value
     return parse
 
@@ -313,6 +313,8 @@ class Form:
         try:
             if f.kind == "images":
                 return await self._image_step(ctx, f, data, text)
+            if ctx.msg.kind == "voice" and not text:
+                return self._ask(ctx, f, data, "这条语音没有识别出文字，请打字回复。")
             if ctx.msg.kind not in ("text", "voice"):
                 return self._ask(ctx, f, data, "这一步需要文字回复哦。")
             if f.optional and text in SKIP_WORDS:

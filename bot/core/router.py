@@ -28,15 +28,21 @@ def normalize(text: str) -> str:
 class Filter:
     """A predicate on an Incoming message; combine with | and &."""
 
-    def __init__(self, fn: Callable[[Incoming], bool], desc: str = "") -> None:
+    def __init__(self, fn: Callable[[Incoming], bool], desc: str = "", keyword: bool = False) -> None:
         self.fn = fn
         self.desc = desc
+        # True when the filter matches only whole keywords (or events): such a message inside
+        # another feature's form is a request to go there, not an answer (see Dispatcher).
+        self.keyword = keyword
 
     def __call__(self, msg: Incoming) -> bool:
         return self.fn(msg)
 
     def __or__(self, other: "Filter") -> "Filter":
-        return Filter(lambda m: self(m) or other(m), f"({self.desc} | {other.desc})")
+        f = Filter(lambda m: self(m) or other(m), f"({self.desc} | {other.desc})",
+                   keyword=self.keyword and other.keyword)
+        f._events_only = self.matches_events_only and other.matches_events_only  # type: ignore[attr-defined]
+        return f
 
     def __and__(self, other: "Filter") -> "Filter":
         return Filter(lambda m: self(m) and other(m), f"({self.desc} & {other.desc})")
@@ -51,13 +57,15 @@ class Filter:
 
 def _events_only(f: Filter) -> Filter:
     f._events_only = True  # type: ignore[attr-defined]
+    f.keyword = True
     return f
 
 
 def text_is(*words: str) -> Filter:
     """Exact text (after folding spaces and case)."""
     folded = {normalize(w).lower() for w in words}
-    return Filter(lambda m: m.kind in ("text", "voice") and normalize(m.text).lower() in folded, f"text_is{words}")
+    return Filter(lambda m: m.kind in ("text", "voice") and normalize(m.text).lower() in folded, f"text_is{words}",
+                  keyword=True)
 
 
 def text_startswith(*prefixes: str) -> Filter:
