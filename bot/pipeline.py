@@ -39,20 +39,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import outbox
 from bot.clock import Clock
 from bot.config import Settings
 from bot.core.context import Ctx
-from bot.core.dialogue import DialogueState, load_dialogues, save_dialogues
+from bot.core.dialogue import DialogueState
 from bot.core.dispatcher import Dispatcher
 from bot.core.forms import FORMS
 from bot.core.types import Incoming, NewsReply, Reply, TextReply
-from bot.db.models import InboundMessage, Member
+from bot.db.hotpath import CoreRows, member_variant, rows_for
+from bot.db.models import InboundMessage
 
 log = logging.getLogger("unionbot.pipeline")
 
@@ -216,26 +217,38 @@ class Processor:
         async with self.sessionmaker() as session:
             async with session.begin():
                 conn = await session.connection()
-                dialect = conn.dialect.name
-                if dialect == "postgresql":
+                if conn.dialect.name == "postgresql":
                     await conn.execute(text("SET LOCAL lock_timeout = '4500ms'"))
-                claimed = await self._claim(conn, batch, now)
+                rows = await rows_for(conn, self.app_id)
+                claimed = await self._claim(rows, batch, now)
                 live = [fl for fl in batch if fl.msg.dedup_key in claimed]
                 dups = [fl for fl in batch if fl.msg.dedup_key not in claimed]
                 if dups:
-                    results.update(await self._stored_replies(conn, dups))
+                    stored = await rows.stored([fl.msg.dedup_key for fl in dups])
+                    for fl in dups:
+                        status, reply = stored.get(fl.msg.dedup_key, ("processing", None))
+                        results[fl.msg.dedup_key] = reply if status not in ("processing", "detached") else None
                 if not live:
                     return results
                 openids = [fl.msg.openid for fl in live]
-                if dialect == "postgresql":
+                if conn.dialect.name == "postgresql":
                     await conn.execute(_PG_LOCKS, {"keys": sorted({_lock_id(o) for o in openids})})
-                dialogues = await load_dialogues(session, self.app_id, openids, now)
-                members = await self._members(session, conn, live, now)
+                found = await rows.dialogues(openids)
+                dialogues = {o: DialogueState(found.get(o), self.app_id, o, now) for o in openids}
+                by_variant: dict[str, list[str]] = {}
+                for fl in live:
+                    m = fl.msg
+                    by_variant.setdefault(member_variant(m.kind, m.event, m.opens_short_window), []).append(m.openid)
+                await rows.upsert_members(by_variant, now)
+                members = await rows.members(openids)
                 replies: dict[str, Reply | None] = {}
                 for fl in live:
                     replies[fl.msg.dedup_key] = await self._dispatch(session, fl.msg, members[fl.msg.openid],
                                                                      dialogues[fl.msg.openid])
-                await save_dialogues(session, list(dialogues.values()))
+                changed = [d for d in dialogues.values() if d.dirty]
+                await rows.save_dialogues([d.params() for d in changed])
+                for d in changed:
+                    d.saved()
                 finish = []
                 for fl in live:
                     reply = replies[fl.msg.dedup_key]
@@ -246,12 +259,12 @@ class Processor:
                         await self._queue_late_reply(session, fl.msg, reply, now)
                         plain, status, fl.detached = None, "detached", True
                     results[fl.msg.dedup_key] = plain
-                    finish.append({"k": fl.msg.dedup_key, "status": status, "reply": plain})
+                    finish.append((fl.msg.dedup_key, status, plain))
                 queued = bool(session.info.get("outbox_queued"))
                 # From here the outcome is decided; a waiter timing out now waits for the commit.
                 for fl in live:
                     fl.committing = True
-                await conn.execute(_FINISH, finish)
+                await rows.finish(finish)
             # committed
         for fl in live:
             self._observe(fl, "ok")
@@ -269,34 +282,14 @@ class Processor:
             ctx.notes.append(f"您之前未完成的{title}已超过保留时间，已自动清除。")
         return await self.dispatcher.dispatch(ctx)
 
-    async def _claim(self, conn: AsyncConnection, batch: list[InFlight], now: datetime) -> set[str]:
+    async def _claim(self, rows: CoreRows, batch: list[InFlight], now: datetime) -> set[str]:
         """Insert the dedup keys; returns the ones that were new."""
         try:
-            result = await conn.execute(_CLAIM[conn.dialect.name], [
-                {"key": fl.msg.dedup_key, "openid": fl.msg.openid, "kind": fl.msg.kind, "received_at": now}
-                for fl in batch])
+            return await rows.claim([(fl.msg.dedup_key, fl.msg.openid, fl.msg.kind) for fl in batch], now)
         except DBAPIError as exc:
             if "lock" in str(exc.orig).lower() or "timeout" in str(exc.orig).lower():
                 raise _LockTimeout() from exc
             raise
-        return set(result.scalars().all())
-
-    async def _stored_replies(self, conn: AsyncConnection, dups: list[InFlight]) -> dict[str, bytes | None]:
-        rows = await conn.execute(_STORED, {"keys": [fl.msg.dedup_key for fl in dups]})
-        stored = {r.key: (r.reply if r.status not in ("processing", "detached") else None) for r in rows}
-        return {fl.msg.dedup_key: stored.get(fl.msg.dedup_key) for fl in dups}
-
-    async def _members(self, session: AsyncSession, conn: AsyncConnection, live: list[InFlight],
-                       now: datetime) -> dict[str, Any]:
-        """Upsert every member with its message's effects, then read their rows in one query."""
-        by_variant: dict[str, list[dict[str, Any]]] = {}
-        for fl in live:
-            by_variant.setdefault(_member_variant(fl.msg), []).append(
-                {"app_id": self.app_id, "openid": fl.msg.openid, "now": now})
-        for variant, params in by_variant.items():
-            await conn.execute(_member_upsert(conn.dialect.name, variant), params)
-        rows = await conn.execute(_MEMBERS, {"app_id": self.app_id, "openids": [fl.msg.openid for fl in live]})
-        return {r.openid: r for r in rows}
 
     async def _queue_late_reply(self, session: AsyncSession, msg: Incoming, reply: Reply, now: datetime) -> None:
         if isinstance(reply, TextReply):
@@ -323,58 +316,7 @@ class Processor:
         return plain
 
 
-# Statements built once: constructing them per message cost more than running them.
-_IM = InboundMessage.__table__
-_CLAIM = {
-    name: ins(_IM).values(
-        key=bindparam("key"), openid=bindparam("openid"), kind=bindparam("kind"),
-        received_at=bindparam("received_at", type_=_IM.c.received_at.type),
-        status="processing").on_conflict_do_nothing(index_elements=["key"]).returning(_IM.c.key)
-    for name, ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
-}
-_STORED = select(_IM.c.key, _IM.c.status, _IM.c.reply).where(_IM.c.key.in_(bindparam("keys", expanding=True)))
-_FINISH = (update(_IM).where(_IM.c.key == bindparam("k"))
-           .values(status=bindparam("status"), reply=bindparam("reply", type_=_IM.c.reply.type)))
-_MT = Member.__table__
-_MEMBERS = select(*_MT.c).where(_MT.c.app_id == bindparam("app_id"),
-                                _MT.c.openid.in_(bindparam("openids", expanding=True)))
 _PG_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k ORDER BY k")
-
-
-def _member_variant(msg: Incoming) -> str:
-    if msg.kind != "event":
-        return "message"
-    if msg.event in ("subscribe", "unsubscribe"):
-        return msg.event
-    return "short_window" if msg.opens_short_window else "event"
-
-
-_UPSERTS: dict[tuple[str, str], Any] = {}
-
-
-def _member_upsert(dialect: str, variant: str):  # noqa: ANN202
-    """INSERT ... ON CONFLICT DO UPDATE for a member, per dialect and kind of message."""
-    key = (dialect, variant)
-    if key not in _UPSERTS:
-        t = Member.__table__
-        now = bindparam("now", type_=t.c.last_seen.type)
-        values: dict[str, Any] = {"last_seen": now}
-        if variant == "message":
-            values |= {"msg_window_at": now, "msg_window_used": 0}
-        elif variant in ("short_window", "subscribe"):
-            values |= {"evt_window_at": now, "evt_window_used": 0}
-        if variant == "subscribe":
-            values |= {"subscribed": True, "unsubscribed_at": None}
-        elif variant == "unsubscribe":
-            values |= {"subscribed": False, "unsubscribed_at": now}
-        inserted = {"app_id": bindparam("app_id"), "openid": bindparam("openid"), "first_seen": now,
-                    "subscribed": variant != "unsubscribe", "msg_window_used": 0, "evt_window_used": 0, **values}
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t).values(**inserted)
-        # The update takes its values from the proposed row (`excluded`), so each timestamp is
-        # bound once per row rather than once more for the update.
-        updates = {col: (ins.excluded[col] if value is now else value) for col, value in values.items()}
-        _UPSERTS[key] = ins.on_conflict_do_update(index_elements=[t.c.app_id, t.c.openid], set_=updates)
-    return _UPSERTS[key]
 
 
 def _lock_id(openid: str) -> int:

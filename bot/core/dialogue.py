@@ -1,31 +1,13 @@
 """The dialogue store: one row per (app id, openid), read fresh per message.
 
-Read and written with Core statements built once (this runs for every
-message; the ORM's unit of work cost more than the statements themselves).
+The rows are read and written in batches by the message writer (bot/db/hotpath.py);
+this module holds what a handler sees of its dialogue.
 """
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.db.models import Dialogue
-
-_T = Dialogue.__table__
-_LOAD = select(_T.c.state, _T.c.data, _T.c.version, _T.c.expires_at).where(
-    _T.c.app_id == bindparam("app_id"), _T.c.openid == bindparam("openid"))
-_LOAD_MANY = select(_T.c.openid, _T.c.state, _T.c.data, _T.c.version, _T.c.expires_at).where(
-    _T.c.app_id == bindparam("app_id"), _T.c.openid.in_(bindparam("openids", expanding=True)))
-_SAVE = {}
-for _name, _ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert)):
-    _stmt = _ins(_T)
-    _SAVE[_name] = _stmt.on_conflict_do_update(
-        index_elements=[_T.c.app_id, _T.c.openid],
-        set_={"state": _stmt.excluded.state, "data": _stmt.excluded.data, "version": _T.c.version + 1,
-              "updated_at": _stmt.excluded.updated_at, "expires_at": _stmt.excluded.expires_at})
 
 
 class DialogueState:
@@ -97,41 +79,17 @@ class DialogueState:
         """Call after mutating `data` in place."""
         self.dirty = True
 
-    def _params(self) -> dict[str, Any]:
+    def saved(self) -> None:
+        """The row was written (by the caller, with `params()`)."""
+        self.version += 1
+        self.dirty = False
+
+    def params(self) -> dict[str, Any]:
         return {"app_id": self.app_id, "openid": self.openid, "state": self.state,
                 "data": {"d": self.data, "drafts": self.drafts}, "version": self.version + 1,
                 "updated_at": self.now, "expires_at": self.expires_at}
-
-    async def save(self, session: AsyncSession) -> None:
-        await save_dialogues(session, [self])
 
 
 def _expired(draft: dict[str, Any], now: datetime) -> bool:
     exp = draft.get("expires_at")
     return bool(exp) and datetime.fromisoformat(exp) <= now
-
-
-async def save_dialogues(session: AsyncSession, states: list[DialogueState]) -> None:
-    """Write every changed dialogue with one (executemany) statement."""
-    dirty = [d for d in states if d.dirty]
-    if not dirty:
-        return
-    conn = await session.connection()
-    await conn.execute(_SAVE[conn.dialect.name], [d._params() for d in dirty])
-    for d in dirty:
-        d.version += 1
-        d.dirty = False
-
-
-async def load_dialogues(session: AsyncSession, app_id: str, openids: list[str],
-                         now: datetime) -> dict[str, DialogueState]:
-    """The dialogues of several users with one query."""
-    conn = await session.connection()
-    rows = {r.openid: r for r in await conn.execute(_LOAD_MANY, {"app_id": app_id, "openids": openids})}
-    return {o: DialogueState(rows.get(o), app_id, o, now) for o in openids}
-
-
-async def load_dialogue(session: AsyncSession, app_id: str, openid: str, now: datetime) -> DialogueState:
-    conn = await session.connection()
-    row = (await conn.execute(_LOAD, {"app_id": app_id, "openid": openid})).first()
-    return DialogueState(row, app_id, openid, now)
