@@ -27,12 +27,15 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
         db = u.database
         if db and db != ":memory:":
             Path(db).parent.mkdir(parents=True, exist_ok=True)
-        from bot.db.inline_sqlite import inline_creator
+        from bot.db.inline_sqlite import Checkpointer, inline_creator
 
         engine = create_async_engine(
             url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
             async_creator=inline_creator(db or ":memory:"),
         )
+        if db and db != ":memory:":
+            checkpointer = Checkpointer(db).start()
+            event.listen(engine.sync_engine, "engine_disposed", lambda _e: checkpointer.stop())
 
         @event.listens_for(engine.sync_engine, "connect")
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
@@ -40,6 +43,8 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Checkpoints run in a thread of their own, off the event loop (Checkpointer).
+            cur.execute("PRAGMA wal_autocheckpoint=0")
             # Another process (a CLI import) may hold the write lock briefly; the
             # statement waits for it, blocking the loop, so keep the wait short.
             cur.execute("PRAGMA busy_timeout=5000")
