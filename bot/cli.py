@@ -64,14 +64,15 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int, 
         return
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import create_app, freeze_startup_objects
 
     log = logging.getLogger("unionbot")
     mode = "offline (no wechat.app_id: outbound messages are simulated)" if settings.wechat.offline else "online"
     log.info("unionbot serving on http://%s:%d%s (%s); admin at /admin/",
              settings.server.host, settings.server.port, settings.server.webhook_path, mode)
-    web.run_app(create_app(settings), host=settings.server.host, port=settings.server.port,
-                print=None, access_log=None)
+    app = create_app(settings)
+    freeze_startup_objects()
+    web.run_app(app, host=settings.server.host, port=settings.server.port, print=None, access_log=None)
 
 
 @main.group()

@@ -81,7 +81,11 @@ def run_worker(settings: Settings, index: int = 0, log_json: bool = False, log_l
     setup_logging(log_level, json=log_json)
     logging.getLogger("unionbot.workers").info("worker %d (pid %d) serving on %s:%d",
                                                index, os.getpid(), settings.server.host, settings.server.port)
-    web.run_app(build_worker_app(settings), host=settings.server.host, port=settings.server.port,
+    from bot.app import freeze_startup_objects
+
+    app = build_worker_app(settings)
+    freeze_startup_objects()
+    web.run_app(app, host=settings.server.host, port=settings.server.port,
                 reuse_port=True, print=None, access_log=None, shutdown_timeout=STOP_GRACE - 5)
 
 
