@@ -65,6 +65,27 @@ class DialogueState:
             self.drafts = {}
         self.dirty = True
 
+    def stash(self) -> str | None:
+        """Put the open dialogue aside as a draft (even at its first step); returns its flow."""
+        flow = self.flow
+        if flow is None:
+            return None
+        self.drafts[flow] = {"state": self.state, "data": self.data,
+                             "expires_at": self.expires_at.isoformat() if self.expires_at else None}
+        self.state, self.data, self.expires_at = None, {}, None
+        self.dirty = True
+        return flow
+
+    def restore(self, flow: str) -> bool:
+        """Make a draft the open dialogue again, exactly where it was."""
+        d = self.drafts.pop(flow, None)
+        if d is None:
+            return False
+        self.state, self.data = d["state"], d["data"]
+        self.expires_at = datetime.fromisoformat(d["expires_at"]) if d.get("expires_at") else None
+        self.dirty = True
+        return True
+
     def pop_draft(self, flow: str) -> dict[str, Any] | None:
         d = self.drafts.pop(flow, None)
         if d is not None:

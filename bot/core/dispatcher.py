@@ -33,14 +33,15 @@ class Dispatcher:
             for route in r.interrupts:
                 if route.filter(msg):
                     return route.handler
+        state = ctx.dialogue.state
+        owner = next((r for r in self.routers for sr in r.states if sr.matches(state)), None) if state else None
         if msg.kind == "event":
             for r in self.routers:
                 for route in r.routes:
                     if route.filter(msg):
-                        return route.handler
-        state = ctx.dialogue.state
+                        # Another feature's menu click inside a form: keep the form safe.
+                        return self._keeping_form(route.handler) if owner not in (None, r) else route.handler
         if state:
-            owner = next((r for r in self.routers for sr in r.states if sr.matches(state)), None)
             if owner is not None:
                 switch = self._other_feature_keyword(ctx, owner)
                 if switch is not None:
@@ -75,15 +76,22 @@ class Dispatcher:
 
     @staticmethod
     def _keeping_form(handler: Handler) -> Handler:
+        """Run another feature's handler with the open form put safely aside.
+
+        The form is stashed as a draft first, so whatever that handler does with the dialogue
+        (even clearing it) cannot lose it. If the handler opened no dialogue of its own, the form
+        is open again right where it was, and the reply says so; otherwise it stays a draft that
+        its keyword resumes.
+        """
         async def run(ctx: Ctx) -> Reply | str | None:
-            state = ctx.dialogue.state
+            flow = ctx.dialogue.stash()
             reply = as_reply(await handler(ctx))
-            if state and ctx.dialogue.state == state and isinstance(reply, TextReply):
+            if flow and ctx.dialogue.state is None and ctx.dialogue.restore(flow):
                 from bot.core.forms import FORMS
 
-                flow = state.split(":", 1)[0]
                 title = FORMS[flow].title if flow in FORMS else "内容"
-                reply = TextReply(f"{reply.text}\n\n（您的{title}还没填完，直接回复就能接着填。）")
+                note = f"（您的{title}还没填完，直接回复就能接着填。）"
+                reply = TextReply(f"{reply.text}\n\n{note}") if isinstance(reply, TextReply) else (reply or TextReply(note))
             return reply
         return run
 
