@@ -86,7 +86,7 @@ class ReportForm(Form):
               show=_homes, prefill=_offered),
         Field("problems", "走访中发现了哪些问题或职工诉求？", parse=_problems,
               label="发现的问题", optional=True, prefill=_offered),
-        Field("summary", "请简要写几句本季度工会工作小结（500字以内）。", parse=text_parser(5, 500),
+        Field("summary", "请简要写几句本季度工会工作小结（500字以内）。", parse=text_parser(2, 500),
               label="工作小结", prefill=_offered),
     )
 

@@ -378,3 +378,12 @@ async def test_a_careless_menu_click_cannot_lose_a_half_filled_form(make_app, en
     await u.send("30")
     assert "还没填完" in await u.click("CLEAR")
     assert "城市" in await u.send("13800138000")
+
+
+async def test_starting_another_flow_inside_a_form_says_the_form_is_kept(sim: WeChatSim) -> None:
+    u = sim.user("oTwoFlows")
+    await u.send("登记")
+    await u.send("30")
+    reply = await u.send("帮扶")  # hardship opens its own dialogue (the consent step)
+    assert "已为您保存" in reply
+    assert "还没填完" in await u.send("登记")

@@ -84,15 +84,24 @@ class Dispatcher:
         its keyword resumes.
         """
         async def run(ctx: Ctx) -> Reply | str | None:
+            from bot.core.forms import FORMS
+
             flow = ctx.dialogue.stash()
             reply = as_reply(await handler(ctx))
-            if flow and ctx.dialogue.state is None and ctx.dialogue.restore(flow):
-                from bot.core.forms import FORMS
-
-                title = FORMS[flow].title if flow in FORMS else "内容"
+            if not flow:
+                return reply
+            title = FORMS[flow].title if flow in FORMS else "内容"
+            if ctx.dialogue.state is None and ctx.dialogue.restore(flow):
                 note = f"（您的{title}还没填完，直接回复就能接着填。）"
-                reply = TextReply(f"{reply.text}\n\n{note}") if isinstance(reply, TextReply) else (reply or TextReply(note))
-            return reply
+            elif flow in ctx.dialogue.drafts and flow in FORMS:
+                note = f"（刚才没填完的{title}已为您保存，之后再发一次相应的关键词就能接着填。）"
+            else:
+                # Not a form (a pick list, a quiz position kept in its own tables): nothing to keep.
+                ctx.dialogue.drop_draft(flow)
+                return reply
+            if isinstance(reply, TextReply):
+                return TextReply(f"{reply.text}\n\n{note}")
+            return reply or TextReply(note)
         return run
 
     async def dispatch(self, ctx: Ctx) -> Reply | None:
