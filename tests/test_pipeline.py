@@ -345,39 +345,23 @@ async def test_a_keyword_that_only_answers_leaves_the_form_open(sim: WeChatSim) 
 other = Router("other")
 
 
-@other.on(text_is("清空"))
+@other.on(text_is("清空") | click_is("CLEAR"))
 async def clear_everything(ctx: Ctx) -> str:
-    """A careless feature that clears whatever dialogue is open."""
+    """A careless feature (keyword or menu click) that clears whatever dialogue is open."""
     ctx.dialogue.clear()
     return "好的"
 
 
-async def test_a_careless_features_keyword_cannot_lose_a_half_filled_form(make_app, engine, aiohttp_client,
-                                                                          fast_settings, clock) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("how", ["keyword", "click"])
+async def test_a_careless_feature_cannot_lose_a_half_filled_form(make_app, engine, aiohttp_client, fast_settings,
+                                                                 clock, how) -> None:  # noqa: ANN001
     client = await aiohttp_client(make_app(fast_settings, extra_routers=[router, other]))
     u = WeChatSim(client, token=fast_settings.wechat.token, clock=clock).user("oCareless")
     await u.send("登记")
     await u.send("30")
-    reply = await u.send("清空")
+    reply = await (u.send("清空") if how == "keyword" else u.click("CLEAR"))
     assert "好的" in reply and "还没填完" in reply
     assert "城市" in await u.send("13800138000")  # the form went on from the phone question
-
-
-@other.on(click_is("CLEAR"))
-async def clear_by_click(ctx: Ctx) -> str:
-    """A careless menu click."""
-    ctx.dialogue.clear()
-    return "点了"
-
-
-async def test_a_careless_menu_click_cannot_lose_a_half_filled_form(make_app, engine, aiohttp_client,
-                                                                    fast_settings, clock) -> None:  # noqa: ANN001
-    client = await aiohttp_client(make_app(fast_settings, extra_routers=[router, other]))
-    u = WeChatSim(client, token=fast_settings.wechat.token, clock=clock).user("oClicker")
-    await u.send("登记")
-    await u.send("30")
-    assert "还没填完" in await u.click("CLEAR")
-    assert "城市" in await u.send("13800138000")
 
 
 async def test_starting_another_flow_inside_a_form_says_the_form_is_kept(sim: WeChatSim) -> None:
