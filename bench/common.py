@@ -11,8 +11,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,6 +102,31 @@ def create_schema(url: str) -> None:
         await eng.dispose()
 
     asyncio.run(run())
+
+
+async def seed_outbox(session, tag: str, rows: int, now) -> None:  # noqa: ANN001
+    """`rows` pending text messages, each to its own member inside the 48-hour window
+    (openid `o<Tag>000042`, key `<tag>:42`)."""
+    from sqlalchemy import insert
+
+    import bot.db.models  # noqa: F401
+    from bot.db.models import Member, Outbox
+
+    openid = f"o{tag.capitalize()}{{:06d}}".format
+    await session.execute(insert(Member), [
+        {"app_id": "wxfake", "openid": openid(i), "first_seen": now, "last_seen": now, "subscribed": True,
+         "msg_window_at": now - timedelta(minutes=1), "msg_window_used": 0, "evt_window_used": 0}
+        for i in range(rows)])
+    await session.execute(insert(Outbox), [
+        {"key": f"{tag}:{i}", "openid": openid(i), "kind": "text", "purpose": "bench",
+         "payload": {"text": f"{tag} {i}"}, "status": "pending", "attempts": 0, "next_attempt_at": now,
+         "created_at": now} for i in range(rows)])
+
+
+def fake_stats(port: int) -> dict:
+    """What the fake WeChat server (bench/fake_server.py) counted, from its stats port."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
+        return json.loads(r.read())
 
 
 @contextlib.contextmanager

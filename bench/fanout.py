@@ -12,30 +12,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import sys
 import time
-import urllib.request
-from datetime import timedelta
 from pathlib import Path
 
-from bench.common import PY, create_schema, free_port, pg_database, process, tempdir
-
-
-def stats(port: int) -> dict:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as r:
-        return json.loads(r.read())
+from bench.common import PY, create_schema, fake_stats, free_port, pg_database, process, seed_outbox, tempdir
 
 
 async def seed_and_deliver(db: str, fake_url: str, rows: int, concurrency: int) -> tuple[float, dict]:
-    from sqlalchemy import func, insert, select
+    from sqlalchemy import func, select
 
     import bot.db.models  # noqa: F401
     from bot.clock import Clock
     from bot.config import build_settings
     from bot.db.engine import make_engine, make_sessionmaker
-    from bot.db.models import Member, Outbox
+    from bot.db.models import Outbox
     from bot.delivery import Delivery
     from bot.wechat.api import WeChatAPI
 
@@ -48,16 +40,8 @@ async def seed_and_deliver(db: str, fake_url: str, rows: int, concurrency: int) 
     engine = make_engine(db)
     sm = make_sessionmaker(engine)
     now = clock.now()
-    users = rows  # one message per user: every send is inside the user's 48-hour window
-    async with sm() as s, s.begin():
-        await s.execute(insert(Member), [
-            {"app_id": "wxfake", "openid": f"oFan{i:06d}", "first_seen": now, "last_seen": now, "subscribed": True,
-             "msg_window_at": now - timedelta(minutes=1), "msg_window_used": 0, "evt_window_used": 0}
-            for i in range(users)])
-        await s.execute(insert(Outbox), [
-            {"key": f"fan:{i}", "openid": f"oFan{i:06d}", "kind": "text", "purpose": "bench",
-             "payload": {"text": f"fan {i}"}, "status": "pending", "attempts": 0, "next_attempt_at": now,
-             "created_at": now} for i in range(rows)])
+    async with sm() as s, s.begin():  # one message per user: every send is inside the user's 48-hour window
+        await seed_outbox(s, "fan", rows, now)
     api = WeChatAPI(settings.wechat, sm, clock)
     delivery = Delivery(settings, sm, clock, api)
     stop = asyncio.Event()
@@ -117,7 +101,7 @@ def bench_fanout(rows: int = 10_000, concurrency: int = 16, latency: float = 0.0
             os.chdir(d)
             elapsed, by_status = asyncio.run(seed_and_deliver(db, f"http://127.0.0.1:{port}", rows, concurrency))
             os.chdir(Path(__file__).resolve().parent.parent)
-            st = stats(sport)
+            st = fake_stats(sport)
             raw = asyncio.run(raw_client(f"http://127.0.0.1:{port}", min(rows, 3000), concurrency))
     rate = rows / elapsed
     print(f"  ideal concurrency/latency = {ideal:.0f} msg/s; achieved {rate:.0f} msg/s in {elapsed:.1f} s")

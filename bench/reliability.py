@@ -21,10 +21,10 @@ import sys
 import time
 import urllib.request
 from collections import defaultdict
-from datetime import timedelta
 from pathlib import Path
 
-from bench.common import PY, ROOT, TOKEN, create_schema, free_port, pg_database, process, tempdir, write_config
+from bench.common import (PY, ROOT, TOKEN, create_schema, fake_stats, free_port, pg_database, process, seed_outbox,
+                          tempdir, write_config)
 
 
 def worker_pids(port: int, tries: int = 20) -> set[str]:
@@ -38,25 +38,13 @@ def worker_pids(port: int, tries: int = 20) -> set[str]:
     return pids
 
 
-async def seed_outbox(db: str, rows: int) -> None:
-    from sqlalchemy import insert
-
-    import bot.db.models  # noqa: F401
+async def seed(db: str, rows: int) -> None:
     from bot.clock import Clock
     from bot.db.engine import make_engine, make_sessionmaker
-    from bot.db.models import Member, Outbox
 
     eng = make_engine(db)
-    now = Clock().now()
     async with make_sessionmaker(eng)() as s, s.begin():
-        await s.execute(insert(Member), [
-            {"app_id": "wxfake", "openid": f"oRel{i:06d}", "first_seen": now, "last_seen": now, "subscribed": True,
-             "msg_window_at": now - timedelta(minutes=1), "msg_window_used": 0, "evt_window_used": 0}
-            for i in range(rows)])
-        await s.execute(insert(Outbox), [
-            {"key": f"rel:{i}", "openid": f"oRel{i:06d}", "kind": "text", "purpose": "bench",
-             "payload": {"text": f"rel {i}"}, "status": "pending", "attempts": 0, "next_attempt_at": now,
-             "created_at": now} for i in range(rows)])
+        await seed_outbox(s, "rel", rows, Clock().now())
     await eng.dispose()
 
 
@@ -81,7 +69,7 @@ def bench_reliability(n: int = 1000, outbox_rows: int = 2000, wait_outbox: float
     with pg_database() as db, tempdir() as d:
         d = Path(d)
         create_schema(db)
-        asyncio.run(seed_outbox(db, outbox_rows))
+        asyncio.run(seed(db, outbox_rows))
         port, fport, sport = free_port(), free_port(), free_port()
         cfg = write_config(d, db, port, scheduler={"enabled": False},
                            wechat={"token": TOKEN, "app_id": "wxfake", "app_secret": "fake-secret",
@@ -109,8 +97,7 @@ def bench_reliability(n: int = 1000, outbox_rows: int = 2000, wait_outbox: float
                     break
                 time.sleep(2)
             after = worker_pids(port)
-            with urllib.request.urlopen(f"http://127.0.0.1:{sport}/", timeout=10) as r:
-                fake = json.loads(r.read())
+            fake = fake_stats(sport)
         inbound, outbox = asyncio.run(db_state(db))
         lines = [json.loads(x) for x in record.read_text(encoding="utf-8").splitlines()]
     replies: dict[str, set[str]] = defaultdict(set)

@@ -27,12 +27,9 @@ async def chat_loop(settings: Settings, url: str | None, openid: str) -> None:
         closer = client.close
     else:
         from bot.app import create_app
-        from bot.db.engine import is_sqlite
+        from bot.commands.common import migrate_embedded
 
-        if is_sqlite(settings.database.url):
-            from bot.db.migrate import upgrade
-
-            await asyncio.to_thread(upgrade, settings.database.url)
+        await asyncio.to_thread(migrate_embedded, settings)
         client = TestClient(TestServer(create_app(settings)))
         await client.start_server()
         closer = client.close

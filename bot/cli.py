@@ -6,11 +6,10 @@ import getpass
 import importlib
 import logging
 import sys
-from pathlib import Path
 
 import click
 
-from bot.commands.common import CONFIG_HELP, settings_from
+from bot.commands.common import config_option, database, migrate_embedded, settings_from
 from bot.config import ConfigError
 
 
@@ -28,7 +27,7 @@ def main(verbose: bool) -> None:
 
 
 @main.command()
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 @click.option("--host", help="override server.host")
 @click.option("--port", type=int, help="override server.port")
 @click.option("--workers", type=int, default=1, show_default=True,
@@ -46,12 +45,7 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int, 
         settings.server.host = host
     if port:
         settings.server.port = port
-    from bot.db.engine import is_sqlite
-
-    if is_sqlite(settings.database.url):
-        from bot.db.migrate import upgrade
-
-        upgrade(settings.database.url)
+    migrate_embedded(settings)
     if workers > 1:
         from bot.workers import check_workers, serve as serve_workers
 
@@ -81,7 +75,7 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(config: str | None, revision: str) -> None:
     """Create or migrate the database schema."""
@@ -93,7 +87,7 @@ def db_upgrade(config: str | None, revision: str) -> None:
 
 
 @main.command()
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 @click.option("--url", help="base URL of a running server, e.g. http://127.0.0.1:8080 (default: in-process)")
 @click.option("--openid", default="oChatUser", show_default=True, help="the WeChat user you play")
 def chat(config: str | None, url: str | None, openid: str) -> None:
@@ -114,7 +108,7 @@ def menu() -> None:
 
 
 @menu.command("push")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 def menu_push(config: str | None) -> None:
     """Create the custom menu from [wechat].menu in the config."""
     from bot.menu import default_menu, menu_payload
@@ -126,16 +120,15 @@ def menu_push(config: str | None) -> None:
     buttons = menu_payload(settings.wechat.menu) if settings.wechat.menu else default_menu()
 
     async def push() -> dict:
-        from bot.db.engine import make_engine, make_sessionmaker
+        from bot.clock import Clock
         from bot.wechat.api import WeChatAPI
 
-        engine = make_engine(settings.database.url)
-        api = WeChatAPI(settings.wechat, make_sessionmaker(engine), __import__("bot.clock").clock.Clock())
-        try:
-            return await api.create_menu(buttons)
-        finally:
-            await api.close()
-            await engine.dispose()
+        async with database(settings) as sessionmaker:
+            api = WeChatAPI(settings.wechat, sessionmaker, Clock())
+            try:
+                return await api.create_menu(buttons)
+            finally:
+                await api.close()
 
     result = run(push())
     click.echo(f"menu pushed: {result}")
@@ -150,7 +143,7 @@ def staff() -> None:
 @click.argument("username")
 @click.option("--name", "display_name", default="", help="display name, e.g. 王老师")
 @click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 def staff_add(username: str, display_name: str, password_stdin: bool, config: str | None) -> None:
     """Create a staff account (asks for the password twice)."""
     if password_stdin:
@@ -165,18 +158,10 @@ def staff_add(username: str, display_name: str, password_stdin: bool, config: st
     async def add() -> None:
         from bot.admin.staff import create_staff
         from bot.clock import Clock
-        from bot.db.engine import is_sqlite, make_engine, make_sessionmaker
 
-        if is_sqlite(settings.database.url):
-            from bot.db.migrate import upgrade
-
-            await asyncio.to_thread(upgrade, settings.database.url)
-        engine = make_engine(settings.database.url)
-        try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                await create_staff(session, username, password, display_name or username, Clock().now())
-        finally:
-            await engine.dispose()
+        await asyncio.to_thread(migrate_embedded, settings)
+        async with database(settings) as sessionmaker, sessionmaker() as session, session.begin():
+            await create_staff(session, username, password, display_name or username, Clock().now())
 
     try:
         run(add())

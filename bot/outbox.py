@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import dialect_insert
 from bot.db.models import Outbox
 
 # Final states in which the person was (perhaps) not reached: staff should phone them.
@@ -34,13 +34,10 @@ async def enqueue(
     `text` is the customer-service text. `template`, optional, is used when the
     user's window is closed: {"kind": "<config templates key>", "data": {...},
     "url": "..."}; the template id comes from config at delivery time.
+    The row is inserted at once (not left to the next flush): the unique key
+    decides, in one statement, whether it is new. The row returned is not
+    attached to the session.
     """
-    existing = await session.scalar(select(Outbox.id).where(Outbox.key == key))
-    if existing is not None:
-        return None
-    for obj in session.new:  # queued earlier in this same transaction
-        if isinstance(obj, Outbox) and obj.key == key:
-            return None
     payload: dict[str, Any] = {}
     kind = "text"
     if text is not None:
@@ -52,8 +49,12 @@ async def enqueue(
         payload["template"] = template
         if text is None and not articles:
             kind = "template"
-    row = Outbox(key=key, openid=openid, kind=kind, purpose=purpose, payload=payload,
-                 status="pending", attempts=0, next_attempt_at=now, created_at=now)
-    session.add(row)
+    values = {"key": key, "openid": openid, "kind": kind, "purpose": purpose, "payload": payload,
+              "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now}
+    insert = dialect_insert(session.get_bind().dialect.name)
+    new_id = await session.scalar(insert(Outbox).values(**values)
+                                  .on_conflict_do_nothing(index_elements=["key"]).returning(Outbox.id))
+    if new_id is None:
+        return None
     session.info["outbox_queued"] = True  # lets the committer wake the delivery loop
-    return row
+    return Outbox(id=new_id, **values)

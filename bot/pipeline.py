@@ -40,7 +40,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -53,7 +52,6 @@ from bot.core.dispatcher import Dispatcher
 from bot.core.forms import FORMS
 from bot.core.types import Incoming, NewsReply, Reply, TextReply
 from bot.db.hotpath import CoreRows, member_variant, rows_for
-from bot.db.models import InboundMessage
 
 log = logging.getLogger("unionbot.pipeline")
 
@@ -217,7 +215,8 @@ class Processor:
         async with self.sessionmaker() as session:
             async with session.begin():
                 conn = await session.connection()
-                if conn.dialect.name == "postgresql":
+                postgres = conn.dialect.name == "postgresql"
+                if postgres:
                     await conn.execute(text("SET LOCAL lock_timeout = '4500ms'"))
                 rows = await rows_for(conn, self.app_id)
                 claimed = await self._claim(rows, batch, now)
@@ -231,7 +230,7 @@ class Processor:
                 if not live:
                     return results
                 openids = [fl.msg.openid for fl in live]
-                if conn.dialect.name == "postgresql":
+                if postgres:
                     await conn.execute(_PG_LOCKS, {"keys": sorted({_lock_id(o) for o in openids})})
                 found = await rows.dialogues(openids)
                 dialogues = {o: DialogueState(found.get(o), self.app_id, o, now) for o in openids}
@@ -306,11 +305,8 @@ class Processor:
         try:
             async with self.sessionmaker() as session:
                 async with session.begin():
-                    conn = await session.connection()
-                    ins = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-                    await conn.execute(ins(InboundMessage).values(
-                        key=msg.dedup_key, openid=msg.openid, kind=msg.kind, received_at=self.clock.now(),
-                        status="failed", reply=plain).on_conflict_do_nothing(index_elements=["key"]))
+                    rows = CoreRows(await session.connection(), self.app_id)
+                    await rows.store_failed(msg.dedup_key, msg.openid, msg.kind, self.clock.now(), plain)
         except Exception:
             log.exception("could not store the apology for %s", msg.dedup_key, extra={"key": msg.dedup_key})
         return plain

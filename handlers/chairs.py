@@ -55,11 +55,6 @@ def _consistent(name: str) -> Any:
     return check
 
 
-def _offered(ctx: Ctx) -> None:
-    """Marks a field whose earlier answer `prepare` may offer for 沿用 (in data["_prefill"])."""
-    return None
-
-
 def _problems(text: str) -> str | None:
     if text in KEEP_EMPTY:
         return None
@@ -75,32 +70,31 @@ class ReportForm(Form):
     title = "季度信息报送"
     fields = (
         Field("enterprises", "您负责范围内，职工25人以上的企业共有几家？（回复数字）", parse=_count(),
-              label="25人以上企业", show=_homes, check=_consistent("enterprises"), prefill=_offered),
+              label="25人以上企业", show=_homes, check=_consistent("enterprises")),
         Field("unionised", "其中已建立工会的有几家？", parse=_count(), label="已建会企业",
-              show=_homes, check=_consistent("unionised"), prefill=_offered),
+              show=_homes, check=_consistent("unionised")),
         Field("wage_agreements", "已建会企业中，签订工资集体协议的有几家？", parse=_count(), label="签订工资集体协议",
-              show=_homes, check=_consistent("wage_agreements"), prefill=_offered),
+              show=_homes, check=_consistent("wage_agreements")),
         Field("harmonious", "已建会企业中，A级及以上和谐企业有几家？", parse=_count(), label="A级以上和谐企业",
-              show=_homes, check=_consistent("harmonious"), prefill=_offered),
+              show=_homes, check=_consistent("harmonious")),
         Field("visits", "本季度走访调研了几家企业？", parse=_count(10_000), label="本季度走访",
-              show=_homes, prefill=_offered),
+              show=_homes),
         Field("problems", "走访中发现了哪些问题或职工诉求？", parse=_problems,
-              label="发现的问题", optional=True, prefill=_offered),
+              label="发现的问题", optional=True),
         Field("summary", "请简要写几句本季度工会工作小结（500字以内）。", parse=text_parser(2, 500),
-              label="工作小结", prefill=_offered),
+              label="工作小结"),
     )
 
     async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
         chair = await ops.chair_for_openid(ctx.session, ctx.openid)
         if chair is None:
             return HOW_TO_BIND
-        quarter = await ops.reporting_quarter(ctx.session, ctx.settings, ctx.now, chair)
-        report = await ops.report_for(ctx.session, chair.id, quarter)
+        quarter, report = await ops.reporting_quarter(ctx.session, ctx.settings, ctx.now, chair)
         # "quarter" (no underscore) reaches submit: a form begun on 31 December files Q4.
         data: dict[str, Any] = {"quarter": quarter.label}
         if report is not None:
             if ctx.now >= ops.deadline_end(ctx.settings, quarter):
-                note = await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)
+                note = ops.deadline_note(ctx.settings, ctx.now, quarter, report)
                 return (f"{chair.name}主席您好，您{quarter.label_zh}的报送我们已经收到，谢谢！"
                         f"报送已于{format_day(ops.deadline_of(ctx.settings, quarter))}截止，不能再修改；"
                         f"如需更正请联系街道总工会。\n{note}")

@@ -82,8 +82,9 @@ def focus_quarter(settings: Settings, now: datetime) -> Quarter:
     return cur.prev() if now < min(s.due_at for s in ladder(settings, cur)) else cur
 
 
-async def reporting_quarter(session: AsyncSession, settings: Settings, now: datetime, chair: Chair) -> Quarter:
-    """The quarter `报送` files for this chair.
+async def reporting_quarter(session: AsyncSession, settings: Settings, now: datetime, chair: Chair
+                            ) -> tuple[Quarter, ChairReport | None]:
+    """The quarter `报送` files for this chair, and the chair's report for it so far.
 
     The current quarter, except that a previous quarter this chair still owes
     (the late reminders say "回复「报送」补报", and a chair often answers after
@@ -92,20 +93,24 @@ async def reporting_quarter(session: AsyncSession, settings: Settings, now: date
     """
     cur = current_quarter(settings, now)
     focus = focus_quarter(settings, now)
-    if (focus != cur and chair.created_at < deadline_end(settings, focus)
-            and await report_for(session, chair.id, focus) is None):
-        return focus
-    return cur
+    if focus != cur and chair.created_at < deadline_end(settings, focus):
+        if await report_for(session, chair.id, focus) is None:
+            return focus, None
+    return cur, await report_for(session, chair.id, cur)
 
 
 async def next_deadline_note(session: AsyncSession, settings: Settings, now: datetime, chair: Chair) -> str:
     """One sentence for every chair reply: what they owe next, and by when."""
-    q = await reporting_quarter(session, settings, now, chair)
+    return deadline_note(settings, now, *await reporting_quarter(session, settings, now, chair))
+
+
+def deadline_note(settings: Settings, now: datetime, q: Quarter, report: ChairReport | None) -> str:
+    """`next_deadline_note` for a reporting quarter and its report already at hand."""
     if now >= deadline_end(settings, q):
-        if await report_for(session, chair.id, q) is None:
+        if report is None:
             return f"您{q.label_zh}的报送还没有收到，回复「报送」即可补报。"
         q = q.next()
-    elif await report_for(session, chair.id, q) is not None:
+    elif report is not None:
         q = q.next()
         return f"下一次是{q.label_zh}信息报送，截止{format_day(deadline_of(settings, q))}。"
     return f"{q.label_zh}信息报送截止：{format_day(deadline_of(settings, q))}。"

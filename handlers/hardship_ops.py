@@ -17,6 +17,7 @@ from sqlalchemy import and_, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.db.engine import dialect_insert
 from bot.db.models.core import Member, Outbox, Sequence as Counter
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
 
@@ -103,11 +104,7 @@ async def next_reference(session: AsyncSession, year: int) -> str:
     stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
     value = (await session.execute(stmt)).scalar()
     if value is None:
-        dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        insert = dialect_insert(session.get_bind().dialect.name)
         await session.execute(insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
         value = (await session.execute(stmt)).scalar()
     return f"BF-{year}-{int(value):04d}"

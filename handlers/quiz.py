@@ -308,7 +308,8 @@ async def show_explanations(ctx: Ctx) -> str:
 async def _latest_answered(ctx: Ctx) -> QuizPeriod | None:
     """The most recent period the taker answered, preferring ones already revealed."""
     periods = [p for p in await ops.list_periods(ctx.session) if p.opens_at <= ctx.now]
-    answered = [p for p in periods if await ops.answered_ids(ctx.session, p, ctx.openid)]
+    done = await ops.answered_period_ids(ctx.session, ctx.openid)
+    answered = [p for p in periods if p.id in done]
     if not answered:
         return None
     revealed = [p for p in answered if p.reveal == "immediate" or ops.period_status(p, ctx.now) == "closed"]

@@ -367,6 +367,11 @@ async def answered_ids(session: AsyncSession, period: QuizPeriod, openid: str) -
     return {a.question_id: a for a in rows}
 
 
+async def answered_period_ids(session: AsyncSession, openid: str) -> set[int]:
+    """The periods in which `openid` answered at least one question."""
+    return set(await session.scalars(select(QuizAnswer.period_id).where(QuizAnswer.openid == openid).distinct()))
+
+
 async def next_question(session: AsyncSession, period: QuizPeriod, openid: str
                         ) -> tuple[QuizQuestion | None, int, int]:
     """The first unanswered question, its 1-based number and the period's question count."""

@@ -5,8 +5,6 @@ CLI all call these.
 """
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.validators import mask_phone
 from bot.db.models.core import Member
 from bot.db.models.quiz import QuizAnswer, QuizPeriod, QuizPeriodQuestion, QuizQuestion
+from handlers.chairs_ops import bound_chairs
 from handlers.quiz_ops import LETTERS, list_periods, period_questions, period_status, period_title
 
 
@@ -86,19 +85,6 @@ class YearTable:
 
     def for_openid(self, openid: str) -> PersonRow | None:
         return next((r for r in self.rows if r.openid == openid), None)
-
-
-@dataclass(frozen=True)
-class ChairInfo:
-    name: str
-    organisation: str
-
-
-async def bound_chairs(session: AsyncSession) -> dict[str, ChairInfo]:
-    """openid → name and organisation of the active union chair bound to it (the chairs feature's operation)."""
-    from handlers import chairs_ops
-
-    return {o: ChairInfo(c.name or "", c.organisation or "") for o, c in (await chairs_ops.bound_chairs(session)).items()}
 
 
 def assessment(month_avg: float, half_avg: float, months: int, halves: int, mw: float, hw: float) -> float:
@@ -251,27 +237,3 @@ def year_export_rows(table: YearTable) -> tuple[list[str], list[list[Any]]]:
         row += [f"{r.taken}/{r.held}", r.participation, r.month_avg, r.half_avg, r.total]
         rows.append(row)
     return header, rows
-
-
-def to_csv(header: list[str], rows: list[list[Any]]) -> bytes:
-    """UTF-8 with a BOM, so Excel opens the Chinese correctly."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(header)
-    w.writerows(rows)
-    return buf.getvalue().encode("utf-8-sig")
-
-
-def to_xlsx(header: list[str], rows: list[list[Any]], title: str = "Sheet1") -> bytes:
-    from openpyxl import Workbook  # imported late: only exports need it
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title[:31]
-    ws.append(header)
-    for r in rows:
-        ws.append(r)
-    ws.freeze_panes = "A2"
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()

@@ -267,9 +267,9 @@ async def _my_list(ctx: Ctx, head: str = "") -> str:
 async def cancel_my_signup(ctx: Ctx) -> str:
     """取消报名 N: cancel the N-th of 我的报名 (frees the seat for the waitlist)."""
     n = re.sub(r"\D", "", ctx.text)
-    rows = await ops.my_signups(ctx.session, ctx.member.id, ctx.now)
     if not n:
         return await _my_list(ctx)
+    rows = await ops.my_signups(ctx.session, ctx.member.id, ctx.now)
     if not rows or not 1 <= int(n) <= len(rows):
         return await _my_list(ctx, f"没有序号为 {n} 的报名。")
     s, a = rows[int(n) - 1]

@@ -1,5 +1,6 @@
 """Shared fixtures: a fresh database per test (SQLite file, and PostgreSQL when
-UNIONBOT_TEST_DATABASE_URL is set), a fake clock, the real app, the WeChat simulator."""
+UNIONBOT_TEST_DATABASE_URL is set), a fake clock, the real app, the WeChat simulator,
+the fake WeChat API server."""
 from __future__ import annotations
 
 import os
@@ -15,7 +16,8 @@ from bot.app import DELIVERY, PROCESSOR, SESSIONMAKER, create_app
 from bot.clock import FakeClock
 from bot.config import Settings, build_settings
 from bot.db.base import Base
-from bot.db.engine import make_engine
+from bot.db.engine import make_engine, make_sessionmaker
+from tests.fake_wechat import fake_wechat  # noqa: F401  (the fake WeChat API server fixture, for every module)
 
 PG_URL = os.environ.get("UNIONBOT_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
@@ -91,6 +93,12 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
         await conn.run_sync(Base.metadata.create_all)
     yield eng
     await eng.dispose()
+
+
+@pytest.fixture
+def sessionmaker(engine: AsyncEngine):
+    """A session factory on this test's own database, for tests that build parts without the whole app."""
+    return make_sessionmaker(engine)
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ Usage, standalone::
     ...
     await fake.close()
 
-or with pytest-aiohttp (import the fixture into a test module)::
-
-    from tests.fake_wechat import fake_wechat  # noqa: F401
+or with pytest-aiohttp, through the `fake_wechat` fixture (tests/conftest.py offers it)::
 
     async def test_x(fake_wechat): ...
 
@@ -61,6 +59,10 @@ class FakeWeChat:
         self._ids = itertools.count(1000)
         self._runner: web.AppRunner | None = None
         self.base_url: str = ""
+
+    def wechat_config(self) -> dict[str, str]:
+        """The `[wechat]` settings that point unionbot at this server (once it is started)."""
+        return {"app_id": self.app_id, "app_secret": self.secret, "api_base_url": self.base_url}
 
     # ---- fault injection -------------------------------------------------
 

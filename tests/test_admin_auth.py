@@ -14,13 +14,12 @@ from bot.admin import nav
 from bot.admin import staff as staff_ops
 from bot.admin.site import create_admin_app, render
 from bot.config import build_settings
-from bot.db.engine import make_sessionmaker
 from bot.db.models.core import AuditLog, Member, Outbox, Staff
-from tests.conftest import make_settings
 from tests.admin_helpers import (
-    DEFAULT_PASSWORD, DEFAULT_USER, create_staff_user, csrf_from, fast_password_hashing, login,  # noqa: F401
-    make_admin_client,
+    DEFAULT_PASSWORD, DEFAULT_USER, create_staff_user, csrf_at, csrf_from, log_in_staff, login, make_admin_client,
+    post_login,
 )
+from tests.conftest import make_settings
 
 
 @pytest.fixture
@@ -29,20 +28,8 @@ def settings(db_url, tmp_path):
 
 
 @pytest.fixture
-def sessionmaker(engine):
-    """The conftest engine: a fresh SQLite file (and PostgreSQL when configured) per test."""
-    return make_sessionmaker(engine)
-
-
-@pytest.fixture
 async def client(aiohttp_client, settings, sessionmaker, clock):
     return await make_admin_client(aiohttp_client, settings, sessionmaker, clock)
-
-
-async def post_login(client, username, password, next_="/admin/"):
-    token = csrf_from(await (await client.get("/admin/login")).text())
-    return await client.post("/admin/login", data={"_csrf": token, "username": username, "password": password, "next": next_},
-                             allow_redirects=False)
 
 
 async def audit_rows(sessionmaker):
@@ -71,7 +58,7 @@ async def test_login_returns_to_the_page_asked_for(client, sessionmaker):
                                                               "next": "/admin/?tab=1"}, allow_redirects=False)
     assert resp.headers["Location"] == "/admin/?tab=1"
     # an outside address is never followed
-    await client.post("/admin/logout", data={"_csrf": csrf_from(await (await client.get("/admin/")).text())})
+    await client.post("/admin/logout", data={"_csrf": await csrf_at(client, "/admin/")})
     resp = await post_login(client, DEFAULT_USER, DEFAULT_PASSWORD, next_="https://evil.example/")
     assert resp.headers["Location"] == "/admin/"
 
@@ -126,8 +113,7 @@ async def test_one_address_trying_many_names_is_locked_out(client, sessionmaker)
 
 
 async def test_disabled_account_cannot_log_in_and_loses_its_session(client, sessionmaker):
-    await create_staff_user(sessionmaker)
-    await login(client)
+    await log_in_staff(client, sessionmaker)
     async with sessionmaker() as db, db.begin():
         await staff_ops.set_active(db, DEFAULT_USER, False)
     assert (await client.get("/admin/", allow_redirects=False)).status == 302
@@ -165,15 +151,14 @@ async def test_post_without_or_with_wrong_csrf_is_refused(client, sessionmaker):
     resp = await client.post("/admin/logout", data={}, allow_redirects=False)
     assert resp.status == 403
     assert (await client.get("/admin/", allow_redirects=False)).status == 200  # still logged in
-    token = csrf_from(await (await client.get("/admin/")).text())
+    token = await csrf_at(client, "/admin/")
     resp = await client.post("/admin/logout", headers={"X-CSRF-Token": token}, allow_redirects=False)
     assert resp.status == 303
 
 
 async def test_logout_ends_the_session(client, sessionmaker):
-    await create_staff_user(sessionmaker)
-    await login(client)
-    token = csrf_from(await (await client.get("/admin/")).text())
+    await log_in_staff(client, sessionmaker)
+    token = await csrf_at(client, "/admin/")
     resp = await client.post("/admin/logout", data={"_csrf": token})
     assert resp.status == 200 and "您已安全退出" in await resp.text()
     assert (await client.get("/admin/", allow_redirects=False)).status == 302
@@ -200,7 +185,7 @@ async def test_logins_are_audited(client, sessionmaker, clock):
     ]
     assert rows[0].detail["reason"] == "bad_password" and rows[1].detail["reason"] == "unknown_user"
     assert rows[2].at == clock.now()
-    token = csrf_from(await (await client.get("/admin/")).text())
+    token = await csrf_at(client, "/admin/")
     await client.post("/admin/logout", data={"_csrf": token})
     assert (await audit_rows(sessionmaker))[-1].action == "logout"
 
@@ -303,8 +288,7 @@ async def test_layout_macros_render_for_feature_pages(aiohttp_client, settings, 
         parent = web.Application()
         parent.add_subapp("/admin", admin)
         client = await aiohttp_client(parent)
-        await create_staff_user(sessionmaker)
-        await login(client)
+        await log_in_staff(client, sessionmaker)
         text = await (await client.get("/admin/demo?status=open&q=%E5%BC%A0&page=2")).text()
     finally:
         nav.unregister("/demo")

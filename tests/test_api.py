@@ -7,27 +7,17 @@ import pytest
 
 import bot.db.models  # noqa: F401  (registers every table)
 from bot.config import WeChatSettings
-from bot.db.engine import make_sessionmaker
 from bot.db.models import AccessToken
 from bot.wechat.api import TransportError, WeChatAPI, WeChatError
-from tests.fake_wechat import FakeWeChat, fake_wechat  # noqa: F401
+from tests.fake_wechat import FakeWeChat
 
 
 @pytest.fixture
-def sessionmaker(engine):  # noqa: ANN001
-    """A session factory on this test's own database (conftest: SQLite file, or a PostgreSQL schema)."""
-    return make_sessionmaker(engine)
-
-
-@pytest.fixture
-async def make_api(fake_wechat: FakeWeChat, sessionmaker, clock):  # noqa: F811
+async def make_api(fake_wechat: FakeWeChat, sessionmaker, clock):
     made: list[WeChatAPI] = []
 
     def make(**overrides) -> WeChatAPI:
-        fields = {"app_id": fake_wechat.app_id, "app_secret": fake_wechat.secret,
-                  "api_base_url": fake_wechat.base_url, **overrides}
-        settings = WeChatSettings(**fields)
-        api = WeChatAPI(settings, sessionmaker, clock)
+        api = WeChatAPI(WeChatSettings(**{**fake_wechat.wechat_config(), **overrides}), sessionmaker, clock)
         made.append(api)
         return api
 
@@ -45,7 +35,7 @@ async def stored_token(sessionmaker, app_id: str) -> AccessToken:
         return await s.get(AccessToken, app_id)
 
 
-async def test_one_token_shared_by_two_clients_on_one_database(fake_wechat, make_api, sessionmaker):  # noqa: F811
+async def test_one_token_shared_by_two_clients_on_one_database(fake_wechat, make_api, sessionmaker):
     a, b = make_api(), make_api()
     await asyncio.gather(a.send_text("oA", "您好"), b.send_text("oB", "您好"), a.send_text("oC", "您好"))
     assert token_fetches(fake_wechat) == 1
@@ -58,7 +48,7 @@ async def test_one_token_shared_by_two_clients_on_one_database(fake_wechat, make
     assert len(fake_wechat.delivered) == 4
 
 
-async def test_token_refreshed_five_minutes_before_expiry(fake_wechat, make_api, clock):  # noqa: F811
+async def test_token_refreshed_five_minutes_before_expiry(fake_wechat, make_api, clock):
     api = make_api()
     await api.send_text("oA", "一")
     first = fake_wechat.current_token
@@ -74,7 +64,7 @@ async def test_token_refreshed_five_minutes_before_expiry(fake_wechat, make_api,
     assert [d["text"] for d in fake_wechat.delivered] == ["一", "二", "三"]
 
 
-async def test_invalid_token_refreshes_and_retries_once(fake_wechat, make_api):  # noqa: F811
+async def test_invalid_token_refreshes_and_retries_once(fake_wechat, make_api):
     api = make_api()
     await api.send_text("oA", "一")
     fake_wechat.expire_tokens()  # e.g. someone used the secret elsewhere
@@ -84,7 +74,7 @@ async def test_invalid_token_refreshes_and_retries_once(fake_wechat, make_api): 
     assert [d["text"] for d in fake_wechat.delivered] == ["一", "二"]
 
 
-async def test_token_error_that_persists_is_retried_only_once(fake_wechat, make_api):  # noqa: F811
+async def test_token_error_that_persists_is_retried_only_once(fake_wechat, make_api):
     api = make_api()
     fake_wechat.fail_next("/custom/send", errcode=40001, times=100)
     with pytest.raises(WeChatError) as err:
@@ -95,7 +85,7 @@ async def test_token_error_that_persists_is_retried_only_once(fake_wechat, make_
     assert fake_wechat.delivered == []
 
 
-async def test_stale_token_failure_does_not_expire_the_newer_token(fake_wechat, make_api, sessionmaker):  # noqa: F811
+async def test_stale_token_failure_does_not_expire_the_newer_token(fake_wechat, make_api, sessionmaker):
     a, b = make_api(), make_api()
     await a.send_text("oA", "一")
     await b.send_text("oB", "一")  # b now holds the same token in memory
@@ -113,7 +103,7 @@ async def test_stale_token_failure_does_not_expire_the_newer_token(fake_wechat, 
     assert len(fake_wechat.delivered) == 5
 
 
-async def test_errors_are_classified(fake_wechat, make_api):  # noqa: F811
+async def test_errors_are_classified(fake_wechat, make_api):
     api = make_api()
     fake_wechat.fail_next("/custom/send", errcode=-1)
     with pytest.raises(WeChatError) as busy:
@@ -134,10 +124,9 @@ async def test_errors_are_classified(fake_wechat, make_api):  # noqa: F811
 
 async def test_network_failure_is_a_retryable_transport_error(sessionmaker, clock):
     fake = FakeWeChat()
-    base = await fake.start()
+    await fake.start()
     await fake.close()  # nothing listens there any more
-    api = WeChatAPI(WeChatSettings(app_id=fake.app_id, app_secret=fake.secret, api_base_url=base),
-                    sessionmaker, clock)
+    api = WeChatAPI(WeChatSettings(**fake.wechat_config()), sessionmaker, clock)
     try:
         with pytest.raises(TransportError) as err:
             await api.send_text("oA", "一")
@@ -146,14 +135,14 @@ async def test_network_failure_is_a_retryable_transport_error(sessionmaker, cloc
         await api.close()
 
 
-async def test_wrong_secret_is_reported(fake_wechat, make_api):  # noqa: F811
+async def test_wrong_secret_is_reported(fake_wechat, make_api):
     api = make_api(app_secret="wrong")
     with pytest.raises(WeChatError) as err:
         await api.token()
     assert err.value.errcode == 40125 and not err.value.retryable
 
 
-async def test_template_menu_media_and_qrcode(fake_wechat, make_api):  # noqa: F811
+async def test_template_menu_media_and_qrcode(fake_wechat, make_api):
     api = make_api()
     await api.send_template("oA", "TPL1", {"thing1": "帮扶申请", "time2": {"value": "2026-11-24"}},
                             client_msg_id="k1", url="https://example.org/x")
@@ -175,7 +164,7 @@ async def test_template_menu_media_and_qrcode(fake_wechat, make_api):  # noqa: F
     assert fake_wechat.calls_to("/qrcode/create")[-1]["json"]["action_name"] == "QR_STR_SCENE"
 
 
-async def test_media_error_is_raised(fake_wechat, make_api):  # noqa: F811
+async def test_media_error_is_raised(fake_wechat, make_api):
     api = make_api()
     fake_wechat.fail_next("/media/get", errcode=40007)
     with pytest.raises(WeChatError) as err:
@@ -185,9 +174,8 @@ async def test_media_error_is_raised(fake_wechat, make_api):  # noqa: F811
 
 async def test_fake_server_started_standalone(sessionmaker, clock):
     fake = FakeWeChat()
-    base = await fake.start()
-    api = WeChatAPI(WeChatSettings(app_id=fake.app_id, app_secret=fake.secret, api_base_url=base),
-                    sessionmaker, clock)
+    await fake.start()
+    api = WeChatAPI(WeChatSettings(**fake.wechat_config()), sessionmaker, clock)
     try:
         await api.send_news("oA", [{"title": "培训报名", "url": "https://example.org"}])
         assert fake.delivered == [{"openid": "oA", "kind": "news",

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.db.engine import make_sessionmaker
 from bot.db.models.core import Member, Outbox
 from tests.admin_helpers import DEFAULT_PASSWORD, DEFAULT_USER, create_staff_user, make_admin_parent
 
@@ -21,11 +20,6 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
                 allow_module_level=True)
 
 from playwright.async_api import async_playwright  # noqa: E402  (never `playwright install`: we use Debian's Chromium)
-
-
-@pytest.fixture
-def sessionmaker(engine):
-    return make_sessionmaker(engine)
 
 
 async def seed_follow_up(sessionmaker, clock) -> None:

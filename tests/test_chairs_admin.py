@@ -15,20 +15,10 @@ from handlers import chairs_stats as stats
 from scheduler.calendar import Quarter
 from scheduler.chairs_jobs import send_reminders
 from scheduler.setup import job_context
-from tests.admin_helpers import create_staff_user, csrf_from, login
+from tests.admin_helpers import csrf_at, log_in_staff
 
 Q4 = Quarter(2026, 4)
 FIGS = {"visits": 3, "problems": None, "summary": "一切正常，按计划推进。"}
-
-
-async def staff_client(client, db):  # noqa: ANN001, ANN201
-    await create_staff_user(db)
-    await login(client)
-    return client
-
-
-async def token(client, path: str = "/admin/chairs") -> str:  # noqa: ANN001
-    return csrf_from(await (await client.get(path)).text())
 
 
 async def seed(db, clock, settings):  # noqa: ANN001, ANN201
@@ -47,13 +37,13 @@ async def seed(db, clock, settings):  # noqa: ANN001, ANN201
 
 
 async def test_staff_add_a_chair_issue_a_code_and_the_chair_binds(client, db, sim, clock) -> None:  # noqa: ANN001
-    await staff_client(client, db)
-    t = await token(client, "/admin/chairs/registry")
+    await log_in_staff(client, db)
+    t = await csrf_at(client, "/admin/chairs/registry")
     resp = await client.post("/admin/chairs/registry", data={
         "_csrf": t, "name": "王建国", "organisation": "东湖电子厂工会", "community": "东湖社区", "mobile": "13800138001"})
     assert resp.status == 200 and "已添加王建国" in await resp.text()
     chair_url = str(resp.url.path)
-    t = await token(client, chair_url)
+    t = await csrf_at(client, chair_url)
     resp = await client.post(chair_url + "/code", data={"_csrf": t})
     page = await resp.text()
     code = re.search(r"绑定码：([A-Z0-9]{6})", page).group(1)
@@ -70,8 +60,8 @@ async def test_staff_add_a_chair_issue_a_code_and_the_chair_binds(client, db, si
 
 
 async def test_invalid_mobile_is_refused(client, db) -> None:  # noqa: ANN001
-    await staff_client(client, db)
-    t = await token(client, "/admin/chairs/registry")
+    await log_in_staff(client, db)
+    t = await csrf_at(client, "/admin/chairs/registry")
     resp = await client.post("/admin/chairs/registry", data={
         "_csrf": t, "name": "王建国", "organisation": "电子厂工会", "community": "东湖社区", "mobile": "123"})
     assert "不是11位手机号码" in await resp.text()
@@ -84,7 +74,7 @@ async def test_grid_filters_by_community_and_export_lists_only_non_reporting(app
     clock.set(datetime(2026, 12, 16, 9, 0))
     await send_reminders(job_context(app))  # b is not bound: listed for phoning
     clock.set(datetime(2026, 12, 26, 10, 0))
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     page = await (await client.get("/admin/chairs?quarter=2026Q4&community=东湖社区")).text()
     assert "东湖电子厂工会" in page and "东湖物流工会" in page and "西园机械厂工会" not in page
     assert "按时报送" in page and "未报送" in page and "未绑定" in page and "12月25日" in page
@@ -96,7 +86,7 @@ async def test_grid_filters_by_community_and_export_lists_only_non_reporting(app
     assert len(rows) == 2 and rows[1][2] == "东湖物流工会" and rows[1][4] == "138****8002"
 
     # received on paper: the chair counts as reported (late) and leaves the list
-    t = await token(client, "/admin/chairs?quarter=2026Q4")
+    t = await csrf_at(client, "/admin/chairs?quarter=2026Q4")
     resp = await client.post(f"/admin/chairs/{b.id}/received", data={"_csrf": t, "quarter": "2026Q4"})
     assert "已登记收到" in await resp.text()
     async with db() as s:
@@ -108,7 +98,7 @@ async def test_grid_filters_by_community_and_export_lists_only_non_reporting(app
 
 async def test_dashboard_sums_latest_reports_against_targets(client, db, clock, settings) -> None:  # noqa: ANN001
     await seed(db, clock, settings)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     page = await (await client.get("/admin/chairs/dashboard?quarter=2026Q4")).text()
     # overall: unionised 27/30 = 90.0 % (target 95 %), wage 24/27 = 88.9 %, harmonious 12/27 = 44.4 %
     assert "90.0%" in page and "88.9%" in page and "44.4%" in page
@@ -117,15 +107,15 @@ async def test_dashboard_sums_latest_reports_against_targets(client, db, clock, 
 
 
 async def test_unknown_year_shows_the_calendar_warning(client, db) -> None:  # noqa: ANN001
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     page = await (await client.get("/admin/chairs?quarter=2099Q4")).text()
     assert "2099年的法定节假日" in page
 
 
 async def test_deactivate_stops_binding(client, db, clock, settings) -> None:  # noqa: ANN001
     a, _, _ = await seed(db, clock, settings)
-    await staff_client(client, db)
-    t = await token(client, f"/admin/chairs/{a.id}")
+    await log_in_staff(client, db)
+    t = await csrf_at(client, f"/admin/chairs/{a.id}")
     resp = await client.post(f"/admin/chairs/{a.id}/active", data={"_csrf": t})
     assert "已停用" in await resp.text()
     async with db() as s:
@@ -140,7 +130,7 @@ async def test_notice_list_keeps_units_that_reported_only_after_being_listed(app
     clock.set(datetime(2027, 1, 4, 10, 0))
     async with db() as s, s.begin():
         await ops.mark_received(s, clock.now(), settings, b.id, Q4, None)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     resp = await client.get("/admin/chairs/export.xlsx?quarter=2026Q4")
     assert "filename*=UTF-8''" in resp.headers["Content-Disposition"]
     ws = load_workbook(io.BytesIO(await resp.read())).active
@@ -165,12 +155,12 @@ async def test_dashboard_trend_uses_each_units_latest_figures(client, db, clock,
 
 async def test_staff_edit_a_chair(client, db, clock, settings) -> None:  # noqa: ANN001
     a, _, _ = await seed(db, clock, settings)
-    await staff_client(client, db)
-    t = await token(client, f"/admin/chairs/{a.id}")
+    await log_in_staff(client, db)
+    t = await csrf_at(client, f"/admin/chairs/{a.id}")
     resp = await client.post(f"/admin/chairs/{a.id}/edit", data={
         "_csrf": t, "name": "王建民", "organisation": "东湖电子厂工会", "community": "东湖社区", "mobile": "13800138009"})
     assert "已保存" in await resp.text()
-    t = await token(client, f"/admin/chairs/{a.id}")
+    t = await csrf_at(client, f"/admin/chairs/{a.id}")
     resp = await client.post(f"/admin/chairs/{a.id}/edit", data={
         "_csrf": t, "name": "王建民", "organisation": "东湖电子厂工会", "community": "东湖社区", "mobile": "13800138002"})
     assert "已被另一位主席使用" in await resp.text()
@@ -184,7 +174,7 @@ async def test_an_unpublished_year_is_flagged_in_the_admin_and_the_log(app, clie
     with caplog.at_level("WARNING"):
         await send_reminders(job_context(app))
     assert any("2031年的法定节假日" in r.getMessage() for r in caplog.records)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     page = await (await client.get("/admin/chairs")).text()
     assert "2031年的法定节假日" in page and "只按周末推算" in page
     page = await (await client.get("/admin/chairs/dashboard")).text()
@@ -194,11 +184,11 @@ async def test_an_unpublished_year_is_flagged_in_the_admin_and_the_log(app, clie
 async def test_staff_upload_the_registry_all_rows_or_none(client, db) -> None:  # noqa: ANN001
     import aiohttp
 
-    await staff_client(client, db)
+    await log_in_staff(client, db)
 
     async def upload(name: str, content: bytes) -> str:
         form = aiohttp.FormData()
-        form.add_field("_csrf", await token(client, "/admin/chairs/registry"))
+        form.add_field("_csrf", await csrf_at(client, "/admin/chairs/registry"))
         form.add_field("file", content, filename=name, content_type="text/csv")
         resp = await client.post("/admin/chairs/registry/import", data=form)
         assert resp.status == 200

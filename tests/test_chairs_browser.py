@@ -12,7 +12,6 @@ import pytest
 
 from sqlalchemy import update
 
-from bot.db.engine import make_sessionmaker
 from bot.db.models.core import Outbox
 from handlers import chairs_ops as ops
 from scheduler.base import JobContext
@@ -52,10 +51,9 @@ async def seed(sessionmaker, clock, settings) -> None:  # noqa: ANN001
             status="unreachable", last_error="outside the 48 h window; no template configured"))
 
 
-async def test_grid_and_dashboard_render_at_desktop_and_phone_width(aiohttp_server, settings, engine, clock,
+async def test_grid_and_dashboard_render_at_desktop_and_phone_width(aiohttp_server, settings, sessionmaker, clock,
                                                                      tmp_path) -> None:  # noqa: ANN001
     out = Path(os.environ.get("UNIONBOT_SCREENSHOTS") or tmp_path)
-    sessionmaker = make_sessionmaker(engine)
     clock.set(datetime(2026, 1, 5, 10, 0))
     await create_staff_user(sessionmaker)
     await seed(sessionmaker, clock, settings)

@@ -12,7 +12,7 @@ from handlers import chairs_ops as ops
 from scheduler.calendar import Quarter
 from scheduler.chairs_jobs import send_reminders
 from scheduler.setup import job_context
-from tests.admin_helpers import create_staff_user, login
+from tests.admin_helpers import log_in_staff
 from tests.test_chairs_bot import bound_chair, file_report
 
 
@@ -34,8 +34,7 @@ async def test_a_queued_reminder_is_cancelled_when_the_chair_reports(app, sim, d
     async with db() as s:
         row = await s.scalar(select(Outbox).where(Outbox.key == key))
     assert row.status == "cancelled" and "已报送" in row.last_error and row.sent_at is None
-    await create_staff_user(db)
-    await login(client)
+    await log_in_staff(client, db)
     page = await (await client.get("/admin/chairs?quarter=2026Q4")).text()
     assert "前7日 已取消" in page and "主席已报送，提醒不再发送" in page
 

@@ -23,11 +23,6 @@ class _NoClient:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def codec(clock: FakeClock) -> Codec:
     return Codec(TOKEN, APP_ID, TEST_AES_KEY, clock)
 

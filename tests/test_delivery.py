@@ -16,28 +16,21 @@ from bot.delivery import Delivery
 from bot.outbox import enqueue
 from bot.wechat.api import WeChatAPI
 from tests.conftest import make_test_engine
-from tests.fake_wechat import FakeWeChat, fake_wechat  # noqa: F401
+from tests.fake_wechat import FakeWeChat
 
 TEMPLATES = {"notice": "TPL-NOTICE"}
-
-
-@pytest.fixture
-def sessionmaker(engine):  # noqa: ANN001
-    """A session factory on this test's own database (conftest: SQLite file, or a PostgreSQL schema)."""
-    return make_sessionmaker(engine)
 
 
 class World:
     """Database, clock and fake WeChat, plus ways to build delivery loops on them."""
 
-    def __init__(self, fake: FakeWeChat, sessionmaker, clock: FakeClock) -> None:
-        self.fake, self.sessionmaker, self.clock = fake, sessionmaker, clock
+    def __init__(self, fake: FakeWeChat, sessionmaker, clock: FakeClock, db_url: str) -> None:
+        self.fake, self.sessionmaker, self.clock, self.db_url = fake, sessionmaker, clock, db_url
         self._apis: list[WeChatAPI] = []
 
     def settings(self, *, templates: dict[str, str] | None = None, offline: bool = False, **outbox) -> Settings:
         wechat = WeChatSettings() if offline else WeChatSettings(
-            app_id=self.fake.app_id, app_secret=self.fake.secret, api_base_url=self.fake.base_url,
-            templates=TEMPLATES if templates is None else templates)
+            **self.fake.wechat_config(), templates=TEMPLATES if templates is None else templates)
         return Settings(wechat=wechat, outbox=OutboxSettings(**outbox))
 
     def delivery(self, *, templates: dict[str, str] | None = None, offline: bool = False, **outbox) -> Delivery:
@@ -62,6 +55,12 @@ class World:
             await enqueue(s, key=key, openid=openid, now=self.clock.now(), text=text,
                           template=template, articles=articles)
 
+    async def texts_to_many(self, n: int) -> None:
+        """n users inside their message window, each with one text queued: key k<i> to o<i>, "消息<i>"."""
+        for i in range(n):
+            await self.member(f"o{i}", msg_ago=HOUR)
+            await self.enqueue(f"k{i}", f"o{i}", text=f"消息{i}")
+
     async def row(self, key: str) -> Outbox:
         async with self.sessionmaker() as s:
             return (await s.execute(select(Outbox).where(Outbox.key == key))).scalar_one()
@@ -76,9 +75,8 @@ class World:
 
 
 @pytest.fixture
-async def world(fake_wechat, sessionmaker, clock, db_url):  # noqa: F811, ANN001
-    w = World(fake_wechat, sessionmaker, clock)
-    w.db_url = db_url
+async def world(fake_wechat, sessionmaker, clock, db_url):  # noqa: ANN001
+    w = World(fake_wechat, sessionmaker, clock, db_url)
     yield w
     await w.close()
 
@@ -276,9 +274,7 @@ async def test_offline_mode_simulates(world):
 
 async def test_two_loops_at_once_send_each_message_once(world):
     world.fake.latency = 0.01
-    for i in range(30):
-        await world.member(f"o{i}", msg_ago=HOUR)
-        await world.enqueue(f"k{i}", f"o{i}", text=f"消息{i}")
+    await world.texts_to_many(30)
     a, b = world.delivery(concurrency=4), world.delivery(concurrency=4)
     counts = await asyncio.gather(a.run_once(limit=20), b.run_once(limit=20), a.run_once(limit=20))
     assert sum(counts) == 30
@@ -359,9 +355,7 @@ async def test_crashed_row_without_a_configured_template_is_uncertain(world):
 async def test_rows_are_claimed_just_before_sending(world):
     """Rows not yet sent stay `pending`, so a crash can leave only the few in flight uncertain."""
     world.fake.latency = 0.2
-    for i in range(40):
-        await world.member(f"o{i}", msg_ago=HOUR)
-        await world.enqueue(f"k{i}", f"o{i}", text=f"消息{i}")
+    await world.texts_to_many(40)
     task = asyncio.create_task(world.delivery(concurrency=4).run_once())
     for _ in range(500):
         if world.fake.calls_to("/custom/send"):
@@ -409,9 +403,7 @@ async def test_results_are_recorded_in_groups(world):
     """Mixed outcomes from one pass are each recorded right, in far fewer statements than rows."""
     world.fake.latency = 0.05
     n = 30
-    for i in range(n):
-        await world.member(f"o{i}", msg_ago=HOUR)
-        await world.enqueue(f"k{i}", f"o{i}", text=f"消息{i}")
+    await world.texts_to_many(n)
     await world.enqueue("t1", "oNobody", text=None, template=NOTICE)  # template only
     await world.enqueue("u1", "oNobody", text="无窗口")  # no window, no template: unreachable
     world.fake.fail_next("/custom/send", errcode=45009)  # one hits the quota: failed

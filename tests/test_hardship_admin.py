@@ -10,7 +10,7 @@ from bot.app import SERVICES
 from bot.db.models.core import AuditLog, Member, Outbox
 from bot.db.models.hardship import HardshipPhoto, HardshipRequest
 from handlers import hardship_ops as ops
-from tests.admin_helpers import create_staff_user, csrf_from, fast_password_hashing, login  # noqa: F401
+from tests.admin_helpers import create_staff_user, csrf_at, csrf_from, log_in_staff
 
 ID_NUMBER = "11010519491231002X"
 
@@ -30,18 +30,8 @@ async def seed(db, app, clock, *, openid="oW1", name="王小明", phone="1380013
                   "id_number": id_number, "photos": ["MEDIA1"]})
 
 
-async def staff_client(client, db):  # noqa: ANN001, ANN201
-    await create_staff_user(db, display_name="张干事")
-    await login(client)
-    return client
-
-
-async def token(client, path="/admin/hardship") -> str:  # noqa: ANN001
-    return csrf_from(await (await client.get(path)).text())
-
-
 async def act(client, req_id: int, action: str, **data):  # noqa: ANN001, ANN201
-    t = await token(client, f"/admin/hardship/{req_id}")
+    t = await csrf_at(client, f"/admin/hardship/{req_id}")
     return await client.post(f"/admin/hardship/{req_id}/act/{action}", data={"_csrf": t, **data})
 
 
@@ -68,7 +58,7 @@ async def test_unauthenticated_refused(client, db, app, clock):  # noqa: ANN001
 
 async def test_csrf_refused(client, db, app, clock):  # noqa: ANN001
     req = await seed(db, app, clock)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     resp = await client.post(f"/admin/hardship/{req.id}/act/start_review", data={"_csrf": "forged"})
     assert resp.status == 403
     assert (await fetch(db, req.id)).status == "submitted"
@@ -77,7 +67,7 @@ async def test_csrf_refused(client, db, app, clock):  # noqa: ANN001
 
 async def test_full_workflow_each_decision_queues_worker_message(client, db, app, clock, deliver):  # noqa: ANN001
     req = await seed(db, app, clock)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     page = await (await client.get(f"/admin/hardship/{req.id}")).text()
     assert "同意（告知书版本：2026-1）" in page
 
@@ -137,7 +127,7 @@ async def test_full_workflow_each_decision_queues_worker_message(client, db, app
 
 async def test_rejection_message_carries_reason(client, db, app, clock):  # noqa: ANN001
     req = await seed(db, app, clock)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     await act(client, req.id, "start_review")
     await act(client, req.id, "reject", message="家庭人均收入高于标准")
     assert (await outbox_rows(db))[-1].payload["text"] == (
@@ -148,7 +138,7 @@ async def test_rejection_message_carries_reason(client, db, app, clock):  # noqa
 
 async def test_unreachable_notice_shown_so_staff_phone(client, db, app, clock):  # noqa: ANN001
     req = await seed(db, app, clock)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     await act(client, req.id, "start_review")
     async with db() as s, s.begin():
         o = (await s.scalars(select(Outbox))).one()
@@ -165,7 +155,7 @@ async def test_list_filters_search_pagination_and_masking(client, db, app, clock
     clock.advance(days=1)
     await seed(db, app, clock, openid="oC", name="孙三", phone="13900000003", kind="工伤", income=20000,
                id_number=None)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
 
     text = await (await client.get("/admin/hardship")).text()
     assert text.index("孙三") < text.index("钱二") < text.index("赵一")  # newest first
@@ -195,7 +185,7 @@ async def test_list_filters_search_pagination_and_masking(client, db, app, clock
 
 async def test_description_script_renders_inert(client, db, app, clock):  # noqa: ANN001
     req = await seed(db, app, clock, name="<b>李四</b>", description="<script>alert('x')</script>家里失火了")
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     for path in ("/admin/hardship", f"/admin/hardship/{req.id}"):
         html = await (await client.get(path)).text()
         assert "<script>alert" not in html and "<b>李四</b>" not in html
@@ -204,7 +194,7 @@ async def test_description_script_renders_inert(client, db, app, clock):  # noqa
 
 async def test_reveal_is_audited(client, db, app, clock):  # noqa: ANN001
     req = await seed(db, app, clock)
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     page = await (await client.get(f"/admin/hardship/{req.id}")).text()
     assert "13800138000" not in page and ID_NUMBER not in page
     t = csrf_from(page)
@@ -221,7 +211,7 @@ async def test_reveal_is_audited(client, db, app, clock):  # noqa: ANN001
 async def test_export_csv_and_xlsx_are_filtered_and_masked(client, db, app, clock):  # noqa: ANN001
     await seed(db, app, clock, openid="oA", name="赵一", phone="13900000001")
     await seed(db, app, clock, openid="oB", name="=HYPERLINK(1)", phone="13900000002", kind="工伤")
-    await staff_client(client, db)
+    await log_in_staff(client, db)
 
     resp = await client.get("/admin/hardship/export.csv?kind=因病")
     assert resp.status == 200 and "attachment" in resp.headers["Content-Disposition"]
@@ -240,8 +230,8 @@ async def test_export_csv_and_xlsx_are_filtered_and_masked(client, db, app, cloc
 
 
 async def test_staff_records_request_on_behalf(client, db, app, clock):  # noqa: ANN001
-    await staff_client(client, db)
-    t = await token(client, "/admin/hardship/new")
+    await log_in_staff(client, db)
+    t = await csrf_at(client, "/admin/hardship/new")
     form = {"_csrf": t, "kind": "因灾", "description": "入户走访：台风损毁房屋", "household": "2", "income": "1800",
             "expenses": "0", "name": "吴六", "phone": "12345", "employer": "x", "id_number": "110105194912310021",
             "openid": ""}
@@ -258,13 +248,13 @@ async def test_staff_records_request_on_behalf(client, db, app, clock):  # noqa:
     assert req.employer == "某物业（集团）公司" and req.consent_version.startswith("代办")
     # the same rules: one open request per worker
     await seed(db, app, clock, openid="oW9")
-    form.update(openid="oW9", _csrf=await token(client, "/admin/hardship/new"))
+    form.update(openid="oW9", _csrf=await csrf_at(client, "/admin/hardship/new"))
     resp = await client.post("/admin/hardship/new", data=form)
     assert resp.status == 400 and "进行中的申请" in await resp.text()
     # without an openid, the worker is found by the mobile number they left in WeChat
     async with db() as s, s.begin():
         s.add(Member(openid="oW10", first_seen=clock.now(), last_seen=clock.now(), phone="13700002222"))
-    form.update(openid="", phone="13700002222", _csrf=await token(client, "/admin/hardship/new"))
+    form.update(openid="", phone="13700002222", _csrf=await csrf_at(client, "/admin/hardship/new"))
     resp = await client.post("/admin/hardship/new", data=form)
     assert "BF-2026-0003（已关联微信，进度会通知本人）" in await resp.text()
     async with db() as s:
@@ -273,8 +263,8 @@ async def test_staff_records_request_on_behalf(client, db, app, clock):  # noqa:
 
 async def test_notes_and_assignment_stay_internal(client, db, app, clock):  # noqa: ANN001
     req = await seed(db, app, clock)
-    await staff_client(client, db)
-    t = await token(client, f"/admin/hardship/{req.id}")
+    await log_in_staff(client, db)
+    t = await csrf_at(client, f"/admin/hardship/{req.id}")
     await client.post(f"/admin/hardship/{req.id}/note", data={"_csrf": t, "text": "已电话核实，情况属实"})
     staff = await create_staff_user(db, username="staff2", display_name="李干事")
     await client.post(f"/admin/hardship/{req.id}/assign", data={"_csrf": t, "assignee": str(staff.id)})
@@ -294,7 +284,7 @@ async def test_fetched_photo_served_only_to_staff(client, db, app, clock, tmp_pa
         p.status, p.path, p.content_type = "fetched", "hardship/1.jpg", "image/jpeg"
     resp = await client.get(f"/admin/hardship/photo/{p.id}", allow_redirects=False)
     assert resp.status == 302
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     assert f"/admin/hardship/photo/{p.id}" in await (await client.get(f"/admin/hardship/{req.id}")).text()
     resp = await client.get(f"/admin/hardship/photo/{p.id}")
     assert resp.status == 200 and await resp.read() == b"\xff\xd8jpeg"
@@ -302,7 +292,7 @@ async def test_fetched_photo_served_only_to_staff(client, db, app, clock, tmp_pa
 
 async def test_worker_sees_staff_message_in_my_requests(client, sim, db, app, clock):  # noqa: ANN001
     req = await seed(db, app, clock, openid="oWorkerX")
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     await act(client, req.id, "start_review")
     await act(client, req.id, "request_more", message="请补充收入证明")
     reply = await sim.user("oWorkerX").send("我的申请")
@@ -315,7 +305,7 @@ async def test_worker_sees_staff_message_in_my_requests(client, sim, db, app, cl
 async def test_home_page_shows_what_waits_for_staff(client, db, app, clock, sim):  # noqa: ANN001
     a = await seed(db, app, clock, openid="oA", name="赵一")
     await seed(db, app, clock, openid="oB", name="钱二")
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     await act(client, a.id, "start_review")
     u = sim.user("oB")
     await u.send("删除我的信息")
@@ -330,7 +320,7 @@ async def test_home_page_shows_what_waits_for_staff(client, db, app, clock, sim)
 
 
 async def test_assigning_a_missing_request_is_refused_politely(client, db):  # noqa: ANN001
-    await staff_client(client, db)
-    t = await token(client)
+    await log_in_staff(client, db)
+    t = await csrf_at(client, "/admin/hardship")
     resp = await client.post("/admin/hardship/999/assign", data={"_csrf": t, "assignee": ""}, allow_redirects=False)
     assert resp.status == 303

@@ -208,7 +208,7 @@ async def member_profile(db, openid: str) -> tuple:  # noqa: ANN001
     return (m.name, m.phone, m.employer)
 
 
-async def test_erase_my_data(sim, db, clock, app, settings):  # noqa: ANN001
+async def test_erase_my_data(sim, db, clock, app):  # noqa: ANN001
     u = sim.user("oWorker9")
     await apply(u)
     await u.send("确认")
@@ -224,13 +224,10 @@ async def test_erase_my_data(sim, db, clock, app, settings):  # noqa: ANN001
         await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
         await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="收入超过标准")
         await ops.close(s, req.id, now=clock.now(), staff_id=None)
-    from scheduler.base import JobContext
     from scheduler.hardship_jobs import anonymise_closed
+    from scheduler.setup import job_context
 
-    from bot.app import SERVICES
-
-    assert await anonymise_closed(JobContext(settings=settings, sessionmaker=db, clock=clock,
-                                             services=app[SERVICES])) == 1
+    assert await anonymise_closed(job_context(app)) == 1
     [req] = await requests(db)
     assert (req.name, req.phone, req.id_number_enc, req.openid) == (ANON_NAME, "", None, "")
     assert (req.last_message, req.reject_reason, req.description) == ("", "", "")

@@ -1,7 +1,6 @@
 """Hardship background work: photo fetching and the retention job (run twice, with time travel)."""
 from __future__ import annotations
 
-
 from sqlalchemy import select
 
 from bot.app import SERVICES
@@ -10,10 +9,10 @@ from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
 from bot.media import MAX_ATTEMPTS, fetch_pending
 from bot.wechat.api import WeChatAPI
 from handlers import hardship_ops as ops
-from scheduler.base import JobContext
 from handlers.hardship_privacy import ANON_NAME
 from scheduler.hardship_jobs import JOBS, anonymise_closed
-from tests.fake_wechat import JPEG_BYTES, FakeWeChat, fake_wechat  # noqa: F401
+from scheduler.setup import job_context
+from tests.fake_wechat import JPEG_BYTES, FakeWeChat
 
 
 async def seed(db, app, clock, *, online: bool, photos=("M1", "M2")) -> HardshipRequest:  # noqa: ANN001
@@ -31,11 +30,10 @@ async def photos(db) -> list[HardshipPhoto]:  # noqa: ANN001
         return list(await s.scalars(select(HardshipPhoto).order_by(HardshipPhoto.id)))
 
 
-async def test_pending_photos_are_fetched_once(db, app, clock, tmp_path, fake_wechat: FakeWeChat):  # noqa: ANN001, F811
+async def test_pending_photos_are_fetched_once(db, app, clock, tmp_path, fake_wechat: FakeWeChat):  # noqa: ANN001
     req = await seed(db, app, clock, online=True)
     fake_wechat.media["M2"] = (b"\x89PNG-bytes", "image/png")
-    api = WeChatAPI(WeChatSettings(app_id=fake_wechat.app_id, app_secret=fake_wechat.secret,
-                                   api_base_url=fake_wechat.base_url), db, clock)
+    api = WeChatAPI(WeChatSettings(**fake_wechat.wechat_config()), db, clock)
     try:
         fake_wechat.fail_next("/media/get", errcode=-1)
         assert await fetch_pending(db, api, tmp_path / "media", clock) == 1  # one failed, retried later
@@ -52,10 +50,9 @@ async def test_pending_photos_are_fetched_once(db, app, clock, tmp_path, fake_we
     assert rows[0].path.startswith(f"hardship/{req.id}/")
 
 
-async def test_photo_that_keeps_failing_is_marked_failed(db, app, clock, tmp_path, fake_wechat):  # noqa: ANN001, F811
+async def test_photo_that_keeps_failing_is_marked_failed(db, app, clock, tmp_path, fake_wechat):  # noqa: ANN001
     await seed(db, app, clock, online=True, photos=("BAD",))
-    api = WeChatAPI(WeChatSettings(app_id=fake_wechat.app_id, app_secret=fake_wechat.secret,
-                                   api_base_url=fake_wechat.base_url), db, clock)
+    api = WeChatAPI(WeChatSettings(**fake_wechat.wechat_config()), db, clock)
     try:
         fake_wechat.fail_next("/media/get", errcode=40007, times=MAX_ATTEMPTS)
         for _ in range(MAX_ATTEMPTS + 1):
@@ -66,10 +63,10 @@ async def test_photo_that_keeps_failing_is_marked_failed(db, app, clock, tmp_pat
     assert row.status == "failed" and row.attempts == MAX_ATTEMPTS and "40007" in row.error
 
 
-async def test_offline_mode_keeps_the_media_id_only(db, app, clock, settings, tmp_path):  # noqa: ANN001
+async def test_offline_mode_keeps_the_media_id_only(db, app, clock):  # noqa: ANN001
     await seed(db, app, clock, online=False)
     job = next(j for j in JOBS if j.id == "hardship.fetch_photos")
-    ctx = JobContext(settings=settings, sessionmaker=db, clock=clock, services=app[SERVICES])
+    ctx = job_context(app)
     assert await job.func(ctx) == 0
     assert [(r.media_id, r.status, r.path) for r in await photos(db)] == [("M1", "offline", None),
                                                                           ("M2", "offline", None)]
@@ -87,7 +84,7 @@ async def test_retention_anonymises_closed_requests_after_the_period(db, app, cl
             s, now=clock.now(), openid="oW2", crypto=app[SERVICES]["crypto"], dibao={}, consent_version="v",
             data={"kind": "其他", "description": "x", "household": 1, "income": 1, "name": "赵六",
                   "phone": "13900000000"})
-    ctx = JobContext(settings=settings, sessionmaker=db, clock=clock, services=app[SERVICES])
+    ctx = job_context(app)
 
     clock.advance(days=settings.hardship.retention_days - 1)
     assert await anonymise_closed(ctx) == 0
@@ -112,7 +109,7 @@ async def test_retention_also_covers_requests_left_rejected(db, app, clock, sett
     async with db() as s, s.begin():
         await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
         await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="王小明家收入高于标准")
-    ctx = JobContext(settings=settings, sessionmaker=db, clock=clock, services=app[SERVICES])
+    ctx = job_context(app)
     clock.advance(days=settings.hardship.retention_days - 1)
     assert await anonymise_closed(ctx) == 0
     clock.advance(days=2)

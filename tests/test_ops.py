@@ -5,7 +5,6 @@ import asyncio
 import json
 import logging
 
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot import outbox
@@ -18,13 +17,6 @@ from bot.db.engine import make_engine
 from bot.metrics import JsonFormatter, KeyValueFormatter
 from bot.ops import add_ops_routes
 from tests.conftest import PG_URL
-
-
-@pytest.fixture
-async def app(make_app, engine):  # noqa: ANN001
-    a = make_app()
-    add_ops_routes(a)
-    return a
 
 
 def samples(body: str) -> dict[tuple[str, tuple], float]:
@@ -100,7 +92,6 @@ async def test_readyz_is_503_when_the_database_is_unreachable(aiohttp_client, ba
     async with eng.begin() as conn:
         await conn.run_sync(Base.metadata.create_all)
     app = create_app(settings, clock=clock, engine=eng, background=False)
-    add_ops_routes(app)
     client = await aiohttp_client(app)
     assert (await client.get("/readyz")).status == 200
 

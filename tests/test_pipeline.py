@@ -15,6 +15,7 @@ from bot.core.forms import Field, Form, Invalid, int_parser
 from bot.core.router import Router, click_is, text_is
 from bot.core.validators import parse_mobile
 from bot.db.models import Dialogue, InboundMessage, Member, Outbox, Sequence
+from tests.conftest import make_settings
 from tests.wechat_sim import WeChatSim
 
 router = Router("sample")
@@ -95,15 +96,14 @@ async def record_order(ctx: Ctx) -> str:
 
 
 @pytest.fixture
-def fast_settings(settings):  # noqa: ANN001
-    # Short enough to test the slow-handler path quickly, long enough for a slow CI database.
-    settings.server.reply_timeout = 1.0
-    return settings
+def settings(db_url, tmp_path):  # noqa: ANN001
+    # A reply timeout short enough to test the slow-handler path quickly, long enough for a slow CI database.
+    return make_settings(db_url, tmp_path, server={"reply_timeout": 1.0})
 
 
 @pytest.fixture
-async def app(make_app, engine, fast_settings):  # noqa: ANN001
-    return make_app(fast_settings, extra_routers=[router])
+async def app(make_app, engine):  # noqa: ANN001
+    return make_app(extra_routers=[router])
 
 
 async def count(db, model, *where) -> int:  # noqa: ANN001
@@ -164,13 +164,13 @@ async def test_cancel_stores_nothing(sim: WeChatSim, db) -> None:  # noqa: ANN00
 
 
 async def test_restart_and_second_instance_keep_the_dialogue(sim: WeChatSim, make_app, aiohttp_client,
-                                                              fast_settings, clock) -> None:  # noqa: ANN001
+                                                              settings, clock) -> None:  # noqa: ANN001
     u = sim.user("oForm4")
     await u.send("登记")
     await u.send("30")
     # A second instance (or the same service after a restart) on the same database.
-    other = await aiohttp_client(make_app(fast_settings, extra_routers=[router]))
-    u2 = WeChatSim(other, token=fast_settings.wechat.token, clock=clock).user("oForm4")
+    other = await aiohttp_client(make_app(extra_routers=[router]))
+    u2 = WeChatSim(other, token=settings.wechat.token, clock=clock).user("oForm4")
     assert "城市" in await u2.send("13800138000")
     assert "宠物" in await u.send("上海")  # back on the first instance: it read the fresh state
     assert "名字" in await u2.send("猫")
@@ -353,10 +353,10 @@ async def clear_everything(ctx: Ctx) -> str:
 
 
 @pytest.mark.parametrize("how", ["keyword", "click"])
-async def test_a_careless_feature_cannot_lose_a_half_filled_form(make_app, engine, aiohttp_client, fast_settings,
+async def test_a_careless_feature_cannot_lose_a_half_filled_form(make_app, engine, aiohttp_client, settings,
                                                                  clock, how) -> None:  # noqa: ANN001
-    client = await aiohttp_client(make_app(fast_settings, extra_routers=[router, other]))
-    u = WeChatSim(client, token=fast_settings.wechat.token, clock=clock).user("oCareless")
+    client = await aiohttp_client(make_app(extra_routers=[router, other]))
+    u = WeChatSim(client, token=settings.wechat.token, clock=clock).user("oCareless")
     await u.send("登记")
     await u.send("30")
     reply = await (u.send("清空") if how == "keyword" else u.click("CLEAR"))

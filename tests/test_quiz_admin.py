@@ -10,15 +10,15 @@ from sqlalchemy import select
 
 from bot.db.models.core import AuditLog
 from bot.db.models.quiz import QuizQuestion
-from tests.admin_helpers import create_staff_user, csrf_from, login
+from tests.admin_helpers import csrf_from, log_in_staff
 from tests.test_quiz_support import add_bank, add_period
 
 SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "quiz-questions.csv"
 
 
-async def staff_client(client, db):  # noqa: ANN001, ANN201
-    await create_staff_user(db)
-    await login(client)
+async def staff_token(client, db) -> str:  # noqa: ANN001
+    """Log staff in; the CSRF token of the question bank page."""
+    await log_in_staff(client, db)
     resp = await client.get("/admin/quiz/questions")
     assert resp.status == 200
     return csrf_from(await resp.text())
@@ -32,7 +32,7 @@ async def upload(client, token: str, name: str, data: bytes):  # noqa: ANN001, A
 
 
 async def test_upload_bad_file_then_good_file(client, db):
-    token = await staff_client(client, db)
+    token = await staff_token(client, db)
     bad = "题干,选项A,选项B,答案\n一,是,否,A\n二,是,,A\n".encode()
     page = await (await upload(client, token, "bad.csv", bad)).text()
     assert "没有导入任何题目" in page and "第 3 行" in page
@@ -45,7 +45,7 @@ async def test_upload_bad_file_then_good_file(client, db):
 
 
 async def test_template_download_imports_back(client, db):
-    token = await staff_client(client, db)
+    token = await staff_token(client, db)
     page = await (await client.get("/admin/quiz/questions")).text()
     assert "下载导入模板" in page
     resp = await client.get("/admin/quiz/questions/template.xlsx")
@@ -63,7 +63,7 @@ async def test_edit_question_rescores_and_remove_keeps_answers(client, sim, db, 
     u = sim.user("oEdit")
     await u.send("答题")
     await u.send("A")  # wrong under the original key B
-    token = await staff_client(client, db)
+    token = await staff_token(client, db)
     resp = await client.post(f"/admin/quiz/questions/{ids[0]}", data={
         "_csrf": token, "stem": "建立基层工会委员会的最低会员人数是？", "optA": "25人", "optB": "10人", "optC": "50人",
         "answer": "a", "explanation": "会员25人以上。", "topic": "工会法", "difficulty": "1"})
@@ -81,7 +81,7 @@ async def test_edit_question_rescores_and_remove_keeps_answers(client, sim, db, 
 
 async def test_create_period_results_chart_scores_and_export(client, sim, db, clock):
     await add_bank(db, clock)
-    token = await staff_client(client, db)
+    token = await staff_token(client, db)
     resp = await client.post("/admin/quiz/periods", data={
         "_csrf": token, "code": "2026-11", "opens_at": "2026-11-01T00:00", "closes_at": "2026-12-01T00:00",
         "reveal": "immediate", "count": "2"})

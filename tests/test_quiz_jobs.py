@@ -3,17 +3,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.app import CLOCK, SERVICES, SESSIONMAKER
-from bot.config import Settings
 from bot.db.models.core import Outbox
 from handlers import quiz_ops as ops
-from scheduler.base import JobContext
 from scheduler.quiz_jobs import open_periods
+from scheduler.setup import job_context
 from tests.test_quiz_support import add_bank, add_period, local
-
-
-def job_ctx(app, settings: Settings) -> JobContext:  # noqa: ANN001
-    return JobContext(settings=settings, sessionmaker=app[SESSIONMAKER], clock=app[CLOCK], services=app[SERVICES])
 
 
 async def outbox_rows(db) -> list[Outbox]:  # noqa: ANN001
@@ -37,7 +31,7 @@ async def test_open_notices_once_per_period_and_taker(app, sim, db, clock, setti
     await gone.unfollow()
     await sim.user("oStranger").send("你好")
 
-    ctx = job_ctx(app, settings)
+    ctx = job_context(app)
     await open_periods(ctx)  # November is open, but the past takers already answered it
     assert [r.openid for r in await outbox_rows(db)] == ["oKeen"]
     clock.set(local(2026, 11, 30, 23, 0))
@@ -66,7 +60,7 @@ async def test_notices_are_off_by_default_but_questions_get_drawn(app, sim, db, 
     assert "请留意公众号通知" in reply and "提醒" not in reply
     async with db() as s, s.begin():
         await ops.create_period(s, "2026-12", now=clock.now(), tz="Asia/Shanghai", draw=False)
-    ctx = job_ctx(app, settings)
+    ctx = job_context(app)
     assert (await open_periods(ctx))["drawn"] == []  # not open yet
     clock.set(local(2026, 12, 1, 0, 5))
     result = await open_periods(ctx)

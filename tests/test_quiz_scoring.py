@@ -10,13 +10,8 @@ from bot.db.models.core import Member
 from handlers import chairs_ops
 from handlers import quiz_ops as ops
 from handlers import quiz_scores
-from tests.admin_helpers import create_staff_user, login
+from tests.admin_helpers import log_in_staff
 from tests.test_quiz_support import add_bank, add_period, local
-
-
-async def staff_login(client, db) -> None:  # noqa: ANN001
-    await create_staff_user(db)
-    await login(client)
 
 
 async def take(sim, openid: str, letters: str) -> str:  # noqa: ANN001
@@ -103,7 +98,7 @@ async def test_export_marks_chairs_and_masks_phones(sim, db, clock, settings, cl
     # what workers see: only people who took part are ranked
     assert "共 2 人" in await sim.user("oWorker").send("成绩")
 
-    await staff_login(client, db)
+    await log_in_staff(client, db)
     resp = await client.get("/admin/quiz/scores/export.xlsx?year=2026")
     ws = load_workbook(io.BytesIO(await resp.read())).active
     header = [c.value for c in ws[1]]

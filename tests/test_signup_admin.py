@@ -9,28 +9,17 @@ from sqlalchemy import select
 
 from bot.db.models.core import AuditLog, Outbox
 from bot.db.models.signup import Activity, Signup
-from tests.admin_helpers import create_staff_user, csrf_from, login
-from tests.fake_wechat import fake_wechat  # noqa: F401
-from tests.test_signup_flow import at, make_activity, signup_via_chat
+from tests.admin_helpers import csrf_at, log_in_staff
+from tests.test_signup_flow import at, make_activity, one_seat_taken_one_waiting, signup_via_chat
 
 FORM = {"kind": "training", "title": "叉车操作技能培训", "description": "理论加实操", "place": "街道职工学校201",
         "starts_at": "2026-11-26T14:00", "ends_at": "2026-11-26T16:30", "deadline": "", "capacity": "1",
         "waitlist": "1", "audience": "物流企业职工"}
 
 
-async def staff_client(client, db):  # noqa: ANN001, ANN201
-    await create_staff_user(db)
-    await login(client)
-    return client
-
-
-async def token(client, path: str = "/admin/signup") -> str:  # noqa: ANN001
-    return csrf_from(await (await client.get(path)).text())
-
-
 async def test_publish_signup_checkin_cancel_export(client, sim, db, clock, deliver):
-    await staff_client(client, db)
-    t = await token(client, "/admin/signup/new")
+    await log_in_staff(client, db)
+    t = await csrf_at(client, "/admin/signup/new")
     bad = await client.post("/admin/signup/new", data={**FORM, "_csrf": t, "ends_at": "2026-11-26T13:00"})
     assert bad.status == 400 and "结束时间应晚于开始时间" in await bad.text()
     resp = await client.post("/admin/signup/new", data={**FORM, "_csrf": t}, allow_redirects=False)
@@ -53,7 +42,7 @@ async def test_publish_signup_checkin_cancel_export(client, sim, db, clock, deli
     # staff cancel A's sign-up (A phoned): B moves up and is told; the delivery failed → phone B
     async with db() as s:
         rows = {r.openid: r for r in (await s.scalars(select(Signup))).all()}
-    t = await token(client, detail_url)
+    t = await csrf_at(client, detail_url)
     await client.post(f"{detail_url}/signups/{rows['oA'].id}/cancel", data={"_csrf": t})
     await deliver()
     async with db() as s, s.begin():
@@ -94,12 +83,10 @@ async def test_publish_signup_checkin_cancel_export(client, sim, db, clock, deli
 
 
 async def test_edit_capacity_promotes_and_cannot_go_below_taken(client, sim, db, clock):
-    await staff_client(client, db)
-    act = await make_activity(db, clock, capacity=1)
-    await signup_via_chat(sim.user("oA"), "王一", "13800000001")
-    await signup_via_chat(sim.user("oB"), "王二", "13800000002")
+    await log_in_staff(client, db)
+    act = await one_seat_taken_one_waiting(sim, db, clock)
     url = f"/admin/signup/{act.id}/edit"
-    t = await token(client, url)
+    t = await csrf_at(client, url)
     base = {"_csrf": t, "kind": "training", "title": act.title, "place": act.place,
             "starts_at": "2026-11-26T14:00", "ends_at": "2026-11-26T16:00", "waitlist": "1"}
     assert (await client.post(url, data={**base, "capacity": "0"})).status == 400
@@ -114,7 +101,7 @@ async def test_edit_capacity_promotes_and_cannot_go_below_taken(client, sim, db,
 
 
 async def test_training_record_per_worker_and_employer(client, sim, db, clock):
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     t1 = await make_activity(db, clock, capacity=None)
     t2 = await make_activity(db, clock, title="安全生产讲座", starts_at=at(27, 9), ends_at=at(27, 11), capacity=None)
     ev = await make_activity(db, clock, title="读书会", kind="event", starts_at=at(27, 19), ends_at=at(27, 21))
@@ -147,20 +134,19 @@ async def test_training_record_per_worker_and_employer(client, sim, db, clock):
 
 
 async def test_checkin_qr_created_through_the_api_when_online(aiohttp_client, make_app, engine, settings, db_url,
-                                                              tmp_path, fake_wechat, clock):  # noqa: F811
+                                                              tmp_path, fake_wechat, clock):
     from tests.conftest import make_settings
 
-    online = make_settings(db_url, tmp_path, wechat={"app_id": "wxfake", "app_secret": "fake-secret",
-                                                     "api_base_url": fake_wechat.base_url})
+    online = make_settings(db_url, tmp_path, wechat=fake_wechat.wechat_config())
     app = make_app(online)
     client = await aiohttp_client(app)
     from bot.app import SESSIONMAKER
 
     db = app[SESSIONMAKER]
-    await staff_client(client, db)
+    await log_in_staff(client, db)
     act = await make_activity(db, clock)
     url = f"/admin/signup/{act.id}"
-    t = await token(client, url)
+    t = await csrf_at(client, url)
     assert "生成签到二维码" in await (await client.get(url)).text()
     await client.post(f"{url}/qr", data={"_csrf": t})
     page = await (await client.get(url)).text()

@@ -11,23 +11,20 @@ from bot.app import DELIVERY, PROCESSOR, SESSIONMAKER
 from bot.db.models.core import Member, Outbox
 from bot.db.models.signup import Activity, Signup
 from handlers import signup_ops as ops
-from tests.fake_wechat import fake_wechat  # noqa: F401
-from tests.test_signup_admin import staff_client, token
-from tests.test_signup_flow import at, make_activity, signup_via_chat
+from tests.admin_helpers import csrf_at, log_in_staff
+from tests.test_signup_flow import at, make_activity, one_seat_taken_one_waiting, signup_via_chat
 
 
 async def test_attended_signup_cannot_be_cancelled_and_stays_in_the_record(client, sim, db, clock):
-    await staff_client(client, db)
-    act = await make_activity(db, clock, capacity=1)
-    a, b = sim.user("oA"), sim.user("oB")
-    await signup_via_chat(a, "王一", "13800000001")
-    await signup_via_chat(b, "王二", "13800000002")  # waitlisted
+    await log_in_staff(client, db)
+    act = await one_seat_taken_one_waiting(sim, db, clock)
+    a = sim.user("oA")
     clock.set(at(26, 13, 30))
     assert "签到成功" in await a.send(f"签到 {act.checkin_code}")
     assert "已在「电工技能培训」签到，不能再取消" in await a.send("取消报名 1")
     async with db() as s:
         sid = (await s.scalar(select(Signup).where(Signup.openid == "oA"))).id
-    t = await token(client, f"/admin/signup/{act.id}")
+    t = await csrf_at(client, f"/admin/signup/{act.id}")
     resp = await client.post(f"/admin/signup/{act.id}/signups/{sid}/cancel", data={"_csrf": t})
     assert "该职工已签到，不能取消报名" in await resp.text()
     async with db() as s:
@@ -53,12 +50,10 @@ async def test_listing_and_details_show_ones_own_signup(sim, db, clock):
 
 
 async def test_new_time_or_place_is_told_to_everyone_signed_up(client, sim, db, clock):
-    await staff_client(client, db)
-    act = await make_activity(db, clock, capacity=1)
-    await signup_via_chat(sim.user("oA"), "王一", "13800000001")
-    await signup_via_chat(sim.user("oB"), "王二", "13800000002")
+    await log_in_staff(client, db)
+    act = await one_seat_taken_one_waiting(sim, db, clock)
     url = f"/admin/signup/{act.id}/edit"
-    base = {"_csrf": await token(client, url), "kind": "training", "title": act.title, "place": act.place,
+    base = {"_csrf": await csrf_at(client, url), "kind": "training", "title": act.title, "place": act.place,
             "starts_at": "2026-11-26T14:00", "ends_at": "2026-11-26T16:00", "capacity": "1", "waitlist": "1"}
     page = await (await client.post(url, data={**base, "description": "带上笔记本"})).text()
     assert "活动已保存" in page and "已通知" not in page  # nothing a worker must act on
@@ -76,20 +71,17 @@ async def test_stale_checkin_qr(sim, db, clock):
 
 
 async def test_unreachable_promotion_shown_to_staff_through_real_delivery(
-        aiohttp_client, make_app, engine, db_url, tmp_path, fake_wechat, clock):  # noqa: F811
+        aiohttp_client, make_app, engine, db_url, tmp_path, fake_wechat, clock):
     from tests.conftest import make_settings
     from tests.wechat_sim import WeChatSim
 
-    online = make_settings(db_url, tmp_path, wechat={"app_id": "wxfake", "app_secret": "fake-secret",
-                                                     "api_base_url": fake_wechat.base_url})
+    online = make_settings(db_url, tmp_path, wechat=fake_wechat.wechat_config())
     app = make_app(online)
     client = await aiohttp_client(app)
     db = app[SESSIONMAKER]
     sim = WeChatSim(client, path=online.server.webhook_path, token=online.wechat.token, clock=clock)
-    await staff_client(client, db)
-    act = await make_activity(db, clock, capacity=1)
-    await signup_via_chat(sim.user("oA"), "王一", "13800000001")
-    await signup_via_chat(sim.user("oB"), "王二", "13800000002")
+    await log_in_staff(client, db)
+    act = await one_seat_taken_one_waiting(sim, db, clock)
     await app[PROCESSOR].drain()
     await app[DELIVERY].run_once()
     clock.advance(days=2, minutes=1)  # B's 48-hour window has closed; no template configured

@@ -1,7 +1,7 @@
 """Sign-up through the WeChat simulator: list, pick, confirm, profile, waitlist, cancel, check-in."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -33,6 +33,14 @@ async def signup_via_chat(u, name: str, phone: str, pick: str = "1") -> str:  # 
     await u.send(name)
     await u.send(phone)
     return await u.send("跳过")
+
+
+async def one_seat_taken_one_waiting(sim, db, clock) -> Activity:  # noqa: ANN001
+    """A one-seat activity: oA (王一) holds the seat, oB (王二) is on the waitlist."""
+    act = await make_activity(db, clock, capacity=1)
+    await signup_via_chat(sim.user("oA"), "王一", "13800000001")
+    await signup_via_chat(sim.user("oB"), "王二", "13800000002")
+    return act
 
 
 async def test_whole_flow_profile_asked_once_then_reused(sim, db, clock):

@@ -5,17 +5,12 @@ from datetime import time
 
 from sqlalchemy import select
 
-from bot.app import CLOCK, DELIVERY, SERVICES, SESSIONMAKER, SETTINGS
+from bot.app import SETTINGS
 from bot.db.models.core import Outbox
-from scheduler.base import JobContext
+from scheduler.setup import job_context
 from scheduler.signup_jobs import JOBS, send_reminders
 from handlers import signup_ops as ops
 from tests.test_signup_flow import at, make_activity, signup_via_chat
-
-
-def job_ctx(app) -> JobContext:  # noqa: ANN001
-    return JobContext(settings=app[SETTINGS], sessionmaker=app[SESSIONMAKER], clock=app[CLOCK],
-                      services=app[SERVICES], wake=app[DELIVERY].wake)
 
 
 async def reminders(db) -> list[Outbox]:  # noqa: ANN001
@@ -28,7 +23,7 @@ async def test_reminder_day_before_once_and_idempotent(app, sim, db, clock, deli
     act = await make_activity(db, clock, capacity=1)  # 26 Nov 14:00; reminder 25 Nov 18:00
     await signup_via_chat(sim.user("oA"), "王一", "13800000001")
     await signup_via_chat(sim.user("oB"), "王二", "13800000002")  # waitlisted: no reminder
-    ctx = job_ctx(app)
+    ctx = job_context(app)
     assert app[SETTINGS].signup.reminder_time == time(18, 0)
 
     clock.set(at(25, 17, 59))
@@ -54,7 +49,7 @@ async def test_reminder_catches_up_after_downtime_but_not_after_start(app, sim, 
     await sim.user("oA").send("报名")
     await sim.user("oA").send("2")
     await sim.user("oA").send("确认")
-    ctx = job_ctx(app)
+    ctx = job_context(app)
     # the service was down from the 24th until the morning of the 26th
     clock.set(at(26, 9, 0))
     assert await send_reminders(ctx) == 1  # the training still ahead is caught up
@@ -66,7 +61,7 @@ async def test_reminder_catches_up_after_downtime_but_not_after_start(app, sim, 
 async def test_moved_to_another_day_reminds_again_same_day_change_does_not(app, sim, db, clock):
     act = await make_activity(db, clock)  # 26 Nov 14:00
     await signup_via_chat(sim.user("oA"), "王一", "13800000001")
-    ctx = job_ctx(app)
+    ctx = job_context(app)
     clock.set(at(25, 18, 0))
     assert await send_reminders(ctx) == 1
     fields = dict(kind="training", title=act.title, description="", place=act.place, capacity=2, waitlist=True,

@@ -43,11 +43,6 @@ class BrokenProcessor:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def codec(clock: FakeClock) -> Codec:
     return Codec(TOKEN, APP_ID, TEST_AES_KEY, clock)
 

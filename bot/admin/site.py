@@ -181,7 +181,6 @@ def create_admin_app(
     env.filters["localtime"] = filters.make_localtime(settings.scheduler.timezone)
     env.filters["mask"] = filters.mask
     env.globals["with_query"] = filters.with_query  # a global, so imported macros see it too
-    env.globals["page_size"] = settings.admin.page_size
 
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     auth.setup_routes(app)

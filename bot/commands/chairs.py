@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from bot.commands.common import CONFIG_HELP, settings_from
+from bot.commands.common import config_option, database, migrate_embedded, settings_from
 
 
 @click.group("chairs")
@@ -16,7 +16,7 @@ def chairs() -> None:
 
 @chairs.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 def import_file(file: str, config: str | None) -> None:
     """Add or update chairs from a CSV or XLSX file.
 
@@ -25,7 +25,6 @@ def import_file(file: str, config: str | None) -> None:
     wrong, every error is listed with its line number and nothing is imported.
     """
     from bot.clock import Clock
-    from bot.db.engine import make_engine, make_sessionmaker
     from handlers import chairs_import as ops
 
     settings = settings_from(config)
@@ -35,24 +34,14 @@ def import_file(file: str, config: str | None) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
 
-    from bot.db.engine import is_sqlite
-
-    if is_sqlite(settings.database.url):
-        from bot.db.migrate import upgrade
-
-        upgrade(settings.database.url)
+    migrate_embedded(settings)
 
     async def go() -> ops.ImportResult:
-        engine = make_engine(settings.database.url)
-        try:
-            async with make_sessionmaker(engine)() as session:
-                async with session.begin():
-                    result = await ops.import_chairs(session, Clock(settings.scheduler.timezone).now(), rows)
-                    if result.errors:
-                        await session.rollback()
-                return result
-        finally:
-            await engine.dispose()
+        async with database(settings) as sessionmaker, sessionmaker() as session, session.begin():
+            result = await ops.import_chairs(session, Clock(settings.scheduler.timezone).now(), rows)
+            if result.errors:
+                await session.rollback()
+            return result
 
     result = asyncio.run(go())
     if result.errors:

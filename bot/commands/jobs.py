@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from bot.commands.common import CONFIG_HELP, settings_from
+from bot.commands.common import config_option, database, migrate_embedded, settings_from
 
 
 @click.group("jobs")
@@ -17,7 +17,7 @@ def jobs() -> None:
 
 
 @jobs.command("list")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 def list_jobs(config: str | None) -> None:
     """Show every scheduled job, its trigger and its next run."""
     from bot.clock import Clock
@@ -42,12 +42,11 @@ def list_jobs(config: str | None) -> None:
 
 @jobs.command("run")
 @click.argument("name")
-@click.option("--config", "config", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@config_option
 def run_now(name: str, config: str | None) -> None:
     """Run one job now (by id, e.g. chairs.reminders). Safe to repeat: jobs are idempotent."""
     from bot.app import build_services
     from bot.clock import Clock
-    from bot.db.engine import is_sqlite, make_engine, make_sessionmaker
     from scheduler.base import JobContext
     from scheduler.setup import find_job, run_job
 
@@ -57,19 +56,13 @@ def run_now(name: str, config: str | None) -> None:
     except KeyError as exc:
         click.echo(f"error: {exc.args[0]}", err=True)
         sys.exit(2)
-    if is_sqlite(settings.database.url):
-        from bot.db.migrate import upgrade
-
-        upgrade(settings.database.url)
+    migrate_embedded(settings)
 
     async def go() -> object:
-        engine = make_engine(settings.database.url)
-        try:
-            ctx = JobContext(settings=settings, sessionmaker=make_sessionmaker(engine),
+        async with database(settings) as sessionmaker:
+            ctx = JobContext(settings=settings, sessionmaker=sessionmaker,
                              clock=Clock(settings.scheduler.timezone), services=build_services(settings))
             return await run_job(spec, ctx)
-        finally:
-            await engine.dispose()
 
     result = asyncio.run(go())
     click.echo(f"{spec.id}: {result}")

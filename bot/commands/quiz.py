@@ -9,26 +9,19 @@ from typing import Any
 
 import click
 
-from bot.commands.common import config_option, settings_from
+from bot.commands.common import config_option, database, migrate_embedded, settings_from
+from bot.spreadsheet import to_csv, to_xlsx
 
 
 def _run(settings, work) -> Any:  # noqa: ANN001
     """Run `work(session, now)` in one transaction on the configured database."""
     from bot.clock import Clock
-    from bot.db.engine import is_sqlite, make_engine, make_sessionmaker
 
-    if is_sqlite(settings.database.url):
-        from bot.db.migrate import upgrade
-
-        upgrade(settings.database.url)
+    migrate_embedded(settings)
 
     async def go() -> Any:
-        engine = make_engine(settings.database.url)
-        try:
-            async with make_sessionmaker(engine)() as session, session.begin():
-                return await work(session, Clock(settings.scheduler.timezone).now())
-        finally:
-            await engine.dispose()
+        async with database(settings) as sessionmaker, sessionmaker() as session, session.begin():
+            return await work(session, Clock(settings.scheduler.timezone).now())
 
     return asyncio.run(go())
 
@@ -159,6 +152,6 @@ def export_year(year: int, output: str | None, config: str | None) -> None:
 
     table = _run(settings, work)
     header, rows = quiz_scores.year_export_rows(table)
-    path.write_bytes(quiz_scores.to_xlsx(header, rows, f"{year}年答题成绩") if path.suffix.lower() == ".xlsx"
-                     else quiz_scores.to_csv(header, rows))
+    path.write_bytes(to_xlsx(header, rows, f"{year}年答题成绩") if path.suffix.lower() == ".xlsx"
+                     else to_csv(header, rows))
     click.echo(f"已导出 {len(rows)} 人的成绩到 {path}")

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 
-
 class DialogueState:
     """The user's open dialogue plus drafts of flows they stepped away from.
 
@@ -48,10 +47,7 @@ class DialogueState:
         """Enter `state`; a different open flow is stashed as a draft first."""
         new_flow = state.split(":", 1)[0]
         if self.state and self.flow != new_flow and self.data:
-            self.drafts[self.flow] = {  # type: ignore[index]
-                "state": self.state, "data": self.data,
-                "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            }
+            self._keep_draft()
         self.state = state
         if data is not None:
             self.data = data
@@ -67,23 +63,27 @@ class DialogueState:
 
     def stash(self) -> str | None:
         """Put the open dialogue aside as a draft (even at its first step); returns its flow."""
-        flow = self.flow
+        flow = self._keep_draft()
         if flow is None:
             return None
-        self.drafts[flow] = {"state": self.state, "data": self.data,
-                             "expires_at": self.expires_at.isoformat() if self.expires_at else None}
-        self.state, self.data, self.expires_at = None, {}, None
-        self.dirty = True
+        self.clear()
+        return flow
+
+    def _keep_draft(self) -> str | None:
+        """Copy the open dialogue into `drafts` under its flow; returns the flow."""
+        flow = self.flow
+        if flow is not None:
+            self.drafts[flow] = {"state": self.state, "data": self.data,
+                                 "expires_at": self.expires_at.isoformat() if self.expires_at else None}
         return flow
 
     def restore(self, flow: str) -> bool:
         """Make a draft the open dialogue again, exactly where it was."""
-        d = self.drafts.pop(flow, None)
+        d = self.pop_draft(flow)
         if d is None:
             return False
         self.state, self.data = d["state"], d["data"]
         self.expires_at = datetime.fromisoformat(d["expires_at"]) if d.get("expires_at") else None
-        self.dirty = True
         return True
 
     def pop_draft(self, flow: str) -> dict[str, Any] | None:

@@ -91,7 +91,8 @@ class Field:
     `choices` makes a numbered question; the answer may be the number or the word
     (the value is the word). `condition(data)` decides whether to ask at all.
     `prefill(ctx)` offers a known value the user can keep with 沿用 (asked when the
-    field comes up; a form's `prepare` may also put values in data["_prefill"]).
+    field comes up). A form's `prepare` may instead put values in data["_prefill"];
+    any field with a value there is offered the same way.
     `kind="images"` collects image messages until 完成 (value: list of media ids).
     """
 
@@ -204,7 +205,7 @@ class Form:
                 prefilled[f.name] = f.prefill(ctx)
         ctx.dialogue.set(f"{self.flow}:{f.name}", data, ttl=self._ttl(ctx))
         q = f.question(ctx, data)
-        if f.prefill is not None and f.name not in data:
+        if f.name not in data:
             known = data.get("_prefill", {}).get(f.name)
             if _given(known):
                 q += f"\n上次留的是「{f.display(known)}」，回复「沿用」即可。"
@@ -319,7 +320,7 @@ class Form:
                 return self._ask(ctx, f, data, "这一步需要文字回复哦。")
             if f.optional and text in SKIP_WORDS:
                 data[f.name] = None
-            elif f.prefill is not None and text in KEEP_WORDS and _given(data.get("_prefill", {}).get(f.name)):
+            elif text in KEEP_WORDS and _given(data.get("_prefill", {}).get(f.name)):
                 data[f.name] = data["_prefill"][f.name]
             else:
                 value = f.read(ctx.msg.text)

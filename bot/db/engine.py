@@ -13,6 +13,13 @@ def is_sqlite(engine_or_url) -> bool:  # noqa: ANN001
     return url.get_backend_name() == "sqlite"
 
 
+def make_sqlite_dir(url: str) -> None:
+    """Create the folder of a file SQLite database (SQLite creates the file, not its folder)."""
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_args: dict | None = None) -> AsyncEngine:
     """Create the async engine.
 
@@ -25,8 +32,7 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
     u = make_url(url)
     if u.get_backend_name() == "sqlite":
         db = u.database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+        make_sqlite_dir(url)
         from bot.db.inline_sqlite import Checkpointer, inline_creator
 
         engine = create_async_engine(
@@ -59,3 +65,10 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def dialect_insert(dialect: str):  # noqa: ANN201
+    """The INSERT construct with ON CONFLICT support for this dialect name (PostgreSQL or SQLite)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert

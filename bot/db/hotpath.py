@@ -19,9 +19,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from bot.db.engine import dialect_insert
 from bot.db.models import Dialogue, InboundMessage, Member
 
 _IM = InboundMessage.__table__
@@ -83,6 +83,11 @@ class CoreRows:
 
     async def finish(self, rows: Iterable[tuple[str, str, bytes | None]]) -> None:
         await self.conn.execute(_FINISH, [{"k": k, "status": s, "reply": r} for k, s, r in rows])
+
+    async def store_failed(self, key: str, openid: str, kind: str, now: datetime, reply: bytes | None) -> None:
+        """Record a message whose handling failed, with its apology (unless the key is there already)."""
+        await self.conn.execute(_FAILED[self.dialect], {"key": key, "openid": openid, "kind": kind,
+                                                         "received_at": now, "status": "failed", "reply": reply})
 
 
 class SQLiteRows(CoreRows):
@@ -230,13 +235,15 @@ _SQLITE_SAVE_DIALOGUE = (
 
 # --- Core statements (built once) ---------------------------------------------------------------
 
+_INSERT = {name: dialect_insert(name) for name in ("postgresql", "sqlite")}
 _CLAIM = {
     name: ins(_IM).values(
         key=bindparam("key"), openid=bindparam("openid"), kind=bindparam("kind"),
         received_at=bindparam("received_at", type_=_IM.c.received_at.type),
         status="processing").on_conflict_do_nothing(index_elements=["key"]).returning(_IM.c.key)
-    for name, ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert))
+    for name, ins in _INSERT.items()
 }
+_FAILED = {name: ins(_IM).on_conflict_do_nothing(index_elements=["key"]) for name, ins in _INSERT.items()}
 _STORED = select(_IM.c.key, _IM.c.status, _IM.c.reply).where(_IM.c.key.in_(bindparam("keys", expanding=True)))
 _FINISH = (update(_IM).where(_IM.c.key == bindparam("k"))
            .values(status=bindparam("status"), reply=bindparam("reply", type_=_IM.c.reply.type)))
@@ -245,7 +252,7 @@ _MEMBERS = select(*_MT.c).where(_MT.c.app_id == bindparam("app_id"),
 _LOAD_DIALOGUES = select(_DT.c.openid, _DT.c.state, _DT.c.data, _DT.c.version, _DT.c.expires_at).where(
     _DT.c.app_id == bindparam("app_id"), _DT.c.openid.in_(bindparam("openids", expanding=True)))
 _SAVE_DIALOGUE = {}
-for _name, _ins in (("postgresql", postgresql.insert), ("sqlite", sqlite.insert)):
+for _name, _ins in _INSERT.items():
     _stmt = _ins(_DT)
     _SAVE_DIALOGUE[_name] = _stmt.on_conflict_do_update(
         index_elements=[_DT.c.app_id, _DT.c.openid],
@@ -265,7 +272,7 @@ def _member_upsert(dialect: str, variant: str):  # noqa: ANN202
             values[col] = now if value is True else (bool(value) if col == "subscribed" else value)
         inserted = {"app_id": bindparam("app_id"), "openid": bindparam("openid"), "first_seen": now,
                     "subscribed": variant != "unsubscribe", "msg_window_used": 0, "evt_window_used": 0, **values}
-        ins = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(_MT).values(**inserted)
+        ins = _INSERT[dialect](_MT).values(**inserted)
         # The update takes its values from the proposed row (`excluded`): each timestamp is bound once.
         updates = {col: (ins.excluded[col] if value is now else value) for col, value in values.items()}
         _UPSERTS[key] = ins.on_conflict_do_update(index_elements=[_MT.c.app_id, _MT.c.openid], set_=updates)

@@ -23,12 +23,9 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Bring the database at `url` up to `revision` (creates it if needed)."""
-    if url.startswith("sqlite"):
-        from sqlalchemy.engine import make_url
+    from bot.db.engine import make_sqlite_dir
 
-        db = make_url(url).database
-        if db and db != ":memory:":
-            Path(db).parent.mkdir(parents=True, exist_ok=True)
+    make_sqlite_dir(url)
     command.upgrade(alembic_config(url), revision)
 
 

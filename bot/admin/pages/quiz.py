@@ -12,12 +12,12 @@ from aiohttp import web
 
 from bot.admin import audit, nav
 from bot.admin.auth import current_staff
-from bot.admin.site import CLOCK, SETTINGS, db_session, flash, render
+from bot.admin.export import spreadsheet_response
+from bot.admin.site import CLOCK, SETTINGS, db_session, flash, page_number, render
 from handlers import quiz_ops as ops
 from handlers import quiz_import, quiz_scores
 
 MAX_UPLOAD = 5 * 1024 * 1024
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _tz(request: web.Request) -> ZoneInfo:
@@ -171,10 +171,7 @@ async def period_questions(request: web.Request) -> web.Response:
 async def questions(request: web.Request) -> web.Response:
     """The bank: search, topic filter, removed questions, pagination; upload form."""
     size = request.app[SETTINGS].admin.page_size
-    try:
-        page = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        page = 1
+    page = page_number(request)
     deleted = request.query.get("deleted") == "1"
     async with db_session(request) as db:
         rows, total = await ops.list_questions(
@@ -213,9 +210,8 @@ async def import_upload(request: web.Request) -> web.Response:
 
 async def import_template(request: web.Request) -> web.Response:
     """An Excel file with the import columns and two example rows."""
-    body = quiz_scores.to_xlsx(quiz_import.TEMPLATE_HEADER, quiz_import.TEMPLATE_ROWS, "题库导入模板")
-    return web.Response(body=body, content_type=XLSX, headers={
-        "Content-Disposition": "attachment; filename=\"quiz-template.xlsx\""})
+    return spreadsheet_response("xlsx", quiz_import.TEMPLATE_HEADER, quiz_import.TEMPLATE_ROWS,
+                                filename="quiz-template", sheet="题库导入模板")
 
 
 def _form_fields(form) -> dict:  # noqa: ANN001
@@ -310,14 +306,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     header, rows = quiz_scores.year_export_rows(table)
     async with db_session(request) as db, db.begin():
         await _record(db, request, "quiz.export", str(year), {"format": fmt, "rows": len(rows)})
-    name = f"quiz-{year}.{fmt}"
-    if fmt == "xlsx":
-        body = quiz_scores.to_xlsx(header, rows, f"{year}年答题成绩")
-        ctype = XLSX
-    else:
-        body, ctype = quiz_scores.to_csv(header, rows), "text/csv"
-    return web.Response(body=body, content_type=ctype, charset="utf-8" if fmt == "csv" else None,
-                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return spreadsheet_response(fmt, header, rows, filename=f"quiz-{year}", sheet=f"{year}年答题成绩")
 
 
 def setup(app: web.Application) -> None:

@@ -5,8 +5,6 @@ All rules are in `handlers.signup_ops`; this module parses forms and renders.
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from datetime import date, datetime
 from typing import Any
@@ -17,6 +15,7 @@ from sqlalchemy import func, select
 
 from bot.admin import audit, nav
 from bot.admin.auth import current_staff
+from bot.admin.export import spreadsheet_response
 from bot.admin.filters import mask
 from bot.admin.site import CLOCK, SETTINGS, db_session, flash, render
 from bot.db.models.signup import KINDS, Activity, Signup
@@ -28,7 +27,6 @@ log = logging.getLogger(__name__)
 ROW_STATUS = {"confirmed": "报名成功", "waitlist": "候补", "cancelled": "已取消", "attended": "已签到"}
 VIA = {"code": "签到码", "qr": "扫码", "staff": "工作人员"}
 CANCEL_REFUSED = {"attended": "该职工已签到，不能取消报名"}
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 QR_IMAGE = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
 
 
@@ -49,31 +47,6 @@ async def _signup_of(db: Any, activity_id: int, signup_id: int) -> Signup:
     if s is None or s.activity_id != activity_id:
         raise web.HTTPNotFound(text="没有这条报名")
     return s
-
-
-# ----------------------------------------------------------------------------- tables out
-def _table_response(name: str, fmt: str, header: list[str], rows: list[list[Any]]) -> web.Response:
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(header)
-        writer.writerows(rows)
-        body, ctype = buf.getvalue().encode("utf-8-sig"), "text/csv"  # BOM so Excel reads Chinese
-    else:
-        from openpyxl import Workbook
-
-        wb = Workbook()
-        ws = wb.active
-        ws.append(header)
-        for r in rows:
-            ws.append(r)
-        out = io.BytesIO()
-        wb.save(out)
-        body, ctype = out.getvalue(), XLSX
-    from urllib.parse import quote
-
-    return web.Response(body=body, content_type=ctype, headers={
-        "Content-Disposition": f"attachment; filename=\"signup.{fmt}\"; filename*=UTF-8''{quote(name)}.{fmt}"})
 
 
 # ----------------------------------------------------------------------------- list
@@ -321,7 +294,7 @@ async def export(request: web.Request) -> web.Response:
               t(r["signup"].attended_at), VIA.get(r["signup"].checkin_via or "", "")]
              for i, r in enumerate(rows, 1)]
     header = ["序号", "姓名", "手机", "工作单位", "状态", "报名时间", "取消时间", "签到时间", "签到方式"]
-    return _table_response(f"{a.title}-报名名单", fmt, header, table)
+    return spreadsheet_response(fmt, header, table, filename=f"{a.title}-报名名单")
 
 
 async def make_qr(request: web.Request) -> web.StreamResponse:
@@ -387,7 +360,7 @@ async def record_export(request: web.Request) -> web.Response:
         header = ["序号", "姓名", "手机", "工作单位", "参训次数", "培训项目"]
         rows = [[i, w["name"], mask(w["phone"], "phone"), w["employer"], w["count"], "、".join(w["titles"])]
                 for i, w in enumerate(data["workers"], 1)]
-    return _table_response(f"培训台账-{start}至{end}", fmt, header, rows)
+    return spreadsheet_response(fmt, header, rows, filename=f"培训台账-{start}至{end}")
 
 
 def setup(app: web.Application) -> None:
