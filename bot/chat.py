@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.config import Settings
 from bot.wechat.simulator import WeChatSim
 
-HELP = "（输入消息回车发送；/click KEY 点菜单，/follow 关注，/image 发图片，/quit 退出）"
+HELP = "（输入消息回车发送；/voice 文字 发语音，/click KEY 点菜单，/follow 关注，/image 发图片，/quit 退出）"
 
 
 async def _read_line(prompt: str) -> str | None:
@@ -52,6 +52,10 @@ async def chat_loop(settings: Settings, url: str | None, openid: str) -> None:
                     reply = await user.click(line[7:].strip())
                 elif line == "/follow":
                     reply = await user.follow()
+                elif line.startswith("/voice"):
+                    # WeChat's recognition ends a sentence with 「。」, as real voice messages do.
+                    said = line[6:].strip()
+                    reply = await user.voice(recognition=said + "。" if said and said[-1] not in "。！？" else said)
                 elif line.startswith("/image"):
                     reply = await user.image(line[6:].strip() or "MEDIA_FROM_CHAT")
                 else:

@@ -184,8 +184,28 @@ class QuizSettings(_Section):
     notify_on_open: bool = False
 
 
+class OfficeSettings(_Section):
+    """The union office as workers see it: every 「致电」 and the welcome carry these."""
+    name: str = "街道总工会"
+    phone: str = "010-12345678"
+    address: str = ""
+    hours: str = "工作日 9:00–17:00"
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, v: str) -> str:
+        if not v.strip() or not any(ch.isdigit() for ch in v):
+            raise ValueError("must be the office's phone number, e.g. 010-12345678")
+        return v.strip()
+
+    def call_line(self) -> str:
+        """「致电街道总工会（010-…）」: how a worker reaches a person."""
+        return f"致电{self.name}（{self.phone}）"
+
+
 class Settings(_Section):
     server: ServerSettings = ServerSettings()
+    office: OfficeSettings = OfficeSettings()
     wechat: WeChatSettings = WeChatSettings()
     database: DatabaseSettings = DatabaseSettings()
     admin: AdminSettings = AdminSettings()

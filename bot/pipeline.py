@@ -49,7 +49,6 @@ from bot.config import Settings
 from bot.core.context import Ctx
 from bot.core.dialogue import DialogueState
 from bot.core.dispatcher import Dispatcher
-from bot.core.forms import FORMS
 from bot.core.types import Incoming, NewsReply, Reply, TextReply
 from bot.db.hotpath import CoreRows, member_variant, rows_for
 
@@ -276,9 +275,12 @@ class Processor:
         ctx = Ctx(msg=msg, member_row=member, session=session, dialogue=dialogue, clock=self.clock,
                   settings=self.settings, services=self.services)
         if dialogue.expired_state:
-            flow = dialogue.expired_state.split(":", 1)[0]
-            title = FORMS[flow].title if flow in FORMS else "对话"
-            ctx.notes.append(f"您之前未完成的{title}已超过保留时间，已自动清除。")
+            flow = self.dispatcher.flows.get(dialogue.expired_state.split(":", 1)[0])
+            note = flow.expired_note if flow is not None else None
+            if note is None:
+                note = f"您之前未完成的{flow.title if flow else '对话'}已超过保留时间，已自动清除。"
+            if note:
+                ctx.notes.append(note)
         return await self.dispatcher.dispatch(ctx)
 
     async def _claim(self, rows: CoreRows, batch: list[InFlight], now: datetime) -> set[str]:

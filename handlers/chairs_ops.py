@@ -267,16 +267,22 @@ async def bound_chairs(session: AsyncSession) -> dict[str, Chair]:
 
 # ---- reports ---------------------------------------------------------------------------------
 
-def check_figures(data: Mapping[str, Any]) -> str | None:
-    """A Chinese sentence when the figures contradict each other, else None."""
+def figure_problem(data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+    """(a Chinese sentence, the fields involved) when the figures contradict each other."""
     e, u, w, h = (data.get(k) for k in FIGURES)
     if e is not None and u is not None and u > e:
-        return f"已建会企业（{u}家）不能多于25人以上企业总数（{e}家）。"
+        return f"已建会企业（{u}家）不能多于25人以上企业总数（{e}家）。", ("enterprises", "unionised")
     if u is not None and w is not None and w > u:
-        return f"签订工资集体协议的企业（{w}家）不能多于已建会企业（{u}家）。"
+        return f"签订工资集体协议的企业（{w}家）不能多于已建会企业（{u}家）。", ("unionised", "wage_agreements")
     if u is not None and h is not None and h > u:
-        return f"A级以上和谐企业（{h}家）不能多于已建会企业（{u}家）。"
+        return f"A级以上和谐企业（{h}家）不能多于已建会企业（{u}家）。", ("unionised", "harmonious")
     return None
+
+
+def check_figures(data: Mapping[str, Any]) -> str | None:
+    """A Chinese sentence when the figures contradict each other, else None."""
+    problem = figure_problem(data)
+    return problem[0] if problem else None
 
 
 async def report_for(session: AsyncSession, chair_id: int, quarter: Quarter) -> ChairReport | None:
@@ -306,7 +312,7 @@ async def submit_report(session: AsyncSession, now: datetime, settings: Settings
     corrected = report is not None
     if report is not None and now >= end:
         raise ChairError(f"{quarter.label_zh}的报送已于{format_day(deadline_of(settings, quarter))}截止，"
-                         "截止后不能再修改了。如需更正，请联系街道总工会。")
+                         f"截止后不能再修改了。如需更正，请{settings.office.call_line()}。")
     if report is None:
         report = ChairReport(chair_id=chair.id, quarter=quarter.label, submitted_at=now, on_time=now < end)
         session.add(report)

@@ -18,17 +18,24 @@ from handlers.chairs_ops import (
 from scheduler.calendar import Quarter, Stage, calendar_warning, format_day
 
 
-def _chair_text(chair: Chair, quarter: Quarter, stage: Stage, deadline: date) -> tuple[str, dict[str, Any]]:
-    """The customer-service text and template data of one reminder."""
+def _chair_text(chair: Chair, quarter: Quarter, stage: Stage, deadline: date,
+                settings: Settings) -> tuple[str, dict[str, Any]]:
+    """The customer-service text and template data of one reminder.
+
+    Before the deadline: 「…信息报送截止日期是12月25日（周五），距截止还有7个工作日。」, or
+    「…将于明天12月25日（周五）截止。」 the day before. The last working day before a Monday
+    deadline is not 「明天」: it says 「距截止还有1个工作日」."""
     when = format_day(deadline)
     if stage.offset < 0:
-        left = "明天就要截止了" if stage.offset == -1 else f"还有{-stage.offset}个工作日截止"
-        text = (f"{chair.name}主席您好！{quarter.label_zh}信息报送将于{when}截止，{left}。"
-                "直接回复「报送」就能在这里填写，谢谢您的支持！")
+        if (deadline - stage.day).days == 1:
+            due = f"{quarter.label_zh}信息报送将于明天{when}截止"
+        else:
+            due = f"{quarter.label_zh}信息报送截止日期是{when}，距截止还有{-stage.offset}个工作日"
+        text = f"{chair.name}主席您好！{due}。直接回复「报送」就能在这里填写，谢谢您的支持！"
         remark = "回复「报送」即可填写"
     else:
         text = (f"{chair.name}主席您好！{quarter.label_zh}信息报送已于{when}截止，我们还没有收到贵单位的报送。"
-                "请尽快回复「报送」补报；如有困难，请联系街道总工会。")
+                f"请尽快回复「报送」补报；如有困难，请{settings.office.call_line()}。")
         remark = "已逾期，请尽快补报"
     data = {"first": f"{quarter.label_zh}信息报送提醒", "keyword1": chair.organisation,
             "keyword2": f"{quarter.label_zh}信息报送", "keyword3": when, "remark": remark}
@@ -91,7 +98,7 @@ async def run_reminders(session: AsyncSession, now: datetime, settings: Settings
                                     due_at=stage.due_at, created_at=now)
                 if stage.to_chair and not stale and chair.openid:
                     key = reminder_key(quarter, chair.id, stage.name)
-                    text, data = _chair_text(chair, quarter, stage, deadline)
+                    text, data = _chair_text(chair, quarter, stage, deadline, settings)
                     await outbox.enqueue(session, key=key, openid=chair.openid, now=now, text=text,
                                          purpose=REMINDER_PURPOSE, template={"kind": TEMPLATE_KIND, "data": data})
                     rec.status, rec.outbox_key = "queued", key

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from bot.core.context import Ctx
-from bot.core.forms import FORMS
-from bot.core.router import Router, click_is, event_is, kind_is, text_is
+from bot.core.router import Router, click_is, event_is, text_is
 
 router = Router("common")
 
 MENU_WORDS = ("菜单", "帮助", "help", "menu", "?", "？", "你好", "您好")
 CANCEL_WORDS = ("取消", "退出", "算了")
 
-WELCOME = "您好，欢迎关注街道总工会！这里是职工的娘家，有困难、想学习、想参加活动，都可以找我们。"
+WELCOME = "您好，欢迎关注{name}！这里是职工的娘家，有困难、想学习、想参加活动，都可以找我们。"
 NOT_UNDERSTOOD = "抱歉，没太明白您的意思。"
 
 
@@ -20,20 +19,30 @@ def menu_text(ctx: Ctx) -> str:
     lines = ["您可以回复下面的关键词："]
     lines += [f"【{kw}】{desc}" for kw, desc in items]
     lines.append("【取消】退出正在填写的内容")
+    lines.append("打字、语音都可以，数字说「三千五」「三口人」也行。")
+    lines.append(office_line(ctx))
     return "\n".join(lines)
+
+
+def office_line(ctx: Ctx) -> str:
+    """How to reach a person: the office's phone, hours and address from config."""
+    o = ctx.settings.office
+    where = f"，地址：{o.address}" if o.address else ""
+    return f"找工作人员：{o.call_line()}，{o.hours}{where}。"
 
 
 @router.interrupt(text_is(*CANCEL_WORDS))
 async def cancel_dialogue(ctx: Ctx) -> str:
     """Leave the open dialogue without storing anything."""
     flow = ctx.dialogue.flow
-    if flow and flow in FORMS:
-        return FORMS[flow].cancel(ctx)
+    flows = ctx.dispatcher.flows
+    if flow and flow in flows and flows[flow].form is not None:
+        return flows[flow].form.cancel(ctx)
     if flow:
         ctx.dialogue.clear()
-        return "好的，已取消。需要时随时再来找我们。"
+        return flows[flow].cancelled if flow in flows else "好的，已取消。需要时随时再来找我们。"
     if ctx.dialogue.drafts:
-        titles = [FORMS[f].title for f in ctx.dialogue.drafts if f in FORMS]
+        titles = [flows[f].title for f in ctx.dialogue.drafts if f in flows]
         ctx.dialogue.drafts.clear()
         ctx.dialogue.mark()
         return "好的，已清除您未填完的" + "、".join(titles or ["内容"]) + "。"
@@ -45,15 +54,15 @@ async def show_menu(ctx: Ctx) -> str:
     """Show what one can ask; an open form stays open."""
     text = menu_text(ctx)
     flow = ctx.dialogue.flow
-    if flow and flow in FORMS:
-        text += f"\n\n您正在填写{FORMS[flow].title}，直接回复即可继续。"
+    if flow and flow in ctx.dispatcher.flows:
+        text += f"\n\n您正在填写{ctx.dispatcher.flow_title(flow)}，直接回复即可继续。"
     return text
 
 
 @router.on(event_is("subscribe"))
 async def welcome_follower(ctx: Ctx) -> str:
     """Welcome a new (or returning) follower with the menu."""
-    return WELCOME + "\n\n" + menu_text(ctx)
+    return WELCOME.format(name=ctx.settings.office.name) + "\n\n" + menu_text(ctx)
 
 
 @router.on(event_is("unsubscribe"))
@@ -62,18 +71,19 @@ async def mark_unfollowed(ctx: Ctx) -> None:
     return None
 
 
-@router.on(kind_is("image", "video", "shortvideo", "location", "link"))
-async def acknowledge_media(ctx: Ctx) -> str:
-    """A photo, video, location or link outside any form: say what we can do with it."""
+def _media_answer(ctx: Ctx) -> str:
+    """A photo, video, location or link no feature took: say it wasn't kept and what to do."""
     what = {"image": "照片", "location": "位置", "link": "链接"}.get(ctx.msg.kind, "视频")
-    return (f"收到您的{what}啦。如果是申请帮扶的材料，请先发送「帮扶」或「补充」，"
-            "再按提示发送照片，我们才能把它归到您的申请里。\n" + menu_text(ctx))
+    return (f"收到您的{what}啦，不过这里没有地方保存它。如果是申请帮扶的材料，请先回复「帮扶」，"
+            "按提示填写时再发送照片，我们才能把它归到您的申请里。\n" + menu_text(ctx))
 
 
 async def fallback(ctx: Ctx) -> str | None:
     """Anything no feature understood."""
     if ctx.msg.kind == "event":
         return None  # view clicks, location reports, template receipts...
+    if ctx.msg.kind in ("image", "video", "shortvideo", "location", "link"):
+        return _media_answer(ctx)
     if ctx.msg.kind == "voice" and not ctx.text:
-        return "抱歉，这条语音没有识别出文字，麻烦您打字告诉我们。\n" + menu_text(ctx)
+        return "抱歉，这条语音没有识别出文字，麻烦您再说一遍或打字告诉我们。\n" + menu_text(ctx)
     return NOT_UNDERSTOOD + "\n" + menu_text(ctx)

@@ -13,20 +13,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.context import Ctx
-from bot.core.forms import Field, Form, Invalid, Stop, money_parser, text_parser
-from bot.core.router import Router, click_is, normalize, text_is, text_startswith
+from bot.core.forms import Field, Form, Invalid, int_parser, money_parser, parts_text, text_parser
+from bot.core.normalize import is_word
+from bot.core.router import Flow, Router, click_is, kind_is, text_is, text_startswith
 from bot.core.validators import mask_id, parse_id_number, parse_mobile, parse_name
 from handlers import hardship_ops as ops
-from handlers.hardship_privacy import erase_worker_data
+from handlers.hardship_privacy import erase_worker_data, erasure_reply
 
 router = Router("hardship")
 router.add_menu("帮扶", "申请困难帮扶")
 router.add_menu("我的申请", "查看帮扶申请进度")
 router.add_menu("删除我的信息", "删除您留在这里的个人信息")
 
-START_WORDS = ("帮扶", "困难帮扶", "申请帮扶")
-AGREE_WORDS = {"同意", "我同意", "同意并继续"}
-REFUSE_WORDS = {"不同意", "拒绝", "不了", "否"}
+START_WORDS = ("帮扶", "困难帮扶", "申请帮扶", "申请困难帮扶", "求助", "困难求助")
+AGREE_WORDS = {"同意", "我同意", "同意并继续", "同意的", "可以", "好的", "行", "好", "确认", "确定", "是"}
+REFUSE_WORDS = {"不同意", "我不同意", "拒绝", "不了", "否", "不要", "不用了", "算了"}
 
 CONSENT_NOTICE = (
     "申请困难帮扶前，请先了解：\n"
@@ -60,11 +61,10 @@ def _retention_words(days: int) -> str:
 
 
 def _consent(text: str) -> str:
-    t = normalize(text)
-    if t in AGREE_WORDS:
+    if is_word(text, REFUSE_WORDS):  # checked first: 不同意 contains 同意
+        return "不同意"
+    if is_word(text, AGREE_WORDS):
         return "同意"
-    if t in REFUSE_WORDS:
-        raise Stop("好的，没有保存您的任何信息。如需帮助，也可以直接致电街道总工会。")
     raise Invalid("请回复「同意」继续申请，或回复「不同意」退出。")
 
 
@@ -82,21 +82,28 @@ def _photos_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
     return f"最后，请拍照上传证明材料：{need}。\n暂时没有的可以先跳过，之后按工作人员要求补充。"
 
 
-def _household(text: str) -> int:
-    """Household size, 1–20; 「3人」 or 「3口人」 are fine too."""
-    t = normalize(text).replace("口", "").replace("人", "").strip()
-    if not t.isdigit():
-        raise Invalid("请回复一个数字，例如 3。")
-    if not 1 <= int(t) <= 20:
-        raise Invalid("家庭人口应在1–20人之间，请再确认一下。")
-    return int(t)
-
-
 def _employer(text: str) -> str:
-    value = text.strip()  # free text: the worker's own punctuation, e.g. （集团）
-    if not 2 <= len(value) <= 60:
-        raise Invalid("请填写工作单位全称（2–60个字）；已失业的请填原单位。")
-    return value
+    try:
+        return _EMPLOYER(text)  # the worker's own punctuation, e.g. （集团）
+    except Invalid:
+        raise Invalid("请填写工作单位全称（2–60个字）；已失业的请填原单位。") from None
+
+
+_EMPLOYER = text_parser(2, 60)
+_employer.free_text = True  # type: ignore[attr-defined]
+
+
+def _income_plausible(value: float, data: Mapping[str, Any]) -> str | None:
+    if 0 < value < 100:
+        return f"家庭月收入 {value:g} 元，对吗？"
+    return None
+
+
+def _expenses_plausible(value: float, data: Mapping[str, Any]) -> str | None:
+    income = float(data.get("income") or 0)
+    if value >= 50_000 or (income and value > 10 * income and value >= 10_000):
+        return f"每月困难固定支出 {value:g} 元，对吗？"
+    return None
 
 
 def _id_number(text: str) -> str:
@@ -114,11 +121,13 @@ FIELDS = (
     Field("kind", "请选择困难类型：", label="困难类型", choices=ops.KINDS),
     Field("description", "请简单说明困难情况（10–500字），例如发生了什么、现在最需要哪方面的帮助。",
           parse=text_parser(10, 500), label="情况说明"),
-    Field("household", "家庭共同生活的人口有几人？请回复数字。", parse=_household, label="家庭人口",
+    Field("household", "家庭共同生活的人口有几人？请回复数字。",
+          parse=int_parser(1, 20, "人", units=("口人", "口", "个人", "位"), what="家庭人口"), label="家庭人口",
           show=lambda v: f"{v} 人"),
     Field("income", "家庭每月总收入大约多少元？（所有家庭成员的工资、养老金等合计，没有请回复 0）",
-          parse=money_parser(), label="家庭月收入", show=lambda v: f"{v:g} 元"),
-    Field("expenses", _expenses_prompt, parse=money_parser(), label="困难固定支出", show=lambda v: f"{v:g} 元/月"),
+          parse=money_parser(), label="家庭月收入", show=lambda v: f"{v:g} 元", plausible=_income_plausible),
+    Field("expenses", _expenses_prompt, parse=money_parser(), label="困难固定支出", show=lambda v: f"{v:g} 元/月",
+          plausible=_expenses_plausible),
     Field("name", "请问您的姓名？", parse=parse_name, label="姓名", prefill=_prefill("name")),
     Field("phone", "请留一个能联系到您的手机号（11位）。", parse=parse_mobile, label="手机号",
           prefill=_prefill("phone")),
@@ -134,6 +143,7 @@ class HardshipForm(Form):
     flow = "hardship"
     title = "帮扶申请"
     fields = FIELDS
+    keep_images_after = ("consent",)  # nothing is kept before 同意
 
     def _ttl(self, ctx: Ctx) -> timedelta:
         return timedelta(days=ctx.settings.hardship.expire_days)
@@ -146,9 +156,18 @@ class HardshipForm(Form):
         return {"consent_version": ctx.settings.hardship.consent_version}
 
     async def handle(self, ctx: Ctx):  # noqa: ANN201
-        """Record the time of 同意 with the notice version shown."""
-        if ctx.dialogue.state == "hardship:consent" and ctx.text in AGREE_WORDS:
-            ctx.dialogue.data = {**ctx.dialogue.data, "consent_at": ctx.now.isoformat()}
+        """Record the time of 同意 with the notice version shown; 不同意 stores nothing."""
+        if ctx.dialogue.state == "hardship:consent" and ctx.msg.kind in ("text", "voice"):
+            try:
+                answer = _consent(ctx.text) if ctx.text else ""
+            except Invalid:
+                answer = ""  # the engine re-asks with the hint
+            if answer == "不同意":
+                ctx.dialogue.clear()
+                return (f"好的，没有保存您的任何信息。如需帮助，也可以直接{ctx.settings.office.call_line()}。")
+            if answer == "同意":
+                ctx.dialogue.data = {**ctx.dialogue.data, "consent_at": ctx.now.isoformat()}
+                return await super().handle(ctx.with_text("同意"))  # 确认 / 可以 / 好 mean 同意 here
         return await super().handle(ctx)
 
     def summary_extra(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
@@ -177,7 +196,7 @@ def _check(ctx: Ctx, data: Mapping[str, Any]) -> ops.SelfCheck:
                           int(data.get("household") or 1), dibao)
 
 
-FORM = HardshipForm.mount(router, start=text_is(*START_WORDS) | click_is("HARDSHIP"))
+FORM = HardshipForm.mount(router, start=text_is(*START_WORDS) | click_is("HARDSHIP"), resume_word="帮扶")
 
 
 def _describe(req: ops.HardshipRequest) -> str:
@@ -226,49 +245,75 @@ def check_answers(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
 
 # --- 补充 -----------------------------------------------------------------------------
 
-MORE_FLOW = "hardship_more"
+MORE_WORDS = ("补充", "补充材料", "补交材料", "补材料", "上传材料", "补充照片")
 
 
-@router.on(text_startswith("补充"))
-async def start_supplement(ctx: Ctx) -> str:
-    """Answer staff who asked for more: 补充 <text>, or 补充 then photos."""
+class SupplementForm(Form):
+    """补充: any mix of text, voice and photos for the worker's open request, until 完成.
+
+    Every piece is saved on the request the moment it arrives (staff see it as new
+    material), so nothing waits on 完成: leaving or going quiet loses nothing."""
+
+    flow = "hardship_more"
+    title = "补充材料"
+    confirm = False
+    expired_note = ""  # every piece was saved as it came: nothing to apologise for
+    fields = (Field("parts", lambda ctx, data: f"请补充申请 {data['ref']} 的材料。"
+                    + (f"\n工作人员留言：{data['staff_message']}" if data.get("staff_message") else ""),
+                    label="补充的材料", kind="parts"),)
+
+    def _ttl(self, ctx: Ctx) -> timedelta:
+        return timedelta(hours=2)
+
+    async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
+        req = await ops.open_request(ctx.session, ctx.openid)
+        if req is None:
+            return "您目前没有正在办理的帮扶申请，不需要补充材料。需要帮助请回复「帮扶」；查看以前的申请请回复「我的申请」。"
+        return {"request_id": req.id, "ref": req.ref,
+                "staff_message": req.last_message if req.status == "waiting" else ""}
+
+    async def on_part(self, ctx: Ctx, data: Mapping[str, Any], part: Mapping[str, Any]) -> None:
+        await ops.add_material(ctx.session, int(data["request_id"]), now=ctx.now,
+                               text=part["v"] if part["t"] == "text" else "",
+                               media_id=part["v"] if part["t"] == "image" else "",
+                               photos_online=bool(ctx.services.get("api_available")))
+
+    async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
+        return (f"好的，这次共收到{parts_text(data['parts'])}，都已附到申请 {data['ref']}，工作人员会一并审核。"
+                "回复「我的申请」可查看进度。")
+
+
+SUPPLEMENT = SupplementForm.mount(router, start=text_is(*MORE_WORDS), resume_word="补充")
+
+
+@router.on(text_startswith("补充", "补充材料", "补充说明"))
+async def supplement_in_one_message(ctx: Ctx) -> str:
+    """「补充：……」 in one message: the text is added at once, and more may follow."""
+    reply = await SUPPLEMENT.start(ctx)
+    rest = ctx.msg.text.strip()
+    for word in ("补充说明", "补充材料", "补充"):
+        if rest.startswith(word):
+            rest = rest[len(word):].lstrip("：:，, \u3000")
+            break
+    if not rest or ctx.dialogue.flow != SUPPLEMENT.flow:
+        return str(reply)
+    await SUPPLEMENT.handle(ctx.with_text(rest))
+    return (f"已收到您的补充说明，已附到申请 {ctx.dialogue.data.get('ref', '')}，工作人员会一并审核。"
+            "还有照片或说明请继续发送，发完回复「完成」。")
+
+
+@router.on(kind_is("image"))
+async def photo_outside_a_form(ctx: Ctx) -> str | None:
+    """A photo sent late: with an open request it is that request's new material, said so."""
     req = await ops.open_request(ctx.session, ctx.openid)
-    if req is None or req.status != "waiting":
-        return "您目前没有需要补充材料的申请。回复「我的申请」可查看进度。"
-    rest = ctx.msg.text.strip()[2:].lstrip("：:，, \u3000")
-    if rest:
-        await ops.supplement(ctx.session, req.id, now=ctx.now, text=rest)
-        return f"已收到您的补充说明，申请 {req.ref} 重新进入审核。"
-    ctx.dialogue.set(f"{MORE_FLOW}:collect", {"request_id": req.id, "photos": []},
-                     ttl=timedelta(days=ctx.settings.hardship.expire_days))
-    return (f"请补充申请 {req.ref} 的材料：直接发送文字说明，或发送照片（发完回复「完成」）。\n"
-            f"工作人员留言：{req.last_message or '无'}")
-
-
-@router.state(f"{MORE_FLOW}:")
-async def collect_supplement(ctx: Ctx) -> str:
-    """Text attaches at once; photos are gathered until 完成."""
-    data = dict(ctx.dialogue.data)
-    photos: list[str] = list(data.get("photos", []))
-    if ctx.msg.kind == "image":
-        photos.append(ctx.msg.media_id)
-        ctx.dialogue.set(f"{MORE_FLOW}:collect", {**data, "photos": photos})
-        return f"已收到第 {len(photos)} 张照片。还有请继续发送，发完回复「完成」。"
-    if ctx.msg.kind not in ("text", "voice"):
-        return "请发送文字或照片；发完回复「完成」。"
-    done = ctx.text in {"完成", "好了", "结束", "提交"}
-    if done and not photos:
-        return "还没有收到补充的内容哦。请发送文字或照片，或回复「取消」。"
-    try:
-        req = await ops.supplement(ctx.session, int(data["request_id"]), now=ctx.now,
-                                   text="" if done else ctx.msg.text.strip(), media_ids=photos,
-                                   photos_online=bool(ctx.services.get("api_available")))
-    except ops.HardshipError:
-        ctx.dialogue.clear()
-        return "这份申请目前不需要补充材料了。回复「我的申请」可查看进度。"
-    ctx.dialogue.clear()
-    got = "、".join(x for x in ("文字说明" if not done else "", f"{len(photos)} 张照片" if photos else "") if x)
-    return f"已收到您补充的{got}，申请 {req.ref} 重新进入审核。"
+    if req is None:
+        return await ctx.dispatcher.fallback(ctx)
+    await SUPPLEMENT.start(ctx)
+    if ctx.dialogue.flow != SUPPLEMENT.flow:
+        return await ctx.dispatcher.fallback(ctx)
+    await SUPPLEMENT.handle(ctx)
+    return (f"收到照片，已作为申请 {req.ref} 的补充材料保存，工作人员会看到。"
+            "还有照片或说明请继续发送，发完回复「完成」。")
 
 
 # --- 删除我的信息 -------------------------------------------------------------------------
@@ -281,22 +326,26 @@ ERASE_WORDS = ("删除我的信息", "删除个人信息")
 async def ask_erase(ctx: Ctx) -> str:
     """Confirm before removing the worker's personal data (an open form waits as a draft)."""
     ctx.dialogue.set(f"{ERASE_FLOW}:confirm", {}, ttl=timedelta(hours=1))
-    return ("将删除您留下的姓名、手机号、工作单位和未填完的申请；已办结的帮扶申请只保留统计数字。"
-            "正在办理的申请需要联系方式，会保留到办结后再删除。\n确定请回复「确认删除」，否则回复「取消」。")
+    return ("将删除您在这里留下的个人信息：\n"
+            "· 姓名、手机号、工作单位，以及未填完的申请或报名；\n"
+            "· 已有结果（未通过、已发放或已办结）的帮扶申请中的个人信息和照片，只留统计数字；\n"
+            "· 已结束或已取消的报名记录中的姓名、手机号、工作单位。\n"
+            "正在办理的帮扶申请、还没举行的活动报名需要联系您，会保留到办结或活动结束后自动删除。\n"
+            "确定请回复「确认删除」，否则回复「取消」。")
+
+
+router.add_flow(Flow(ERASE_FLOW, "删除信息确认", on_leave="end", cancelled="好的，没有删除任何信息。"))
 
 
 @router.state(f"{ERASE_FLOW}:")
 async def confirm_erase(ctx: Ctx) -> str:
-    """确认删除 removes the data; anything else leaves it."""
-    if ctx.text not in {"确认删除", "确认", "确定"}:
+    """确认删除 removes the data and says exactly what went and what is kept; anything else leaves it
+    (a kept draft is mentioned by the dispatcher, with the word that resumes it)."""
+    if not is_word(ctx.text, {"确认删除", "确认", "确定", "确定删除", "删除", "是"}):
         ctx.dialogue.clear()
-        resume = f"您未填完的{FORM.title}还在，回复「帮扶」可接着填。" if FORM.flow in ctx.dialogue.drafts else ""
-        return "好的，没有删除任何信息。" + resume
+        return "好的，没有删除任何信息。"
+    drafts = list(ctx.dialogue.drafts)
     ctx.dialogue.clear(keep_drafts=False)  # half-filled forms hold personal data too
-    still_open = await erase_worker_data(ctx.session, now=ctx.now, openid=ctx.openid, member=ctx.member,
-                                         media_dir=ctx.services.get("media_dir"))
-    if still_open:
-        refs = "、".join(r.ref for r in still_open)
-        return (f"已删除您留下的个人信息。申请 {refs} 还在办理，其中的联系方式会保留到办结后自动删除；"
-                "工作人员已收到您的删除要求。")
-    return "已删除您的个人信息。今后如需帮扶，欢迎随时再来申请。"
+    result = await erase_worker_data(ctx.session, now=ctx.now, openid=ctx.openid, member=ctx.member,
+                                     media_dir=ctx.services.get("media_dir"), drafts=drafts)
+    return erasure_reply(result, ctx.settings)

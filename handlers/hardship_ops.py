@@ -17,6 +17,7 @@ from sqlalchemy import and_, Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.config import OfficeSettings
 from bot.db.engine import dialect_insert
 from bot.db.models.core import Member, Outbox, Sequence as Counter
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
@@ -38,6 +39,9 @@ WORKER_STATUS = {
     "closed": "已办结",
 }
 OPEN_STATUSES = ("submitted", "reviewing", "waiting", "approved")
+# Final states: nothing more is done for the worker (closing a rejected or delivered request
+# is staff's bookkeeping). Retention and a pending 删除我的信息 count from any of them.
+FINISHED_STATUSES = ("rejected", "delivered", "closed")
 
 # One operation per transition: action → (allowed from, to).
 TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
@@ -53,7 +57,7 @@ ACTION_LABELS = {
     "submit": "提交申请", "submit_for": "代办录入", "start_review": "开始审核", "request_more": "请职工补充材料",
     "supplement": "职工补充材料", "approve": "审核通过", "reject": "不予通过", "deliver": "登记发放",
     "close": "结束", "note": "内部备注", "assign": "分配经办人", "erase_request": "职工申请删除个人信息",
-    "anonymise": "个人信息已匿名化",
+    "anonymise": "个人信息已匿名化", "material": "职工补充新材料",
 }
 NOTIFY_PURPOSE = "hardship.status"
 TEMPLATE_KIND = "hardship_status"
@@ -72,11 +76,15 @@ class SelfCheck:
     tier: str  # 深度困难 | 相对困难 | ""
 
     def text(self) -> str:
+        """What the worker reads: a hint about the help they may qualify for, never a label on them."""
+        head = f"家庭人均月收入（扣除因困难产生的固定支出后）约 {self.per_capita:.0f} 元"
         if self.dibao is None:
-            return f"家庭人均月收入（扣除因困难产生的固定支出后）约 {self.per_capita:.0f} 元。"
-        hint = f"初步参考：{self.tier}" if self.tier else "初步参考：暂未低于低保标准的2倍"
-        return (f"家庭人均月收入（扣除因困难产生的固定支出后）约 {self.per_capita:.0f} 元，"
-                f"本地低保标准 {self.dibao:.0f} 元/人·月，{hint}。这只是参考，以工作人员审核为准。")
+            return f"{head}。能否获得帮扶，由工作人员审核后告诉您。"
+        if self.tier:
+            hint = f"按这个测算，可能符合{self.tier}帮扶条件。这只是参考，以工作人员审核为准。"
+        else:
+            hint = "按这个测算，人均收入高于低保标准的2倍；这只是参考，工作人员审核时会结合您的具体困难综合考虑。"
+        return f"{head}，本地低保标准 {self.dibao:.0f} 元/人·月。{hint}"
 
 
 def dibao_for(dibao: Mapping[str, float], year: int) -> float | None:
@@ -289,26 +297,31 @@ async def submit_request(
 
 # --- transitions ----------------------------------------------------------------------
 
-def _notice_text(req: HardshipRequest, to: str, message: str) -> str:
-    """What the worker reads when staff decide (worded apart from the internal status names)."""
+def _notice_text(req: HardshipRequest, to: str, message: str, office: OfficeSettings | None = None) -> str:
+    """What the worker reads when staff decide (worded apart from the internal status names).
+
+    `office` gives the number to call; without it the line names the office only (never a
+    number that may not be this office's)."""
     ref = req.ref
+    call = office.call_line() if office is not None else "致电街道总工会"
     text = {
         "reviewing": f"您的帮扶申请 {ref} 已进入审核。工作人员可能会打电话向您核实情况，请保持电话畅通。",
         "waiting": f"您的帮扶申请 {ref} 还需要补充一些材料：\n{message}\n请回复「补充」，再发送文字或照片。",
         "approved": f"您的帮扶申请 {ref} 审核通过了。我们会尽快安排发放，届时另行通知。"
                     + (f"\n工作人员留言：{message}" if message else ""),
-        "rejected": f"很抱歉，您的帮扶申请 {ref} 这次没有通过。\n原因：{message}\n如有疑问，欢迎致电街道总工会。",
-        "delivered": f"您的帮扶申请 {ref} 帮扶已发放。{message}\n如有疑问，欢迎致电街道总工会。",
+        "rejected": f"很抱歉，您的帮扶申请 {ref} 这次没有通过。\n原因：{message}\n如有疑问，欢迎{call}。",
+        "delivered": f"您的帮扶申请 {ref} 帮扶已发放。{message}\n如有疑问，欢迎{call}。",
     }.get(to) or f"您的帮扶申请 {ref} 有新进展：{WORKER_STATUS[to]}。"
     return text + "\n回复「我的申请」可随时查看。"
 
 
 async def _transition(session: AsyncSession, request_id: int, action: str, *, now: datetime,
                       staff_id: int | None, message: str = "", notify: bool = True, actor: str = "staff",
-                      detail: dict[str, Any] | None = None, internal_text: str = "") -> HardshipRequest:
+                      detail: dict[str, Any] | None = None, internal_text: str = "",
+                      office: OfficeSettings | None = None) -> HardshipRequest:
     allowed, to = TRANSITIONS[action]
     req = await get_request(session, request_id, lock=True)
-    if req.anonymised_at is not None:
+    if req.anonymised_at is not None and action != "close":  # closing touches no personal data
         raise HardshipError("该申请的个人信息已匿名化，不能再处理")
     if req.status not in allowed:
         raise HardshipError(
@@ -321,7 +334,7 @@ async def _transition(session: AsyncSession, request_id: int, action: str, *, no
                 text=internal_text or message, detail=detail)
     await session.flush()
     if notify and req.openid:
-        text = _notice_text(req, to, message)
+        text = _notice_text(req, to, message, office)
         key = f"hardship:{req.ref}:{ev.id}"
         local = now.astimezone(TZ)
         await outbox.enqueue(session, key=key, openid=req.openid, now=now, text=text, purpose=NOTIFY_PURPOSE,
@@ -336,34 +349,39 @@ async def _transition(session: AsyncSession, request_id: int, action: str, *, no
 
 
 async def start_review(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                       ) -> HardshipRequest:
-    return await _transition(session, request_id, "start_review", now=now, staff_id=staff_id)
+                       office: OfficeSettings | None = None) -> HardshipRequest:
+    return await _transition(session, request_id, "start_review", now=now, staff_id=staff_id, office=office)
 
 
 async def request_more(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                       message: str) -> HardshipRequest:
+                       message: str, office: OfficeSettings | None = None) -> HardshipRequest:
     if not message.strip():
         raise HardshipError("请写明需要职工补充什么材料")
     return await _transition(session, request_id, "request_more", now=now, staff_id=staff_id,
-                             message=message.strip())
+                             message=message.strip(), office=office)
 
 
 async def approve(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                  message: str = "") -> HardshipRequest:
-    return await _transition(session, request_id, "approve", now=now, staff_id=staff_id, message=message.strip())
+                  message: str = "", office: OfficeSettings | None = None) -> HardshipRequest:
+    return await _transition(session, request_id, "approve", now=now, staff_id=staff_id, message=message.strip(),
+                             office=office)
 
 
 async def reject(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                 reason: str) -> HardshipRequest:
+                 reason: str, office: OfficeSettings | None = None) -> HardshipRequest:
+    """Not approved: the worker is told why, with the office's number (pass `office`)."""
     if not reason.strip():
         raise HardshipError("不予通过需要填写原因")
-    req = await _transition(session, request_id, "reject", now=now, staff_id=staff_id, message=reason.strip())
+    req = await _transition(session, request_id, "reject", now=now, staff_id=staff_id, message=reason.strip(),
+                            office=office)
     req.reject_reason = reason.strip()
     return req
 
 
 async def deliver(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                  amount: float | None, aid_kind: str, aid_date: date | None) -> HardshipRequest:
+                  amount: float | None, aid_kind: str, aid_date: date | None,
+                  office: OfficeSettings | None = None) -> HardshipRequest:
+    """Aid handed out: the worker is told what and when, with the office's number (pass `office`)."""
     aid_kind = aid_kind.strip()
     if (amount is None or amount <= 0) and not aid_kind:
         raise HardshipError("请填写发放金额或实物内容")
@@ -373,7 +391,7 @@ async def deliver(session: AsyncSession, request_id: int, *, now: datetime, staf
     what = "，".join(p for p in parts if p)
     message = f"发放内容：{what}，发放日期：{aid_date.isoformat()}。"
     req = await _transition(session, request_id, "deliver", now=now, staff_id=staff_id, message=message,
-                            detail={"amount": amount, "kind": aid_kind, "date": aid_date.isoformat()})
+                            detail={"amount": amount, "kind": aid_kind, "date": aid_date.isoformat()}, office=office)
     req.aid_amount = amount if amount and amount > 0 else None
     req.aid_kind = aid_kind
     req.aid_date = aid_date
@@ -421,3 +439,27 @@ def reveal_id(req: HardshipRequest, crypto: Any) -> str:
     if not req.id_number_enc:
         return ""
     return crypto.decrypt(req.id_number_enc) or ""
+
+
+# --- material added by the worker (补充) ------------------------------------------------
+
+async def add_material(session: AsyncSession, request_id: int, *, now: datetime, text: str = "",
+                       media_id: str = "", photos_online: bool = False) -> HardshipRequest:
+    """One piece of the worker's 补充 (a text or a photo), saved at once on an open request.
+
+    A request waiting for material goes back to review with the first piece; on any other open
+    request the piece is added and shown to staff as new material."""
+    req = await get_request(session, request_id, lock=True)
+    if req.status not in OPEN_STATUSES or req.anonymised_at is not None:
+        raise HardshipError("这份申请已经办结，不能再补充材料了")
+    detail = {"photos": 1 if media_id else 0, "new_material": True}
+    if req.status == "waiting":
+        req = await _transition(session, request_id, "supplement", now=now, staff_id=None, actor="worker",
+                                notify=False, detail=detail, internal_text=text.strip())
+    else:
+        _event(req, now, "material", actor="worker", text=text.strip(), internal=True, detail=detail)
+    if media_id:
+        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if photos_online else "offline",
+                                        created_at=now))
+    await session.flush()
+    return req

@@ -7,6 +7,10 @@ Conversation (one state, `quiz:answer`, data {"p": period code, "q": question id
     quiz:answer + 暂停 / another keyword ─▶ paused (answers so far are kept; 答题 resumes)
     成绩 ─▶ this year's scores and rank      解析 ─▶ answers and explanations once revealed
 
+What a worker may see about a period (score, answers, rank) follows one rule,
+`quiz_ops.TakerView`; every text here about a result goes through `result_text` or
+`_done_text`, so the end of a test, 成绩 and 解析 always agree.
+
 Operations live in `handlers/quiz_ops.py`.
 """
 from __future__ import annotations
@@ -16,7 +20,8 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from bot.core.context import Ctx
-from bot.core.router import Handler, Router, click_is, text_is, text_matches
+from bot.core.normalize import is_word
+from bot.core.router import Flow, Router, click_is, text_is, text_matches
 from handlers import quiz_ops as ops
 from handlers import quiz_scores
 from bot.db.models.quiz import QuizPeriod, QuizQuestion
@@ -24,6 +29,9 @@ from bot.db.models.quiz import QuizPeriod, QuizQuestion
 router = Router("quiz")
 router.add_menu("答题", "每月一题和半年测试")
 router.add_menu("成绩", "查看我今年的答题成绩")
+# Answers are stored as they come: another keyword mid-quiz pauses it, nothing to keep as a draft.
+router.add_flow(Flow("quiz", "答题", "答题", on_leave="pause",
+                     paused_note="（答题已暂停，已答的题目都保存好了，回复「答题」接着做。）"))
 
 STATE = "quiz:answer"
 START_WORDS = ("答题", "每月一题", "开始答题", "继续答题", "答题活动")
@@ -44,7 +52,7 @@ ALL_DONE = "「{title}」的题目您都已经答完了，谢谢参与！"
 PAUSED = "好的，先暂停。已答的题目都保存好了，截至{until}，回复「答题」就能接着做。"
 CLOSED = "抱歉，「{title}」已经结束了，这次的答案没有计入。"
 ALREADY = "这道题您已经答过了（您的答案：{chosen}），每题只能作答一次。"
-RECORDED = "已记录您的答案：{chosen}。答案和解析将在本期结束后公布，届时回复「解析」查看。"
+RECORDED = "已记录您的答案：{chosen}。"
 RECORDED_SHORT = "已记录：{chosen}。"
 RIGHT = "✅ 回答正确！"
 WRONG = "❌ 回答错误。您选的是 {chosen}，正确答案是 {answer}。"
@@ -84,6 +92,33 @@ def feedback_text(period: QuizPeriod, q: QuizQuestion, chosen: str, correct: boo
     return text
 
 
+def result_text(ctx: Ctx, period: QuizPeriod, view: ops.TakerView) -> str:
+    """The worker's result in one period, in the same words wherever they read it (成绩, 解析).
+    Partial progress never reads as a score (see quiz_ops.TakerView)."""
+    day = _last_day(ctx, period)
+    if view.status == "scheduled":
+        return f"{_local(ctx, period.opens_at)}开始"
+    if not view.took_part:
+        return "未参加" if view.status == "closed" else f"未作答，{day}前回复「答题」参加"
+    if view.final:
+        missed = view.total - view.answered
+        return (f"{view.score:g} 分（答对 {view.correct}/{view.total}"
+                + (f"，{missed} 题未作答" if missed else "") + "）")
+    if view.correct is not None:  # open, reveals immediately, not finished yet
+        return f"已答 {view.answered}/{view.total} 题，答对 {view.correct} 题，{day}前回复「答题」接着做"
+    return f"已答 {view.answered}/{view.total} 题，{day}结束后公布得分和解析"
+
+
+def _done_text(ctx: Ctx, period: QuizPeriod, view: ops.TakerView, *, finished_now: bool = False) -> str:
+    """All questions answered: the score if it is final, else when it will be published."""
+    title = ops.period_title(period)
+    head = f"「{title}」全部完成！" if finished_now and period.kind == "half" else ALL_DONE.format(title=title) + "\n"
+    if view.final:
+        return (head + f"您答对 {view.correct}/{view.total} 题，得分 {view.score:g} 分。"
+                "\n回复「成绩」可查看今年的成绩和排名。")
+    return head + f"得分和解析{_last_day(ctx, period)}结束后公布，届时回复「成绩」或「解析」查看。"
+
+
 async def _next_period_text(ctx: Ctx) -> str:
     nxt = await ops.next_period(ctx.session, ctx.now)
     if nxt is None:
@@ -106,10 +141,13 @@ async def _ask(ctx: Ctx, period: QuizPeriod, q: QuizQuestion, num: int, total: i
 def _intro(ctx: Ctx, period: QuizPeriod, num: int, total: int) -> str:
     if num > 1:
         return f"欢迎回来！「{ops.period_title(period)}」您已答 {num - 1} 题，接着做第 {num} 题："
+    later = ops.what_taker_sees(period, ctx.now).waits_for_close
+    day = _last_day(ctx, period)
     if period.kind == "half":
-        return (f"「{ops.period_title(period)}」共 {total} 题，逐题作答，答完就能看到得分。"
-                f"中途可回复「暂停」，截至{_last_day(ctx, period)}都可以回复「答题」接着做。")
-    return ""
+        when = f"得分和解析{day}测试结束后公布。" if later else "答完就能看到得分。"
+        return (f"「{ops.period_title(period)}」共 {total} 题，逐题作答，{when}"
+                f"中途可回复「暂停」，截至{day}都可以回复「答题」接着做。")
+    return f"本期答案和得分{day}结束后公布。" if later else ""
 
 
 # ------------------------------------------------------------------ handlers
@@ -145,9 +183,8 @@ async def _start(ctx: Ctx, kinds: tuple[str, ...]) -> str:
         done_titles.append(period)
     if preparing and not done_titles:
         return PREPARING.format(title=ops.period_title(preparing[0]))
-    text = "\n".join(ALL_DONE.format(title=ops.period_title(p)) for p in done_titles)
-    if any(p.reveal == "after_close" for p in done_titles):
-        text += "\n本期结束后可回复「解析」查看答案和解析。"
+    views = await quiz_scores.taker_views(ctx.session, done_titles, ctx.openid, ctx.now)
+    text = "\n".join(_done_text(ctx, p, views[p.id]) for p in done_titles)
     return text + "\n" + await _next_period_text(ctx)
 
 
@@ -170,17 +207,13 @@ async def answer_question(ctx: Ctx) -> str | None:
     if ctx.msg.kind not in ("text", "voice"):
         return await _reask(ctx, period, question, NOT_LETTERS)
     text = ctx.text
-    if text in PAUSE_WORDS:
+    if is_word(text, PAUSE_WORDS):
         ctx.dialogue.clear()
         return PAUSED.format(until=_last_day(ctx, period))
-    if text in START_WORDS or text in TEST_WORDS:
+    if is_word(text, START_WORDS) or is_word(text, TEST_WORDS):
         return await _reask(ctx, period, question, "我们接着来：")
     letters = ops.parse_letters(ctx.msg.text)
-    if letters is None:
-        other = _other_handler(ctx)
-        if other is not None:  # another keyword: pause the quiz (answers are kept) and go there
-            ctx.dialogue.clear()
-            return await other(ctx)
+    if letters is None:  # (another feature's keyword never gets here: the quiz Flow pauses for it)
         return await _reask(ctx, period, question, NOT_LETTERS)
     hint = ops.check_letters(letters, len(question.options))
     if hint is None and len(letters) > 1 and not question.multiple:
@@ -210,58 +243,42 @@ async def _reask(ctx: Ctx, period: QuizPeriod, q: QuizQuestion, hint: str) -> st
     return await _ask(ctx, period, q, num, total, hint)
 
 
-def _other_handler(ctx: Ctx) -> Handler | None:
-    """The handler another feature has for this text, as if no dialogue were open (None: fallback)."""
-    disp = ctx.dispatcher
-    if disp is None:
-        return None
-    saved = ctx.dialogue.state
-    ctx.dialogue.state = None
-    try:
-        handler = disp.find(ctx)
-    finally:
-        ctx.dialogue.state = saved
-    return None if handler is disp.fallback else handler
-
-
 async def _finished(ctx: Ctx, period: QuizPeriod) -> str:
-    scores = await quiz_scores.period_scores(ctx.session, period)
-    mine = scores.get(ctx.openid)
-    title = ops.period_title(period)
-    if period.kind == "half" and mine is not None:
-        text = f"「{title}」全部完成！您答对 {mine.correct}/{mine.total} 题，得分 {mine.score:g} 分。"
-        if period.reveal == "after_close":
-            text += f"\n{_last_day(ctx, period)}测试结束后，可回复「解析」查看每题答案和解析。"
-        return text + "\n回复「成绩」可查看今年的成绩和排名。"
-    text = ALL_DONE.format(title=title)
-    return text + "\n回复「成绩」可查看今年的成绩和排名。"
+    view = await quiz_scores.taker_view(ctx.session, period, ctx.openid, ctx.now)
+    return _done_text(ctx, period, view, finished_now=True)
 
 
 @router.on(text_is("成绩", "我的成绩", "答题成绩", "查成绩"))
 async def show_scores(ctx: Ctx) -> str:
-    """This year's score per period, the year-end score and the taker's rank (last year's early in a year)."""
+    """This year's result per period, the year-end score and rank over the closed periods
+    (last year's early in a year, before the taker has answered anything new)."""
     year = ctx.local_now.year
-    pending = [p for p in await ops.open_periods(ctx.session, ctx.now) if p.reveal == "after_close"]
+    views = await _year_views(ctx, year)
+    if not any(v.took_part for _, v in views):
+        # Early in a year the taker still wants last year's results (the H2 test just closed).
+        last = await _year_views(ctx, year - 1)
+        if not any(v.took_part for _, v in last):
+            return f"您{year}年还没有参加过答题。回复「答题」试试吧！"
+        year, views = year - 1, last
+    lines = [f"您{year}年的答题成绩："]
+    lines += [f"· {ops.period_title(p)}：{result_text(ctx, p, v)}" for p, v in views]
     table = await _year_table(ctx, year)
     row = table.for_openid(ctx.openid)
-    if row is None and not pending:
-        # Early in a year the taker still wants last year's results (the H2 test just closed).
-        last = await _year_table(ctx, year - 1)
-        if last.for_openid(ctx.openid) is None:
-            return f"您{year}年还没有参加过答题。回复「答题」试试吧！"
-        year, table, row = year - 1, last, last.for_openid(ctx.openid)
-    lines = [f"您{year}年的答题成绩："]
-    for p in table.periods:
-        s = row.scores.get(p.code) if row else None
-        lines.append(f"· {ops.period_title(p)}：" + (f"{s.score:g} 分（答对 {s.correct}/{s.total}）" if s else "未参加"))
-    for p in pending:
-        done = await ops.answered_ids(ctx.session, p, ctx.openid)
-        lines.append(f"· {ops.period_title(p)}：" + (f"已答 {len(done)} 题，{_last_day(ctx, p)}结束后公布" if done
-                                                    else "未参加"))
     if row is not None:
-        lines.append(f"参与 {row.taken}/{row.held} 期，综合得分 {row.total:g} 分，"
+        lines.append(f"已结束的期次：参与 {row.taken}/{row.held} 期，综合得分 {row.total:g} 分，"
                      f"排名第 {row.rank} 名（共 {len(table.rows)} 人）。")
+    pending = [p for p, v in views if v.took_part and not v.in_rank]
+    if pending:
+        names = "、".join(f"「{ops.period_title(p)}」" for p in pending)
+        lines.append(f"{names}结束后" + ("计入综合得分和排名。" if row is not None else "公布综合得分和排名。"))
     return "\n".join(lines)
+
+
+async def _year_views(ctx: Ctx, year: int) -> list[tuple[QuizPeriod, ops.TakerView]]:
+    """The year's periods opened so far, each with what this taker may see about it."""
+    periods = [p for p in await ops.list_periods(ctx.session, year) if p.opens_at <= ctx.now]
+    views = await quiz_scores.taker_views(ctx.session, periods, ctx.openid, ctx.now)
+    return [(p, views[p.id]) for p in periods]
 
 
 async def _year_table(ctx: Ctx, year: int) -> quiz_scores.YearTable:
@@ -270,50 +287,53 @@ async def _year_table(ctx: Ctx, year: int) -> quiz_scores.YearTable:
                                         half_weight=q.half_weight, only_revealed=True)
 
 
-@router.on(text_matches(r"(解析|答案解析|查看解析)(\s*\d{4}-(\d{2}|[Hh][12]))?"))
+@router.on(text_matches(r"(解析|答案解析|查看解析)(\s*\d{4}-(\d{2}|[Hh][12]))?", keyword=True))
 async def show_explanations(ctx: Ctx) -> str:
-    """Answers and explanations of the taker's latest period (or a named one) once revealed."""
+    """Answers and explanations of a named period, or of the one the taker answered in last
+    (never silently an older one: other periods are named with how to see them)."""
     m = re.search(r"\d{4}-(\d{2}|[Hh][12])", ctx.text)
+    others: list[QuizPeriod] = []
     if m:
         period = await ops.get_period(ctx.session, m.group(0))
         if period is None:
             return f"没有找到 {m.group(0).upper()} 这一期。"
     else:
-        period = await _latest_answered(ctx)
-        if period is None:
+        taken = await ops.taken_periods(ctx.session, ctx.openid)
+        if not taken:
             return "您还没有答过题，暂时没有可查看的解析。回复「答题」参加吧！"
-    title, status = ops.period_title(period), ops.period_status(period, ctx.now)
-    if status == "scheduled":
+        period, others = taken[0], taken[1:]
+    title = ops.period_title(period)
+    view = await quiz_scores.taker_view(ctx.session, period, ctx.openid, ctx.now)
+    if view.status == "scheduled":
         return f"「{title}」还没开始，{_local(ctx, period.opens_at)}开始后回复「答题」参加。"
-    if period.reveal == "after_close" and status != "closed":
-        return f"「{title}」还没结束，{_last_day(ctx, period)}结束后才能查看解析哦。"
+    if view.waits_for_close:
+        mine = f"{result_text(ctx, period, view)}，届时回复「解析」查看。" if view.took_part else \
+            f"答案和解析{_last_day(ctx, period)}结束后公布。"
+        return f"「{title}」还没结束：{mine}" + _see_also(ctx, others)
     questions = await ops.period_questions(ctx.session, period)
     mine = await ops.answered_ids(ctx.session, period, ctx.openid)
-    lines = [f"【{title}】答案与解析"]
+    lines = [f"【{title}】答案与解析", f"您的成绩：{result_text(ctx, period, view)}"]
     hidden = 0
     for i, q in enumerate(questions, 1):
         a = mine.get(q.id)
-        if not ops.answer_visible(period, ctx.now, a is not None):
+        if not view.answer_visible(a is not None):
             hidden += 1
             continue
         you = f"您的答案 {a.chosen}{' ✅' if a.correct else ' ❌'}" if a else "您未作答"
         lines.append(f"\n{i}. {q.stem}\n正确答案：{q.answer}；{you}" + (f"\n解析：{q.explanation}" if q.explanation else ""))
     if hidden == len(questions):
-        return f"「{title}」的题您还没有作答，答完就能查看解析。回复「答题」参加吧！"
+        return f"「{title}」的题您还没有作答，答完就能查看解析。回复「答题」参加吧！" + _see_also(ctx, others)
     if hidden:
         lines.append(f"\n其余 {hidden} 题作答后才能查看解析，回复「答题」继续。")
-    return "\n".join(lines)
+    return "\n".join(lines) + _see_also(ctx, others)
 
 
-async def _latest_answered(ctx: Ctx) -> QuizPeriod | None:
-    """The most recent period the taker answered, preferring ones already revealed."""
-    periods = [p for p in await ops.list_periods(ctx.session) if p.opens_at <= ctx.now]
-    done = await ops.answered_period_ids(ctx.session, ctx.openid)
-    answered = [p for p in periods if p.id in done]
-    if not answered:
-        return None
-    revealed = [p for p in answered if p.reveal == "immediate" or ops.period_status(p, ctx.now) == "closed"]
-    return (revealed or answered)[-1]
+def _see_also(ctx: Ctx, others: list[QuizPeriod]) -> str:
+    """Name the taker's previous period and how to see it (plain 解析 shows only the latest)."""
+    for p in others:
+        if not ops.what_taker_sees(p, ctx.now).waits_for_close:
+            return f"\n\n您还参加了「{ops.period_title(p)}」，回复「解析 {p.code}」查看。"
+    return ""
 
 
 @router.on(text_is("答题提醒", "订阅答题提醒", "开启答题提醒"))

@@ -36,23 +36,37 @@ class QuizError(Exception):
 
 
 # ------------------------------------------------------------------ letters
-# Separators people type between letters: spaces, commas, 顿号, colons, slashes, 和.
-_SEPARATORS = re.compile(r"[\s,，、;；:：/\\|+和及与.。!！]+")
+# What people type or say between letters: spaces, commas, 顿号, colons, slashes, 和/跟/还有,
+# and the 。 voice recognition puts at the end.
+_SEPARATORS = re.compile(r"[\s,，、;；:：/\\|+&.。!！?？~～…]+|还有|以及|和|及|与|跟|或")
+# Words around the letters, longest first: 我选AC, 答案是B, 选项B, B吧.
+_ANSWER_PREFIXES = ("我的答案是", "我的答案", "我觉得是", "我认为是", "我觉得选", "应该是", "应该选", "答案是", "答案",
+                    "我选择", "我选", "就选", "选择", "选项", "选", "就是", "是")
+_ANSWER_SUFFIXES = ("选项", "吧", "啊", "呀", "哦", "呢", "啦", "项")
 
 
 def parse_letters(text: str) -> str | None:
-    """Normalise an answer like `AC`, `a c`, `A、C`, `ac` to sorted letters ("AC").
+    """Normalise an answer as people type or say it to sorted letters: `AC`, `a c`, `A、C`,
+    `我选AC`, `A和C`, `选B`, `Ｂ`, voice's `B。` → "AC" / "B".
 
-    Returns None when the text is not made of latin letters at all (so it can
-    be something else, e.g. another keyword); letters may still be out of range.
+    Returns None when the text is not an answer made of option letters A–F (so it can be
+    something else: another keyword, `OK`, a question); letters may still be out of range for
+    the question (see `check_letters`).
     """
-    t = unicodedata.normalize("NFKC", text).strip().upper()
+    t = unicodedata.normalize("NFKC", text or "").strip().upper()
     t = _SEPARATORS.sub("", t)
-    for prefix in ("我的答案是", "我的答案", "答案是", "答案", "我选", "选"):
-        if t.startswith(prefix):
-            t = t[len(prefix):]
-            break
-    if not t or not t.isascii() or not t.isalpha():
+    changed = True
+    while changed and t:
+        changed = False
+        for prefix in _ANSWER_PREFIXES:
+            if t.startswith(prefix) and len(t) > len(prefix):
+                t, changed = t[len(prefix):], True
+                break
+        for suffix in _ANSWER_SUFFIXES:
+            if t.endswith(suffix) and len(t) > len(suffix):
+                t, changed = t[:-len(suffix)], True
+                break
+    if not t or any(ch not in LETTERS for ch in t):
         return None
     return "".join(sorted(set(t)))
 
@@ -120,17 +134,88 @@ def period_status(period: QuizPeriod, now: datetime) -> str:
     return "open"
 
 
-def answer_visible(period: QuizPeriod, now: datetime, answered: bool) -> bool:
-    """May a taker see a question's correct answer and explanation now?
+def percent(part: int, whole: int) -> float:
+    return round(100.0 * part / whole, 1) if whole else 0.0
 
-    After the window: always. Before it: never. During it: only a question the taker has
-    already answered, and only in periods that reveal immediately (so the rest of a test
-    cannot be looked up first).
+
+@dataclass(frozen=True)
+class TakerView:
+    """What one worker may see about one period right now. The single rule behind every text a
+    worker reads about a period (the end-of-test message, 成绩, 解析, the 答题 "all done" reply),
+    so they never contradict each other:
+
+    ==================  ===============  ====================  =================  ==============
+    period              answers shown    own right-count       score (得分)       year total/rank
+    ==================  ===============  ====================  =================  ==============
+    not open yet        none             –                     –                  no
+    open, immediate     answered ones    yes, 已答 N/M 答对 K   once all answered  no
+    open, after_close   none             no (已答 N/M only)    no                 no
+    closed, both modes  all              yes                   yes (unanswered    yes
+                                                               count as wrong)
+    ==================  ===============  ====================  =================  ==============
+
+    A partial, open period never shows a score; the year total and rank count closed periods
+    only (others may still be answering them).
     """
-    status = period_status(period, now)
-    if status == "closed":
-        return True
-    return status == "open" and period.reveal == "immediate" and answered
+    status: str  # scheduled | open | closed
+    reveal: str  # immediate | after_close
+    answered: int
+    total: int
+    right: int  # raw count of right answers: read it through `correct` / `score`
+
+    @property
+    def took_part(self) -> bool:
+        return self.answered > 0
+
+    @property
+    def done(self) -> bool:
+        return self.total > 0 and self.answered >= self.total
+
+    @property
+    def waits_for_close(self) -> bool:
+        """Results (answers, score) are published only after the period closes."""
+        return self.status != "closed" and self.reveal == "after_close"
+
+    @property
+    def correct(self) -> int | None:
+        """How many the worker got right, when they may know it (None otherwise)."""
+        if not self.took_part or self.status == "scheduled" or self.waits_for_close:
+            return None
+        return self.right
+
+    @property
+    def final(self) -> bool:
+        """The score is settled and may be shown as 得分."""
+        return self.correct is not None and (self.status == "closed" or self.done)
+
+    @property
+    def score(self) -> float | None:
+        return percent(self.right, self.total) if self.final else None
+
+    @property
+    def in_rank(self) -> bool:
+        """The period counts in the year total and rank a worker sees."""
+        return self.status == "closed"
+
+    def answer_visible(self, answered_it: bool) -> bool:
+        """A question's key and explanation: all after the close; while open, only those the
+        worker answered, and only in periods that reveal immediately (so the rest cannot be
+        looked up first)."""
+        if self.status == "closed":
+            return True
+        return self.status == "open" and self.reveal == "immediate" and answered_it
+
+
+def what_taker_sees(period: QuizPeriod, now: datetime, answered: int = 0, total: int = 0,
+                    correct: int = 0) -> TakerView:
+    """The view of `period` for a worker who answered `answered` of `total` questions, `correct`
+    of them right (see TakerView for the rule)."""
+    return TakerView(period_status(period, now), period.reveal, answered, total, correct)
+
+
+def answer_visible(period: QuizPeriod, now: datetime, answered: bool) -> bool:
+    """May a taker see a question's correct answer and explanation now? (TakerView's rule.)"""
+    return what_taker_sees(period, now).answer_visible(answered)
 
 
 def period_title(period: QuizPeriod) -> str:
@@ -370,6 +455,16 @@ async def answered_ids(session: AsyncSession, period: QuizPeriod, openid: str) -
 async def answered_period_ids(session: AsyncSession, openid: str) -> set[int]:
     """The periods in which `openid` answered at least one question."""
     return set(await session.scalars(select(QuizAnswer.period_id).where(QuizAnswer.openid == openid).distinct()))
+
+
+async def taken_periods(session: AsyncSession, openid: str) -> list[QuizPeriod]:
+    """The periods `openid` answered in, the one answered in most recently first."""
+    rows = (await session.execute(
+        select(QuizPeriod, func.max(QuizAnswer.answered_at).label("last"))
+        .join(QuizAnswer, QuizAnswer.period_id == QuizPeriod.id).where(QuizAnswer.openid == openid)
+        .group_by(QuizPeriod.id))).all()
+    rows.sort(key=lambda r: (r[1], r[0].closes_at, r[0].opens_at, r[0].id), reverse=True)
+    return [p for p, _ in rows]
 
 
 async def next_question(session: AsyncSession, period: QuizPeriod, openid: str

@@ -18,11 +18,8 @@ from bot.core.validators import mask_phone
 from bot.db.models.core import Member
 from bot.db.models.quiz import QuizAnswer, QuizPeriod, QuizPeriodQuestion, QuizQuestion
 from handlers.chairs_ops import bound_chairs
-from handlers.quiz_ops import LETTERS, list_periods, period_questions, period_status, period_title
-
-
-def percent(part: int, whole: int) -> float:
-    return round(100.0 * part / whole, 1) if whole else 0.0
+from handlers.quiz_ops import (LETTERS, TakerView, list_periods, percent, period_questions, period_title,
+                               what_taker_sees)
 
 
 def mean(values: list[float]) -> float:
@@ -53,6 +50,31 @@ async def period_scores(session: AsyncSession, period: QuizPeriod) -> dict[str, 
         select(QuizAnswer.openid, func.count(), func.sum(case((QuizAnswer.correct.is_(True), 1), else_=0)))
         .where(QuizAnswer.period_id == period.id).group_by(QuizAnswer.openid))
     return {o: PeriodScore(int(c or 0), int(n), total) for o, n, c in rows.all()}
+
+
+async def taker_views(session: AsyncSession, periods: Iterable[QuizPeriod], openid: str, now: datetime
+                      ) -> dict[int, TakerView]:
+    """period id → what `openid` may see about it now (see quiz_ops.TakerView)."""
+    periods = list(periods)
+    ids = [p.id for p in periods]
+    if not ids:
+        return {}
+    totals = dict((await session.execute(
+        select(QuizPeriodQuestion.period_id, func.count()).where(QuizPeriodQuestion.period_id.in_(ids))
+        .group_by(QuizPeriodQuestion.period_id))).all())
+    mine = {pid: (int(n), int(c or 0)) for pid, n, c in (await session.execute(
+        select(QuizAnswer.period_id, func.count(), func.sum(case((QuizAnswer.correct.is_(True), 1), else_=0)))
+        .where(QuizAnswer.period_id.in_(ids), QuizAnswer.openid == openid)
+        .group_by(QuizAnswer.period_id))).all()}
+    views = {}
+    for p in periods:
+        answered, correct = mine.get(p.id, (0, 0))
+        views[p.id] = what_taker_sees(p, now, answered, int(totals.get(p.id, 0)), correct)
+    return views
+
+
+async def taker_view(session: AsyncSession, period: QuizPeriod, openid: str, now: datetime) -> TakerView:
+    return (await taker_views(session, [period], openid, now))[period.id]
 
 
 @dataclass
@@ -100,10 +122,10 @@ async def year_table(session: AsyncSession, year: int, now: datetime, *, month_w
     """Everyone who answered in `year`, scored over the periods opened so far, ranked by
     participation rate then year-end score. Union chairs are marked; `with_all_chairs` adds
     the bound chairs who never answered (0 %, for the year-end assessment). `only_revealed`
-    leaves out open periods whose results are shown only after they close (what takers may see)."""
+    keeps the periods that count in the total and rank a worker sees: closed ones (TakerView.in_rank)."""
     periods = [p for p in await list_periods(session, year) if p.opens_at <= now]
     if only_revealed:
-        periods = [p for p in periods if p.reveal == "immediate" or period_status(p, now) == "closed"]
+        periods = [p for p in periods if what_taker_sees(p, now).in_rank]
     per_period = {p.code: await period_scores(session, p) for p in periods}
     openids = {o for s in per_period.values() for o in s}
     chairs = await bound_chairs(session)

@@ -10,7 +10,7 @@ transaction, so each freed seat promotes exactly one person, once.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,9 @@ from bot.db.models.signup import Activity, Signup
 TZ = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = "一二三四五六日"
 ACTIVE = ("confirmed", "waitlist")
+# How to check in, for every message sent ahead: the code itself is only announced on site
+# (a code sent beforehand would let people check in from home).
+CHECKIN_HOW = "到场后回复「签到」加现场公布的6位数字即可签到"
 
 
 class SignupError(Exception):
@@ -129,8 +132,9 @@ async def _tell_changed(session: AsyncSession, act: Activity, now: datetime) -> 
     )).all()
     for s in rows:
         key = f"signup:changed:{act.id}:{s.member_id}:{now:%Y%m%d%H%M%S%f}"
+        how = f"{CHECKIN_HOW}。" if s.status == "confirmed" else ""
         text = (f"您报名的「{act.title}」时间或地点有变动，请留意：\n时间：{when_text(act)}\n地点：{act.place}\n"
-                "如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
+                f"{how}如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
         await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose="signup.changed",
                              template=_status_template(act, "时间或地点变动", "请按新的时间地点参加"))
         s.notice_key = key
@@ -256,6 +260,7 @@ async def sign_up(session: AsyncSession, now: datetime, activity_id: int, member
         session.add(existing)
     existing.created_at = now  # when this sign-up was made (a re-sign-up reuses the row)
     existing.name, existing.phone, existing.employer = name, phone, employer or ""
+    existing.openid, existing.erase_requested_at = member.openid, None  # given again: a fresh sign-up
     existing.status, existing.seq, existing.updated_at = status, seq, now
     existing.confirmed_at = now if got_seat else None
     existing.cancelled_at, existing.attended_at, existing.checkin_via = None, None, None
@@ -288,7 +293,8 @@ async def _fill_seat(session: AsyncSession, act: Activity, now: datetime) -> Sig
     await session.refresh(nxt)
     key = f"signup:promoted:{act.id}:{nxt.member_id}:{nxt.seq}"
     text = (f"好消息！有人取消了报名，您已从候补转为正式报名「{act.title}」。\n"
-            f"时间：{when_text(act)}\n地点：{act.place}\n如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
+            f"时间：{when_text(act)}\n地点：{act.place}\n"
+            f"{CHECKIN_HOW}。如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
     await outbox.enqueue(session, key=key, openid=nxt.openid, now=now, text=text, purpose="signup.promoted",
                          template=_status_template(act, "候补转正式报名", "请准时参加"))
     nxt.notice_key = key
@@ -440,13 +446,74 @@ async def queue_reminders(session: AsyncSession, now: datetime, at: Any, tz: Zon
         )).all()
         for s in people:
             text = (f"温馨提醒：您报名的「{act.title}」明天举行。\n时间：{when_text(act, tz)}\n地点：{act.place}\n"
-                    f"到场后回复「签到 {act.checkin_code}」即可签到。如不能参加，请回复「我的报名」取消。")
+                    f"{CHECKIN_HOW}。如不能参加，请回复「我的报名」取消。")
             row = await outbox.enqueue(
                 session, key=f"signup:remind:{act.id}:{s.member_id}:{local(act.starts_at, tz):%Y%m%d}",
                 openid=s.openid, now=now, text=text,
                 purpose="signup.reminder",
                 template={"kind": "signup_reminder", "data": {
                     "keyword1": act.title, "keyword2": when_text(act, tz), "keyword3": act.place,
-                    "remark": f"签到码 {act.checkin_code}"}})
+                    "remark": CHECKIN_HOW}})
             queued += row is not None
     return queued
+
+
+# ----------------------------------------------------------------------------- 删除我的信息
+@dataclass
+class SignupErasure:
+    """What 删除我的信息 did to one member's sign-ups."""
+
+    erased: int = 0  # sign-ups whose name, phone and employer were removed now
+    # Upcoming sign-ups kept until the activity is over (staff need the contact for changes
+    # and the attendance list on the day), then removed by `erase_pending_signups`.
+    kept: list[tuple[Signup, Activity]] = field(default_factory=list)
+
+
+def _still_needed(s: Signup, act: Activity, now: datetime) -> bool:
+    """A live sign-up for an activity that is still to come (or under way)."""
+    return s.status in ACTIVE and act.status == "open" and act.ends_at > now
+
+
+def _strip(s: Signup, now: datetime) -> None:
+    """Remove everything that names or reaches the person; the row stays for the figures."""
+    s.name = s.phone = s.employer = s.openid = ""
+    s.member_id = None
+    s.notice_key = None
+    s.erase_requested_at = s.erase_requested_at or now
+    s.updated_at = now
+
+
+async def erase_member_signups(session: AsyncSession, now: datetime, member_id: int) -> SignupErasure:
+    """删除我的信息 for sign-ups: past and cancelled ones lose the personal data at once;
+    upcoming ones are flagged and keep it until the activity is over."""
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.member_id == member_id).order_by(Activity.starts_at, Signup.id)
+        .execution_options(populate_existing=True)
+    )).all()
+    out = SignupErasure()
+    for s, act in rows:
+        if _still_needed(s, act, now):
+            s.erase_requested_at = s.erase_requested_at or now
+            out.kept.append((s, act))
+        else:
+            _strip(s, now)
+            out.erased += 1
+    await session.flush()
+    return out
+
+
+async def erase_pending_signups(session: AsyncSession, now: datetime) -> int:
+    """Remove the personal data of flagged sign-ups no longer needed (activity over or
+    cancelled, sign-up cancelled). Idempotent; returns how many rows were emptied."""
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.erase_requested_at.is_not(None), Signup.member_id.is_not(None))
+    )).all()
+    done = 0
+    for s, act in rows:
+        if not _still_needed(s, act, now):
+            _strip(s, now)
+            done += 1
+    await session.flush()
+    return done

@@ -13,6 +13,8 @@ from bot.db.models.core import Outbox
 from bot.db.models.signup import Activity, Signup
 from handlers.signup_ops import TZ
 
+ERASED = "（本人已删除个人信息）"
+
 async def counts(session: AsyncSession, activity_id: int) -> dict[str, int]:
     rows = (await session.execute(
         select(Signup.status, func.count(), func.count(Signup.attended_at))
@@ -61,17 +63,20 @@ async def training_record(session: AsyncSession, start: date, end: date, tz: Zon
                Signup.status == "confirmed", Signup.attended_at.is_not(None))
         .order_by(Activity.starts_at)
     )).all()
-    workers: dict[int, dict[str, Any]] = {}
+    workers: dict[int | str, dict[str, Any]] = {}
     employers: dict[str, dict[str, Any]] = {}
     for s, a in rows:
-        w = workers.setdefault(s.member_id, {"name": s.name, "phone": s.phone, "employer": s.employer or "未填写",
-                                             "count": 0, "titles": []})
+        # A sign-up whose worker asked for deletion has no member any more: one anonymous line each.
+        erased = s.member_id is None
+        who: int | str = f"erased:{s.id}" if erased else s.member_id
+        employer = ERASED if erased else (s.employer or "未填写")
+        w = workers.setdefault(who, {"name": ERASED if erased else s.name, "phone": s.phone, "employer": employer,
+                                     "count": 0, "titles": []})
         w["count"] += 1
         w["titles"].append(a.title)
-        e = employers.setdefault(s.employer or "未填写", {"employer": s.employer or "未填写", "people": set(),
-                                                          "count": 0})
+        e = employers.setdefault(employer, {"employer": employer, "people": set(), "count": 0})
         e["count"] += 1
-        e["people"].add(s.member_id)
+        e["people"].add(who)
     emp = [{"employer": e["employer"], "people": len(e["people"]), "count": e["count"]} for e in employers.values()]
     return {
         "workers": sorted(workers.values(), key=lambda w: (-w["count"], w["employer"], w["name"])),

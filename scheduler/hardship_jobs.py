@@ -29,8 +29,8 @@ async def fetch_photos(ctx: JobContext) -> int:
 
 
 async def anonymise_closed(ctx: JobContext) -> int:
-    """Anonymise personal data of requests finished longer than hardship.retention_days ago
-    (and of closed ones whose worker asked for deletion)."""
+    """Anonymise personal data of requests finished (rejected, delivered or closed) longer than
+    hardship.retention_days ago, and of finished ones whose worker asked for deletion."""
     async with ctx.sessionmaker() as db, db.begin():
         return await anonymise_expired(db, now=ctx.clock.now(), retention_days=ctx.settings.hardship.retention_days,
                                        media_dir=_media_dir(ctx))
@@ -40,5 +40,5 @@ JOBS: list[JobSpec] = [
     JobSpec("hardship.fetch_photos", fetch_photos, {"trigger": "interval", "minutes": 2},
             "Download pending evidence photos from WeChat"),
     JobSpec("hardship.retention", anonymise_closed, {"trigger": "cron", "hour": 3, "minute": 30},
-            "Anonymise closed hardship requests past the retention period"),
+            "Anonymise finished hardship requests past the retention period or whose worker asked for deletion"),
 ]

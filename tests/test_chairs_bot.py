@@ -105,9 +105,9 @@ async def test_report_dialogue_checks_figures_and_stores_once(sim, db, clock, se
     u = sim.user("oChair1")
     first = await u.click("REPORT")
     assert "2026年第四季度" in first and "12月25日" in first and "25人以上" in first
-    assert "请回复一个数字，例如 12。" in await u.send("四十")
-    assert "太大了" in await u.send("1000000")
-    await u.send("40家")
+    assert "请回复一个数字，例如 12。" in await u.send("很多")
+    assert "企业数应在0–100000家之间" in await u.send("1000000")
+    assert "已建立工会" in await u.send("四十家")  # Chinese numerals, as voice input spells them
     reply = await u.send("41")  # more unionised than enterprises
     assert "不能多于" in reply
     await u.send("38")

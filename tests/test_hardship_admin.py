@@ -106,7 +106,7 @@ async def test_full_workflow_each_decision_queues_worker_message(client, db, app
     await act(client, req.id, "deliver", amount="2000", aid_kind="米面油一套", aid_date="2026-11-30")
     assert (await outbox_rows(db))[-1].payload["text"] == (
         "您的帮扶申请 BF-2026-0001 帮扶已发放。发放内容：2000.00 元，米面油一套，发放日期：2026-11-30。\n"
-        "如有疑问，欢迎致电街道总工会。\n回复「我的申请」可随时查看。")
+        "如有疑问，欢迎致电街道总工会（010-12345678）。\n回复「我的申请」可随时查看。")
 
     n = len(await outbox_rows(db))
     await act(client, req.id, "close")
@@ -131,7 +131,7 @@ async def test_rejection_message_carries_reason(client, db, app, clock):  # noqa
     await act(client, req.id, "start_review")
     await act(client, req.id, "reject", message="家庭人均收入高于标准")
     assert (await outbox_rows(db))[-1].payload["text"] == (
-        "很抱歉，您的帮扶申请 BF-2026-0001 这次没有通过。\n原因：家庭人均收入高于标准\n如有疑问，欢迎致电街道总工会。\n"
+        "很抱歉，您的帮扶申请 BF-2026-0001 这次没有通过。\n原因：家庭人均收入高于标准\n如有疑问，欢迎致电街道总工会（010-12345678）。\n"
         "回复「我的申请」可随时查看。")
     assert (await fetch(db, req.id)).reject_reason == "家庭人均收入高于标准"
 

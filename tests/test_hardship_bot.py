@@ -176,7 +176,7 @@ async def test_my_requests_and_supplement(sim, db, clock):  # noqa: ANN001
     await apply(u)
     await u.send("确认")
     [req] = await requests(db)
-    assert "没有需要补充" in await u.send("补充")
+    assert "没有正在办理" in await sim.user("oNobody").send("补充")  # no request: nothing to add to
     async with db() as s, s.begin():
         await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
         await ops.request_more(s, req.id, now=clock.now(), staff_id=None, message="请补拍一张清楚的住院发票")
@@ -184,19 +184,23 @@ async def test_my_requests_and_supplement(sim, db, clock):  # noqa: ANN001
     assert "BF-2026-0001" in reply and "需要您补充材料" in reply and "请补拍一张清楚的住院发票" in reply
     assert "waiting" not in reply
 
-    assert "补充" in await u.image("STRAY")  # a photo outside any step points to 补充
     reply = await u.send("补充")
     assert "清楚的住院发票" in reply
     await u.image("MEDIA9")
     reply = await u.send("完成")
-    assert "重新进入审核" in reply and "1 张照片" in reply
+    assert "已附到申请 BF-2026-0001" in reply and "1 张照片" in reply
     [req] = await requests(db)
     assert req.status == "reviewing"
     assert [p.media_id for p in req.photos] == ["MEDIA1", "MEDIA2", "MEDIA9"]
+    # a photo sent later, outside any step, is kept as the open request's new material
+    assert "已作为申请 BF-2026-0001 的补充材料保存" in await u.image("LATE")
+    assert "1 张照片" in await u.send("完成")
+    [req] = await requests(db)
+    assert [p.media_id for p in req.photos][-1] == "LATE"
 
     async with db() as s, s.begin():
         await ops.request_more(s, req.id, now=clock.now(), staff_id=None, message="收入证明也要一份")
-    assert "重新进入审核" in await u.send("补充：单位开不了收入证明，我可以写个说明")
+    assert "已附到申请 BF-2026-0001" in await u.send("补充：单位开不了收入证明，我可以写个说明")
     async with db() as s:
         events = list(await s.scalars(select(HardshipEvent).where(HardshipEvent.action == "supplement")))
     assert events[-1].text == "单位开不了收入证明，我可以写个说明" and events[-1].actor == "worker"

@@ -298,7 +298,7 @@ def test_handlers_and_core_import_neither_wechatpy_nor_aiohttp() -> None:
 
 async def test_a_photo_outside_any_form_gets_a_helpful_answer(sim: WeChatSim) -> None:
     reply = await sim.user("oPhoto").image("MEDIA-X")
-    assert "收到您的照片" in reply and "补充" in reply
+    assert "收到您的照片" in reply and "没有地方保存" in reply and "帮扶" in reply
 
 
 async def test_a_second_form_started_by_click_keeps_the_first_as_a_draft(sim: WeChatSim) -> None:
@@ -306,7 +306,8 @@ async def test_a_second_form_started_by_click_keeps_the_first_as_a_draft(sim: We
     await u.send("登记")
     await u.send("29")  # the sample form now asks for the phone
     assert "第二个" in await u.click("SECOND")  # another flow starts; the first is kept
-    assert "已提交" in await u.send("好的")
+    assert "请直接回复备注" in await u.send("好的")  # an acknowledgement is not an answer
+    assert "已提交" in await u.send("随便说一句")
     resumed = await u.send("登记")
     assert "还没填完" in resumed and "手机号" in resumed  # back where it stopped
 

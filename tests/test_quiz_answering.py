@@ -121,7 +121,7 @@ async def test_answers_hidden_until_the_period_closes(sim, db, clock):
     assert "正确" not in reply and "错误" not in reply and "25人" not in reply
     assert "还没结束" in await u.send("解析")
     reply = await u.send("成绩")
-    assert "已答 1 题" in reply and "0 分" not in reply
+    assert "已答 1/1 题，11月30日结束后公布得分和解析" in reply and "0 分" not in reply
     clock.set(local(2026, 12, 1, 8, 0))
     reply = await u.send("解析")
     assert "正确答案：B" in reply and "您的答案 A ❌" in reply and "会员25人以上" in reply

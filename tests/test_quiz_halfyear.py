@@ -65,16 +65,19 @@ async def test_month_first_then_the_half_year_test(sim, db, clock):
     assert "2026年下半年测试" in reply and "第 1/2 题" in reply
 
 
-async def test_hidden_answers_in_the_test_still_give_the_score(sim, db, clock):
+async def test_hidden_answers_in_the_test_give_the_score_after_close(sim, db, clock):
     ids = await add_bank(db, clock)
     await add_period(db, clock, "2026-H2", ids[:2], reveal="after_close")
     clock.set(local(2026, 12, 2, 9, 0))
     u = sim.user("oQuiet")
-    await u.send("测试")
+    assert "得分和解析12月31日测试结束后公布" in await u.send("测试")
     reply = await u.send("C")
     assert reply.startswith("已记录：C。") and "正确答案" not in reply
     reply = await u.send("ABCD")
-    assert "答对 1/2 题" in reply and "解析" in reply
+    assert "全部完成" in reply and "12月31日结束后公布" in reply and "解析" in reply
+    assert "答对" not in reply and "得分 " not in reply  # the score waits for the close, as 成绩 says
+    clock.set(local(2027, 1, 2, 9, 0))
+    assert "2026年下半年测试：50 分（答对 1/2）" in await u.send("成绩")
 
 
 async def test_explanations_mid_test_cover_only_answered_questions(sim, db, clock):

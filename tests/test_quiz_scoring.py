@@ -50,9 +50,16 @@ async def test_ranking_by_participation_then_score(sim, db, clock, settings):
     assert [(g.employer, g.rank, g.participation, g.avg_total) for g in board] == [
         ("甲公司", 1, 66.7, 75.0), ("丙公司", 2, 50.0, 50.0), ("乙社区", 2, 50.0, 50.0)]
 
+    reply = await sim.user("oB").send("成绩")  # November is still open: the rank counts October only
+    assert "2026年10月 每月一题：0 分（答对 0/1）" in reply
+    assert "2026年11月 每月一题：100 分（答对 1/1）" in reply
+    assert "参与 1/1 期，综合得分 0 分，排名第 3 名（共 3 人）" in reply
+    assert "「2026年11月 每月一题」结束后计入综合得分和排名" in reply
+    clock.set(local(2026, 12, 1, 9, 0))  # November closed; the half-year test (December) is open
     reply = await sim.user("oB").send("成绩")
     assert "2026年10月 每月一题：0 分（答对 0/1）" in reply
     assert "2026年11月 每月一题：100 分（答对 1/1）" in reply
+    assert "2026年下半年测试：未作答，12月31日前回复「答题」参加" in reply
     assert "参与 2/2 期，综合得分 50 分，排名第 2 名（共 4 人）" in reply
     reply = await sim.user("oC").send("成绩")
     assert "2026年10月 每月一题：未参加" in reply and "排名第 3 名" in reply
@@ -95,7 +102,8 @@ async def test_export_marks_chairs_and_masks_phones(sim, db, clock, settings, cl
     async with db() as s, s.begin():
         await s.execute(update(Member).where(Member.openid == "oWorker").values(phone="13812345678", name="孙八"))
 
-    # what workers see: only people who took part are ranked
+    # what workers see once November closed: only people who took part are ranked
+    clock.set(local(2026, 12, 1, 9, 0))
     assert "共 2 人" in await sim.user("oWorker").send("成绩")
 
     await log_in_staff(client, db)

@@ -106,12 +106,12 @@ async def test_training_record_per_worker_and_employer(client, sim, db, clock):
     t2 = await make_activity(db, clock, title="安全生产讲座", starts_at=at(27, 9), ends_at=at(27, 11), capacity=None)
     ev = await make_activity(db, clock, title="读书会", kind="event", starts_at=at(27, 19), ends_at=at(27, 21))
     a, b = sim.user("oA"), sim.user("oB")
-    await a.send("报名"); await a.send("1"); await a.send("确认"); await a.send("王一")  # noqa: E702
-    await a.send("13800000001"); await a.send("红星机械厂")  # noqa: E702
+    await a.send("报名"); await a.send("1"); await a.send("王一")  # noqa: E702
+    await a.send("13800000001"); await a.send("红星机械厂"); await a.send("确认")  # noqa: E702
     await a.send("报名"); await a.send("2"); await a.send("确认")  # noqa: E702
     await a.send("报名"); await a.send("3"); await a.send("确认")  # noqa: E702
-    await b.send("报名"); await b.send("1"); await b.send("确认"); await b.send("王二")  # noqa: E702
-    await b.send("13800000002"); await b.send("红星机械厂")  # noqa: E702
+    await b.send("报名"); await b.send("1"); await b.send("王二")  # noqa: E702
+    await b.send("13800000002"); await b.send("红星机械厂"); await b.send("确认")  # noqa: E702
     clock.set(at(26, 13, 30))
     assert "签到成功" in await a.send(f"签到 {t1.checkin_code}")
     assert "签到成功" in await b.send(f"签到 {t1.checkin_code}")

@@ -121,6 +121,7 @@ async def test_cancel_of_a_row_promoted_meanwhile_frees_its_seat(db, clock, engi
     async with engine.connect() as watch:  # wait until B's cancel waits for the lock
         while not task.done() and not await watch.scalar(text(
                 "select count(*) from pg_stat_activity where wait_event_type = 'Lock'")):
+            await watch.rollback()  # pg_stat_activity is a snapshot per transaction: read it afresh
             await asyncio.sleep(0.01)
     await s1.commit()
     await s1.close()
@@ -132,26 +133,35 @@ async def test_cancel_of_a_row_promoted_meanwhile_frees_its_seat(db, clock, engi
 
 
 async def test_back_while_giving_contact_details_goes_back_not_signs_up(sim, db, clock):
-    """上一步 at the employer / phone / name steps steps back; it is never taken as an answer."""
+    """上一步 at the summary / employer / phone / name steps steps back; it is never taken as an answer."""
     await make_activity(db, clock)
     u = sim.user("oBackAndForth")
     await u.send("报名")
+    assert "这已经是第一步了" in await u.send("上一步")
     await u.send("1")
-    await u.send("确认")
-    assert "报名人的姓名" in await u.send("报名")  # a command word is not taken as a name
+    not_a_name = await u.send("确认")  # a command word is not taken as a name
+    assert "不能作为姓名" in not_a_name and "请回复您的真实姓名" in not_a_name
+    again = await u.send("报名")  # the form's own word: where we are, not a name
+    assert "您正在填写活动报名" in again and "请回复您的真实姓名" in again
     await u.send("李四")
-    assert "工作单位" in await u.send("13800138000")
+    await u.send("13800138000")
+    assert "李四 138****8000" in await u.send("跳过")  # the summary
     back = await u.send("上一步")
-    assert "回到上一步" in back and "手机号码" in back
+    assert "回到上一步" in back and "请回复您的工作单位" in back
     back = await u.send("上一步")
-    assert "回到上一步" in back and "姓名" in back
+    assert "回到上一步" in back and "手机号码" in back and "138****8000" in back
     back = await u.send("上一步")
-    assert "电工技能培训" in back and "回复「确认」报名" in back
+    assert "回到上一步" in back and "姓名" in back and "李四" in back
+    back = await u.send("上一步")
+    assert "回到上一步" in back and "1. 【培训】电工技能培训" in back
     async with db() as s:
         assert list(await s.scalars(select(Signup))) == []
-    assert "李四 138****8000" in back  # what was given is kept and shown
-    assert "工作单位" in await u.send("确认")
-    assert "报名成功" in await u.send("跳过")
+    assert "上次留的是「李四」" in await u.send("1")  # what was given is kept and offered
+    assert "手机号码" in await u.send("沿用")
+    assert "工作单位" in await u.send("沿用")
+    summary = await u.send("跳过")
+    assert "李四 138****8000" in summary and "工作单位：（未填）" in summary
+    assert "报名成功" in await u.send("确认")
     async with db() as s:
         m = await s.scalar(select(Member).where(Member.openid == "oBackAndForth"))
-    assert m.employer == ""
+    assert (m.name, m.phone, m.employer) == ("李四", "13800138000", "")

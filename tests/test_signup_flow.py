@@ -27,12 +27,17 @@ async def make_activity(db, clock, **kw) -> Activity:  # noqa: ANN001
 
 
 async def signup_via_chat(u, name: str, phone: str, pick: str = "1") -> str:  # noqa: ANN001
+    """报名, pick, the contact details the profile lacks (employer skipped), then 确认 at the summary."""
     await u.send("报名")
-    await u.send(pick)
-    await u.send("确认")
-    await u.send(name)
-    await u.send(phone)
-    return await u.send("跳过")
+    reply = await u.send(pick)
+    if "请回复您的真实姓名" in reply:
+        reply = await u.send(name)
+    if "请回复您的手机号码" in reply:
+        reply = await u.send(phone)
+    if "请回复您的工作单位" in reply:
+        reply = await u.send("跳过")
+    assert "回复「确认」报名" in reply, reply
+    return await u.send("确认")
 
 
 async def one_seat_taken_one_waiting(sim, db, clock) -> Activity:  # noqa: ANN001
@@ -44,27 +49,33 @@ async def one_seat_taken_one_waiting(sim, db, clock) -> Activity:  # noqa: ANN00
 
 
 async def test_whole_flow_profile_asked_once_then_reused(sim, db, clock):
-    await make_activity(db, clock)
+    act = await make_activity(db, clock)
     u = sim.user("oWorkerA")
     listing = await u.send("报名")
     assert "1. 【培训】电工技能培训" in listing and "剩余2个名额" in listing and "街道职工之家" in listing
-    details = await u.send("1")
-    assert "11月26日（周四）14:00–16:00" in details and "回复「确认」报名" in details
-    assert "姓名" in await u.send("确认")
+    ask = await u.send("1")  # the profile lacks the contact details: asked once
+    assert "只问一次，下次自动带出" in ask and "姓名" in ask
     assert "手机号码" in await u.send("张三丰")
     assert "手机号好像不对" in await u.send("12345")
     assert "工作单位" in await u.send("13800138000")
-    done = await u.send("红星机械厂")
-    assert "报名成功" in done
+    summary = await u.send("红星机械厂")
+    assert "11月26日（周四）14:00–16:00" in summary and "地点：街道职工之家" in summary
+    assert "张三丰 138****8000" in summary and "工作单位：红星机械厂" in summary and "剩余2个名额" in summary
+    assert "回复「确认」报名，「修改」更改联系方式，「取消」放弃" in summary
+    async with db() as s:  # nothing stored before 确认
+        assert list(await s.scalars(select(Signup))) == []
+    done = await u.send("确认")
+    assert "报名成功" in done and "到场后回复「签到」加现场公布的6位数字" in done
+    assert act.checkin_code not in done  # the code is only announced on site
     async with db() as s:
         m = await s.scalar(select(Member).where(Member.openid == "oWorkerA"))
         assert (m.name, m.phone, m.employer) == ("张三丰", "13800138000", "红星机械厂")
 
-    # a second activity: the profile is offered, nothing asked again
+    # a second activity: the profile is brought along, nothing asked again
     await make_activity(db, clock, title="读书会", kind="event", starts_at=at(27, 19), ends_at=at(27, 21))
     await u.send("报名")
     details = await u.send("2")
-    assert "张三丰 138****8000" in details
+    assert "【活动】读书会" in details and "张三丰 138****8000" in details and "回复「确认」报名" in details
     assert "报名成功" in await u.send("确认")
 
     mine = await u.send("我的报名")
@@ -89,11 +100,12 @@ async def test_full_goes_to_waitlist_and_cancel_promotes_first_once(sim, db, clo
     a, b, c = sim.user("oA"), sim.user("oB"), sim.user("oC")
     assert "报名成功" in await signup_via_chat(a, "王一", "13800000001")
     assert "名额已满，可候补" in await b.send("报名")
-    assert "加入候补" in await b.send("1")
-    await b.send("确认")
+    await b.send("1")
     await b.send("王二")
     await b.send("13800000002")
-    assert "候补名单，目前排第1位" in await b.send("跳过")
+    summary = await b.send("跳过")
+    assert "名额已满，确认后加入候补" in summary
+    assert "候补名单，目前排第1位" in await b.send("确认")
     assert "第2位" in await signup_via_chat(c, "王三", "13800000003")
     assert "候补第1位" in await b.send("我的报名")
 
@@ -121,27 +133,34 @@ async def test_refusals_deadline_cancelled_full_without_waitlist(sim, db, clock)
     a, b = sim.user("oA"), sim.user("oB")
     assert "报名成功" in await signup_via_chat(a, "王一", "13800000001")
     await b.send("报名")
-    assert "名额已满，也不设候补" in await b.send("1")
-    # b waits on the details screen while the deadline passes
+    full = await b.send("1")  # refused, and still choosing
+    assert "名额已满，也不设候补" in full and "1. 【培训】电工技能培训" in full and "下次早点来" not in full
+    # b waits on the summary while the deadline passes
     async with db() as s, s.begin():
         x = await s.get(Activity, act.id)
         x.capacity = 5
     clock.set(at(25, 11, 30))
     await b.send("报名")
-    await b.send("1")
-    clock.set(at(25, 12, 1))
-    await b.send("确认")
+    assert "姓名" in await b.send("1")
     await b.send("王二")
     await b.send("13800000002")
-    assert "报名已经截止" in await b.send("跳过")
+    assert "回复「确认」报名" in await b.send("跳过")
+    clock.set(at(25, 12, 1))
+    closed = await b.send("确认")
+    assert "报名已经截止" in closed and "目前没有其他可以报名" in closed and "下次早点来" not in closed
+    async with db() as s:
+        assert (await s.scalar(select(Signup).where(Signup.openid == "oB"))) is None
+        m = await s.scalar(select(Member).where(Member.openid == "oB"))
+        assert (m.name, m.phone) == ("王二", "13800000002")  # confirmed once: not asked again
     assert "目前没有可以报名" in await b.send("报名")
 
     act2 = await make_activity(db, clock, title="书画摄影比赛", kind="event", starts_at=at(28, 9), ends_at=at(28, 17))
     await b.send("报名")
-    await b.send("1")
+    assert "书画摄影比赛" in await b.send("1")  # straight to the summary
     async with db() as s, s.begin():
         await ops.cancel_activity(s, clock.now(), act2.id, "场地检修")
-    assert "已取消，不能报名" in await b.send("确认")
+    reply = await b.send("确认")
+    assert "已取消，不能报名" in reply and "没有其他可以报名" in reply
 
 
 async def test_check_in_window_by_code_and_qr_scan(sim, db, clock):
@@ -161,12 +180,7 @@ async def test_check_in_window_by_code_and_qr_scan(sim, db, clock):
 
     # the QR scan marks attendance under the same rule, also as a first follow
     act2 = await make_activity(db, clock, title="业务知识讲座", starts_at=at(26, 17), ends_at=at(26, 18))
-    await other.send("报名")
-    await other.send("1")
-    await other.send("确认")
-    await other.send("王二")
-    await other.send("13800000002")
-    assert "报名成功" in await other.send("跳过")
+    assert "报名成功" in await signup_via_chat(other, "王二", "13800000002")
     reply = await other.follow(f"checkin:{act2.id}")
     assert "欢迎关注" in reply and "签到成功" in reply
     async with db() as s:

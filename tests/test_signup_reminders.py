@@ -36,7 +36,9 @@ async def test_reminder_day_before_once_and_idempotent(app, sim, db, clock, deli
     rows = await reminders(db)
     assert len(rows) == 1 and rows[0].key.startswith(f"signup:remind:{act.id}:")
     assert rows[0].openid == "oA" and rows[0].payload["template"]["kind"] == "signup_reminder"
-    assert act.checkin_code in rows[0].payload["text"] and "明天" in rows[0].payload["text"]
+    # the code is announced on site only: a reminder must not let anyone check in from home
+    assert act.checkin_code not in str(rows[0].payload) and "明天" in rows[0].payload["text"]
+    assert "到场后回复「签到」加现场公布的6位数字" in rows[0].payload["text"]
     await deliver()
     assert await send_reminders(ctx) == 0  # delivered rows still count as queued
     assert JOBS[0].id == "signup.reminders"

@@ -1,6 +1,7 @@
 """The handler context: the message, the member, the session, the dialogue, a clock."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.core.dialogue import DialogueState
+from bot.core.normalize import fold
 from bot.core.types import Incoming
 
 if TYPE_CHECKING:
@@ -31,6 +33,8 @@ class Ctx:
     # Lines put before the reply (e.g. "your earlier form expired").
     notes: list[str] = field(default_factory=list)
     dispatcher: Any = None
+    # Set when a reply already says how to come back to a kept draft.
+    notes_shown: bool = False
 
     _member: "Member | None" = None
 
@@ -57,9 +61,8 @@ class Ctx:
 
     @property
     def text(self) -> str:
-        from bot.core.router import normalize
-
-        return normalize(self.msg.text)
+        """The message folded for matching (voice's 「。」, full-width forms, spaces)."""
+        return fold(self.msg.text)
 
     @property
     def now(self) -> datetime:
@@ -69,6 +72,10 @@ class Ctx:
     @property
     def local_now(self) -> datetime:
         return self.clock.local()
+
+    def with_text(self, text: str) -> "Ctx":
+        """The same context as if the message had said `text` (e.g. the rest after 「补充：」)."""
+        return dataclasses.replace(self, msg=dataclasses.replace(self.msg, text=text))
 
     async def notify(self, openid: str, text: str | None = None, *, key: str, purpose: str = "",
                      template: dict[str, Any] | None = None) -> bool:

@@ -1,11 +1,15 @@
 """Route one message to one handler.
 
 Tiers, first match wins:
-  (a) interrupts — 取消, 菜单, 帮助, and every click/event handler (an event is
-      never an answer to a form question, so a menu click always starts its flow);
-  (b) handlers of the user's current dialogue state;
-  (c) handlers for users with no open dialogue — keywords, clicks, events;
+  (a) interrupts — 取消, 菜单, 帮助, 我的申请, 签到 CODE …: answered even inside a dialogue;
+  (b) with a dialogue open: an event, or another whole-message keyword than the dialogue's
+      own start word, leaves the dialogue by its Flow's policy (keep / pause / end) and goes
+      there; anything else is the dialogue's answer;
+  (c) keywords, clicks and events for users with no open dialogue;
   (d) the fallback.
+
+Replies longer than WeChat's passive limit are shortened here, in one place: the first part
+answers now and the rest follows through the outbox in the same transaction.
 """
 from __future__ import annotations
 
@@ -13,19 +17,40 @@ import logging
 from collections.abc import Sequence
 
 from bot.core.context import Ctx
-from bot.core.router import Handler, Router
-from bot.core.types import Reply, TextReply, as_reply
+from bot.core.router import Flow, Handler, Route, Router
+from bot.core.types import NewsReply, Reply, TextReply, as_reply
 
 log = logging.getLogger("unionbot.dispatch")
+
+PASSIVE_LIMIT = 2047  # bytes of UTF-8 WeChat takes in a passive text reply
+MORE_FOLLOWS = "（内容较长，余下部分随后发给您。）"
 
 
 class Dispatcher:
     def __init__(self, routers: Sequence[Router], fallback: Handler) -> None:
         self.routers = list(routers)
         self.fallback = fallback
+        self.flows: dict[str, Flow] = {}
+        for r in self.routers:
+            for flow in r.flows:
+                if flow.name in self.flows:
+                    raise ValueError(f"flow {flow.name!r} declared twice")
+                self.flows[flow.name] = flow
 
     def menu_items(self) -> list[tuple[str, str]]:
         return [item for r in self.routers for item in r.menu]
+
+    def flow_title(self, flow: str | None) -> str:
+        f = self.flows.get(flow or "")
+        return f.title if f else "内容"
+
+    def resume_hint(self, flow: str) -> str:
+        """「回复「帮扶」接着填」 for a kept draft."""
+        f = self.flows.get(flow)
+        if f is None:
+            return ""
+        how = f"回复「{f.resume_word}」就能接着填" if f.resume_word else "再发一次相应的关键词就能接着填"
+        return f"您没填完的{f.title}已为您保存，{how}。"
 
     def find(self, ctx: Ctx) -> Handler:
         msg = ctx.msg
@@ -34,19 +59,15 @@ class Dispatcher:
                 if route.filter(msg):
                     return route.handler
         state = ctx.dialogue.state
-        owner = next((r for r in self.routers for sr in r.states if sr.matches(state)), None) if state else None
-        if msg.kind == "event":
-            for r in self.routers:
-                for route in r.routes:
-                    if route.filter(msg):
-                        # Another feature's menu click inside a form: keep the form safe.
-                        return self._keeping_form(route.handler) if owner not in (None, r) else route.handler
         if state:
+            owner = next((sr for r in self.routers for sr in r.states if sr.matches(state)), None)
             if owner is not None:
-                switch = self._other_feature_keyword(ctx, owner)
-                if switch is not None:
-                    return switch
-                return next(sr.handler for sr in owner.states if sr.matches(state))
+                leave = self._leaving_route(ctx)
+                if leave is not None:
+                    return self._leaving(ctx.dialogue.flow or "", leave.handler)
+                if msg.kind == "event":
+                    return self.fallback  # a view click or a location report is no answer
+                return owner.handler
             log.warning("unknown dialogue state %r for %s; resetting", state, msg.openid)
             ctx.dialogue.clear()
             ctx.notes.append("抱歉，刚才的对话流程已更新，请重新开始。")
@@ -56,62 +77,101 @@ class Dispatcher:
                     return route.handler
         return self.fallback
 
-    def _other_feature_keyword(self, ctx: Ctx, owner: Router) -> Handler | None:
-        """Another feature's keyword typed inside a form: go there, keep the form.
-
-        A whole-message keyword such as 报名 or 成绩 is never a sensible answer to another
-        feature's question. If that feature opens its own dialogue, the form is kept as a draft
-        (DialogueState.set); if it only answers (成绩, 我的报名), the form stays open and the
-        reply says so.
-        """
-        if ctx.msg.kind not in ("text", "voice"):
+    def _leaving_route(self, ctx: Ctx) -> Route | None:
+        """An event, or a whole-message keyword that doesn't start the open flow itself."""
+        msg, flow = ctx.msg, ctx.dialogue.flow
+        if msg.kind not in ("text", "voice", "event"):
             return None
         for r in self.routers:
-            if r is owner:
-                continue
             for route in r.routes:
-                if route.filter.keyword and route.filter(ctx.msg):
-                    return self._keeping_form(route.handler)
+                if route.starts == flow and msg.kind != "event":
+                    continue
+                if (msg.kind == "event" or route.filter.keyword) and route.filter(msg):
+                    return route
         return None
 
-    @staticmethod
-    def _keeping_form(handler: Handler) -> Handler:
-        """Run another feature's handler with the open form put safely aside.
+    def _leaving(self, flow_name: str, handler: Handler) -> Handler:
+        """Run another feature's handler after leaving the open flow by its policy."""
+        flow = self.flows.get(flow_name) or Flow(flow_name, "内容", on_leave="end")
 
-        The form is stashed as a draft first, so whatever that handler does with the dialogue
-        (even clearing it) cannot lose it. If the handler opened no dialogue of its own, the form
-        is open again right where it was, and the reply says so; otherwise it stays a draft that
-        its keyword resumes.
-        """
         async def run(ctx: Ctx) -> Reply | str | None:
-            from bot.core.forms import FORMS
-
-            flow = ctx.dialogue.stash()
+            if flow.on_leave != "keep":
+                ctx.dialogue.clear()
+                reply = as_reply(await handler(ctx))
+                note = flow.paused_note if flow.on_leave == "pause" and ctx.dialogue.flow != flow.name else ""
+                return _with_note(reply, note)
+            stashed = ctx.dialogue.stash()
             reply = as_reply(await handler(ctx))
-            if not flow:
+            if not stashed:
                 return reply
-            title = FORMS[flow].title if flow in FORMS else "内容"
-            if ctx.dialogue.state is None and ctx.dialogue.restore(flow):
-                note = f"（您的{title}还没填完，直接回复就能接着填。）"
-            elif flow in ctx.dialogue.drafts and flow in FORMS:
-                note = f"（刚才没填完的{title}已为您保存，之后再发一次相应的关键词就能接着填。）"
+            if reply is None:  # nothing to say (an unfollow): the form simply stays as it was
+                if ctx.dialogue.state is None:
+                    ctx.dialogue.restore(stashed)
+                return None
+            if ctx.dialogue.state is None and ctx.dialogue.restore(stashed):
+                note = f"（您的{flow.title}还没填完，直接回复就能接着填。）"
+            elif stashed in ctx.dialogue.drafts:
+                note = f"（{self.resume_hint(stashed)}）"
             else:
-                # Not a form (a pick list, a quiz position kept in its own tables): nothing to keep.
-                ctx.dialogue.drop_draft(flow)
                 return reply
-            if isinstance(reply, TextReply):
-                return TextReply(f"{reply.text}\n\n{note}")
-            return reply or TextReply(note)
+            ctx.notes_shown = True
+            return _with_note(reply, note)
         return run
 
     async def dispatch(self, ctx: Ctx) -> Reply | None:
         ctx.dispatcher = self
+        before = ctx.dialogue.flow
         handler = self.find(ctx)
         reply = as_reply(await handler(ctx))
+        if before and ctx.dialogue.state is None and ctx.dialogue.drafts and not ctx.notes_shown:
+            # A dialogue just ended and another one waits as a draft: say how to get back.
+            waiting = [f for f in ctx.dialogue.drafts if f != before and f in self.flows]
+            if waiting and ctx.dialogue.flow is None:
+                reply = _with_note(reply, f"（{self.resume_hint(waiting[0])}）")
         if ctx.notes:
             prefix = "\n".join(ctx.notes)
             if reply is None:
-                return TextReply(prefix)
-            if isinstance(reply, TextReply):
-                return TextReply(prefix + "\n\n" + reply.text)
+                reply = TextReply(prefix)
+            elif isinstance(reply, TextReply):
+                reply = TextReply(prefix + "\n\n" + reply.text)
+        return await self._fit(ctx, reply)
+
+    async def _fit(self, ctx: Ctx, reply: Reply | None) -> Reply | None:
+        """Keep a passive text reply within WeChat's limit; the rest follows through the outbox."""
+        if not isinstance(reply, TextReply) or len(reply.text.encode()) <= PASSIVE_LIMIT:
+            return reply
+        parts = split_text(reply.text, PASSIVE_LIMIT - len(MORE_FOLLOWS.encode()) - 1)
+        for i, part in enumerate(parts[1:], 1):
+            await ctx.notify(ctx.openid, part, key=f"reply:{ctx.msg.dedup_key}:{i}", purpose="late_reply")
+        return TextReply(parts[0] + "\n" + MORE_FOLLOWS)
+
+
+def _with_note(reply: Reply | None, note: str) -> Reply | None:
+    if not note:
         return reply
+    if isinstance(reply, TextReply):
+        return TextReply(f"{reply.text}\n\n{note}")
+    if isinstance(reply, NewsReply):
+        return reply
+    return TextReply(note)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut `text` into pieces of at most `limit` UTF-8 bytes, at line ends where possible."""
+    parts: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate.encode()) <= limit:
+            current = candidate
+            continue
+        if current:
+            parts.append(current)
+        while len(line.encode()) > limit:  # one very long line: cut it by characters
+            cut = len(line.encode()[:limit].decode(errors="ignore"))
+            parts.append(line[:cut])
+            line = line[cut:]
+        current = line
+    if current or not parts:
+        parts.append(current)
+    return parts

@@ -1,33 +1,56 @@
 """The form engine: declared fields, one question at a time.
 
-A feature declares `fields` and `submit`; the engine asks for the next
-missing field, re-asks with a hint on a bad answer, and handles 上一步
-(back), 跳过 (skip an optional field), 沿用 (keep a prefilled value), the
-confirm step (确认 / 修改 / 取消) and drafts (a form left for another flow is
-resumed when the user comes back to it). 取消 itself is a global interrupt
-(handlers/common.py) that calls `Form.cancel`.
+A feature declares `fields` and `submit`; the engine asks for the next missing field,
+re-asks with a hint on a bad answer, and handles the words people use around a form:
+上一步 (back), 跳过 (optional fields only), 沿用 (only when there is a value to keep), the
+confirm step (确认 / 修改 / 取消), photos at any moment, plausibility questions
+(「家庭月收入 2 元，对吗？」) and cross-field checks on every path. 取消 itself is a global
+interrupt (handlers/common.py) that calls `Form.cancel`; another feature's keyword inside
+a form is the dispatcher's business (the form is kept as a draft, see `Flow`).
+
+Nothing a person sends is dropped silently: a photo at a text step is kept when the form
+collects photos (and the reply says so) or the reply says it was not kept; reserved words
+(确认, 沿用, 跳过, 完成, 菜单 …) are never stored as answers.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import inspect
+import unicodedata
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from bot.core.context import Ctx
-from bot.core.router import Filter, Router, normalize
-from bot.core.types import Reply, TextReply, as_reply
+from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_number, variants
+from bot.core.router import Filter, Flow, Router
+from bot.core.types import Reply, as_reply
 
-BACK_WORDS = {"上一步", "返回上一步", "上一题"}
-SKIP_WORDS = {"跳过", "无", "没有"}
-KEEP_WORDS = {"沿用", "是", "对", "好", "好的", "确认"}
-CONFIRM_WORDS = {"确认", "确定", "提交", "是"}
-EDIT_WORDS = {"修改", "改", "更改"}
-DONE_WORDS = {"完成", "好了", "结束", "没有了", "提交照片"}
+BACK_WORDS = frozenset({"上一步", "返回上一步", "回到上一步", "上一题", "返回", "退回"})
+SKIP_WORDS = frozenset({"跳过", "不填", "不想填", "先不填", "略过", "下一步", "不方便"})
+EMPTY_WORDS = frozenset({"无", "没有", "没", "暂无", "没有了"})  # skip too, on optional fields
+KEEP_WORDS = frozenset({"沿用", "不变", "没变", "照旧", "同上", "还是这个", "和上次一样", "跟上次一样", "一样"})
+YES_WORDS = frozenset({"是", "是的", "对", "对的", "没错", "好", "好的", "确认", "确定", "嗯", "嗯嗯", "可以", "ok",
+                       "没问题", "正确"})
+CONFIRM_WORDS = frozenset({"确认", "确定", "提交", "确认提交", "是", "是的", "对", "对的", "没问题", "可以",
+                           "好的", "ok", "没错", "正确"})
+EDIT_WORDS = frozenset({"修改", "改", "更改", "改一下", "要改", "有错", "重新填"})
+DONE_WORDS = frozenset({"完成", "好了", "结束", "没有了", "提交照片", "发完了", "发完", "就这些", "没了", "完了",
+                        "传完了", "上传完了"})
+ADD_WORDS = frozenset({"添加", "增加", "补充", "加", "继续添加", "再加"})
+REPLACE_WORDS = frozenset({"替换", "重新上传", "重拍", "重新发", "全部替换", "换掉"})
+# Command words: never an answer to a question, whatever the question.
+RESERVED = frozenset({"确认", "确定", "提交", "修改", "取消", "上一步", "跳过", "沿用", "完成", "菜单", "帮助"})
+# Acknowledgements: a person saying "OK", not giving a name or an employer.
+ACKNOWLEDGEMENTS = frozenset({"好", "好的", "是", "是的", "对", "对的", "嗯", "嗯嗯", "哦", "收到", "谢谢", "知道了",
+                              "ok", "行", "可以", "不知道", "不清楚", "随便", "你好", "您好"})
+
+SUMMARY_TEXT_CHARS = 80  # a long free-text answer shows this many characters in the summary
 
 
 class Invalid(Exception):
-    """Raised by a field parser: the answer is re-asked with this hint."""
+    """Raised by a field parser or check: the answer is re-asked with this hint."""
 
     def __init__(self, hint: str) -> None:
         super().__init__(hint)
@@ -42,70 +65,106 @@ class Stop(Exception):
         self.reply = reply
 
 
+class Recheck(Exception):
+    """Raised by `Form.cross_check` or `submit`: these answers don't fit together.
+
+    The form goes back to `fields` (their earlier answers offered with 沿用), says
+    `message`, and keeps everything else; it never ends the dialogue."""
+
+    def __init__(self, message: str, fields: Sequence[str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = tuple(fields)
+
+
 Parser = Callable[[str], Any]
 
 
+def _has_letters(text: str) -> bool:
+    return any(unicodedata.category(ch)[0] in "LN" for ch in text)
+
+
 def text_parser(min_len: int = 1, max_len: int = 500) -> Parser:
+    """Free text in the person's own words and punctuation. A short value (a unit's name, not a
+    sentence) loses the full stop voice recognition puts at its end: 「环卫所。」 → 环卫所."""
     def parse(text: str) -> str:
         text = text.strip()
+        if max_len <= 100:
+            text = text.rstrip("。.！!？?，,、；; ")
+        if not _has_letters(text):
+            raise Invalid("这一步请用文字回复。")
         if len(text) < min_len:
             raise Invalid(f"内容太短啦，请至少写{min_len}个字。")
         if len(text) > max_len:
-            raise Invalid(f"内容有点长，请控制在{max_len}字以内。")
+            raise Invalid(f"内容有点长（{len(text)}字），请控制在{max_len}字以内。")
         return text
+    parse.free_text = True  # type: ignore[attr-defined]  (an acknowledgement is no answer here)
     return parse
 
 
-def int_parser(lo: int, hi: int, unit: str = "") -> Parser:
+def int_parser(lo: int, hi: int, unit: str = "", *, units: tuple[str, ...] = (), example: str = "",
+               what: str = "数字") -> Parser:
+    """A whole number: 3, 三, 三口人, 十二家; 没有 / 无 mean 0 when 0 is allowed."""
+    allowed = tuple(u for u in (unit, *units, "个") if u)
+    ex = example or str(min(max(lo, 3), hi))
+
     def parse(text: str) -> int:
-        t = normalize(text).replace(unit, "").replace(",", "").replace("，", "").strip() if unit else \
-            normalize(text).replace(",", "").strip()
         try:
-            value = int(t)
-        except ValueError:
-            raise Invalid(f"请回复一个数字（{lo}–{hi}{unit}）。") from None
+            number = parse_number(text, allowed, zero_words=lo <= 0)
+            value = number.as_int()
+        except NotANumber:
+            raise Invalid(f"请回复一个数字，例如 {ex}。") from None
         if not lo <= value <= hi:
-            raise Invalid(f"数字应在{lo}–{hi}{unit}之间，请再确认一下。")
+            raise Invalid(f"{what}应在{lo}–{hi}{unit}之间，请再确认一下。")
         return value
     return parse
 
 
 def money_parser(hi: float = 1_000_000) -> Parser:
+    """An amount of yuan: 3500, 三千五, 1.2万, 约3000, 3000左右; 没有 / 无 mean 0."""
     def parse(text: str) -> float:
-        t = normalize(text).replace("元", "").replace(",", "").replace("，", "").replace("¥", "").strip()
         try:
-            value = round(float(t), 2)
-        except ValueError:
-            raise Invalid("请回复金额数字，单位元，例如 3500。") from None
-        if not 0 <= value <= hi:
+            number = parse_number(text.replace("¥", "").replace("￥", ""), ("元钱", "块钱", "元", "块"))
+        except NotANumber:
+            raise Invalid("请回复金额数字，单位元，例如 3500（说「三千五」也可以）。") from None
+        if number.value > Decimal(str(hi)):
             raise Invalid(f"金额应在 0–{hi:.0f} 元之间，请再确认一下。")
-        return value
+        return float(round(number.value, 2))
     return parse
+
+
+Choices = Sequence[Any] | Callable[[Ctx, Mapping[str, Any]], Awaitable[Sequence[Any]] | Sequence[Any]]
 
 
 @dataclass
 class Field:
     """One question of a form.
 
-    `parse` turns the answer into a value or raises Invalid(hint).
-    `choices` makes a numbered question; the answer may be the number or the word
-    (the value is the word). `condition(data)` decides whether to ask at all.
-    `prefill(ctx)` offers a known value the user can keep with 沿用 (asked when the
-    field comes up). A form's `prepare` may instead put values in data["_prefill"];
-    any field with a value there is offered the same way.
-    `kind="images"` collects image messages until 完成 (value: list of media ids).
+    `parse` turns the answer into a value or raises Invalid(hint). `choices` makes a
+    numbered question: a list of words, or of (value, label) pairs, or a function
+    `(ctx, data)` returning either (it may be async; the list shown is the list matched);
+    the answer may be the number (2, 二, 第二个) or the word. `condition(data)` decides
+    whether to ask at all. `prefill(ctx)` offers a known value the user can keep with 沿用;
+    `known(ctx)` answers the field without asking when the value is known (the profile),
+    still shown in the summary and editable with 修改. `check(value, data)` raises Invalid
+    when the value doesn't fit the other answers (run on every path); `plausible(value,
+    data)` returns a question when a value is possible but surprising.
+    `kind="images"` collects photos until 完成 (value: list of media ids);
+    `kind="parts"` collects any mix of text and photos until 完成 (value: list of parts).
     """
 
     name: str
     prompt: str | Callable[[Ctx, Mapping[str, Any]], str]
     parse: Parser = field(default_factory=text_parser)
     label: str = ""
-    choices: Sequence[str] | None = None
+    choices: Choices | None = None
     condition: Callable[[Mapping[str, Any]], bool] | None = None
     optional: bool = False
     prefill: Callable[[Ctx], Any] | None = None
+    known: Callable[[Ctx], Any] | None = None
     kind: str = "text"
     check: Callable[[Any, Mapping[str, Any]], None] | None = None
+    plausible: Callable[[Any, Mapping[str, Any]], str | None] | None = None
     show: Callable[[Any], str] | None = None
     max_images: int = 9
 
@@ -119,34 +178,68 @@ class Field:
             return self.show(value)
         if self.kind == "images":
             return f"{len(value)} 张照片"
-        return str(value)
+        if self.kind == "parts":
+            return parts_text(value)
+        text = str(value)
+        if len(text) > SUMMARY_TEXT_CHARS:
+            return text[:SUMMARY_TEXT_CHARS] + f"……（共{len(text)}字）"
+        return text
 
-    def question(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
+    def question(self, ctx: Ctx, data: Mapping[str, Any], choices: Sequence[Any] | None = None) -> str:
         text = self.prompt(ctx, data) if callable(self.prompt) else self.prompt
-        if self.choices:
-            text += "\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(self.choices, 1))
+        if choices:
+            text += "\n" + "\n".join(f"{i}. {_label(c)}" for i, c in enumerate(choices, 1))
             text += "\n（回复序号或文字）"
         if self.kind == "images":
             text += "\n请直接发送照片，发完后回复「完成」。"
+        if self.kind == "parts":
+            text += "\n文字、语音、照片都可以，可以分几条发，发完后回复「完成」。"
         if self.optional:
             text += "\n（可回复「跳过」）"
         return text
 
-    def read(self, raw: str) -> Any:
-        """The value of an answer. Free text keeps the user's own punctuation;
-        choices and numbers are matched on the folded (NFKC) form."""
-        if self.choices:
-            raw = normalize(raw)
-            if raw.isdigit() and 1 <= int(raw) <= len(self.choices):
-                return self.choices[int(raw) - 1]
-            for c in self.choices:
-                if raw == c or raw.lower() == c.lower():
-                    return c
-            matches = [c for c in self.choices if raw and raw in c]
-            if len(matches) == 1:
-                return matches[0]
-            raise Invalid(f"请回复 1–{len(self.choices)} 之间的序号，或选项中的文字。")
+    def read(self, raw: str, choices: Sequence[Any] | None = None) -> Any:
+        """The value of an answer. Free text keeps the person's own punctuation;
+        choices and numbers are matched on the folded form."""
+        if choices is None and self.choices is not None and not callable(self.choices):
+            choices = list(self.choices)
+        if choices:
+            return pick(raw, choices)
         return self.parse(raw.strip())
+
+
+def _label(choice: Any) -> str:
+    return str(choice[1]) if isinstance(choice, (tuple, list)) else str(choice)
+
+
+def _value(choice: Any) -> Any:
+    return choice[0] if isinstance(choice, (tuple, list)) else choice
+
+
+def pick(raw: str, choices: Sequence[Any]) -> Any:
+    """The choice a person meant: its number (2, 二, 第二个), its word, or a unique part of it."""
+    n = parse_choice_number(raw)
+    if n is not None:  # a number is a position, never a part of a label (times, dates)
+        if 1 <= n <= len(choices):
+            return _value(choices[n - 1])
+        raise Invalid(f"请回复 1–{len(choices)} 之间的序号，或选项中的文字。")
+    said = variants(raw)
+    for c in choices:
+        if fold(_label(c)).lower() in said:
+            return _value(c)
+    t = fold(raw).lower()
+    matches = [c for c in choices if t and t in fold(_label(c)).lower()]
+    if len(matches) == 1:
+        return _value(matches[0])
+    raise Invalid(f"请回复 1–{len(choices)} 之间的序号，或选项中的文字。")
+
+
+def parts_text(parts: Sequence[Mapping[str, Any]]) -> str:
+    """「1 段文字、2 张照片」"""
+    texts = sum(1 for p in parts if p.get("t") == "text")
+    images = sum(1 for p in parts if p.get("t") == "image")
+    out = [f"{texts} 段文字" if texts else "", f"{images} 张照片" if images else ""]
+    return "、".join(x for x in out if x) or "（无）"
 
 
 class Form:
@@ -157,6 +250,11 @@ class Form:
     fields: ClassVar[tuple[Field, ...]]
     confirm: ClassVar[bool] = True
     ttl: ClassVar[timedelta | None] = None  # default: settings.dialogue.expire_hours
+    # Photos sent at another step are kept once these fields are answered (e.g. consent).
+    keep_images_after: ClassVar[tuple[str, ...]] = ()
+    resume_word: str = ""  # set by mount: the word that starts (and resumes) the form
+    # Said when the form expired unfinished (None: the standard 「…已超过保留时间…」).
+    expired_note: ClassVar[str | None] = None
 
     # --- hooks a feature may override -------------------------------------------------
     async def prepare(self, ctx: Ctx) -> Reply | str | dict[str, Any] | None:
@@ -169,6 +267,12 @@ class Form:
     async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> Reply | str | None:
         raise NotImplementedError
 
+    def cross_check(self, ctx: Ctx, data: Mapping[str, Any]) -> None:
+        """Raise Recheck when the answers don't fit together (run before the summary and on 确认)."""
+
+    async def on_part(self, ctx: Ctx, data: Mapping[str, Any], part: Mapping[str, Any]) -> None:
+        """A `parts` field received one part (save it at once if nothing may wait)."""
+
     def summary(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
         lines = [f"请核对您的{self.title}："]
         n = 0
@@ -179,7 +283,10 @@ class Form:
         extra = self.summary_extra(ctx, data)
         if extra:
             lines.append(extra)
-        lines.append("\n回复「确认」提交，「修改」更改某一项，「取消」放弃。")
+        tail = "\n回复「确认」提交，「修改」更改某一项，「取消」放弃。"
+        if self._images_field(data) is not None:
+            tail += "还有照片可以直接发送。"
+        lines.append(tail)
         return "\n".join(lines)
 
     def summary_extra(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
@@ -192,38 +299,88 @@ class Form:
     def _field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
 
-    def _next_field(self, data: Mapping[str, Any]) -> Field | None:
-        for f in self.fields:
-            if f.asked(data) and f.name not in data:
-                return f
-        return None
+    def _images_field(self, data: Mapping[str, Any]) -> Field | None:
+        return next((f for f in self.fields if f.kind == "images" and f.asked(data)), None)
 
-    def _ask(self, ctx: Ctx, f: Field, data: dict[str, Any], hint: str = "") -> str:
+    def _set(self, ctx: Ctx, step: str, data: dict[str, Any]) -> None:
+        ctx.dialogue.set(f"{self.flow}:{step}", data, ttl=self._ttl(ctx))
+
+    async def _choices(self, ctx: Ctx, f: Field, data: dict[str, Any]) -> list[Any] | None:
+        if f.choices is None:
+            return None
+        if not callable(f.choices):
+            return list(f.choices)
+        found = f.choices(ctx, data)
+        if inspect.isawaitable(found):
+            found = await found
+        return [list(c) if isinstance(c, tuple) else c for c in found]
+
+    async def _ask(self, ctx: Ctx, f: Field, data: dict[str, Any], hint: str = "") -> str:
         if f.prefill is not None and f.name not in data:
             prefilled = data.setdefault("_prefill", {})
             if prefilled.get(f.name) is None:
                 prefilled[f.name] = f.prefill(ctx)
-        ctx.dialogue.set(f"{self.flow}:{f.name}", data, ttl=self._ttl(ctx))
-        q = f.question(ctx, data)
-        if f.name not in data:
-            known = data.get("_prefill", {}).get(f.name)
-            if _given(known):
-                q += f"\n上次留的是「{f.display(known)}」，回复「沿用」即可。"
+        choices = await self._choices(ctx, f, data)
+        if choices is not None:
+            data.setdefault("_choices", {})[f.name] = choices
+        self._set(ctx, f.name, data)
+        q = f.question(ctx, data, choices)
+        if f.name not in data and self._offered(f, data):
+            q += f"\n上次留的是「{f.display(data['_prefill'][f.name])}」，不变请回复「沿用」。"
         return f"{hint}\n{q}" if hint else q
 
+    @staticmethod
+    def _offered(f: Field, data: Mapping[str, Any]) -> bool:
+        return _given(data.get("_prefill", {}).get(f.name))
+
+    async def _next_field(self, ctx: Ctx, data: dict[str, Any]) -> Field | None:
+        for f in self.fields:
+            if not f.asked(data) or f.name in data:
+                continue
+            if f.known is not None and not data.get("_asked_known", {}).get(f.name):
+                value = f.known(ctx)
+                if _given(value):
+                    data[f.name] = value
+                    continue
+            return f
+        return None
+
     async def _advance(self, ctx: Ctx, data: dict[str, Any], hint: str = "") -> Reply | str | None:
-        f = self._next_field(data)
+        f = await self._next_field(ctx, data)
         if f is not None:
-            return self._ask(ctx, f, data, hint)
+            return await self._ask(ctx, f, data, hint)
+        try:
+            self.cross_check(ctx, data)
+        except Recheck as exc:
+            return await self._return_to(ctx, data, exc, hint)
         if self.confirm:
-            ctx.dialogue.set(f"{self.flow}:confirm", data, ttl=self._ttl(ctx))
-            text = self.summary(ctx, data)
-            return f"{hint}\n{text}" if hint else text
+            return self._show_summary(ctx, data, hint)
         return await self._finish(ctx, data)
 
+    def _show_summary(self, ctx: Ctx, data: dict[str, Any], hint: str = "") -> str:
+        self._set(ctx, "confirm", data)
+        text = self.summary(ctx, data)
+        return f"{hint}\n{text}" if hint else text
+
+    async def _return_to(self, ctx: Ctx, data: dict[str, Any], exc: Recheck, hint: str = "") -> Reply | str | None:
+        """Back to the fields a failed check names; their answers stay on offer with 沿用."""
+        prefill = data.setdefault("_prefill", {})
+        for name in exc.fields:
+            if name in data:
+                prefill[name] = data.pop(name)
+            data.setdefault("_asked_known", {})[name] = True
+        data.pop("_editing", None)
+        data.pop("_unsure", None)
+        note = "\n".join(x for x in (hint, exc.message + "请重新确认下面这一项，其他内容都保留着。") if x)
+        return await self._advance(ctx, data, note)
+
     async def _finish(self, ctx: Ctx, data: dict[str, Any]) -> Reply | str | None:
-        clean = {k: v for k, v in data.items() if not k.startswith("_")}
-        reply = await self.submit(ctx, clean)
+        try:
+            self.cross_check(ctx, data)
+            clean = {k: v for k, v in data.items() if not k.startswith("_")}
+            reply = await self.submit(ctx, clean)
+        except Recheck as exc:
+            return await self._return_to(ctx, data, exc)
         if ctx.dialogue.flow == self.flow:
             ctx.dialogue.clear()
         return reply
@@ -251,8 +408,8 @@ class Form:
             return f"{hint}\n{self.summary(ctx, data)}"
         if step == "edit":
             return f"{hint}\n{self._edit_menu(ctx, data)}"
-        if f is not None and f.kind == "images":
-            return self._ask(ctx, f, data, hint)
+        if f is not None and f.name not in data:
+            return await self._ask(ctx, f, data, hint)
         return await self._advance(ctx, data, hint)
 
     def cancel(self, ctx: Ctx) -> str:
@@ -260,10 +417,11 @@ class Form:
         return f"好的，已取消{self.title}，填写的内容没有保存。需要时随时再来找我们。"
 
     def _edit_menu(self, ctx: Ctx, data: dict[str, Any]) -> str:
-        ctx.dialogue.set(f"{self.flow}:edit", data, ttl=self._ttl(ctx))
+        self._set(ctx, "edit", data)
         lines = ["请回复要修改的项目序号："]
         for i, f in enumerate(self._editable(data), 1):
             lines.append(f"{i}. {f.label}：{f.display(data.get(f.name))}")
+        lines.append("（回复「上一步」回到核对页）")
         return "\n".join(lines)
 
     def _editable(self, data: Mapping[str, Any]) -> list[Field]:
@@ -283,103 +441,238 @@ class Form:
         text = ctx.text if ctx.msg.kind in ("text", "voice") else ""
 
         if step == "confirm":
-            if text in CONFIRM_WORDS:
-                return await self._finish(ctx, data)
-            if text in EDIT_WORDS:
-                return self._edit_menu(ctx, data)
-            return "请回复「确认」提交，「修改」更改某一项，或「取消」放弃。\n\n" + self.summary(ctx, data)
-
+            return await self._at_confirm(ctx, data, text)
         if step == "edit":
-            fields = self._editable(data)
-            if text.isdigit() and 1 <= int(text) <= len(fields):
-                f = fields[int(text) - 1]
-                data["_editing"] = f.name
-                old = data.pop(f.name, None)
-                if f.kind == "images":
-                    data["_images_old"] = old or []
-                return self._ask(ctx, f, data)
-            if text in BACK_WORDS:
-                ctx.dialogue.set(f"{self.flow}:confirm", data, ttl=self._ttl(ctx))
-                return self.summary(ctx, data)
-            return f"请回复 1–{len(fields)} 之间的序号。\n" + self._edit_menu(ctx, data)
+            return await self._at_edit(ctx, data, text)
 
         f = self._field(step)
         if f is None:  # a step that no longer exists (renamed field): start over politely
             ctx.dialogue.clear()
-            return f"抱歉，{self.title}的流程有更新，麻烦您重新开始，发送相应关键词即可。"
+            return f"抱歉，{self.title}的流程有更新，麻烦您重新开始，回复「{self.resume_word}」即可。"
 
-        if text in BACK_WORDS:
-            return self._back(ctx, f, data)
-
+        if text and is_word(text, BACK_WORDS):
+            return await self._back(ctx, f, data)
         try:
             if f.kind == "images":
                 return await self._image_step(ctx, f, data, text)
+            if f.kind == "parts":
+                return await self._parts_step(ctx, f, data, text)
+            if ctx.msg.kind == "image":
+                return await self._stray_image(ctx, f, data)
             if ctx.msg.kind == "voice" and not text:
-                return self._ask(ctx, f, data, "这条语音没有识别出文字，请打字回复。")
+                return await self._ask(ctx, f, data, "这条语音没有识别出文字，麻烦您再说一遍或打字回复。")
             if ctx.msg.kind not in ("text", "voice"):
-                return self._ask(ctx, f, data, "这一步需要文字回复哦。")
-            if f.optional and text in SKIP_WORDS:
-                data[f.name] = None
-            elif text in KEEP_WORDS and _given(data.get("_prefill", {}).get(f.name)):
-                data[f.name] = data["_prefill"][f.name]
-            else:
-                value = f.read(ctx.msg.text)
-                if f.check is not None:
-                    f.check(value, data)
-                data[f.name] = value
+                return await self._ask(ctx, f, data, "这一步需要文字回复哦，刚才发的内容没有保存。")
+            value = self._answer(f, data, text, ctx.msg.text)
+            if value is _UNSURE_KEPT:
+                value = data["_unsure"]["value"]
+            elif f.plausible is not None and not data.get("_unsure"):
+                question = f.plausible(value, data)
+                if question:
+                    data["_unsure"] = {"value": value}
+                    self._set(ctx, f.name, data)
+                    return (f"{question}\n没错请回复「对」；填错了请直接回复正确的{f.label or '内容'}。")
+            data.pop("_unsure", None)
+            if f.check is not None:
+                f.check(value, data)
+            data[f.name] = value
         except Invalid as exc:
-            return self._ask(ctx, f, data, exc.hint)
+            data.pop("_unsure", None)
+            return await self._ask(ctx, f, data, exc.hint)
         except Stop as exc:
             ctx.dialogue.clear()
             return exc.reply
         return await self._after_answer(ctx, f, data)
 
+    def _answer(self, f: Field, data: dict[str, Any], text: str, raw: str) -> Any:
+        """The value a text answer gives `f`, or Invalid with what to do instead."""
+        if data.get("_unsure") is not None and is_word(text, YES_WORDS):
+            return _UNSURE_KEPT
+        if is_word(text, KEEP_WORDS) or (self._offered(f, data) and is_word(text, YES_WORDS)):
+            if self._offered(f, data):
+                return data["_prefill"][f.name]
+            if f.optional and f.name in data.get("_prefill", {}):
+                return None  # an optional answer left empty last time stays empty
+            raise Invalid("这一项之前没有填过，没有可以沿用的内容，请直接回复。")
+        if is_word(text, SKIP_WORDS) or (f.optional and is_word(text, EMPTY_WORDS)):
+            if not f.optional:
+                raise Invalid("这一项需要填写，不能跳过哦。")
+            return None
+        if is_word(text, RESERVED):
+            raise Invalid(f"「{fold(text)}」是操作用语，不能作为{f.label or '这一项'}的内容。")
+        choices = data.get("_choices", {}).get(f.name)
+        if not choices and getattr(f.parse, "free_text", False) and is_word(text, ACKNOWLEDGEMENTS):
+            raise Invalid(f"请直接回复{f.label or '内容'}。")
+        return f.read(raw, choices)
+
     async def _after_answer(self, ctx: Ctx, f: Field, data: dict[str, Any]) -> Reply | str | None:
         self._drop_dependent(data)
-        if data.pop("_editing", None) == f.name:
-            data.pop("_images_old", None)
-            nxt = self._next_field(data)  # an edit may open a newly required field
+        if data.get("_editing") == f.name:
+            data.pop("_editing", None)
+            nxt = await self._next_field(ctx, data)  # an edit may open a newly required field
             if nxt is not None:
                 data["_editing"] = nxt.name
-                return self._ask(ctx, nxt, data)
-            ctx.dialogue.set(f"{self.flow}:confirm", data, ttl=self._ttl(ctx))
-            return self.summary(ctx, data)
+                return await self._ask(ctx, nxt, data)
+            try:
+                self.cross_check(ctx, data)
+            except Recheck as exc:
+                return await self._return_to(ctx, data, exc)
+            return self._show_summary(ctx, data)
         return await self._advance(ctx, data)
+
+    async def _at_confirm(self, ctx: Ctx, data: dict[str, Any], text: str) -> Reply | str | None:
+        if ctx.msg.kind == "image":
+            images = self._images_field(data)
+            if images is None:
+                return "这份" + self.title + "不需要照片，刚才的照片没有保存。\n\n" + self.summary(ctx, data)
+            have = list(data.get(images.name) or [])
+            if len(have) >= images.max_images:
+                return (f"{images.label}最多 {images.max_images} 张，已经满了，这张没有保存。\n\n"
+                        + self.summary(ctx, data))
+            data[images.name] = have + [ctx.msg.media_id]
+            return self._show_summary(ctx, data, f"照片收到了，已添加到{images.label}（共 {len(have) + 1} 张）。")
+        if is_word(text, EDIT_WORDS):
+            return self._edit_menu(ctx, data)
+        if is_word(text, CONFIRM_WORDS):
+            return await self._finish(ctx, data)
+        fields = self._editable(data)
+        n = parse_choice_number(text) if text else None
+        if n is not None and 1 <= n <= len(fields):
+            return await self._edit_field(ctx, fields[n - 1], data)
+        return "请回复「确认」提交，「修改」更改某一项，或「取消」放弃。\n\n" + self.summary(ctx, data)
+
+    async def _at_edit(self, ctx: Ctx, data: dict[str, Any], text: str) -> Reply | str | None:
+        fields = self._editable(data)
+        n = parse_choice_number(text) if text else None
+        if n is not None and 1 <= n <= len(fields):
+            return await self._edit_field(ctx, fields[n - 1], data)
+        if ctx.msg.kind == "image" or (text and (is_word(text, BACK_WORDS) or is_word(text, CONFIRM_WORDS)
+                                                 or is_word(text, DONE_WORDS))):
+            # A photo is added as at the summary; 确认 / 完成 here mean "nothing to change".
+            return await self._at_confirm(ctx, data, "") if ctx.msg.kind == "image" else \
+                self._show_summary(ctx, data, "好的，不修改了。请再核对一遍：")
+        by_label = [f for f in fields if text and fold(f.label) in variants(text)]
+        if len(by_label) == 1:
+            return await self._edit_field(ctx, by_label[0], data)
+        return f"请回复 1–{len(fields)} 之间的序号。\n" + self._edit_menu(ctx, data)
+
+    async def _edit_field(self, ctx: Ctx, f: Field, data: dict[str, Any]) -> Reply | str | None:
+        data["_editing"] = f.name
+        data.setdefault("_asked_known", {})[f.name] = True
+        if f.kind == "images" and data.get(f.name):
+            have = list(data[f.name])
+            data[f"_img_{f.name}"] = have
+            data["_img_choice"] = True
+            data.pop(f.name, None)
+            self._set(ctx, f.name, data)
+            return (f"{f.label}现有 {len(have)} 张照片。\n回复「添加」在原有基础上再发几张，"
+                    "回复「重新上传」删掉原来的、重新发送；直接发送照片就是添加。")
+        old = data.pop(f.name, None)
+        if _given(old):
+            data.setdefault("_prefill", {})[f.name] = old
+        return await self._ask(ctx, f, data)
+
+    async def _stray_image(self, ctx: Ctx, f: Field, data: dict[str, Any]) -> str:
+        """A photo at a text step: kept with the form's photos when it collects any, and said so."""
+        images = self._images_field(data)
+        if images is None or any(name not in data for name in self.keep_images_after):
+            return await self._ask(ctx, f, data, "这一步需要文字回复，刚才的照片没有保存。")
+        key = images.name if isinstance(data.get(images.name), list) else f"_img_{images.name}"
+        have = list(data.get(key) or [])
+        if len(have) >= images.max_images:
+            return await self._ask(ctx, f, data, f"{images.label}最多 {images.max_images} 张，这张没有保存。")
+        data[key] = have + [ctx.msg.media_id]
+        return await self._ask(ctx, f, data, f"照片收到了，已放进{images.label}（共 {len(have) + 1} 张）。"
+                                             "我们先把这一项填完：")
 
     async def _image_step(self, ctx: Ctx, f: Field, data: dict[str, Any], text: str) -> Reply | str | None:
         pending_key = f"_img_{f.name}"
         images: list[str] = list(data.get(pending_key, []))
+        if data.get("_img_choice"):
+            if ctx.msg.kind == "image" or is_word(text, ADD_WORDS):
+                data.pop("_img_choice")
+            elif is_word(text, REPLACE_WORDS):
+                data.pop("_img_choice")
+                data[pending_key] = images = []
+                self._set(ctx, f.name, data)
+                return "好的，原来的照片不要了。请重新发送照片，发完后回复「完成」。"
+            elif is_word(text, DONE_WORDS) or is_word(text, KEEP_WORDS):
+                data.pop("_img_choice")
+                data[f.name] = images
+                data.pop(pending_key, None)
+                return await self._after_answer(ctx, f, data)
+            else:
+                return "请回复「添加」或「重新上传」，或直接发送照片。"
+            if ctx.msg.kind != "image":
+                self._set(ctx, f.name, data)
+                return f"好的，请继续发送照片（已有 {len(images)} 张），发完后回复「完成」。"
         if ctx.msg.kind == "image":
             if len(images) >= f.max_images:
-                ctx.dialogue.set(ctx.dialogue.state or "", data)
-                return f"已收到 {len(images)} 张，最多 {f.max_images} 张。请回复「完成」继续。"
+                self._set(ctx, f.name, data)
+                return f"已收到 {len(images)} 张，最多 {f.max_images} 张，这张没有保存。请回复「完成」继续。"
             images.append(ctx.msg.media_id)
             data[pending_key] = images
-            ctx.dialogue.set(f"{self.flow}:{f.name}", data, ttl=self._ttl(ctx))
+            self._set(ctx, f.name, data)
             return f"已收到第 {len(images)} 张照片。还有请继续发送，发完回复「完成」。"
-        if text in DONE_WORDS or (f.optional and text in SKIP_WORDS):
+        if is_word(text, DONE_WORDS) or (f.optional and (is_word(text, SKIP_WORDS) or is_word(text, EMPTY_WORDS))):
             if not images and not f.optional:
-                return self._ask(ctx, f, data, "还没有收到照片哦。")
+                return await self._ask(ctx, f, data, "还没有收到照片哦。")
             data[f.name] = images
             data.pop(pending_key, None)
             return await self._after_answer(ctx, f, data)
-        return self._ask(ctx, f, data, "这一步请发送照片；发完后回复「完成」。")
+        if ctx.msg.kind == "voice" and not text:
+            return await self._ask(ctx, f, data, "这条语音没有识别出文字。")
+        got = f"已收到 {len(images)} 张。" if images else ""
+        return await self._ask(ctx, f, data, f"这一步请发送照片，刚才的文字没有保存。{got}"
+                                             "照片发完了请回复「完成」，没有照片请回复「跳过」。"
+                               if f.optional else f"这一步请发送照片，刚才的文字没有保存。{got}")
 
-    def _back(self, ctx: Ctx, current: Field, data: dict[str, Any]) -> str:
-        asked = [f for f in self.fields if f.asked(data)]
+    async def _parts_step(self, ctx: Ctx, f: Field, data: dict[str, Any], text: str) -> Reply | str | None:
+        """Text, voice and photos, as many as the person sends, until 完成."""
+        key = f"_parts_{f.name}"
+        parts: list[dict[str, Any]] = list(data.get(key, []))
+        if ctx.msg.kind in ("text", "voice") and text and is_word(text, DONE_WORDS):
+            if not parts:
+                return await self._ask(ctx, f, data, "还没有收到内容哦。")
+            data[f.name] = parts
+            data.pop(key, None)
+            return await self._after_answer(ctx, f, data)
+        if ctx.msg.kind == "image":
+            part = {"t": "image", "v": ctx.msg.media_id}
+        elif ctx.msg.kind in ("text", "voice") and text:
+            if is_word(text, RESERVED) or is_word(text, SKIP_WORDS):
+                return f"「{fold(text)}」没有作为内容保存。还有请继续发送，发完回复「完成」。"
+            part = {"t": "text", "v": ctx.msg.text.strip()}
+        elif ctx.msg.kind == "voice":
+            return "这条语音没有识别出文字，没有保存。麻烦您再说一遍或打字发送，发完回复「完成」。"
+        else:
+            return "这里可以发送文字、语音或照片，刚才的内容没有保存。发完回复「完成」。"
+        await self.on_part(ctx, data, part)
+        parts.append(part)
+        data[key] = parts
+        self._set(ctx, f.name, data)
+        what = "照片" if part["t"] == "image" else "文字"
+        return f"收到（{what}，已收到{parts_text(parts)}）。还有请继续发送，发完回复「完成」。"
+
+    async def _back(self, ctx: Ctx, current: Field, data: dict[str, Any]) -> str:
+        data.pop("_unsure", None)
+        asked = [f for f in self.fields if f.asked(data) and (f.name not in data or f.known is None
+                                                               or data.get("_asked_known", {}).get(f.name))]
         idx = next((i for i, f in enumerate(asked) if f.name == current.name), 0)
         if idx == 0:
-            return self._ask(ctx, current, data, "这已经是第一步了。")
+            return await self._ask(ctx, current, data, "这已经是第一步了。")
         prev = asked[idx - 1]
-        data.pop(prev.name, None)
+        old = data.pop(prev.name, None)
+        if _given(old) and prev.kind not in ("images", "parts"):
+            data.setdefault("_prefill", {})[prev.name] = old
         data.pop(f"_img_{prev.name}", None)
-        return self._ask(ctx, prev, data, "好的，回到上一步：")
+        return await self._ask(ctx, prev, data, "好的，回到上一步：")
 
     @classmethod
-    def mount(cls, router: Router, start: Filter) -> "Form":
-        """Register the entry filter and the form's states on `router`."""
+    def mount(cls, router: Router, start: Filter, resume_word: str = "") -> "Form":
+        """Register the entry filter, the form's states and its Flow on `router`."""
         form = cls()
-        FORMS[cls.flow] = form
+        form.resume_word = resume_word or _first_word(start)
 
         async def start_form(ctx: Ctx) -> Reply | None:
             return as_reply(await form.start(ctx))
@@ -393,21 +686,23 @@ class Form:
 
         start_form.__doc__ = f"Start or resume the {cls.flow} form."
         continue_form.__doc__ = f"Answer the current step of the {cls.flow} form."
-        router.on(start)(start_form)
+        router.on(start, starts=cls.flow)(start_form)
         router.state(f"{cls.flow}:")(continue_form)
+        router.add_flow(Flow(cls.flow, cls.title, form.resume_word, on_leave="keep", form=form,
+                             expired_note=cls.expired_note))
         return form
+
+
+_UNSURE_KEPT = object()
+
+
+def _first_word(start: Filter) -> str:
+    desc = start.desc
+    if "text_is(" in desc:
+        return desc.split("text_is(", 1)[1].split("'")[1]
+    return ""
 
 
 def _given(value: Any) -> bool:
     """A prefilled value worth offering (0 is a real answer; None and "" are not)."""
     return value is not None and value != "" and value != []
-
-
-# Mounted forms by flow name, so 取消 can cancel whichever is open.
-FORMS: dict[str, Form] = {}
-
-
-def text(reply: Reply | str | None) -> str:
-    """Helper for tests and features: the text of a reply."""
-    r = as_reply(reply)
-    return r.text if isinstance(r, TextReply) else ""

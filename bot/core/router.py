@@ -10,19 +10,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bot.core.normalize import fold, variants
 from bot.core.types import Incoming, Reply
 
 if TYPE_CHECKING:
     from bot.core.context import Ctx
 
 Handler = Callable[["Ctx"], Awaitable[Reply | str | None]]
-
-
-def normalize(text: str) -> str:
-    """Fold full-width forms and spaces so 「 帮扶 」 and 帮扶 match alike."""
-    import unicodedata
-
-    return unicodedata.normalize("NFKC", text).strip()
 
 
 class Filter:
@@ -32,63 +26,63 @@ class Filter:
         self.fn = fn
         self.desc = desc
         # True when the filter matches only whole keywords (or events): such a message inside
-        # another feature's form is a request to go there, not an answer (see Dispatcher).
+        # an open dialogue is a request to go there, not an answer (see Dispatcher).
         self.keyword = keyword
 
     def __call__(self, msg: Incoming) -> bool:
         return self.fn(msg)
 
     def __or__(self, other: "Filter") -> "Filter":
-        f = Filter(lambda m: self(m) or other(m), f"({self.desc} | {other.desc})",
-                   keyword=self.keyword and other.keyword)
-        f._events_only = self.matches_events_only and other.matches_events_only  # type: ignore[attr-defined]
-        return f
+        return Filter(lambda m: self(m) or other(m), f"({self.desc} | {other.desc})",
+                      keyword=self.keyword and other.keyword)
 
     def __and__(self, other: "Filter") -> "Filter":
         return Filter(lambda m: self(m) and other(m), f"({self.desc} & {other.desc})")
-
-    @property
-    def matches_events_only(self) -> bool:
-        return getattr(self, "_events_only", False)
 
     def __repr__(self) -> str:
         return f"Filter({self.desc})"
 
 
-def _events_only(f: Filter) -> Filter:
-    f._events_only = True  # type: ignore[attr-defined]
-    f.keyword = True
-    return f
+def _is_text(m: Incoming) -> bool:
+    return m.kind in ("text", "voice") and bool(m.text)
 
 
 def text_is(*words: str) -> Filter:
-    """Exact text (after folding spaces and case)."""
-    folded = {normalize(w).lower() for w in words}
-    return Filter(lambda m: m.kind in ("text", "voice") and normalize(m.text).lower() in folded, f"text_is{words}",
-                  keyword=True)
+    """The whole message is one of `words`: folded (punctuation, full-width, case) and with
+    polite wrappers allowed (我要…, 我想…, 申请…, …一下), so voice's 「帮扶。」 matches too."""
+    folded = {fold(w).lower() for w in words}
+    return Filter(lambda m: _is_text(m) and bool(variants(m.text) & folded), f"text_is{words}", keyword=True)
 
 
-def text_startswith(*prefixes: str) -> Filter:
-    folded = tuple(normalize(p).lower() for p in prefixes)
-    return Filter(lambda m: m.kind in ("text", "voice") and normalize(m.text).lower().startswith(folded),
-                  f"text_startswith{prefixes}")
+def text_startswith(*prefixes: str, keyword: bool = False) -> Filter:
+    folded = tuple(fold(p).lower() for p in prefixes)
+    return Filter(lambda m: _is_text(m) and any(v.startswith(folded) for v in variants(m.text)),
+                  f"text_startswith{prefixes}", keyword=keyword)
 
 
-def text_matches(pattern: str) -> Filter:
+def text_matches(pattern: str, *, keyword: bool = False) -> Filter:
+    """The folded message (or its form without polite wrappers) matches `pattern` whole.
+    `keyword=True` when a match is a command (e.g. 取消报名 2), never an answer to a form."""
     rx = re.compile(pattern)
-    return Filter(lambda m: m.kind in ("text", "voice") and rx.fullmatch(normalize(m.text)) is not None,
-                  f"text_matches({pattern})")
+    return Filter(lambda m: _is_text(m) and any(rx.fullmatch(v) for v in _cased_variants(m.text)),
+                  f"text_matches({pattern})", keyword=keyword)
+
+
+def _cased_variants(text: str) -> list[str]:
+    """Like `variants` but keeping the case (codes are case-sensitive to read back)."""
+    folded = fold(text)
+    return [folded] + [v for v in variants(text) if v != folded.lower()]
 
 
 def click_is(*keys: str) -> Filter:
     ks = set(keys)
-    return _events_only(Filter(lambda m: m.kind == "event" and m.event == "click" and m.event_key in ks,
-                               f"click_is{keys}"))
+    return Filter(lambda m: m.kind == "event" and m.event == "click" and m.event_key in ks,
+                  f"click_is{keys}", keyword=True)
 
 
 def event_is(*events: str) -> Filter:
     evs = {e.lower() for e in events}
-    return _events_only(Filter(lambda m: m.kind == "event" and m.event in evs, f"event_is{events}"))
+    return Filter(lambda m: m.kind == "event" and m.event in evs, f"event_is{events}", keyword=True)
 
 
 def kind_is(*kinds: str) -> Filter:
@@ -96,14 +90,36 @@ def kind_is(*kinds: str) -> Filter:
     return Filter(lambda m: m.kind in ks, f"kind_is{kinds}")
 
 
-def any_message() -> Filter:
-    return Filter(lambda m: True, "any")
-
-
 @dataclass
 class Route:
     filter: Filter
     handler: Handler
+    starts: str | None = None  # the flow this route starts (its own words don't interrupt it)
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A dialogue a feature opens (states `name:*`), and what happens when the person leaves
+    it for another feature's keyword or menu click — the one interruption policy:
+
+    - `keep`: the dialogue is kept as a draft; `resume_word` brings it back where it was;
+    - `pause`: its progress lives in the feature's own tables (the quiz); `paused_note` says
+      how to come back;
+    - `end`: nothing worth keeping (a yes/no question); it simply ends.
+    """
+
+    name: str
+    title: str
+    resume_word: str = ""
+    on_leave: str = "keep"
+    paused_note: str = ""
+    form: Any = None
+    expired_note: str | None = None  # None: 「您之前未完成的…已超过保留时间，已自动清除。」
+    cancelled: str = "好的，已取消。需要时随时再来找我们。"  # the answer to 取消 (forms say their own)
+
+    def __post_init__(self) -> None:
+        if self.on_leave not in ("keep", "pause", "end"):
+            raise ValueError(f"flow {self.name}: on_leave must be keep, pause or end")
 
 
 @dataclass
@@ -132,6 +148,7 @@ class Router:
     states: list[StateRoute] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
     menu: list[tuple[str, str]] = field(default_factory=list)
+    flows: list[Flow] = field(default_factory=list)
 
     def interrupt(self, flt: Filter) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
@@ -145,18 +162,15 @@ class Router:
             return fn
         return deco
 
-    def on(self, flt: Filter) -> Callable[[Handler], Handler]:
+    def on(self, flt: Filter, *, starts: str | None = None) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
-            self.routes.append(Route(flt, fn))
+            self.routes.append(Route(flt, fn, starts))
             return fn
         return deco
 
+    def add_flow(self, flow: Flow) -> Flow:
+        self.flows.append(flow)
+        return flow
+
     def add_menu(self, keyword: str, description: str) -> None:
         self.menu.append((keyword, description))
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "interrupts": [r.filter.desc for r in self.interrupts],
-            "states": [s.state for s in self.states],
-            "routes": [r.filter.desc for r in self.routes],
-        }

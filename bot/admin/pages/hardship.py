@@ -148,6 +148,7 @@ async def act(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     now = request.app[CLOCK].now()
     message = str(form.get("message", "")).strip()[:500]
+    office = request.app[SETTINGS].office  # the number workers are told to call
     try:
         async with db_session(request) as db, db.begin():
             if action == "deliver":
@@ -161,15 +162,16 @@ async def act(request: web.Request) -> web.StreamResponse:
                 except ValueError:
                     aid_date = None
                 req = await ops.deliver(db, request_id, now=now, staff_id=staff.id, amount=amount,
-                                        aid_kind=str(form.get("aid_kind", ""))[:200], aid_date=aid_date)
+                                        aid_kind=str(form.get("aid_kind", ""))[:200], aid_date=aid_date,
+                                        office=office)
             elif action == "reject":
-                req = await ops.reject(db, request_id, now=now, staff_id=staff.id, reason=message)
+                req = await ops.reject(db, request_id, now=now, staff_id=staff.id, reason=message, office=office)
             elif action == "request_more":
-                req = await ops.request_more(db, request_id, now=now, staff_id=staff.id, message=message)
+                req = await ops.request_more(db, request_id, now=now, staff_id=staff.id, message=message, office=office)
             elif action == "approve":
-                req = await ops.approve(db, request_id, now=now, staff_id=staff.id, message=message)
+                req = await ops.approve(db, request_id, now=now, staff_id=staff.id, message=message, office=office)
             elif action == "start_review":
-                req = await ops.start_review(db, request_id, now=now, staff_id=staff.id)
+                req = await ops.start_review(db, request_id, now=now, staff_id=staff.id, office=office)
             else:
                 req = await ops.close(db, request_id, now=now, staff_id=staff.id)
             await audit.record(db, staff_id=staff.id, action=f"hardship.{action}", target=req.ref,

@@ -51,12 +51,17 @@ class Activity(Base):
 
 
 class Signup(Base):
-    """One member's place on one activity (one row per pair, reused on re-sign-up)."""
+    """One member's place on one activity (one row per pair, reused on re-sign-up).
+
+    删除我的信息 empties name, phone, employer and openid and unlinks the member
+    (`member_id` NULL) once the activity is over or the sign-up is cancelled; the
+    row stays for the activity's figures (seats, attendance).
+    """
 
     __tablename__ = "signup"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     activity_id: Mapped[int] = mapped_column(ForeignKey("signup_activity.id"), index=True)
-    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True, nullable=True)
     openid: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(64), default="")
     phone: Mapped[str] = mapped_column(String(20), default="")
@@ -74,6 +79,8 @@ class Signup(Base):
     checkin_via: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Outbox key of the last message about this sign-up (promotion, cancellation), to show delivery.
     notice_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # 删除我的信息 while the sign-up was upcoming: personal data removed once the activity is over.
+    erase_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     __table_args__ = (
         UniqueConstraint("activity_id", "member_id", name="uq_signup_activity_member"),
         Index("ix_signup_queue", "activity_id", "status", "seq"),

@@ -1,0 +1,174 @@
+"""The input normaliser: one way to read what a person typed or said.
+
+Every matcher (keywords, clicks with text, choices, confirm words) and every parser of
+numbers goes through here, for typed text and for WeChat's voice recognition alike
+(`Recognition` ends with 「。」 and spells numbers in Chinese more often than not).
+
+- `fold`: NFKC (full-width letters, digits and punctuation), spaces collapsed, leading and
+  trailing punctuation and spaces dropped: 「 帮扶。」 → 「帮扶」.
+- `variants`: the folded text and the same without polite wrappers (我要…, 我想…, 申请…,
+  请…, …一下, …吧): 「我要申请帮扶」 → {我要申请帮扶, 申请帮扶, 帮扶}. Keywords match any variant.
+- `parse_number`: 3500, 三千五, 1.2万, 约3000, 3000左右, 大概三千, 三口人, 十二家, 没有 → 0.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+import cn2an
+
+# Punctuation a message may start or end with (after NFKC folding), voice's 。 included.
+_EDGE = " \t\r\n\u3000.。,，、!！?？;；:：~～…·•_\"'“”‘’「」『』()（）[]【】<>《》*#"
+_SPACES = re.compile(r"\s+")
+
+# Polite wrappers around a keyword, longest first.
+_PREFIXES = ("我想要", "我需要", "我希望", "请帮我", "麻烦你", "麻烦您", "帮我", "我想", "我要", "我来",
+             "想要", "申请", "麻烦", "请问", "请", "想", "要")
+_SUFFIXES = ("一下吧", "一下", "可以吗", "行吗", "好吗", "谢谢", "吧", "呀", "啊", "呢", "哦", "啦")
+
+
+@lru_cache(maxsize=4096)  # every filter of every router folds the same message
+def fold(text: str) -> str:
+    """NFKC, spaces collapsed, surrounding punctuation dropped (all of it only if nothing else is left)."""
+    folded = _SPACES.sub(" ", unicodedata.normalize("NFKC", text or "")).strip()
+    trimmed = folded.strip(_EDGE)
+    return trimmed or folded
+
+
+def variants(text: str) -> frozenset[str]:
+    """The folded text and its forms without polite wrappers (lower-case)."""
+    return _variants(text)
+
+
+@lru_cache(maxsize=4096)
+def _variants(text: str) -> frozenset[str]:
+    t = fold(text).lower()
+    out = {t}
+    changed = True
+    while changed and len(t) > 1:
+        changed = False
+        for p in _PREFIXES:
+            if t.startswith(p) and len(t) > len(p):
+                t = t[len(p):].strip(_EDGE) or t
+                changed = True
+                break
+        for s in _SUFFIXES:
+            if t.endswith(s) and len(t) > len(s):
+                t = t[: -len(s)].strip(_EDGE) or t
+                changed = True
+                break
+        out.add(t)
+    return frozenset(out)
+
+
+def is_word(text: str, words: set[str] | frozenset[str] | tuple[str, ...]) -> bool:
+    """Whether the message is one of `words` (folded, polite wrappers allowed)."""
+    return not _folded_words(frozenset(words)).isdisjoint(variants(text))
+
+
+@lru_cache(maxsize=256)
+def _folded_words(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(fold(w).lower() for w in words)
+
+
+# ------------------------------------------------------------------------------------- numbers
+
+_APPROX_PREFIX = ("差不多", "大约", "大概", "大致", "估计", "将近", "接近", "约莫", "约", "近")
+_APPROX_SUFFIX = ("左右", "上下", "出头", "多点", "多", "来", "余")
+_CONTEXT_PREFIX = ("每个月", "一个月", "每月", "月收入", "收入", "一共", "总共", "共", "有", "是")
+ZERO_WORDS = frozenset({"没有", "无", "没", "零", "没收入", "没有收入", "无收入", "一分没有", "一分都没有",
+                        "没有支出", "无支出", "不用", "0"})
+_NUMERAL = re.compile(r"[0-9.零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟点kKwW]+")
+
+
+class NotANumber(ValueError):
+    """The text holds no single number a person would read there."""
+
+
+@dataclass(frozen=True)
+class Number:
+    value: Decimal
+    approx: bool = False  # 约 / 左右 / 多: the person gave an estimate
+
+    def as_int(self) -> int:
+        if self.value != self.value.to_integral_value():
+            raise NotANumber("not a whole number")
+        return int(self.value)
+
+
+def parse_number(text: str, units: tuple[str, ...] = (), *, zero_words: bool = True) -> Number:
+    """One number from everyday Chinese: digits, Chinese numerals, 万/千, estimates, units.
+
+    `units` are the unit words the question allows (元, 块, 人, 口, 家, 个 …); `zero_words`
+    lets 没有 / 无 mean 0 where the question itself says 「没有请回复 0」.
+    """
+    t = fold(text).replace(",", "").replace("，", "").replace(" ", "")
+    if zero_words and t in ZERO_WORDS:
+        return Number(Decimal(0))
+    approx = False
+    changed = True
+    while changed and t:
+        changed = False
+        for p in _APPROX_PREFIX:
+            if t.startswith(p) and len(t) > len(p):
+                t, approx, changed = t[len(p):], True, True
+        for p in _CONTEXT_PREFIX:
+            if t.startswith(p) and len(t) > len(p):
+                t, changed = t[len(p):], True
+        for u in sorted(units, key=len, reverse=True):
+            if u and t.endswith(u) and len(t) > len(u):
+                t, changed = t[: -len(u)], True
+        for s in _APPROX_SUFFIX:
+            if t.endswith(s) and len(t) > len(s):
+                t, approx, changed = t[: -len(s)], True, True
+        t = t.strip(_EDGE)
+    if zero_words and t in ZERO_WORDS:
+        return Number(Decimal(0), approx)
+    if not t or not _NUMERAL.fullmatch(t):
+        raise NotANumber(text)
+    t = t.replace("k", "千").replace("K", "千").replace("w", "万").replace("W", "万")
+    try:
+        value = Decimal(t)
+    except InvalidOperation:
+        try:
+            value = Decimal(str(cn2an.cn2an(t, "smart")))
+        except (ValueError, KeyError, IndexError, TypeError, InvalidOperation):
+            raise NotANumber(text) from None
+    if not value.is_finite() or value < 0:
+        raise NotANumber(text)
+    return Number(Decimal(int(value)) if value == value.to_integral_value() else value, approx)
+
+
+def parse_int(text: str, units: tuple[str, ...] = (), *, zero_words: bool = True) -> int:
+    """A whole number (see parse_number); raises NotANumber otherwise."""
+    return parse_number(text, units, zero_words=zero_words).as_int()
+
+
+_SPOKEN_DIGITS = str.maketrans("零〇洞幺一二两三四五六七八九", "00011223456789")
+_DIGIT_RUN = re.compile(r"[0-9零〇洞幺一二两三四五六七八九\s\-]+")
+
+
+def digits_spoken(text: str) -> str:
+    """A number read digit by digit, as voice gives a phone number or a code:
+    「幺三八 零零幺三 八零零零」 → 13800138000. Other text comes back folded, unchanged."""
+    t = fold(text)
+    if not _DIGIT_RUN.fullmatch(t):
+        return t
+    return re.sub(r"[\s\-]", "", t).translate(_SPOKEN_DIGITS)
+
+
+_ORDINAL = re.compile(r"^(?:第|选|选择|我选|选第|就|要)?(.+?)(?:个|项|号|条|种|位)?$")
+
+
+def parse_choice_number(text: str) -> int | None:
+    """A position in a numbered list: 2, 二, 第二个, 选2, 2号 → 2; None when it isn't one."""
+    m = _ORDINAL.match(fold(text))
+    if not m:
+        return None
+    try:
+        return parse_int(m.group(1), zero_words=False)
+    except NotANumber:
+        return None
