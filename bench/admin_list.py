@@ -1,5 +1,5 @@
 """Admin: the hardship list page with 100,000 hardship requests in the database, p95 latency
-(target < 100 ms). The server runs as `python -m bot.workers --workers 1` on SQLite; a logged-in
+(target < 100 ms). The server runs as `python -m bot.processes --workers 1` on SQLite; a logged-in
 staff session in this process loads list pages (first, deep, filtered, searched) with 4 connections.
 
     python -m bench admin [--rows 100000] [--n 400]
@@ -92,7 +92,7 @@ def bench_admin(rows: int = 100_000, n: int = 400) -> dict | None:
         asyncio.run(seed(db, rows))
         port = free_port()
         cfg = write_config(d, db, port, scheduler={"enabled": False})
-        with process([PY, "-m", "bot.workers", "--config", str(cfg), "--workers", "1", "--log-level", "WARNING"],
+        with process([PY, "-m", "bot.processes", "--config", str(cfg), "--workers", "1", "--log-level", "WARNING"],
                      cwd=d, port=port, ready_path="/healthz", log=d / "server.log"):
             lat, statuses = asyncio.run(drive(f"http://127.0.0.1:{port}", n))
     p50, p95 = percentile(lat, 50) * 1000, percentile(lat, 95) * 1000

@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     from wechatpy.replies import TextReply
     from wechatpy.utils import check_signature
 
-    from bot.app import PROCESSOR, create_app
+    from bot.app import create_app
+
+    from bot.keys import PROCESSOR
     from bot.config import build_settings
     from bot.wechat.codec import Codec
 

@@ -1,4 +1,4 @@
-"""tests/fake_wechat.py's FakeWeChat as a separate process, plus a stats endpoint for benches.
+"""tests/support/fake_wechat.py's FakeWeChat as a separate process, plus a stats endpoint for benches.
 
     python -m bench.fake_server --port 9000 --stats-port 9001 --latency 0.05
     GET http://127.0.0.1:9001/ -> {"delivered": n, "calls": n, "duplicates": {text: count}}
@@ -12,7 +12,7 @@ from collections import Counter
 
 from aiohttp import web
 
-from tests.fake_wechat import FakeWeChat
+from tests.support.fake_wechat import FakeWeChat
 
 
 async def serve(port: int, stats_port: int, latency: float) -> None:

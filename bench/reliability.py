@@ -77,7 +77,7 @@ def bench_reliability(n: int = 1000, outbox_rows: int = 2000, wait_outbox: float
         record = d / "record.jsonl"
         with process([PY, "-m", "bench.fake_server", "--port", str(fport), "--stats-port", str(sport),
                       "--latency", "0.05"], port=sport, ready_path="/"), \
-             process([PY, "-m", "bot.workers", "--config", str(cfg), "--workers", "2", "--log-level", "WARNING"],
+             process([PY, "-m", "bot.processes", "--config", str(cfg), "--workers", "2", "--log-level", "WARNING"],
                      cwd=d, port=port, ready_path="/healthz", log=d / "server.log"):
             pids = worker_pids(port)
             load = subprocess.Popen([PY, "-m", "bench.load", "--url", f"http://127.0.0.1:{port}/wechat",

@@ -1,6 +1,6 @@
 """Webhook throughput, as ratios measured in the same run.
 
-(a) the full service (`python -m bot.workers --workers 1`, SQLite, every message persisted)
+(a) the full service (`python -m bot.processes --workers 1`, SQLite, every message persisted)
     against the minimal aiohttp + wechatpy echo baseline (bench/echo.py), 32 connections;
 (b) N=2 worker processes against N=1 on PostgreSQL.
 
@@ -36,7 +36,7 @@ def count_inbound(url: str) -> int:
 
 
 def serve_args(cfg: Path, workers: int) -> list[str]:
-    return [PY, "-m", "bot.workers", "--config", str(cfg), "--workers", str(workers), "--log-level", "WARNING"]
+    return [PY, "-m", "bot.processes", "--config", str(cfg), "--workers", str(workers), "--log-level", "WARNING"]
 
 
 def bench_webhook(n: int = 5000, concurrency: int = 32) -> dict:

@@ -1,4 +1,6 @@
-"""create_app(settings): the aiohttp application with everything wired in."""
+"""The composition root: create_app(settings) builds the aiohttp application from the list
+of feature manifests. Only entry points (the CLI, `unionbot chat`, worker processes, bench)
+import this module; nothing here holds a business rule."""
 from __future__ import annotations
 
 import asyncio
@@ -11,28 +13,60 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.core.dispatcher import Dispatcher
 from bot.db.engine import make_engine, make_sessionmaker
+from bot.feature import Feature
+from bot.keys import API, CLOCK, DELIVERY, ENGINE, FEATURES, JOBS, PROCESSOR, SERVICES, SESSIONMAKER, SETTINGS
 from bot.pipeline import Processor
+from scheduler.setup import all_jobs
 
 log = logging.getLogger("unionbot.app")
 
-SETTINGS = web.AppKey("settings", Settings)
-CLOCK = web.AppKey("clock", Clock)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker)
-PROCESSOR = web.AppKey("processor", Processor)
-SERVICES = web.AppKey("services", dict)
-DELIVERY = web.AppKey("delivery", object)
-API = web.AppKey("api", object)
+def features() -> list[Feature]:
+    """The features this service runs, in match order. Adding one is one line here."""
+    import handlers.chairs
+    import handlers.common
+    import handlers.hardship
+    import handlers.office
+    import handlers.quiz
+    import handlers.signup
+
+    return [
+        handlers.common.FEATURE,
+        handlers.hardship.FEATURE,
+        handlers.signup.FEATURE,
+        handlers.quiz.FEATURE,
+        handlers.chairs.FEATURE,
+        handlers.office.FEATURE,
+    ]
 
 
-def build_dispatcher(extra_routers: list | None = None) -> Dispatcher:
-    from handlers import all_routers
-    from handlers.common import fallback
+def build_dispatcher(feats: list[Feature], extra_routers: list | None = None) -> Dispatcher:
+    from handlers.common import FALLBACK
 
-    return Dispatcher([*(extra_routers or []), *all_routers()], fallback)
+    return Dispatcher([*(extra_routers or []), *(f.router for f in feats if f.router is not None)], FALLBACK)
+
+
+def check_config(settings: Settings, feats: list[Feature]) -> None:
+    """Menu click keys and template kinds in the config must be ones a feature declares
+    (a typo would otherwise fail silently); raises ConfigError naming the key."""
+    keys_known = {m.key for f in feats for m in f.menu}
+    kinds_known = {k for f in feats for k in f.template_kinds}
+
+    def walk(buttons: list, path: str) -> None:
+        for i, b in enumerate(buttons):
+            here = f"{path}[{i}]"
+            if b.key and b.key not in keys_known:
+                raise ConfigError(f"config error: '{here}.key' {b.key!r} is not a menu key any feature declares "
+                                  f"(known: {', '.join(sorted(keys_known))})")
+            walk(b.sub, f"{here}.sub")
+
+    walk(settings.wechat.menu, "wechat.menu")
+    for kind in settings.wechat.templates:
+        if kind not in kinds_known:
+            raise ConfigError(f"config error: 'wechat.templates.{kind}' is not a template kind any feature sends "
+                              f"(known: {', '.join(sorted(kinds_known))})")
 
 
 def build_services(settings: Settings) -> dict[str, Any]:
@@ -57,7 +91,7 @@ def freeze_startup_objects() -> None:
 
 def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None,
                background: bool = True, scheduler: bool | None = None,
-               extra_routers: list | None = None) -> web.Application:
+               extra_routers: list | None = None, feature_list: list[Feature] | None = None) -> web.Application:
     """The whole service: webhook, admin site, outbox delivery and (optionally) the scheduler.
 
     `background=False` leaves delivery and the scheduler to the caller (tests
@@ -69,7 +103,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
     from bot.wechat.codec import Codec
     from bot.wechat.webhook import add_webhook_routes
 
-    clock = clock or Clock(settings.scheduler.timezone)
+    feats = features() if feature_list is None else feature_list
+    check_config(settings, feats)
+    clock = clock or Clock(settings.app.timezone)
     engine = engine or make_engine(settings.database.url, echo=settings.database.echo,
                                    pool_size=settings.database.pool_size)
     sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
@@ -85,6 +121,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
     app[ENGINE] = engine
     app[SESSIONMAKER] = sessionmaker
     app[SERVICES] = services
+    app[FEATURES] = feats
+    app[JOBS] = all_jobs(feats)
 
     api = None if settings.wechat.offline else WeChatAPI(settings.wechat, sessionmaker, clock)
     app[API] = api
@@ -95,15 +133,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
 
     codec = Codec(settings.wechat.token, settings.wechat.app_id, settings.wechat.encoding_aes_key, clock,
                   tolerance=settings.server.timestamp_tolerance)
-    processor = Processor(settings, sessionmaker, build_dispatcher(extra_routers), codec.render_plain, clock, services,
+    processor = Processor(settings, sessionmaker, build_dispatcher(feats, extra_routers), codec.render_plain, clock, services,
                           on_queued=delivery.wake)
     app[PROCESSOR] = processor
     add_webhook_routes(app, settings.server.webhook_path, codec, processor, settings.server.max_body)
 
-    from bot.ops import add_ops_routes
+    from bot.health import add_ops_routes
 
     add_ops_routes(app)  # /healthz, /readyz, /metrics; observes the processor and delivery
-    app.add_subapp("/admin", create_admin_app(settings, sessionmaker, clock, services))
+    app.add_subapp("/admin", create_admin_app(settings, sessionmaker, clock, services, feats))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
@@ -113,7 +151,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
         leader = None
         if (scheduler if scheduler is not None else background) and settings.scheduler.enabled:
             # Exactly one scheduler across processes: PostgreSQL advisory lock or SQLite lease.
-            from bot.leader import scheduler_under_leadership
+            from scheduler.leader import scheduler_under_leadership
 
             leader = await scheduler_under_leadership(app)
         yield

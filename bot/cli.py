@@ -47,7 +47,7 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int, 
         settings.server.port = port
     migrate_embedded(settings)
     if workers > 1:
-        from bot.workers import check_workers, serve as serve_workers
+        from bot.processes import check_workers, serve as serve_workers
 
         try:
             check_workers(settings, workers)
@@ -111,13 +111,14 @@ def menu() -> None:
 @config_option
 def menu_push(config: str | None) -> None:
     """Create the custom menu from [wechat].menu in the config."""
+    from bot.app import features
     from bot.menu import default_menu, menu_payload
 
     settings = settings_from(config)
     if settings.wechat.offline:
         click.echo("wechat.app_id is not set: nothing to push (offline mode)", err=True)
         sys.exit(2)
-    buttons = menu_payload(settings.wechat.menu) if settings.wechat.menu else default_menu()
+    buttons = menu_payload(settings.wechat.menu) if settings.wechat.menu else default_menu(features())
 
     async def push() -> dict:
         from bot.clock import Clock

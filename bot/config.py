@@ -6,6 +6,7 @@ can stop with that line instead of a traceback.
 """
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from datetime import time
@@ -100,20 +101,31 @@ class AdminSettings(_Section):
     page_size: int = Field(20, ge=5, le=200)
 
 
-class SchedulerSettings(_Section):
-    enabled: bool = True
+def _known_timezone(v: str | None) -> str | None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    if v is None:
+        return v
+    try:
+        ZoneInfo(v)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("is not a known IANA timezone, e.g. Asia/Shanghai") from None
+    return v
+
+
+class AppSettings(_Section):
+    # The service's timezone: every local time (reminders, deadlines, dates shown) uses it.
     timezone: str = "Asia/Shanghai"
 
-    @field_validator("timezone")
-    @classmethod
-    def _tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _known_timezone(v)))
 
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("is not a known IANA timezone, e.g. Asia/Shanghai") from None
-        return v
+
+class SchedulerSettings(_Section):
+    enabled: bool = True
+    # Deprecated: the old name of [app] timezone, still read (with a warning).
+    timezone: str | None = None
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _known_timezone(v)))
 
 
 class OutboxSettings(_Section):
@@ -204,6 +216,7 @@ class OfficeSettings(_Section):
 
 
 class Settings(_Section):
+    app: AppSettings = AppSettings()
     server: ServerSettings = ServerSettings()
     office: OfficeSettings = OfficeSettings()
     wechat: WeChatSettings = WeChatSettings()
@@ -251,9 +264,20 @@ def build_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> S
             if isinstance(sec, dict):
                 sec[key] = env[var]
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc.errors()[0])) from None
+    old = settings.scheduler.timezone
+    if old is not None:
+        given = (data.get("app") or {}).get("timezone") if isinstance(data.get("app"), dict) else None
+        if given is not None and given != old:
+            raise ConfigError(f"config error: 'scheduler.timezone' ({old!r}) contradicts 'app.timezone' ({given!r}); "
+                              "keep only [app] timezone")
+        logging.getLogger("unionbot.config").warning(
+            "config: 'scheduler.timezone' is the old name of 'app.timezone' (the whole service's timezone); "
+            "please rename it")
+        settings.app.timezone = old
+    return settings
 
 
 def load_settings(path: str | Path | None = None, env: dict[str, str] | None = None) -> Settings:

@@ -139,7 +139,7 @@ class Delivery:
         self.clock = clock
         self.api = api
         self.offline = settings.wechat.offline or api is None
-        self.metrics: Any = None  # set by bot.ops.add_ops_routes
+        self.metrics: Any = None  # set by bot.health.add_ops_routes
         self._wake = asyncio.Event()
         self._stop: asyncio.Event | None = None
         self._orphans_checked: datetime | None = None

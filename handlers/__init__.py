@@ -1,10 +1,6 @@
-"""Feature modules, composed in one place (order = match order within a tier)."""
-from __future__ import annotations
+"""The features: one package each, of the same shape (see docs/architecture.md).
 
-from bot.core.router import Router
-
-
-def all_routers() -> list[Router]:
-    from handlers import chairs, common, hardship, quiz, signup
-
-    return [common.router, hardship.router, signup.router, quiz.router, chairs.router]
+`handlers/<feature>/__init__.py` holds the feature's manifest (`FEATURE`); the composition
+root (`bot/app.py`) lists the features it runs. A feature reaches another feature only
+through that feature's `ops`.
+"""

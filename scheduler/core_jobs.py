@@ -6,7 +6,7 @@ from datetime import timedelta
 from sqlalchemy import delete
 
 from bot.db.models import InboundMessage
-from scheduler.base import JobContext, JobSpec
+from bot.jobs import JobContext, JobSpec
 
 # Dedup records are kept far past WeChat's retry window (15 s): a week, so a
 # re-delivery after an outage is still recognised.

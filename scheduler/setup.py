@@ -2,21 +2,24 @@
 
 Every job has a stable id (JobSpec.id), `coalesce=True` (missed runs collapse
 into one), `max_instances=1` (a slow run is never overlapped by the next) and
-the timezone from `[scheduler] timezone`. Interval jobs also run once right
+the timezone from `[app] timezone`. Interval jobs also run once right
 after start, so what fell due during downtime is caught up at once; the jobs
 are idempotent, so that extra run never sends anything twice.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from scheduler.base import JobContext, JobSpec
-from scheduler.registry import all_jobs
+from bot.feature import Feature
+from bot.jobs import JobContext, JobSpec
+from bot.keys import CLOCK, DELIVERY, JOBS, SERVICES, SESSIONMAKER, SETTINGS
+from scheduler.core_jobs import JOBS as CORE_JOBS
 
 log = logging.getLogger("unionbot.scheduler")
 
@@ -24,8 +27,6 @@ JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600
 
 
 def job_context(app: Any) -> JobContext:
-    from bot.app import CLOCK, DELIVERY, SERVICES, SESSIONMAKER, SETTINGS
-
     delivery = app[DELIVERY]
     return JobContext(settings=app[SETTINGS], sessionmaker=app[SESSIONMAKER], clock=app[CLOCK],
                       services=app[SERVICES], wake=getattr(delivery, "wake", None))
@@ -44,9 +45,18 @@ async def run_job(spec: JobSpec, ctx: JobContext) -> Any:
             ctx.wake()
 
 
-def find_job(name: str) -> JobSpec:
+def all_jobs(features: Sequence[Feature]) -> list[JobSpec]:
+    """The framework's housekeeping jobs and every feature's, ids unique."""
+    jobs = [*CORE_JOBS, *(j for f in features for j in f.jobs)]
+    ids = [j.id for j in jobs]
+    dup = next((i for i in ids if ids.count(i) > 1), None)
+    if dup:
+        raise ValueError(f"job id {dup!r} declared twice")
+    return jobs
+
+
+def find_job(jobs: Sequence[JobSpec], name: str) -> JobSpec:
     """A job by its id, or by a unique prefix/suffix of it (e.g. "reminders"); KeyError if none."""
-    jobs = all_jobs()
     exact = [j for j in jobs if j.id == name]
     if exact:
         return exact[0]
@@ -59,10 +69,10 @@ def find_job(name: str) -> JobSpec:
     raise KeyError(f"no job named {name!r}; known jobs: {known}")
 
 
-def build_scheduler(ctx: JobContext, *, run_at_start: bool = True) -> AsyncIOScheduler:
-    tz = ZoneInfo(ctx.settings.scheduler.timezone)
+def build_scheduler(ctx: JobContext, jobs: Sequence[JobSpec], *, run_at_start: bool = True) -> AsyncIOScheduler:
+    tz = ZoneInfo(ctx.settings.app.timezone)
     sched = AsyncIOScheduler(timezone=tz, job_defaults=dict(JOB_DEFAULTS))
-    for spec in all_jobs():
+    for spec in jobs:
         trigger = dict(spec.trigger)
         kind = trigger.pop("trigger")
         extra: dict[str, Any] = {}
@@ -74,7 +84,7 @@ def build_scheduler(ctx: JobContext, *, run_at_start: bool = True) -> AsyncIOSch
 
 
 async def start_scheduler(app: Any) -> AsyncIOScheduler:
-    sched = build_scheduler(job_context(app))
+    sched = build_scheduler(job_context(app), app[JOBS])
     sched.start()
     log.info("scheduler started with %d jobs (timezone %s)", len(sched.get_jobs()), app_timezone(sched))
     return sched

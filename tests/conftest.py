@@ -3,7 +3,6 @@ UNIONBOT_TEST_DATABASE_URL is set), a fake clock, the real app, the WeChat simul
 the fake WeChat API server."""
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -12,14 +11,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import bot.db.models  # noqa: F401  (registers every table)
-from bot.app import DELIVERY, PROCESSOR, SESSIONMAKER, create_app
+from bot.app import create_app
+from bot.keys import DELIVERY, PROCESSOR, SESSIONMAKER
 from bot.clock import FakeClock
-from bot.config import Settings, build_settings
+from bot.config import Settings
 from bot.db.base import Base
-from bot.db.engine import make_engine, make_sessionmaker
-from tests.fake_wechat import fake_wechat  # noqa: F401  (the fake WeChat API server fixture, for every module)
+from bot.db.engine import make_sessionmaker
+from bot.wechat.simulator import WeChatSim
+from tests.support.db import PG_URL, make_test_engine
+from tests.support.fake_wechat import fake_wechat  # noqa: F401  (the fake WeChat API server fixture, for every module)
+from tests.support.settings import make_settings
 
-PG_URL = os.environ.get("UNIONBOT_TEST_DATABASE_URL", "")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
@@ -46,14 +48,6 @@ async def db_url(backend: str, tmp_path) -> AsyncIterator[str]:  # noqa: ANN001
     await admin.dispose()
 
 
-def make_test_engine(url: str) -> AsyncEngine:
-    if "unionbot_schema=" in url:
-        base, _, schema = url.partition("unionbot_schema=")
-        base = base.rstrip("?&")
-        return make_engine(base, pool_size=5, connect_args={"server_settings": {"search_path": schema}})
-    return make_engine(url)
-
-
 @pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN202
     """Cheap argon2 parameters in every test (the real ones cost ~0.3 s per login)."""
@@ -68,17 +62,6 @@ def _cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN202
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
-
-
-def make_settings(db_url: str, tmp_path, **sections) -> Settings:  # noqa: ANN001
-    data = {
-        "database": {"url": db_url},
-        "admin": {"secret_key": "test-secret-key-0123456789abcdef"},
-        "server": {"reply_timeout": 4.0},
-    }
-    for name, values in sections.items():
-        data.setdefault(name, {}).update(values)
-    return build_settings(data, env={})
 
 
 @pytest.fixture
@@ -125,8 +108,6 @@ async def client(aiohttp_client, app):  # noqa: ANN001
 
 @pytest.fixture
 def sim(client, settings: Settings, clock: FakeClock):  # noqa: ANN001
-    from tests.wechat_sim import WeChatSim
-
     return WeChatSim(client, path=settings.server.webhook_path, token=settings.wechat.token, clock=clock)
 
 

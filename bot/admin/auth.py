@@ -18,7 +18,9 @@ from aiohttp_session import get_session, new_session
 from sqlalchemy import select
 
 from bot.admin import audit, csrf, staff as staff_ops
+from bot.admin.web import CLOCK, SESSIONMAKER, SETTINGS, THROTTLE, flash, render, render_error
 from bot.db.models.core import Staff
+from bot.keys import REQUEST_STAFF as _REQUEST_STAFF
 
 
 SESSION_STAFF = "staff_id"
@@ -43,7 +45,7 @@ class StaffUser:
         return self.display_name or self.username
 
 
-REQUEST_STAFF = web.RequestKey("admin_staff", StaffUser)
+REQUEST_STAFF = _REQUEST_STAFF  # the staff member of this request
 
 
 def current_staff(request: web.Request) -> StaffUser:
@@ -111,8 +113,6 @@ async def login_page(request: web.Request) -> web.StreamResponse:
 
 
 async def _render_login(request: web.Request, *, error: str, username: str, status: int) -> web.Response:
-    from bot.admin.site import SESSIONMAKER, render
-
     async with request.app[SESSIONMAKER]() as db:
         has_staff = await staff_ops.any_staff(db)
     return render(
@@ -124,8 +124,6 @@ async def _render_login(request: web.Request, *, error: str, username: str, stat
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    from bot.admin.site import CLOCK, SESSIONMAKER, SETTINGS, THROTTLE
-
     settings = request.app[SETTINGS].admin
     now = request.app[CLOCK].now()
     form = await request.post()
@@ -183,8 +181,6 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    from bot.admin.site import CLOCK, SESSIONMAKER, flash
-
     staff = current_staff(request)
     async with request.app[SESSIONMAKER]() as db, db.begin():
         await audit.record(db, staff_id=staff.id, action="logout", target=staff.username, now=request.app[CLOCK].now())
@@ -196,8 +192,6 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 
 async def _load_staff(request: web.Request, session) -> StaffUser | None:  # noqa: ANN001
-    from bot.admin.site import SESSIONMAKER
-
     staff_id = session.get(SESSION_STAFF)
     if not isinstance(staff_id, int):
         return None
@@ -228,8 +222,6 @@ async def login_required_middleware(request: web.Request, handler):  # noqa: ANN
         if wants_json:
             return web.json_response({"error": "login required"}, status=401)
         if request.method not in ("GET", "HEAD"):
-            from bot.admin.site import render_error
-
             return await render_error(request, 401, "请先登录", "登录已过期，请重新登录后再操作。", link="/admin/login")
         login_url = request.app.router["login"].url_for().with_query(next=request.rel_url.path_qs)
         raise web.HTTPFound(str(login_url))

@@ -1,26 +1,15 @@
-"""The admin navigation: page modules register their menu entry here.
+"""The admin navigation, built once per admin app from the features' manifests.
 
-A page module's `setup(admin_app)` adds its routes and calls
-`nav.register("帮扶审核", "/hardship", order=20)`. Paths are relative to the
-admin root (`/admin`); a path already starting with `/admin` is kept as is.
-Registering the same path again replaces the entry, so building several admin
-apps in one process (tests) does not duplicate the menu.
+Paths are relative to the admin root (`/admin`); a path already starting with `/admin` is
+kept as is.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+
+from bot.feature import NavEntry
 
 ADMIN_PREFIX = "/admin"
-
-
-@dataclass(frozen=True)
-class NavEntry:
-    title: str
-    path: str
-    order: int
-
-
-_entries: dict[str, NavEntry] = {}
 
 
 def _full_path(path: str) -> str:
@@ -29,24 +18,26 @@ def _full_path(path: str) -> str:
     return ADMIN_PREFIX + "/" + path.lstrip("/")
 
 
-def register(title_zh: str, path: str, order: int = 100) -> NavEntry:
-    entry = NavEntry(title_zh, _full_path(path), order)
-    _entries[entry.path] = entry
-    return entry
+def build(declared: Iterable[NavEntry]) -> list[NavEntry]:
+    """The entries in menu order, with full paths; a path declared twice is an error."""
+    out: dict[str, NavEntry] = {}
+    for e in declared:
+        full = NavEntry(e.title, _full_path(e.path), e.order)
+        if full.path in out:
+            raise ValueError(f"admin nav path {full.path} declared twice")
+        out[full.path] = full
+    return sorted(out.values(), key=lambda e: (e.order, e.title))
 
 
-def unregister(path: str) -> None:
-    _entries.pop(_full_path(path), None)
+def entries(built: list[NavEntry]) -> list[NavEntry]:
+    return built
 
 
-def entries() -> list[NavEntry]:
-    return sorted(_entries.values(), key=lambda e: (e.order, e.title))
-
-
-def active_path(request_path: str) -> str | None:
-    """The registered path that best matches the current URL (longest prefix)."""
+def active_path(built: list[NavEntry], request_path: str) -> str | None:
+    """The entry path that best matches the current URL (longest prefix)."""
     best: str | None = None
-    for path in _entries:
+    for e in built:
+        path = e.path
         home = path.rstrip("/") == ADMIN_PREFIX
         hit = request_path == path if home else (request_path == path or request_path.startswith(path.rstrip("/") + "/"))
         if hit and (best is None or len(path) > len(best)):

@@ -1,24 +1,22 @@
 """The staff admin site: an aiohttp sub-application mounted at /admin.
 
-    admin_app = create_admin_app(settings, sessionmaker, clock, services)
+    admin_app = create_admin_app(settings, sessionmaker, clock, services, features)
     app.add_subapp("/admin", admin_app)
 
-Page modules (listed in `bot.admin.pages.PAGE_MODULES`) each expose
-`setup(admin_app)`, which adds routes and calls `nav.register(...)`. Handlers
-reach shared objects through the app keys below, e.g.
-`request.app[SESSIONMAKER]`, `request.app[CLOCK].now()`, and render with
-`render(request, "feature/list.html", {...})`. Every POST form carries
-`<input type="hidden" name="_csrf" value="{{ csrf_token }}">`; every staff
-action is written with `bot.admin.audit.record`.
+Each feature manifest (`bot.feature.Feature`) may bring `admin(admin_app)`, which adds its
+routes, its `nav` entries, a `templates` folder and a `todos` counter for the 工作台. Pages
+use the helpers of `bot.admin.web`. Every POST form carries
+`<input type="hidden" name="_csrf" value="{{ csrf_token }}">`; every staff action is written
+with `bot.admin.audit.record`.
 """
 from __future__ import annotations
 
 import hashlib
-import importlib
+import hmac
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from collections.abc import Sequence
 
 import aiohttp_jinja2
 import jinja2
@@ -27,10 +25,13 @@ from aiohttp_session import get_session, session_middleware
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.admin import auth, csrf, filters, nav
+from bot import keys
+from bot.admin import auth, csrf, filters, home, nav
 from bot.admin import staff as staff_ops
+from bot.admin.web import CLOCK, SERVICES, SESSIONMAKER, SETTINGS, THROTTLE, layout_processor, render_error
 from bot.clock import Clock
 from bot.config import Settings
+from bot.feature import Feature
 
 log = logging.getLogger(__name__)
 
@@ -38,13 +39,7 @@ HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
 COOKIE_NAME = "unionbot_admin"
-FLASH_KEY = "flash"
 
-SETTINGS = web.AppKey("admin_settings", Settings)
-SESSIONMAKER = web.AppKey("admin_sessionmaker", async_sessionmaker)
-CLOCK = web.AppKey("admin_clock", Clock)
-SERVICES = web.AppKey("admin_services", dict)
-THROTTLE = web.AppKey("admin_throttle", auth.FailureCounter)
 
 
 def session_key(secret_key: str) -> bytes:
@@ -56,73 +51,6 @@ def session_key(secret_key: str) -> bytes:
         "staff sessions will not survive a restart (set admin.secret_key or UNIONBOT_ADMIN_SECRET_KEY)"
     )
     return secrets.token_bytes(32)
-
-
-def render(request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200) -> web.Response:
-    """Render an admin template (the base layout needs the request's context processors)."""
-    return aiohttp_jinja2.render_template(template, request, context or {}, status=status)
-
-
-async def render_error(request: web.Request, status: int, title: str, message: str, *, link: str = "") -> web.Response:
-    """A short Chinese error page; usable from middlewares that run before the context processors."""
-    if aiohttp_jinja2.REQUEST_CONTEXT_KEY not in request:
-        request[aiohttp_jinja2.REQUEST_CONTEXT_KEY] = {
-            **await _layout_processor(request), **await csrf.csrf_processor(request),
-        }
-    return aiohttp_jinja2.render_template(
-        "error.html", request, {"title": title, "message": message, "link": link, "status": status}, status=status,
-    )
-
-
-async def flash(request: web.Request, message: str, kind: str = "ok") -> None:
-    """Show `message` once on the next page rendered (kind: ok | warn | error)."""
-    session = await get_session(request)
-    session[FLASH_KEY] = [*session.get(FLASH_KEY, []), [kind, message]][-5:]
-
-
-def page_number(request: web.Request) -> int:
-    """The `?page=` of a paginated list (1 when missing or not a number)."""
-    try:
-        return max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        return 1
-
-
-def db_session(request: web.Request) -> AsyncSession:
-    """A new database session: `async with db_session(request) as db, db.begin(): ...`."""
-    return request.app[SESSIONMAKER]()
-
-
-async def _layout_processor(request: web.Request) -> dict[str, Any]:
-    session = await get_session(request)
-
-    def flashes() -> list[tuple[str, str]]:
-        # Popped only when a page actually renders them, so a redirect keeps them.
-        return [tuple(x) for x in session.pop(FLASH_KEY, [])]
-
-    return {
-        "request": request,
-        "staff": request.get(auth.REQUEST_STAFF),
-        "nav_entries": nav.entries(),
-        "nav_active": nav.active_path(request.path),
-        "flashes": flashes,
-    }
-
-
-def _load_page_modules(app: web.Application) -> None:
-    from bot.admin.pages import PAGE_MODULES, home
-
-    home.setup(app)
-    for name in PAGE_MODULES:
-        dotted = name if "." in name else f"bot.admin.pages.{name}"
-        try:
-            module = importlib.import_module(dotted)
-        except ImportError as exc:
-            raise RuntimeError(f"admin page module {dotted!r} listed in PAGE_MODULES cannot be imported: {exc}") from exc
-        setup = getattr(module, "setup", None)
-        if not callable(setup):
-            raise RuntimeError(f"admin page module {dotted!r} has no setup(admin_app) function")
-        setup(app)
 
 
 async def _first_start_hint(app: web.Application) -> None:
@@ -147,13 +75,30 @@ async def _security_headers(request: web.Request, handler):  # noqa: ANN001
     return response
 
 
+@web.middleware
+async def _csrf_middleware(request: web.Request, handler):  # noqa: ANN001
+    if request.method in csrf.SAFE_METHODS:
+        return await handler(request)
+    expected = (await get_session(request)).get(csrf.SESSION_KEY, "")
+    sent = await csrf.sent_token(request)
+    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+        back = request.headers.get("Referer", "")
+        link = request.rel_url.path if request.rel_url.path.endswith("/login") else ""
+        if not link and back.split("://", 1)[-1].split("/", 1)[0] == request.host:
+            link = back
+        return await render_error(request, 403, "页面已过期或来源不明",
+                                  "为了安全，这次提交没有生效。请返回上一页，刷新后再试一次。", link=link or "/admin/")
+    return await handler(request)
+
+
 def create_admin_app(
     settings: Settings,
     sessionmaker: async_sessionmaker[AsyncSession],
     clock: Clock,
     services: dict | None = None,
+    features: Sequence[Feature] = (),
 ) -> web.Application:
-    """Build the admin sub-application (mount it at /admin)."""
+    """Build the admin sub-application (mount it at /admin) with the features' pages."""
     storage = EncryptedCookieStorage(
         session_key(settings.admin.secret_key),  # raw 32 bytes; the storage base64-encodes them
         cookie_name=COOKIE_NAME,
@@ -164,26 +109,31 @@ def create_admin_app(
         samesite="Lax",
     )
     app = web.Application(middlewares=[
-        _security_headers, session_middleware(storage), auth.login_required_middleware, csrf.csrf_middleware,
+        _security_headers, session_middleware(storage), auth.login_required_middleware, _csrf_middleware,
     ])
     app[SETTINGS] = settings
     app[SESSIONMAKER] = sessionmaker
     app[CLOCK] = clock
     app[SERVICES] = dict(services or {})
     app[THROTTLE] = auth.FailureCounter(settings.admin.login_max_failures, settings.admin.login_lockout_seconds)
+    app[keys.ADMIN_FEATURES] = list(features)
+    app[keys.ADMIN_NAV] = nav.build([home.NAV, *(e for f in features for e in f.nav)])
 
     env = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.FileSystemLoader([str(TEMPLATES), *(str(f.templates) for f in features if f.templates)]),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-        context_processors=[_layout_processor, csrf.csrf_processor],
+        context_processors=[layout_processor, csrf.csrf_processor],
     )
-    env.filters["localtime"] = filters.make_localtime(settings.scheduler.timezone)
+    env.filters["localtime"] = filters.make_localtime(settings.app.timezone)
     env.filters["mask"] = filters.mask
     env.globals["with_query"] = filters.with_query  # a global, so imported macros see it too
 
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     auth.setup_routes(app)
-    _load_page_modules(app)
+    home.setup(app)
+    for feature in features:
+        if feature.admin is not None:
+            feature.admin(app)
     app.on_startup.append(_first_start_hint)
     return app

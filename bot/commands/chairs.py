@@ -25,7 +25,7 @@ def import_file(file: str, config: str | None) -> None:
     wrong, every error is listed with its line number and nothing is imported.
     """
     from bot.clock import Clock
-    from handlers import chairs_import as ops
+    from handlers.chairs import registry_import as ops
 
     settings = settings_from(config)
     try:
@@ -38,7 +38,7 @@ def import_file(file: str, config: str | None) -> None:
 
     async def go() -> ops.ImportResult:
         async with database(settings) as sessionmaker, sessionmaker() as session, session.begin():
-            result = await ops.import_chairs(session, Clock(settings.scheduler.timezone).now(), rows)
+            result = await ops.import_chairs(session, Clock(settings.app.timezone).now(), rows)
             if result.errors:
                 await session.rollback()
             return result

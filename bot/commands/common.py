@@ -15,9 +15,14 @@ config_option = click.option("--config", "config", type=click.Path(dir_okay=Fals
 
 
 def settings_from(config: str | None) -> Settings:
-    """Load settings or stop with the one-line config error (no traceback)."""
+    """Load settings (checked against the features' manifests) or stop with the one-line
+    config error (no traceback)."""
+    from bot.app import check_config, features
+
     try:
-        return load_settings(config)
+        settings = load_settings(config)
+        check_config(settings, features())
+        return settings
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

@@ -21,16 +21,17 @@ def jobs() -> None:
 def list_jobs(config: str | None) -> None:
     """Show every scheduled job, its trigger and its next run."""
     from bot.clock import Clock
-    from scheduler.base import JobContext
-    from scheduler.setup import build_scheduler
+    from bot.jobs import JobContext
+    from bot.app import features
+    from scheduler.setup import all_jobs, build_scheduler
 
     import logging
 
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = settings_from(config)
-    tz = ZoneInfo(settings.scheduler.timezone)
-    ctx = JobContext(settings=settings, sessionmaker=None, clock=Clock(settings.scheduler.timezone))  # type: ignore[arg-type]
-    sched = build_scheduler(ctx, run_at_start=False)
+    tz = ZoneInfo(settings.app.timezone)
+    ctx = JobContext(settings=settings, sessionmaker=None, clock=Clock(settings.app.timezone))  # type: ignore[arg-type]
+    sched = build_scheduler(ctx, all_jobs(features()), run_at_start=False)
     now = datetime.now(tz)
     if not settings.scheduler.enabled:
         click.echo("note: [scheduler] enabled = false: `unionbot serve` runs no jobs")
@@ -45,14 +46,14 @@ def list_jobs(config: str | None) -> None:
 @config_option
 def run_now(name: str, config: str | None) -> None:
     """Run one job now (by id, e.g. chairs.reminders). Safe to repeat: jobs are idempotent."""
-    from bot.app import build_services
+    from bot.app import build_services, features
     from bot.clock import Clock
-    from scheduler.base import JobContext
-    from scheduler.setup import find_job, run_job
+    from bot.jobs import JobContext
+    from scheduler.setup import all_jobs, find_job, run_job
 
     settings = settings_from(config)
     try:
-        spec = find_job(name)
+        spec = find_job(all_jobs(features()), name)
     except KeyError as exc:
         click.echo(f"error: {exc.args[0]}", err=True)
         sys.exit(2)
@@ -61,7 +62,7 @@ def run_now(name: str, config: str | None) -> None:
     async def go() -> object:
         async with database(settings) as sessionmaker:
             ctx = JobContext(settings=settings, sessionmaker=sessionmaker,
-                             clock=Clock(settings.scheduler.timezone), services=build_services(settings))
+                             clock=Clock(settings.app.timezone), services=build_services(settings))
             return await run_job(spec, ctx)
 
     result = asyncio.run(go())

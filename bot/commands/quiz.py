@@ -21,7 +21,7 @@ def _run(settings, work) -> Any:  # noqa: ANN001
 
     async def go() -> Any:
         async with database(settings) as sessionmaker, sessionmaker() as session, session.begin():
-            return await work(session, Clock(settings.scheduler.timezone).now())
+            return await work(session, Clock(settings.app.timezone).now())
 
     return asyncio.run(go())
 
@@ -45,7 +45,7 @@ def import_file(file: str, config: str | None) -> None:
     """
     from tqdm import tqdm
 
-    from handlers import quiz_import
+    from handlers.quiz import bank_import as quiz_import
 
     settings = settings_from(config)
     data = Path(file).read_bytes()
@@ -68,7 +68,7 @@ def import_file(file: str, config: str | None) -> None:
 
 
 def _when(value: str | None, tz: str) -> datetime | None:
-    from handlers import quiz_ops as ops
+    from handlers.quiz import ops
 
     try:
         return ops.parse_local_time(value, tz)
@@ -88,10 +88,10 @@ def _when(value: str | None, tz: str) -> datetime | None:
 def create_period(code: str, opens: str | None, closes: str | None, reveal: str, questions: str | None,
                   count: int | None, config: str | None) -> None:
     """Create a period: a month (2026-12) or a half-year test (2026-H2)."""
-    from handlers import quiz_ops as ops
+    from handlers.quiz import ops
 
     settings = settings_from(config)
-    tz = settings.scheduler.timezone
+    tz = settings.app.timezone
     ids = [int(x) for x in questions.replace("，", ",").split(",") if x.strip()] if questions else None
 
     async def work(session, now):  # noqa: ANN001, ANN202
@@ -116,11 +116,11 @@ def list_periods(year: int | None, config: str | None) -> None:
     """List periods with their windows and participation."""
     from zoneinfo import ZoneInfo
 
-    from handlers import quiz_scores
-    from handlers import quiz_ops as ops
+    from handlers.quiz import scores as quiz_scores
+    from handlers.quiz import ops
 
     settings = settings_from(config)
-    zone = ZoneInfo(settings.scheduler.timezone)
+    zone = ZoneInfo(settings.app.timezone)
 
     async def work(session, now):  # noqa: ANN001, ANN202
         out = []
@@ -141,7 +141,7 @@ def list_periods(year: int | None, config: str | None) -> None:
 @config_option
 def export_year(year: int, output: str | None, config: str | None) -> None:
     """Write the year-end assessment table (CSV or XLSX by the file name)."""
-    from handlers import quiz_scores
+    from handlers.quiz import scores as quiz_scores
 
     settings = settings_from(config)
     path = Path(output or f"quiz-{year}.csv")

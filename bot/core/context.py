@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.core.dialogue import DialogueState
 from bot.core.normalize import fold
+from bot.operations import OpsContext
 from bot.core.types import Incoming
 
 if TYPE_CHECKING:
@@ -63,6 +64,11 @@ class Ctx:
     def text(self) -> str:
         """The message folded for matching (voice's 「。」, full-width forms, spaces)."""
         return fold(self.msg.text)
+
+    @property
+    def ops(self) -> OpsContext:
+        """The context a feature operation takes (the worker acts)."""
+        return OpsContext(self.clock, self.settings, self.services)
 
     @property
     def now(self) -> datetime:

@@ -25,10 +25,6 @@ class Incoming:
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
-    def is_event(self) -> bool:
-        return self.kind == "event"
-
-    @property
     def opens_short_window(self) -> bool:
         """Events after which WeChat allows 3 messages within a minute."""
         return self.kind == "event" and self.event in {"click", "subscribe", "scan"}

@@ -346,12 +346,6 @@ class Codec:
         plain = self.render_plain(reply, incoming, now=self.clock.now())
         return self.wrap(plain, query), XML_TYPE
 
-    def encode_bytes(self, plain_xml: bytes | None, query: Mapping[str, str]) -> tuple[bytes, str]:
-        """(body, content type) for an already rendered plain reply (or None)."""
-        if not plain_xml:
-            return SUCCESS, TEXT_TYPE
-        return self.wrap(plain_xml, query), XML_TYPE
-
 
 __all__ = [
     "BadRequest",

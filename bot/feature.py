@@ -1,0 +1,61 @@
+"""What a feature declares: one manifest object per feature package.
+
+`handlers/<feature>/__init__.py` builds a `Feature`; the composition root (`bot/app.py`)
+builds the dispatcher, the admin site, the scheduler, the default menu, the staff-facing
+labels and the config checks from the list of manifests. Nothing else keeps a registry.
+"""
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.core.router import Router
+    from bot.jobs import JobSpec
+
+
+class NavEntry(NamedTuple):
+    """A link in the admin's navigation (path relative to /admin)."""
+
+    title: str
+    path: str
+    order: int = 100
+
+
+class MenuItem(NamedTuple):
+    """A click key of the official-account menu, with its default button name and group."""
+
+    key: str
+    name: str
+    group: str = ""  # the parent button of the default menu ("" = a top-level button)
+    order: int = 100  # position in the default menu
+
+
+class TodoItem(NamedTuple):
+    """One line of the 工作台: what waits for staff, counted."""
+
+    label: str
+    count: int
+    url: str
+
+
+TodoFunc = Callable[[Any], Awaitable[list[TodoItem]]]
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    router: "Router | None" = None
+    jobs: tuple["JobSpec", ...] = ()
+    # Adds the feature's admin routes to the admin sub-application.
+    admin: "Callable[[web.Application], None] | None" = None
+    nav: tuple[NavEntry, ...] = ()
+    templates: Path | None = None  # a folder of admin templates (named "<feature>/<page>.html")
+    menu: tuple[MenuItem, ...] = ()
+    template_kinds: tuple[str, ...] = ()  # `[wechat] templates` kinds the feature sends
+    outbox_purposes: Mapping[str, str] = field(default_factory=dict)  # purpose → staff-facing label
+    todos: TodoFunc | None = None

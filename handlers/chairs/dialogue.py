@@ -1,0 +1,185 @@
+"""Grassroots union chairs in chat: `绑定 CODE` links the account to the chair's
+record; `报送` (menu click REPORT) files the quarterly report.
+
+Operations (registry, binding, reports) are in handlers/chairs_ops.py, the
+reminder ladder in handlers/chairs_reminders.py.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from bot.core.context import Ctx
+from bot.core.forms import Field, Form, Invalid, Recheck, int_parser, text_parser
+from bot.core.router import Router, click_is, text_is, text_matches
+from handlers.chairs import ops
+from handlers.chairs.stats import Totals
+from bot.workdays import format_day
+from handlers.chairs.quarters import Quarter
+
+router = Router("chairs")
+router.add_menu("报送", "工会主席季度信息报送（需先绑定）")
+
+HOW_TO_BIND = ("「报送」是基层工会主席的季度信息报送功能，需要先绑定身份。"
+               "请{call}索取绑定码，然后发送「绑定 绑定码」，例如：绑定 K7M2QX。")
+# 绑定 K7M2QX, 绑定:K7M2QX, 绑定码 K7M2QX (the text is NFKC-folded, so ： is :)
+BIND_WORDS = r"绑定码?\s*:?\s*([A-Za-z0-9]{4,12})"
+BIND_REPLIES = {
+    "wrong": "绑定码不对，请核对后重新发送（还可以再试{left}次）。",
+    "expired": "这个绑定码已失效，请{call}重新获取。",
+    "used": "这个绑定码已经用过了。如需重新绑定，请{call}获取新的绑定码。",
+    "throttled": "尝试次数太多了，请一小时后再试，或直接{call}。",
+}
+
+
+# ---- the report form ---------------------------------------------------------------------------
+
+def _count(what: str, hi: int = 100_000) -> Any:  # noqa: ANN401
+    """A number of enterprises: 12, 十二, 十二家; 没有 is 0."""
+    return int_parser(0, hi, "家", example="12", what=what)
+
+
+def _consistent(name: str) -> Any:
+    def check(value: Any, data: Mapping[str, Any]) -> None:
+        problem = ops.check_figures({**data, name: value})
+        if problem:
+            raise Invalid(problem + "请重新填写这一项。")
+    return check
+
+
+def _many(limit: int, what: str) -> Any:  # noqa: ANN401
+    """A possible but surprising count is asked about, not refused."""
+    def question(value: int, data: Mapping[str, Any]) -> str | None:
+        return f"{what} {value} 家，对吗？" if value > limit else None
+    return question
+
+
+def _homes(v: Any) -> str:
+    return f"{v}家"
+
+
+class ReportForm(Form):
+    flow = "chairs_report"
+    title = "季度信息报送"
+    fields = (
+        Field("enterprises", "您负责范围内，职工25人以上的企业共有几家？（回复数字）", parse=_count("企业数"),
+              label="25人以上企业", show=_homes, check=_consistent("enterprises"),
+              plausible=_many(1000, "职工25人以上的企业")),
+        Field("unionised", "其中已建立工会的有几家？", parse=_count("企业数"), label="已建会企业",
+              show=_homes, check=_consistent("unionised")),
+        Field("wage_agreements", "已建会企业中，签订工资集体协议的有几家？", parse=_count("企业数"),
+              label="签订工资集体协议",
+              show=_homes, check=_consistent("wage_agreements")),
+        Field("harmonious", "已建会企业中，A级及以上和谐企业有几家？", parse=_count("企业数"),
+              label="A级以上和谐企业",
+              show=_homes, check=_consistent("harmonious")),
+        Field("visits", "本季度走访调研了几家企业？", parse=_count("企业数", 10_000), label="本季度走访",
+              show=_homes, plausible=_many(300, "本季度走访了")),
+        Field("problems", "走访中发现了哪些问题或职工诉求？", parse=text_parser(2, 500),
+              label="发现的问题", optional=True),
+        Field("summary", "请简要写几句本季度工会工作小结（500字以内）。", parse=text_parser(2, 500),
+              label="工作小结"),
+    )
+
+    async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
+        chair = await ops.chair_for_openid(ctx.session, ctx.openid)
+        if chair is None:
+            return HOW_TO_BIND.format(call=ctx.settings.office.call_line())
+        quarter, report = await ops.reporting_quarter(ctx.session, ctx.settings, ctx.now, chair)
+        # "quarter" (no underscore) reaches submit: a form begun on 31 December files Q4.
+        data: dict[str, Any] = {"quarter": quarter.label}
+        if report is not None:
+            if ctx.now >= ops.deadline_end(ctx.settings, quarter):
+                note = ops.deadline_note(ctx.settings, ctx.now, quarter, report)
+                return (f"{chair.name}主席您好，您{quarter.label_zh}的报送我们已经收到，谢谢！"
+                        f"报送已于{format_day(ops.deadline_of(ctx.settings, quarter))}截止，不能再修改；"
+                        f"如需更正请{ctx.settings.office.call_line()}。\n{note}")
+            data["_prefill"] = {k: getattr(report, k) for k in ops.REPORT_FIELDS}
+            data["_mode"] = "correct" if report.enterprises is not None else "fill"
+        else:
+            last = await ops.last_figures(ctx.session, chair.id, quarter)
+            if last is not None:
+                # The enterprise counts rarely change between quarters: offer last quarter's.
+                data["_prefill"] = {k: getattr(last, k) for k in ops.FIGURES}
+            if quarter < ops.current_quarter(ctx.settings, ctx.now) or \
+                    ctx.now >= ops.deadline_end(ctx.settings, quarter):
+                data["_mode"] = "late"
+        return data
+
+    def intro(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
+        quarter = Quarter.parse(data["quarter"])
+        when = format_day(ops.deadline_of(ctx.settings, quarter))
+        mode = data.get("_mode")
+        if mode == "correct":
+            return (f"您已提交过{quarter.label_zh}的报送，{when}截止前都可以修改。"
+                    "每一项回复「沿用」保留原来的内容。")
+        if mode == "fill":
+            return f"街道总工会已登记收到您{quarter.label_zh}的报送，{when}截止前可以在这里补填具体数字。"
+        if mode == "late":
+            return (f"{quarter.label_zh}的报送已于{when}截止，我们还没有收到您的报送，现在补报，共7项。"
+                    "随时可回复「上一步」返回，「取消」退出。")
+        return (f"{quarter.label_zh}信息报送，{when}截止，共7项，几分钟就好。"
+                "随时可回复「上一步」返回，「取消」退出。")
+
+    def cross_check(self, ctx: Ctx, data: Mapping[str, Any]) -> None:
+        """The figures must fit together however they were given (fresh, 沿用 or 修改)."""
+        problem = ops.figure_problem(data)
+        if problem:
+            raise Recheck(problem[0], problem[1])
+
+    def summary_extra(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
+        totals = Totals(**{k: data.get(k) or 0 for k in ops.FIGURES})
+        parts = [f"{ind['label']} {ind['rate']:.0%}（目标{ind['target']:.0%}）"
+                 for ind in totals.indicators() if ind["rate"] is not None]
+        return "按您填的数字：" + "，".join(parts) + "。" if parts else None
+
+    async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
+        chair = await ops.chair_for_openid(ctx.session, ctx.openid)
+        if chair is None:
+            return HOW_TO_BIND.format(call=ctx.settings.office.call_line())
+        quarter = Quarter.parse(data["quarter"])
+        try:
+            report, corrected = await ops.submit_report(ctx.session, ctx.now, ctx.settings, chair, quarter, data)
+        except ops.ChairError as exc:
+            return f"{exc}\n{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}"
+        when = format_day(ops.deadline_of(ctx.settings, quarter))
+        if corrected:
+            head = f"已更新您{quarter.label_zh}的报送，谢谢！"
+        elif report.on_time:
+            head = f"已收到您{quarter.label_zh}的报送，谢谢{chair.name}主席！"
+        else:
+            head = f"已收到您{quarter.label_zh}的补报，谢谢{chair.name}主席！"
+        tail = f"{when}截止前如需修改，再发「报送」即可。\n" if report.on_time else "\n"
+        return f"{head}{tail}{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}"
+
+
+ReportForm.mount(router, start=text_is("报送", "信息报送", "季度报送", "季度信息报送") | click_is("REPORT"),
+                 resume_word="报送")
+
+
+# ---- binding -----------------------------------------------------------------------------------
+
+@router.on(text_matches(BIND_WORDS, keyword=True))
+async def bind_chair(ctx: Ctx) -> str:
+    """Link this account to a chair with a one-time code."""
+    m = re.fullmatch(BIND_WORDS, ctx.text)
+    res = await ops.bind(ctx.session, ctx.now, ctx.settings, ctx.openid, m.group(1) if m else "")
+    if res.status in ("ok", "already") and res.chair is not None:
+        head = ("绑定成功！" if res.status == "ok" else "您已经绑定过了。") + \
+               f"{res.chair.name}主席您好（{res.chair.organisation}）。"
+        return (f"{head}今后每季度的信息报送提醒会发到这里，回复「报送」即可填写。\n"
+                f"{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, res.chair)}")
+    if res.status == "wrong" and res.attempts_left == 0:
+        return "绑定码不对。" + BIND_REPLIES["throttled"].format(call=ctx.settings.office.call_line())
+    return BIND_REPLIES[res.status].format(left=res.attempts_left, call=ctx.settings.office.call_line())
+
+
+@router.on(text_is("绑定", "主席绑定", "绑定身份"))
+async def explain_binding(ctx: Ctx) -> str:
+    """How a chair binds their account."""
+    chair = await ops.chair_for_openid(ctx.session, ctx.openid)
+    if chair is not None:
+        return (f"{chair.name}主席您好，您已绑定（{chair.organisation}）。回复「报送」即可填写季度信息报送。\n"
+                f"{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}")
+    return f"请{ctx.settings.office.call_line()}索取绑定码，然后发送「绑定 绑定码」，例如：绑定 K7M2QX。"

@@ -1,0 +1,374 @@
+"""Operations of the chairs feature: registry, binding and reports.
+
+Plain async functions taking a session, `now` (aware UTC) and the settings;
+the bot handlers, the admin pages, the CLI and the scheduled job all call
+these. Nothing here commits: the caller owns the transaction. The reminder
+ladder is in handlers/chairs_reminders.py, the staff views (grid, dashboard)
+in handlers/chairs_stats.py, the file import in handlers/chairs_import.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.config import Settings
+from bot.core.forms import Invalid
+from bot.core.validators import parse_mobile, parse_name
+from bot.db.models.chairs import Chair, ChairBindCode, ChairBindFailure, ChairReport
+from bot.workdays import format_day
+from handlers.chairs.quarters import Quarter, Stage, deadline_date, stages
+
+log = logging.getLogger("unionbot.chairs")
+
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I
+CODE_LENGTH = 6
+THROTTLE_WINDOW = timedelta(hours=1)
+REMINDER_PURPOSE = "chairs.reminder"
+ESCALATION_PURPOSE = "chairs.escalation"
+TEMPLATE_KIND = "chair_reminder"
+FIGURES = ("enterprises", "unionised", "wage_agreements", "harmonious")
+REPORT_FIELDS = (*FIGURES, "visits", "problems", "summary")
+CANCELLED_NOTE = "主席已报送，提醒不再发送"
+
+
+class ChairError(Exception):
+    """A rule was broken; the message is Chinese, for staff or the chair."""
+
+
+# ---- time helpers ---------------------------------------------------------------------------
+
+def local_date(settings: Settings, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(settings.app.timezone)).date()
+
+
+def current_quarter(settings: Settings, now: datetime) -> Quarter:
+    return Quarter.of(local_date(settings, now))
+
+
+def deadline_of(settings: Settings, quarter: Quarter) -> date:
+    return deadline_date(quarter, settings.chairs.deadline_day)
+
+
+def deadline_end(settings: Settings, quarter: Quarter) -> datetime:
+    """The last instant a report counts as on time: the end of the deadline day (local)."""
+    d = deadline_of(settings, quarter) + timedelta(days=1)
+    return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(settings.app.timezone))
+
+
+def ladder(settings: Settings, quarter: Quarter) -> list[Stage]:
+    c = settings.chairs
+    return stages(quarter, deadline_day=c.deadline_day, remind_before=c.remind_before,
+                  escalate_after=c.escalate_after, notice_after=c.notice_after, remind_hour=c.remind_hour,
+                  tz=settings.app.timezone)
+
+
+def reminder_key(quarter: Quarter, chair_id: int, stage: str) -> str:
+    return f"chairs:{quarter.label}:chair{chair_id}:{stage}"
+
+
+def focus_quarter(settings: Settings, now: datetime) -> Quarter:
+    """The quarter staff and chairs are working on: the previous one until the current
+    quarter's first reminder (late reports and the 通报 happen then), else the current one."""
+    cur = current_quarter(settings, now)
+    return cur.prev() if now < min(s.due_at for s in ladder(settings, cur)) else cur
+
+
+async def reporting_quarter(session: AsyncSession, settings: Settings, now: datetime, chair: Chair
+                            ) -> tuple[Quarter, ChairReport | None]:
+    """The quarter `报送` files for this chair, and the chair's report for it so far.
+
+    The current quarter, except that a previous quarter this chair still owes
+    (the late reminders say "回复「报送」补报", and a chair often answers after
+    the quarter has turned, e.g. after the New Year or National Day holiday) is
+    offered first, until the current quarter's own reminders begin.
+    """
+    cur = current_quarter(settings, now)
+    focus = focus_quarter(settings, now)
+    if focus != cur and chair.created_at < deadline_end(settings, focus):
+        if await report_for(session, chair.id, focus) is None:
+            return focus, None
+    return cur, await report_for(session, chair.id, cur)
+
+
+async def next_deadline_note(session: AsyncSession, settings: Settings, now: datetime, chair: Chair) -> str:
+    """One sentence for every chair reply: what they owe next, and by when."""
+    return deadline_note(settings, now, *await reporting_quarter(session, settings, now, chair))
+
+
+def deadline_note(settings: Settings, now: datetime, q: Quarter, report: ChairReport | None) -> str:
+    """`next_deadline_note` for a reporting quarter and its report already at hand."""
+    if now >= deadline_end(settings, q):
+        if report is None:
+            return f"您{q.label_zh}的报送还没有收到，回复「报送」即可补报。"
+        q = q.next()
+    elif report is not None:
+        q = q.next()
+        return f"下一次是{q.label_zh}信息报送，截止{format_day(deadline_of(settings, q))}。"
+    return f"{q.label_zh}信息报送截止：{format_day(deadline_of(settings, q))}。"
+
+
+# ---- registry ---------------------------------------------------------------------------------
+
+def _clean(value: Any, label: str, max_len: int) -> str:
+    text = str(value or "").strip()
+    if not text:
+        raise ChairError(f"{label}不能为空")
+    if len(text) > max_len:
+        raise ChairError(f"{label}太长（最多{max_len}字）")
+    return text
+
+
+def validate_chair(name: Any, organisation: Any, community: Any, mobile: Any) -> dict[str, str]:
+    """Check one chair's fields; raises ChairError with a Chinese message."""
+    try:
+        clean_name = parse_name(str(name or ""))
+    except Invalid:
+        raise ChairError("姓名应为2–20个字、不含数字") from None
+    try:
+        clean_mobile = parse_mobile(str(mobile or "").split(".")[0])  # XLSX may give 13800138000.0
+    except Invalid:
+        raise ChairError(f"手机号“{mobile or ''}”不是11位手机号码") from None
+    return {"name": clean_name, "organisation": _clean(organisation, "单位", 128),
+            "community": _clean(community, "社区", 64), "mobile": clean_mobile}
+
+
+async def add_chair(session: AsyncSession, now: datetime, *, name: Any, organisation: Any, community: Any,
+                    mobile: Any) -> Chair:
+    fields = validate_chair(name, organisation, community, mobile)
+    if await session.scalar(select(Chair.id).where(Chair.mobile == fields["mobile"])):
+        raise ChairError(f"手机号 {fields['mobile']} 已登记过")
+    chair = Chair(**fields, active=True, created_at=now, updated_at=now)
+    session.add(chair)
+    await session.flush()
+    return chair
+
+
+async def update_chair(session: AsyncSession, now: datetime, chair_id: int, *, name: Any, organisation: Any,
+                       community: Any, mobile: Any) -> Chair:
+    chair = await get_chair(session, chair_id)
+    fields = validate_chair(name, organisation, community, mobile)
+    other = await session.scalar(select(Chair.id).where(Chair.mobile == fields["mobile"], Chair.id != chair_id))
+    if other:
+        raise ChairError(f"手机号 {fields['mobile']} 已被另一位主席使用")
+    for k, v in fields.items():
+        setattr(chair, k, v)
+    chair.updated_at = now
+    return chair
+
+
+async def set_active(session: AsyncSession, now: datetime, chair_id: int, active: bool) -> Chair:
+    """Deactivate (no reminders, no reports) or reactivate a chair. Deactivating unbinds the account."""
+    chair = await get_chair(session, chair_id)
+    chair.active = active
+    if not active:
+        chair.openid = None
+        chair.bound_at = None
+        await _revoke_codes(session, now, chair.id)
+    chair.updated_at = now
+    return chair
+
+
+async def get_chair(session: AsyncSession, chair_id: int) -> Chair:
+    chair = await session.get(Chair, chair_id)
+    if chair is None:
+        raise ChairError("没有这位主席")
+    return chair
+
+
+def registry_query(*, community: str = "", state: str = "") -> Select:
+    """The staff registry: chairs in office first, then by community and unit.
+    `state`: "active" (在任), "inactive" (已停用), "unbound" (在任未绑定微信) or "" (all)."""
+    q = select(Chair).order_by(Chair.active.desc(), Chair.community, Chair.organisation, Chair.id)
+    if community:
+        q = q.where(Chair.community == community)
+    if state == "active":
+        q = q.where(Chair.active.is_(True))
+    elif state == "inactive":
+        q = q.where(Chair.active.is_(False))
+    elif state == "unbound":
+        q = q.where(Chair.active.is_(True), Chair.openid.is_(None))
+    return q
+
+
+def registry_search(q: str):  # noqa: ANN201
+    """The registry's search box: the chair's name, the unit, or digits of the mobile number."""
+    if q.isdigit():
+        return Chair.mobile.contains(q, autoescape=True)
+    return or_(Chair.name.contains(q, autoescape=True), Chair.organisation.contains(q, autoescape=True))
+
+
+
+# ---- binding ---------------------------------------------------------------------------------
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.strip().upper().encode()).hexdigest()
+
+
+async def _revoke_codes(session: AsyncSession, now: datetime, chair_id: int) -> None:
+    await session.execute(update(ChairBindCode).where(
+        ChairBindCode.chair_id == chair_id, ChairBindCode.used_at.is_(None), ChairBindCode.revoked_at.is_(None),
+    ).values(revoked_at=now))
+
+
+async def issue_bind_code(session: AsyncSession, now: datetime, settings: Settings, chair_id: int) -> tuple[str, datetime]:
+    """A new one-time code for the chair (earlier unused codes stop working); returns (code, expires_at)."""
+    chair = await get_chair(session, chair_id)
+    if not chair.active:
+        raise ChairError("该主席已停用，请先启用")
+    await _revoke_codes(session, now, chair_id)
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+    expires = now + timedelta(hours=settings.chairs.bind_code_ttl_hours)
+    session.add(ChairBindCode(chair_id=chair_id, code_hash=_hash(code), created_at=now, expires_at=expires))
+    await session.flush()
+    return code, expires
+
+
+@dataclass
+class BindResult:
+    status: str  # ok | already | wrong | expired | used | throttled
+    chair: Chair | None = None
+    attempts_left: int = 0
+
+
+async def bind(session: AsyncSession, now: datetime, settings: Settings, openid: str, code: str) -> BindResult:
+    """Link `openid` to the chair whose code this is. Wrong codes count toward a per-openid limit."""
+    limit = settings.chairs.bind_max_failures
+    since = now - THROTTLE_WINDOW
+    failures = await session.scalar(select(func.count()).select_from(ChairBindFailure).where(
+        ChairBindFailure.openid == openid, ChairBindFailure.at > since)) or 0
+    if failures >= limit:
+        return BindResult("throttled")
+    row = await session.scalar(select(ChairBindCode).where(ChairBindCode.code_hash == _hash(code)))
+    chair = await session.get(Chair, row.chair_id) if row is not None else None
+
+    async def fail(status: str) -> BindResult:
+        await session.execute(delete(ChairBindFailure).where(ChairBindFailure.openid == openid,
+                                                             ChairBindFailure.at <= since))
+        session.add(ChairBindFailure(openid=openid, at=now))
+        return BindResult(status, chair, max(limit - failures - 1, 0))
+
+    if row is None or chair is None or not chair.active:
+        return await fail("wrong")
+    if row.used_at is not None:
+        if row.used_by == openid and chair.openid == openid:
+            return BindResult("already", chair)
+        return await fail("used")
+    if row.revoked_at is not None or row.expires_at <= now:
+        return await fail("expired")
+    row.used_at = now
+    row.used_by = openid
+    # One chair per account: an account bound elsewhere moves to this chair.
+    await session.execute(update(Chair).where(Chair.openid == openid, Chair.id != chair.id)
+                          .values(openid=None, bound_at=None, updated_at=now))
+    await session.flush()
+    chair.openid = openid
+    chair.bound_at = now
+    chair.updated_at = now
+    await session.execute(delete(ChairBindFailure).where(ChairBindFailure.openid == openid))
+    return BindResult("ok", chair)
+
+
+async def chair_for_openid(session: AsyncSession, openid: str) -> Chair | None:
+    return await session.scalar(select(Chair).where(Chair.openid == openid, Chair.active.is_(True)))
+
+
+async def bound_chairs(session: AsyncSession) -> dict[str, Chair]:
+    """openid → the active chair bound to it (for other features, e.g. the quiz's chair column)."""
+    rows = await session.scalars(select(Chair).where(Chair.openid.is_not(None), Chair.active.is_(True)))
+    return {c.openid: c for c in rows.all() if c.openid}
+
+
+# ---- reports ---------------------------------------------------------------------------------
+
+def figure_problem(data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+    """(a Chinese sentence, the fields involved) when the figures contradict each other."""
+    e, u, w, h = (data.get(k) for k in FIGURES)
+    if e is not None and u is not None and u > e:
+        return f"已建会企业（{u}家）不能多于25人以上企业总数（{e}家）。", ("enterprises", "unionised")
+    if u is not None and w is not None and w > u:
+        return f"签订工资集体协议的企业（{w}家）不能多于已建会企业（{u}家）。", ("unionised", "wage_agreements")
+    if u is not None and h is not None and h > u:
+        return f"A级以上和谐企业（{h}家）不能多于已建会企业（{u}家）。", ("unionised", "harmonious")
+    return None
+
+
+def check_figures(data: Mapping[str, Any]) -> str | None:
+    """A Chinese sentence when the figures contradict each other, else None."""
+    problem = figure_problem(data)
+    return problem[0] if problem else None
+
+
+async def report_for(session: AsyncSession, chair_id: int, quarter: Quarter) -> ChairReport | None:
+    return await session.scalar(select(ChairReport).where(
+        ChairReport.chair_id == chair_id, ChairReport.quarter == quarter.label))
+
+
+async def last_figures(session: AsyncSession, chair_id: int, before: Quarter) -> ChairReport | None:
+    """The chair's latest report with figures from a quarter before `before` (to offer with 沿用)."""
+    return await session.scalar(select(ChairReport).where(
+        ChairReport.chair_id == chair_id, ChairReport.quarter < before.label, ChairReport.enterprises.is_not(None)
+    ).order_by(ChairReport.quarter.desc()).limit(1))
+
+
+async def submit_report(session: AsyncSession, now: datetime, settings: Settings, chair: Chair, quarter: Quarter,
+                        data: Mapping[str, Any]) -> tuple[ChairReport, bool]:
+    """Store the chair's report for `quarter`; returns (report, corrected).
+
+    One report per quarter: a second submission corrects the first, allowed
+    until the deadline. A first report after the deadline is accepted as late.
+    """
+    problem = check_figures(data)
+    if problem:
+        raise ChairError(problem)
+    end = deadline_end(settings, quarter)
+    report = await report_for(session, chair.id, quarter)
+    corrected = report is not None
+    if report is not None and now >= end:
+        raise ChairError(f"{quarter.label_zh}的报送已于{format_day(deadline_of(settings, quarter))}截止，"
+                         f"截止后不能再修改了。如需更正，请{settings.office.call_line()}。")
+    if report is None:
+        report = ChairReport(chair_id=chair.id, quarter=quarter.label, submitted_at=now, on_time=now < end)
+        session.add(report)
+    for k in REPORT_FIELDS:
+        setattr(report, k, data.get(k))
+    report.channel = "wechat"
+    report.updated_at = now
+    await cancel_pending_reminders(session, settings, chair.id, quarter)
+    await session.flush()
+    return report, corrected
+
+
+async def mark_received(session: AsyncSession, now: datetime, settings: Settings, chair_id: int, quarter: Quarter,
+                        staff_id: int | None, note: str = "") -> ChairReport:
+    """Staff record a report received by other means (paper, e-mail): the chair counts as reported."""
+    chair = await get_chair(session, chair_id)
+    report = await report_for(session, chair.id, quarter)
+    if report is not None:
+        raise ChairError(f"{chair.name}的{quarter.label_zh}报送已经收到，无需重复登记")
+    report = ChairReport(chair_id=chair.id, quarter=quarter.label, channel="other", submitted_at=now,
+                         updated_at=now, on_time=now < deadline_end(settings, quarter), received_by=staff_id,
+                         note=note.strip() or None)
+    session.add(report)
+    await cancel_pending_reminders(session, settings, chair.id, quarter)
+    await session.flush()
+    return report
+
+
+async def cancel_pending_reminders(session: AsyncSession, settings: Settings, chair_id: int, quarter: Quarter
+                                   ) -> int:
+    """Reminders of `quarter` still waiting in the outbox (e.g. for a retry) will not go out:
+    they become `cancelled`, in the transaction that stores the report. Returns how many."""
+    keys = [reminder_key(quarter, chair_id, s.name) for s in ladder(settings, quarter)]
+    return await outbox.cancel_pending(session, keys, CANCELLED_NOTE)
+
+

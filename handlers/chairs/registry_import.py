@@ -1,0 +1,111 @@
+"""Reading and importing the chair registry from CSV or XLSX (`unionbot chairs import`)."""
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.models.chairs import Chair
+from handlers.chairs.ops import ChairError, validate_chair
+
+HEADERS = {
+    "name": ("name", "姓名", "主席", "主席姓名"),
+    "organisation": ("organisation", "organization", "单位", "工会", "基层工会", "单位名称"),
+    "community": ("community", "社区", "所属社区"),
+    "mobile": ("mobile", "phone", "手机", "手机号", "电话", "联系电话"),
+}
+
+
+def read_chair_file(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
+    """Rows of a CSV (UTF-8, with or without BOM) or XLSX file as (line number, fields).
+
+    The first row is the header: name, organisation, community, mobile (or 姓名, 单位, 社区, 手机).
+    """
+    p = Path(path)
+    return read_chair_bytes(p.name, p.read_bytes())
+
+
+def read_chair_bytes(filename: str, data: bytes) -> list[tuple[int, dict[str, Any]]]:
+    """The same for an uploaded file's name and bytes (the admin's upload form)."""
+    if filename.lower().endswith((".xlsx", ".xlsm")):
+        from openpyxl import load_workbook
+
+        try:
+            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:  # noqa: BLE001 — any unreadable workbook gets the same plain answer
+            raise ChairError("读不了这个 Excel 文件，请确认是 .xlsx 格式") from None
+        raw = [["" if c is None else str(c) for c in row] for row in wb.active.iter_rows(values_only=True)]
+        wb.close()
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ChairError("CSV 文件请用 UTF-8 编码保存（Excel 另存为“CSV UTF-8”）") from None
+        raw = list(csv.reader(io.StringIO(text)))
+    if not raw:
+        raise ChairError("文件是空的")
+    header = [h.strip().lower() for h in raw[0]]
+    cols: dict[str, int] = {}
+    for key, names in HEADERS.items():
+        for i, h in enumerate(header):
+            if h in names:
+                cols[key] = i
+                break
+        else:
+            raise ChairError(f"第1行缺少“{HEADERS[key][1]}”（{key}）列")
+    out = []
+    for n, row in enumerate(raw[1:], start=2):
+        if not any(str(c).strip() for c in row):
+            continue
+        out.append((n, {k: (row[i].strip() if i < len(row) else "") for k, i in cols.items()}))
+    return out
+
+
+@dataclass
+class ImportResult:
+    added: int = 0
+    updated: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+async def import_chairs(session: AsyncSession, now: datetime, rows: Sequence[tuple[int, Mapping[str, Any]]]
+                        ) -> ImportResult:
+    """Add or update (matched by mobile) every row, or nothing at all when any row is wrong."""
+    result = ImportResult()
+    clean: list[tuple[int, dict[str, str]]] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        try:
+            fields = validate_chair(row.get("name"), row.get("organisation"), row.get("community"), row.get("mobile"))
+        except ChairError as exc:
+            result.errors.append((line, str(exc)))
+            continue
+        if fields["mobile"] in seen:
+            result.errors.append((line, f"手机号 {fields['mobile']} 与第{seen[fields['mobile']]}行重复"))
+            continue
+        seen[fields["mobile"]] = line
+        clean.append((line, fields))
+    if result.errors:
+        return result
+    existing = {c.mobile: c for c in (await session.scalars(
+        select(Chair).where(Chair.mobile.in_(list(seen))))).all()}
+    for _line, fields in clean:
+        chair = existing.get(fields["mobile"])
+        if chair is None:
+            session.add(Chair(**fields, active=True, created_at=now, updated_at=now))
+            result.added += 1
+        else:
+            for k, v in fields.items():
+                setattr(chair, k, v)
+            chair.updated_at = now
+            result.updated += 1
+    await session.flush()
+    return result
+

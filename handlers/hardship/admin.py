@@ -1,0 +1,328 @@
+"""帮扶审核: the staff pages of hardship help — list, detail, decisions, 代办, export.
+
+The pages hold no business rules: every change calls an operation in
+`handlers.hardship_ops` and writes an audit row in the same transaction.
+"""
+from __future__ import annotations
+
+import mimetypes
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from markupsafe import Markup
+from sqlalchemy import select
+
+from bot.admin import audit, lists
+from bot.admin.auth import current_staff
+from bot.admin.web import CLOCK, SERVICES, SETTINGS, db_session, flash, render
+from bot.feature import TodoItem
+from bot import outbox
+from bot.db.models.core import Member, Staff
+from bot.db.models.hardship import HardshipPhoto, HardshipRequest
+from bot.outbox import NEEDS_PHONE
+from handlers.hardship import ops
+from handlers.hardship.dialogue import check_answers
+from handlers.hardship.export import EXPORT_HEADER, export_rows
+
+ACTIONS = ("start_review", "request_more", "approve", "reject", "deliver", "close")
+
+
+# ----------------------------------------------------------------------------- the list
+def _status_cell(row: ops.ListRow, page: lists.ListPage) -> Markup:
+    r = row.req
+    parts = [page.m.badge(r.status, ops.STATUS_LABELS.get(r.status, r.status),
+                          {"waiting": "wait", "delivered": "ok"}.get(r.status))]
+    if row.unreachable:
+        parts.append(page.m.badge("unreachable", "无法送达·请电话联系"))
+    if r.erase_requested_at:
+        parts.append(page.m.badge("x", "申请删除信息", "bad"))
+    return Markup(" ").join(parts)
+
+
+def _ref_cell(row: ops.ListRow, page: lists.ListPage) -> Markup:
+    r = row.req
+    link = page.link(page.url("hardship.detail", id=r.id), r.ref)
+    return link + (Markup(" ") + page.m.badge("x", "代办", "muted") if r.created_by_staff_id else "")
+
+
+def _tier_cell(row: ops.ListRow, page: lists.ListPage) -> Markup:
+    tier = row.req.tier
+    if not tier:
+        return Markup('<span class="muted">—</span>')
+    return page.m.badge("x", tier, "bad" if tier == ops.TIERS[0] else "wait")
+
+
+async def _list_rows(db, reqs: list, state: lists.ListState) -> list[ops.ListRow]:  # noqa: ANN001
+    return await ops.list_rows(db, reqs, state.request.app[SERVICES]["crypto"])
+
+
+async def _start_review_one(db, request_id: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
+    """批量开始审核, one request: the same operation and audit row as the detail page's button."""
+    req = await ops.get_request(db, request_id)
+    try:
+        await ops.start_review(db, request_id, now=ctx.now, staff_id=ctx.staff.id, office=ctx.settings.office)
+    except ops.HardshipError as exc:
+        raise ops.HardshipError(f"{req.ref}：{exc}") from None
+    await audit.record(db, staff_id=ctx.staff.id, action="hardship.start_review", target=req.ref,
+                       detail={"bulk": True}, now=ctx.now)
+    return req.ref
+
+
+R = HardshipRequest
+REQUESTS = lists.ListView(
+    title="困难帮扶申请",
+    template="hardship/list.html",
+    query=lambda st: ops.list_query(status=st.filters["status"], kind=st.filters["kind"], tier=st.filters["tier"],
+                                    date_from=st.filters["from"], date_to=st.filters["to"],
+                                    erase=st.filters["erase"] == "1"),
+    search=lists.Search(ops.search_clause, placeholder="编号 / 姓名 / 电话"),
+    filters=[
+        lists.Choice("status", "状态", list(ops.STATUS_LABELS.items())),
+        lists.Choice("kind", "类型", [(k, k) for k in ops.KINDS]),
+        lists.Choice("tier", "参考档次", [(t, t) for t in ops.TIERS] + [("none", "未达档次")]),
+        lists.DateRange("from", "to", "提交日期从", "至"),
+        lists.Choice("erase", "删除要求", [("1", "职工已申请删除")]),
+    ],
+    rows=_list_rows,
+    row_id=lambda row: row.req.id,
+    columns=[
+        lists.Column("ref", "编号", render=_ref_cell, sort=R.id),
+        lists.Column("created", "提交时间", value=lambda row: row.req.created_at, sort=R.created_at),
+        lists.Column("name", "姓名", value=lambda row: row.req.name),
+        lists.Column("phone", "电话", render=lambda row, p: p.m.masked(row.req.phone, "phone")),
+        lists.Column("id_number", "身份证", render=lambda row, p: p.m.masked(row.id_masked, "id")),
+        lists.Column("kind", "类型", value=lambda row: row.req.kind, sort=R.kind),
+        lists.Column("per_capita", "人均(元)", value=lambda row: f"{row.req.per_capita:.0f}", sort=R.per_capita),
+        lists.Column("tier", "参考档次", render=_tier_cell),
+        lists.Column("status", "状态", render=_status_cell, sort=R.status),
+    ],
+    default_sort="-ref",
+    tiebreak=R.id.desc(),
+    # The export has its own, longer row (handlers/hardship/export.py): phone and ID masked.
+    export=lists.Export("帮扶申请", sheet="帮扶申请", audit="hardship.export",
+                        table=lambda reqs, st: (EXPORT_HEADER, export_rows(reqs, st.request.app[SERVICES]["crypto"]))),
+    actions=[lists.BulkAction(
+        "start_review", "批量开始审核", lists.each(_start_review_one, errors=(ops.HardshipError,)),
+        confirm="将所选 {n} 份申请转为「审核中」，并通知这些职工申请已进入审核。确定吗？")],
+    unit="条",
+    empty="没有符合条件的申请。",
+)
+
+
+async def _detail_context(db, request: web.Request, request_id: int) -> dict[str, Any]:  # noqa: ANN001
+    try:
+        req = await ops.get_request(db, request_id)
+    except ops.HardshipError:
+        raise web.HTTPNotFound(text="没有这条申请") from None
+    staff_rows = list(await db.scalars(select(Staff).order_by(Staff.id)))
+    names = {s.id: s.display_name or s.username for s in staff_rows}
+    notices = await outbox.messages(db, prefix=f"hardship:{req.ref}:")
+    last = next((o for o in notices if o.key == req.last_notice_key), None)
+    return {
+        "r": req, "staff_names": names, "staff_list": [s for s in staff_rows if s.active],
+        "labels": ops.STATUS_LABELS, "action_labels": ops.ACTION_LABELS, "worker_labels": ops.WORKER_STATUS,
+        "notices": notices, "unreachable": last is not None and last.status in NEEDS_PHONE,
+        "has_id": bool(req.id_number_enc), "revealed": {}, "kinds": ops.KINDS,
+        "check": ops.SelfCheck(req.per_capita, req.dibao, req.tier),
+        "today": request.app[CLOCK].now().astimezone(ops.TZ).date().isoformat(),
+    }
+
+
+async def detail(request: web.Request) -> web.Response:
+    """Everything the worker gave, the timeline, notes, assignment and the next decisions."""
+    async with db_session(request) as db:
+        ctx = await _detail_context(db, request, int(request.match_info["id"]))
+    return render(request, "hardship/detail.html", ctx)
+
+
+async def reveal(request: web.Request) -> web.Response:
+    """Show the full phone or ID number on the detail page; the click is audited."""
+    staff = current_staff(request)
+    form = await request.post()
+    what = "id" if form.get("field") == "id" else "phone"
+    request_id = int(request.match_info["id"])
+    async with db_session(request) as db, db.begin():
+        ctx = await _detail_context(db, request, request_id)
+        req = ctx["r"]
+        value = ops.reveal_id(req, request.app[SERVICES]["crypto"]) if what == "id" else req.phone
+        await audit.record(db, staff_id=staff.id, action=f"hardship.reveal_{what}", target=req.ref,
+                           now=request.app[CLOCK].now())
+    ctx["revealed"] = {what: value}
+    return render(request, "hardship/detail.html", ctx)
+
+
+def _back(request: web.Request, request_id: int) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(str(request.app.router["hardship.detail"].url_for(id=str(request_id))))
+
+
+async def act(request: web.Request) -> web.StreamResponse:
+    """One status decision (a button on the detail page) through its operation."""
+    staff = current_staff(request)
+    action = request.match_info["action"]
+    if action not in ACTIONS:
+        raise web.HTTPNotFound(text="没有这个操作")
+    request_id = int(request.match_info["id"])
+    form = await request.post()
+    now = request.app[CLOCK].now()
+    message = str(form.get("message", "")).strip()[:500]
+    office = request.app[SETTINGS].office  # the number workers are told to call
+    try:
+        async with db_session(request) as db, db.begin():
+            if action == "deliver":
+                amount_raw = str(form.get("amount", "")).strip()
+                try:
+                    amount = float(amount_raw) if amount_raw else None
+                except ValueError:
+                    raise ops.HardshipError("发放金额请填数字") from None
+                try:
+                    aid_date = date.fromisoformat(str(form.get("aid_date", "")).strip())
+                except ValueError:
+                    aid_date = None
+                req = await ops.deliver(db, request_id, now=now, staff_id=staff.id, amount=amount,
+                                        aid_kind=str(form.get("aid_kind", ""))[:200], aid_date=aid_date,
+                                        office=office)
+            elif action == "reject":
+                req = await ops.reject(db, request_id, now=now, staff_id=staff.id, reason=message, office=office)
+            elif action == "request_more":
+                req = await ops.request_more(db, request_id, now=now, staff_id=staff.id, message=message, office=office)
+            elif action == "approve":
+                req = await ops.approve(db, request_id, now=now, staff_id=staff.id, message=message, office=office)
+            elif action == "start_review":
+                req = await ops.start_review(db, request_id, now=now, staff_id=staff.id, office=office)
+            else:
+                req = await ops.close(db, request_id, now=now, staff_id=staff.id)
+            await audit.record(db, staff_id=staff.id, action=f"hardship.{action}", target=req.ref,
+                               detail={"message": message} if message else {}, now=now)
+    except ops.HardshipError as exc:
+        await flash(request, str(exc), "error")
+        raise _back(request, request_id) from None
+    await flash(request, f"已{ops.ACTION_LABELS[action]}：{req.ref}")
+    raise _back(request, request_id)
+
+
+async def note(request: web.Request) -> web.StreamResponse:
+    """An internal note (never sent to the worker)."""
+    staff = current_staff(request)
+    request_id = int(request.match_info["id"])
+    text = str((await request.post()).get("text", ""))
+    now = request.app[CLOCK].now()
+    try:
+        async with db_session(request) as db, db.begin():
+            await ops.add_note(db, request_id, now=now, staff_id=staff.id, text=text)
+            await audit.record(db, staff_id=staff.id, action="hardship.note", target=str(request_id), now=now)
+    except ops.HardshipError as exc:
+        await flash(request, str(exc), "error")
+    raise _back(request, request_id)
+
+
+async def assign(request: web.Request) -> web.StreamResponse:
+    staff = current_staff(request)
+    request_id = int(request.match_info["id"])
+    raw = str((await request.post()).get("assignee", ""))
+    now = request.app[CLOCK].now()
+    try:
+        async with db_session(request) as db, db.begin():
+            assignee = await db.get(Staff, int(raw)) if raw.isdigit() else None
+            await ops.assign(db, request_id, now=now, staff_id=staff.id,
+                             assignee_id=assignee.id if assignee else None,
+                             assignee_name=(assignee.display_name or assignee.username) if assignee else "")
+            await audit.record(db, staff_id=staff.id, action="hardship.assign", target=str(request_id),
+                               detail={"assignee": assignee.id if assignee else None}, now=now)
+    except ops.HardshipError as exc:
+        await flash(request, str(exc), "error")
+        raise _back(request, request_id) from None
+    await flash(request, "已更新经办人")
+    raise _back(request, request_id)
+
+
+async def photo(request: web.Request) -> web.StreamResponse:
+    """A fetched evidence photo (only through the logged-in admin)."""
+    media_dir: Path = Path(request.app[SERVICES].get("media_dir") or "data/media")
+    async with db_session(request) as db:
+        row = await db.get(HardshipPhoto, int(request.match_info["photo_id"]))
+    if row is None or not row.path:
+        raise web.HTTPNotFound(text="照片尚未获取")
+    path = (media_dir / row.path).resolve()
+    if not path.is_relative_to(media_dir.resolve()) or not path.is_file():
+        raise web.HTTPNotFound(text="照片文件不存在")
+    ctype = row.content_type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return web.FileResponse(path, headers={"Content-Type": ctype.split(";")[0],
+                                           "Cache-Control": "private, no-store"})
+
+
+NEW_FIELDS = ("openid", "kind", "description", "household", "income", "expenses", "name", "phone", "employer",
+              "id_number", "consent")
+
+
+def _new_page(request: web.Request, values: dict[str, str], errors: dict[str, str], status: int = 200,
+              ) -> web.Response:
+    return render(request, "hardship/new.html", {"values": values, "errors": errors, "kinds": ops.KINDS},
+                  status=status)
+
+
+async def new_form(request: web.Request) -> web.Response:
+    """代办: record a request on a worker's behalf (e.g. after a home visit)."""
+    return _new_page(request, {"expenses": "0", **request.query}, {})
+
+
+async def new_submit(request: web.Request) -> web.StreamResponse:
+    """代办: the dialogue's own rules check the values, then the same operation stores them."""
+    staff = current_staff(request)
+    form = await request.post()
+    values = {k: str(form.get(k, "")).strip() for k in NEW_FIELDS}
+    data, errors = check_answers(values)
+    if not values["consent"]:
+        errors["consent"] = "请先向本人说明用途并取得同意"
+    if errors:
+        return _new_page(request, values, errors, status=400)
+    now = request.app[CLOCK].now()
+    try:
+        async with db_session(request) as db, db.begin():
+            openid = values["openid"]
+            member = None
+            if openid:
+                member = await db.scalar(select(Member).where(Member.openid == openid))
+                if member is None:
+                    raise ops.HardshipError("没有找到这个微信用户（openid），不关联微信也可以留空")
+            else:
+                member = await ops.member_by_phone(db, data["phone"])
+                openid = member.openid if member is not None else ""
+            req = await ops.submit_request(
+                db, now=now, openid=openid, data=data, crypto=request.app[SERVICES]["crypto"],
+                dibao=request.app[SETTINGS].hardship.dibao, consent_version="代办（本人当面同意）", consent_at=now,
+                staff_id=staff.id, member=member)
+            await audit.record(db, staff_id=staff.id, action="hardship.submit_for", target=req.ref, now=now)
+    except ops.HardshipError as exc:
+        return _new_page(request, values, {"openid": str(exc)}, status=400)
+    linked = "已关联微信，进度会通知本人" if req.openid else "未关联微信，进度请电话告知本人"
+    await flash(request, f"已代办录入：{req.ref}（{linked}）")
+    raise _back(request, req.id)
+
+
+async def todo(db) -> list[TodoItem]:  # noqa: ANN001
+    """The home page's hardship to-dos: what waits for staff."""
+    counts = await ops.status_counts(db)
+    items = [
+        TodoItem("待审核的帮扶申请", counts.get("submitted", 0), "/admin/hardship?status=submitted"),
+        TodoItem("审核中的帮扶申请", counts.get("reviewing", 0), "/admin/hardship?status=reviewing"),
+        TodoItem("已通过待发放", counts.get("approved", 0), "/admin/hardship?status=approved"),
+    ]
+    erase = await ops.erase_requested_count(db)
+    if erase:
+        items.append(TodoItem("职工申请删除个人信息（办结后自动删除）", erase, "/admin/hardship?erase=1"))
+    return items
+
+
+def setup(app: web.Application) -> None:
+    REQUESTS.add_routes(app.router, "/hardship", name="hardship.list", export_name="hardship.export",
+                        bulk_name="hardship.bulk")
+    app.router.add_get("/hardship/new", new_form, name="hardship.new")
+    app.router.add_post("/hardship/new", new_submit, name="hardship.create")
+    app.router.add_get(r"/hardship/{id:\d+}", detail, name="hardship.detail")
+    app.router.add_post(r"/hardship/{id:\d+}/act/{action}", act, name="hardship.act")
+    app.router.add_post(r"/hardship/{id:\d+}/note", note, name="hardship.note")
+    app.router.add_post(r"/hardship/{id:\d+}/assign", assign, name="hardship.assign")
+    app.router.add_post(r"/hardship/{id:\d+}/reveal", reveal, name="hardship.reveal")
+    app.router.add_get(r"/hardship/photo/{photo_id:\d+}", photo, name="hardship.photo")

@@ -1,0 +1,496 @@
+"""Operations of the hardship feature: every change to a request goes through here.
+
+The bot dialogue, the admin pages, jobs and tests all call these functions;
+they take a session (the caller owns the transaction), a `now` and plain
+arguments, write the request, its timeline and any outbox message together,
+and raise `HardshipError` (worded for staff) when a rule refuses.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import raiseload
+
+from bot import outbox
+from bot.config import OfficeSettings
+from bot.core.validators import mask_id
+from bot.db.engine import dialect_insert
+from bot.db.models.core import Member, Sequence as Counter
+from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+KINDS = ("因病", "因灾", "子女就学", "失业待岗", "工伤", "其他")
+TIERS = ("深度困难", "相对困难")
+
+# Internal status names → what staff read.
+STATUS_LABELS = {
+    "submitted": "已提交", "reviewing": "审核中", "waiting": "待补充材料", "approved": "已通过",
+    "rejected": "未通过", "delivered": "已发放", "closed": "已结束",
+}
+# What the worker reads (kept apart from the internal names on purpose).
+WORKER_STATUS = {
+    "submitted": "已收到，等待审核", "reviewing": "正在审核", "waiting": "需要您补充材料",
+    "approved": "审核通过，帮扶待发放", "rejected": "未通过", "delivered": "帮扶已发放",
+    "closed": "已办结",
+}
+OPEN_STATUSES = ("submitted", "reviewing", "waiting", "approved")
+# Final states: nothing more is done for the worker (closing a rejected or delivered request
+# is staff's bookkeeping). Retention and a pending 删除我的信息 count from any of them.
+FINISHED_STATUSES = ("rejected", "delivered", "closed")
+
+# One operation per transition: action → (allowed from, to).
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "start_review": (frozenset({"submitted", "waiting"}), "reviewing"),
+    "request_more": (frozenset({"reviewing"}), "waiting"),
+    "supplement": (frozenset({"waiting"}), "reviewing"),
+    "approve": (frozenset({"reviewing"}), "approved"),
+    "reject": (frozenset({"reviewing"}), "rejected"),
+    "deliver": (frozenset({"approved"}), "delivered"),
+    "close": (frozenset({"delivered", "rejected"}), "closed"),
+}
+ACTION_LABELS = {
+    "submit": "提交申请", "submit_for": "代办录入", "start_review": "开始审核", "request_more": "请职工补充材料",
+    "supplement": "职工补充材料", "approve": "审核通过", "reject": "不予通过", "deliver": "登记发放",
+    "close": "结束", "note": "内部备注", "assign": "分配经办人", "erase_request": "职工申请删除个人信息",
+    "anonymise": "个人信息已匿名化", "material": "职工补充新材料",
+}
+NOTIFY_PURPOSE = "hardship.status"
+TEMPLATE_KIND = "hardship_status"
+
+
+class HardshipError(Exception):
+    """A rule refused the change; the message is shown to staff as is."""
+
+
+# --- self-check -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SelfCheck:
+    per_capita: float
+    dibao: float | None
+    tier: str  # 深度困难 | 相对困难 | ""
+
+    def text(self) -> str:
+        """What the worker reads: a hint about the help they may qualify for, never a label on them."""
+        head = f"家庭人均月收入（扣除因困难产生的固定支出后）约 {self.per_capita:.0f} 元"
+        if self.dibao is None:
+            return f"{head}。能否获得帮扶，由工作人员审核后告诉您。"
+        if self.tier:
+            hint = f"按这个测算，可能符合{self.tier}帮扶条件。这只是参考，以工作人员审核为准。"
+        else:
+            hint = "按这个测算，人均收入高于低保标准的2倍；这只是参考，工作人员审核时会结合您的具体困难综合考虑。"
+        return f"{head}，本地低保标准 {self.dibao:.0f} 元/人·月。{hint}"
+
+
+def dibao_for(dibao: Mapping[str, float], year: int) -> float | None:
+    """The 低保 standard of `year`, or of the latest earlier year configured."""
+    years = sorted(int(y) for y in dibao if str(y).isdigit() and int(y) <= year)
+    return float(dibao[str(years[-1])]) if years else None
+
+
+def self_check(income: float, expenses: float, household: int, dibao: float | None) -> SelfCheck:
+    per_capita = round(max(income - expenses, 0.0) / max(household, 1), 2)
+    tier = ""
+    if dibao:
+        if per_capita <= dibao:
+            tier = TIERS[0]
+        elif per_capita <= 2 * dibao:
+            tier = TIERS[1]
+    return SelfCheck(per_capita, dibao, tier)
+
+
+# --- reference numbers ----------------------------------------------------------------
+
+async def next_reference(session: AsyncSession, year: int) -> str:
+    """BF-YYYY-NNNN from a per-year counter; one atomic UPDATE ... RETURNING per number."""
+    name = f"hardship:{year}"
+    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + 1).returning(Counter.value)
+    value = (await session.execute(stmt)).scalar()
+    if value is None:
+        insert = dialect_insert(session.get_bind().dialect.name)
+        await session.execute(insert(Counter).values(name=name, value=0).on_conflict_do_nothing())
+        value = (await session.execute(stmt)).scalar()
+    return f"BF-{year}-{int(value):04d}"
+
+
+# --- reading --------------------------------------------------------------------------
+
+async def get_request(session: AsyncSession, request_id: int, *, lock: bool = False) -> HardshipRequest:
+    stmt = select(HardshipRequest).where(HardshipRequest.id == request_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = await session.scalar(stmt)
+    if row is None:
+        raise HardshipError("没有这条申请")
+    return row
+
+
+async def open_request(session: AsyncSession, openid: str) -> HardshipRequest | None:
+    return await session.scalar(
+        select(HardshipRequest).where(HardshipRequest.openid == openid, HardshipRequest.status.in_(OPEN_STATUSES))
+        .order_by(HardshipRequest.id.desc()).limit(1))
+
+
+async def worker_requests(session: AsyncSession, openid: str, limit: int = 10) -> list[HardshipRequest]:
+    return list(await session.scalars(
+        select(HardshipRequest).where(HardshipRequest.openid == openid)
+        .order_by(HardshipRequest.id.desc()).limit(limit)))
+
+
+async def notice_statuses(session: AsyncSession, keys: Sequence[str]) -> dict[str, str]:
+    """Outbox status by key (to show 'unreachable' so staff phone instead)."""
+    return await outbox.statuses(session, keys)
+
+
+@dataclass
+class Filters:
+    status: str = ""
+    kind: str = ""
+    tier: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+    erase: bool = False  # only requests whose worker asked for deletion (not yet anonymised)
+
+
+def _local_midnight_utc(d: date) -> datetime:
+    return datetime(d.year, d.month, d.day, tzinfo=TZ)
+
+
+def filtered(f: Filters) -> Select:
+    """Requests matching the staff's filters, newest first."""
+    stmt = select(HardshipRequest)
+    if f.status:
+        stmt = stmt.where(HardshipRequest.status == f.status)
+    if f.kind:
+        stmt = stmt.where(HardshipRequest.kind == f.kind)
+    if f.tier == "none":
+        stmt = stmt.where(HardshipRequest.tier == "")
+    elif f.tier:
+        stmt = stmt.where(HardshipRequest.tier == f.tier)
+    if f.date_from:
+        stmt = stmt.where(HardshipRequest.created_at >= _local_midnight_utc(f.date_from))
+    if f.date_to:
+        stmt = stmt.where(HardshipRequest.created_at < _local_midnight_utc(f.date_to + timedelta(days=1)))
+    if f.erase:
+        stmt = stmt.where(HardshipRequest.erase_requested_at.is_not(None), HardshipRequest.anonymised_at.is_(None))
+    q = f.q.strip()
+    if q:
+        stmt = stmt.where(_matches(q))
+    # Newest first by id (ids grow with time): every single-column index ends in the row id,
+    # so a filtered page is read straight off the index instead of sorting all matches.
+    return stmt.order_by(HardshipRequest.id.desc())
+
+
+def _matches(q: str):  # noqa: ANN202
+    """The search box: a reference (prefix, indexed), a phone number or reference digits, or a name."""
+    upper = q.upper()
+    if upper.startswith("BF"):
+        return and_(HardshipRequest.ref >= upper, HardshipRequest.ref < upper + "\uffff")
+    if q.isdigit():
+        return or_(HardshipRequest.phone.contains(q, autoescape=True),
+                   HardshipRequest.ref.endswith(q, autoescape=True))
+    return HardshipRequest.name.contains(q, autoescape=True)
+
+
+async def search(session: AsyncSession, f: Filters, *, page: int = 1, per_page: int = 20,
+                 ) -> tuple[list[HardshipRequest], int]:
+    stmt = filtered(f)
+    offset = (max(page, 1) - 1) * per_page
+    if f.q.strip():
+        # A text search scans the table anyway: count the matches in the same pass.
+        result = await session.execute(stmt.add_columns(func.count().over()).offset(offset).limit(per_page))
+        found = result.all()
+        if found:
+            return [r[0] for r in found], found[0][1]
+    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = list(await session.scalars(stmt.offset(offset).limit(per_page)))
+    return rows, total
+
+
+def list_query(*, status: str = "", kind: str = "", tier: str = "", date_from: date | None = None,
+               date_to: date | None = None, erase: bool = False) -> Select:
+    """The staff list's query (filters only; the search box adds `search_clause`), newest first.
+
+    The timeline and photos are not loaded: a list row shows neither."""
+    return filtered(Filters(status=status, kind=kind, tier=tier, date_from=date_from, date_to=date_to,
+                            erase=erase)).options(raiseload(HardshipRequest.photos), raiseload(HardshipRequest.events))
+
+
+def search_clause(q: str):  # noqa: ANN201
+    """The staff search box: a reference (prefix), a phone number or reference digits, or a name."""
+    return _matches(q.strip())
+
+
+@dataclass
+class ListRow:
+    """One line of the staff list: the request and what the list shows beside it."""
+
+    req: HardshipRequest
+    unreachable: bool  # the latest notice could not be delivered: phone the worker
+    id_masked: str  # 110***********002X, or ""
+
+
+async def list_rows(session: AsyncSession, reqs: Sequence[HardshipRequest], crypto: Any) -> list[ListRow]:
+    """The list's lines for one page of requests.
+
+    The ID number is stored only encrypted, so its mask is made from it here, for the rows of
+    one page (TODO: a mask stored at submission would spare this decryption)."""
+    notices = await notice_statuses(session, [r.last_notice_key or "" for r in reqs])
+    return [ListRow(r, notices.get(r.last_notice_key or "") in outbox.NEEDS_PHONE, mask_id(reveal_id(r, crypto)))
+            for r in reqs]
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    """How many requests are in each status."""
+    rows = await session.execute(select(HardshipRequest.status, func.count()).group_by(HardshipRequest.status))
+    return {status: n for status, n in rows.all()}
+
+
+async def erase_requested_count(session: AsyncSession) -> int:
+    """Requests whose worker asked for deletion while they were open (still holding data)."""
+    return await session.scalar(select(func.count()).select_from(HardshipRequest).where(
+        HardshipRequest.erase_requested_at.is_not(None), HardshipRequest.anonymised_at.is_(None))) or 0
+
+
+async def member_by_phone(session: AsyncSession, phone: str) -> Member | None:
+    """The one follower who left this mobile number (代办 links the request to them), else None."""
+    rows = list(await session.scalars(select(Member).where(Member.phone == phone).limit(2)))
+    return rows[0] if len(rows) == 1 else None
+
+
+# --- creating -------------------------------------------------------------------------
+
+def _event(req: HardshipRequest, now: datetime, action: str, *, actor: str = "staff", staff_id: int | None = None,
+           from_status: str = "", to_status: str = "", text: str = "", internal: bool = False,
+           detail: dict[str, Any] | None = None) -> HardshipEvent:
+    ev = HardshipEvent(at=now, actor=actor, staff_id=staff_id, action=action, from_status=from_status,
+                       to_status=to_status, text=text, internal=internal, detail=detail or {})
+    req.events.append(ev)
+    req.updated_at = now
+    return ev
+
+
+async def submit_request(
+    session: AsyncSession, *, now: datetime, openid: str, data: Mapping[str, Any], crypto: Any,
+    dibao: Mapping[str, float], consent_version: str, consent_at: datetime | None = None,
+    photos_online: bool = False, staff_id: int | None = None, member: Member | None = None,
+) -> HardshipRequest:
+    """Store a new request (from the worker, or 代办 by staff) and save the contact back to the profile."""
+    if openid:
+        existing = await open_request(session, openid)
+        if existing is not None:
+            raise HardshipError(f"该职工已有一份进行中的申请 {existing.ref}")
+    kind = data["kind"]
+    if kind not in KINDS:
+        raise HardshipError("困难类型不正确")
+    household = int(data["household"])
+    income = float(data["income"])
+    expenses = float(data.get("expenses") or 0)
+    if household < 1 or income < 0 or expenses < 0:
+        raise HardshipError("家庭人口和收入、支出需为有效数字")
+    local = now.astimezone(TZ)
+    check = self_check(income, expenses, household, dibao_for(dibao, local.year))
+    id_number = data.get("id_number") or None
+    req = HardshipRequest(
+        ref=await next_reference(session, local.year), openid=openid, status="submitted", kind=kind,
+        description=str(data.get("description") or ""), household_size=household, monthly_income=income,
+        fixed_expenses=expenses, per_capita=check.per_capita, dibao=check.dibao, tier=check.tier,
+        name=str(data.get("name") or ""), phone=str(data.get("phone") or ""),
+        employer=str(data.get("employer") or ""),
+        id_number_enc=crypto.encrypt(id_number) if id_number else None,
+        consent_version=consent_version, consent_at=consent_at or now, created_at=now, updated_at=now,
+        created_by_staff_id=staff_id, photos=[], events=[],
+    )
+    for media_id in data.get("photos") or []:
+        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if photos_online else "offline",
+                                        created_at=now))
+    _event(req, now, "submit_for" if staff_id else "submit", actor="staff" if staff_id else "worker",
+           staff_id=staff_id, to_status="submitted")
+    session.add(req)
+    if openid:
+        if member is None:
+            member = await session.scalar(select(Member).where(Member.openid == openid))
+        if member is not None:  # save the contact back to the profile for next time
+            member.name = req.name or member.name
+            member.phone = req.phone or member.phone
+            member.employer = req.employer or member.employer
+    await session.flush()
+    return req
+
+
+# --- transitions ----------------------------------------------------------------------
+
+def _notice_text(req: HardshipRequest, to: str, message: str, office: OfficeSettings | None = None) -> str:
+    """What the worker reads when staff decide (worded apart from the internal status names).
+
+    `office` gives the number to call; without it the line names the office only (never a
+    number that may not be this office's)."""
+    ref = req.ref
+    call = office.call_line() if office is not None else "致电街道总工会"
+    text = {
+        "reviewing": f"您的帮扶申请 {ref} 已进入审核。工作人员可能会打电话向您核实情况，请保持电话畅通。",
+        "waiting": f"您的帮扶申请 {ref} 还需要补充一些材料：\n{message}\n请回复「补充」，再发送文字或照片。",
+        "approved": f"您的帮扶申请 {ref} 审核通过了。我们会尽快安排发放，届时另行通知。"
+                    + (f"\n工作人员留言：{message}" if message else ""),
+        "rejected": f"很抱歉，您的帮扶申请 {ref} 这次没有通过。\n原因：{message}\n如有疑问，欢迎{call}。",
+        "delivered": f"您的帮扶申请 {ref} 帮扶已发放。{message}\n如有疑问，欢迎{call}。",
+    }.get(to) or f"您的帮扶申请 {ref} 有新进展：{WORKER_STATUS[to]}。"
+    return text + "\n回复「我的申请」可随时查看。"
+
+
+async def _transition(session: AsyncSession, request_id: int, action: str, *, now: datetime,
+                      staff_id: int | None, message: str = "", notify: bool = True, actor: str = "staff",
+                      detail: dict[str, Any] | None = None, internal_text: str = "",
+                      office: OfficeSettings | None = None) -> HardshipRequest:
+    allowed, to = TRANSITIONS[action]
+    req = await get_request(session, request_id, lock=True)
+    if req.anonymised_at is not None and action != "close":  # closing touches no personal data
+        raise HardshipError("该申请的个人信息已匿名化，不能再处理")
+    if req.status not in allowed:
+        raise HardshipError(
+            f"当前状态为「{STATUS_LABELS.get(req.status, req.status)}」，不能{ACTION_LABELS[action]}")
+    frm = req.status
+    req.status = to
+    if to == "closed":
+        req.closed_at = now
+    ev = _event(req, now, action, actor=actor, staff_id=staff_id, from_status=frm, to_status=to,
+                text=internal_text or message, detail=detail)
+    await session.flush()
+    if notify and req.openid:
+        text = _notice_text(req, to, message, office)
+        key = f"hardship:{req.ref}:{ev.id}"
+        local = now.astimezone(TZ)
+        await outbox.enqueue(session, key=key, openid=req.openid, now=now, text=text, purpose=NOTIFY_PURPOSE,
+                             template={"kind": TEMPLATE_KIND, "data": {
+                                 "ref": req.ref, "status": WORKER_STATUS[to], "remark": message[:100],
+                                 "time": local.strftime("%Y-%m-%d %H:%M")}})
+        req.last_notice_key = key
+        if to in ("waiting", "approved", "rejected", "delivered") and message:
+            req.last_message = message
+        ev.detail = {**ev.detail, "outbox_key": key}
+    return req
+
+
+async def start_review(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                       office: OfficeSettings | None = None) -> HardshipRequest:
+    return await _transition(session, request_id, "start_review", now=now, staff_id=staff_id, office=office)
+
+
+async def request_more(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                       message: str, office: OfficeSettings | None = None) -> HardshipRequest:
+    if not message.strip():
+        raise HardshipError("请写明需要职工补充什么材料")
+    return await _transition(session, request_id, "request_more", now=now, staff_id=staff_id,
+                             message=message.strip(), office=office)
+
+
+async def approve(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                  message: str = "", office: OfficeSettings | None = None) -> HardshipRequest:
+    return await _transition(session, request_id, "approve", now=now, staff_id=staff_id, message=message.strip(),
+                             office=office)
+
+
+async def reject(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                 reason: str, office: OfficeSettings | None = None) -> HardshipRequest:
+    """Not approved: the worker is told why, with the office's number (pass `office`)."""
+    if not reason.strip():
+        raise HardshipError("不予通过需要填写原因")
+    req = await _transition(session, request_id, "reject", now=now, staff_id=staff_id, message=reason.strip(),
+                            office=office)
+    req.reject_reason = reason.strip()
+    return req
+
+
+async def deliver(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                  amount: float | None, aid_kind: str, aid_date: date | None,
+                  office: OfficeSettings | None = None) -> HardshipRequest:
+    """Aid handed out: the worker is told what and when, with the office's number (pass `office`)."""
+    aid_kind = aid_kind.strip()
+    if (amount is None or amount <= 0) and not aid_kind:
+        raise HardshipError("请填写发放金额或实物内容")
+    if aid_date is None:
+        raise HardshipError("请填写发放日期")
+    parts = [f"{amount:.2f} 元" if amount else "", aid_kind]
+    what = "，".join(p for p in parts if p)
+    message = f"发放内容：{what}，发放日期：{aid_date.isoformat()}。"
+    req = await _transition(session, request_id, "deliver", now=now, staff_id=staff_id, message=message,
+                            detail={"amount": amount, "kind": aid_kind, "date": aid_date.isoformat()}, office=office)
+    req.aid_amount = amount if amount and amount > 0 else None
+    req.aid_kind = aid_kind
+    req.aid_date = aid_date
+    return req
+
+
+async def close(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None) -> HardshipRequest:
+    return await _transition(session, request_id, "close", now=now, staff_id=staff_id, notify=False)
+
+
+async def supplement(session: AsyncSession, request_id: int, *, now: datetime, text: str = "",
+                     media_ids: Sequence[str] = (), photos_online: bool = False) -> HardshipRequest:
+    """The worker's 补充: attach text and/or photos and put the request back to reviewing."""
+    req = await _transition(session, request_id, "supplement", now=now, staff_id=None, actor="worker",
+                            notify=False, detail={"photos": len(media_ids)},
+                            internal_text=text.strip())
+    for media_id in media_ids:
+        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if photos_online else "offline",
+                                        created_at=now))
+    await session.flush()
+    return req
+
+
+async def add_note(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                   text: str) -> HardshipEvent:
+    """An internal note: on the timeline, never sent to the worker."""
+    if not text.strip():
+        raise HardshipError("备注内容不能为空")
+    req = await get_request(session, request_id)
+    ev = _event(req, now, "note", staff_id=staff_id, text=text.strip()[:2000], internal=True)
+    await session.flush()
+    return ev
+
+
+async def assign(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
+                 assignee_id: int | None, assignee_name: str = "") -> HardshipRequest:
+    req = await get_request(session, request_id)
+    req.assigned_staff_id = assignee_id
+    _event(req, now, "assign", staff_id=staff_id, text=assignee_name or "（未分配）", internal=True)
+    await session.flush()
+    return req
+
+
+def reveal_id(req: HardshipRequest, crypto: Any) -> str:
+    if not req.id_number_enc:
+        return ""
+    return crypto.decrypt(req.id_number_enc) or ""
+
+
+# --- material added by the worker (补充) ------------------------------------------------
+
+async def add_material(session: AsyncSession, request_id: int, *, now: datetime, text: str = "",
+                       media_id: str = "", photos_online: bool = False) -> HardshipRequest:
+    """One piece of the worker's 补充 (a text or a photo), saved at once on an open request.
+
+    A request waiting for material goes back to review with the first piece; on any other open
+    request the piece is added and shown to staff as new material."""
+    req = await get_request(session, request_id, lock=True)
+    if req.status not in OPEN_STATUSES or req.anonymised_at is not None:
+        raise HardshipError("这份申请已经办结，不能再补充材料了")
+    detail = {"photos": 1 if media_id else 0, "new_material": True}
+    if req.status == "waiting":
+        req = await _transition(session, request_id, "supplement", now=now, staff_id=None, actor="worker",
+                                notify=False, detail=detail, internal_text=text.strip())
+    else:
+        _event(req, now, "material", actor="worker", text=text.strip(), internal=True, detail=detail)
+    if media_id:
+        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if photos_online else "offline",
+                                        created_at=now))
+    await session.flush()
+    return req

@@ -1,0 +1,431 @@
+"""Trainings and events in chat: 报名, 我的报名, 取消报名 N, 签到 CODE and the check-in QR scan.
+
+报名 (or the menu click SIGNUP) opens `SignupForm` on the form engine (states `signup:*`):
+
+    signup:activity   the numbered open activities (a refusal — full, closed, cancelled,
+                      already signed up — says so and stays here)
+    signup:name / signup:phone / signup:employer
+                      only what the member's profile lacks: asked once, then brought
+                      along automatically (employer is optional; 跳过 stores "" so it is
+                      not asked again)
+    signup:confirm    the activity's details, seats (or 「名额已满，确认后加入候补」) and the
+                      contact details on file; 确认 signs up, 修改 changes the contact details
+
+上一步, 跳过, 沿用, 确认/修改/取消, photos and other features' keywords (the form is kept as a
+draft; 「报名」 brings it back) are the engine's and the dispatcher's. A refusal found when
+signing up (the deadline passed meanwhile, the last seat went) goes back to the list and
+keeps the contact details. The rules live in `handlers.signup_ops` (staff views in
+`handlers.signup_reports`).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.core.context import Ctx
+from bot.core.forms import BACK_WORDS, Field, Form, Invalid, Recheck, Stop, text_parser
+from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_int, variants
+from bot.core.router import Filter, Router, click_is, text_is, text_matches
+from bot.core.types import Reply
+from bot.core.validators import mask_phone, parse_mobile, parse_name
+from handlers.signup import ops
+
+router = Router("signup")
+router.add_menu("报名", "报名参加职工培训和文化活动")
+router.add_menu("我的报名", "查看或取消我的报名")
+
+TTL = timedelta(hours=2)
+SCENE_PREFIX = "checkin:"
+
+NOTHING_OPEN = "目前没有可以报名的培训或活动，有新活动时我们会在这里发布，欢迎常来看看。"
+# What happened; the caller adds what the worker can do next.
+REFUSALS = {
+    "missing": "这个活动已经不在报名列表里了。",
+    "cancelled": "很抱歉，这个活动已取消，不能报名了。",
+    "deadline": "这个活动的报名已经截止了。",
+    "full": "这个活动的名额已满，也不设候补。",
+}
+PICK_ANOTHER = "可以选择下面的其他活动，或回复「取消」退出。"
+CHECKIN_TEXTS = {
+    "unknown_code": "签到码不对。请核对现场公布的6位数字，再回复「签到」加这6位数字，例如「签到 123456」。",
+    "cancelled": "这个活动已取消，无需签到。",
+    "late": "活动已经结束，签到已关闭。如您确实参加了，请联系现场工作人员补签。",
+    "not_signed": "您还没有报名这个活动，请联系现场工作人员。",
+    "waitlist": "您目前还在候补名单中，暂未获得名额，请联系现场工作人员。",
+}
+HOW_TO_CHECK_IN = "到场后请回复「签到」加现场公布的6位数字，例如「签到 123456」；也可以扫现场的签到二维码。"
+QR_UNKNOWN = "这个签到二维码已失效。请回复「签到」加现场公布的6位数字，例如「签到 123456」。"
+
+MINE = {"confirmed": "（您已报名）", "waitlist": "（您在候补中）"}
+
+ASK_NAME = "请回复您的真实姓名："
+FIRST_TIME = "报名需要登记姓名和手机号，只问一次，下次自动带出。\n"
+ASK_PHONE = "请回复您的手机号码（11位），方便活动变动时联系您："
+ASK_EMPLOYER = "请回复您的工作单位（用于培训记录）："
+
+
+# ----------------------------------------------------------------------------- the form
+def _listing_line(a: ops.Activity, mine: str | None) -> str:
+    return (f"【{a.kind_zh}】{a.title}{MINE.get(mine or '', '')}\n"
+            f"   {ops.when_text(a)}｜{a.place}｜{ops.seats_text(a)}")
+
+
+def _snapshot(a: ops.Activity, mine: str | None, now: datetime) -> dict[str, Any]:
+    """What the summary and the checks need of one activity, read with this message."""
+    dl = ops.local(a.deadline)
+    return {"head": f"【{a.kind_zh}】{a.title}", "title": a.title, "when": ops.when_text(a), "place": a.place,
+            "audience": a.audience or "", "description": a.description or "",
+            "deadline": f"{dl.month}月{dl.day}日 {dl:%H:%M}", "seats": ops.seats_text(a),
+            "full": a.capacity is not None and a.taken >= a.capacity,
+            "refusal": ops.refusal(a, now), "mine": mine}
+
+
+async def _load_activities(ctx: Ctx, ids: set[int]) -> dict[str, dict[str, Any]]:
+    """Fresh snapshots of these activities (a vanished one is simply absent)."""
+    if not ids:
+        return {}
+    acts = (await ctx.session.scalars(
+        select(ops.Activity).where(ops.Activity.id.in_(ids)).execution_options(populate_existing=True)
+    )).all()
+    mine = await ops.member_statuses(ctx.session, ctx.member.id, [a.id for a in acts]) if acts else {}
+    return {str(a.id): _snapshot(a, mine.get(a.id), ctx.now) for a in acts}
+
+
+async def _activity_choices(ctx: Ctx, data: Mapping[str, Any]) -> list[tuple[int, str]]:
+    """The open activities, numbered; their snapshots go into the form's data."""
+    acts = await ops.open_activities(ctx.session, ctx.now)
+    mine = await ops.member_statuses(ctx.session, ctx.member.id, [a.id for a in acts]) if acts else {}
+    # The engine passes the form's own data: the snapshots are kept with it for the summary.
+    data["_acts"] = {str(a.id): _snapshot(a, mine.get(a.id), ctx.now) for a in acts}  # type: ignore[index]
+    # An activity chosen before (上一步, a refusal) is not offered with 沿用: the list is shown again.
+    data.get("_prefill", {}).pop("activity", None)
+    return [(a.id, _listing_line(a, mine.get(a.id))) for a in acts]
+
+
+def _activity_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
+    if not data.get("_choices", {}).get("activity"):
+        return NOTHING_OPEN
+    return "近期可报名的活动："
+
+
+def _no_activity(text: str) -> Any:
+    """Only reached when the list is empty (all activities closed meanwhile)."""
+    raise Stop(NOTHING_OPEN)
+
+
+def _refusal_text(snap: Mapping[str, Any] | None) -> str | None:
+    """Why this activity can't be chosen now, in words; None when it can."""
+    if snap is None:
+        return REFUSALS["missing"]
+    if snap.get("mine") == "confirmed":
+        return f"您已经报名了「{snap['title']}」，无需重复报名，回复「我的报名」可查看。"
+    if snap.get("mine") == "waitlist":
+        return f"您已在「{snap['title']}」的候补名单中，有名额会马上通知您，回复「我的报名」可查看。"
+    if snap.get("refusal"):
+        return REFUSALS[snap["refusal"]]
+    return None
+
+
+def _check_activity(value: Any, data: Mapping[str, Any]) -> None:
+    why = _refusal_text(data.get("_acts", {}).get(str(value)))
+    if why:
+        raise Invalid(f"{why}\n{PICK_ANOTHER}")
+
+
+class ActivityField(Field):
+    """The numbered list: a number outside it is said so (not matched against the times in the lines)."""
+
+    def read(self, raw: str, choices: Any = None) -> Any:
+        n = parse_choice_number(raw)
+        if choices and n is not None and not 1 <= n <= len(choices):
+            raise Invalid(f"没有第{n}个活动，请回复 1–{len(choices)} 之间的序号。")
+        return super().read(raw, choices)
+
+
+def _name_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
+    # The first time only: not on a re-ask after a hint (the step is marked asked once answered
+    # at), nor after 上一步 or 修改 (the earlier answer is on offer).
+    first = (not ctx.member.name and "name" not in data.get("_prefill", {})
+             and not data.get("_asked_known", {}).get("name"))
+    return (FIRST_TIME if first else "") + ASK_NAME
+
+
+def _mobile(text: str) -> str:
+    """An 11-digit mobile; voice's 「幺三八……」 spelled in Chinese digits too."""
+    return parse_mobile(fold(text).translate(_CN_DIGITS))
+
+
+def _known_employer(ctx: Ctx) -> Any:
+    """The employer on file; "" (asked before and skipped) counts as known and shows as （未填）."""
+    employer = ctx.member.employer
+    if employer is None:
+        return None
+    return employer or False
+
+
+def _save_profile(ctx: Ctx, data: Mapping[str, Any]) -> Any:
+    """The contact details go to the profile: asked once, brought along next time."""
+    m = ctx.member
+    if data.get("name"):
+        m.name = data["name"]
+    if data.get("phone"):
+        m.phone = data["phone"]
+    if "employer" in data:
+        m.employer = data["employer"] or ""  # "" = asked and skipped: not asked again
+    return m
+
+
+class SignupForm(Form):
+    flow = "signup"
+    title = "活动报名"
+    ttl = TTL
+    fields = (
+        ActivityField("activity", _activity_prompt, parse=_no_activity, choices=_activity_choices,
+                      check=_check_activity),
+        Field("name", _name_prompt, parse=parse_name, label="姓名", known=lambda ctx: ctx.member.name),
+        Field("phone", ASK_PHONE, parse=_mobile, label="手机号", known=lambda ctx: ctx.member.phone,
+              show=mask_phone),
+        Field("employer", ASK_EMPLOYER, parse=text_parser(2, 128), label="工作单位", optional=True,
+              known=_known_employer, show=lambda v: v or "（未填）"),
+    )
+
+    async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
+        if not await ops.open_activities(ctx.session, ctx.now):
+            return NOTHING_OPEN
+        return {}
+
+    async def _refresh(self, ctx: Ctx) -> None:
+        """Read the listed and the chosen activity again: seats and deadlines move."""
+        data = ctx.dialogue.data
+        ids = {int(k) for k in data.get("_acts", {})}
+        if data.get("activity") is not None:
+            ids.add(int(data["activity"]))
+        ctx.dialogue.data = {**data, "_acts": await _load_activities(ctx, ids)}
+
+    async def handle(self, ctx: Ctx) -> Reply | str | None:
+        await self._refresh(ctx)
+        data = ctx.dialogue.data
+        step = (ctx.dialogue.state or "").split(":", 1)[-1]
+        if step in ("confirm", "edit") and data.get("activity") is None:  # a dialogue from before the engine
+            ctx.dialogue.clear()
+            return f"抱歉，{self.title}的流程有更新，麻烦您重新开始，回复「{self.resume_word}」即可。"
+        f = self._field(step)
+        if f is not None and f.known is not None:
+            # Asked because the profile lacks it: 上一步 comes back here (the engine only
+            # skips fields the profile answered).
+            ctx.dialogue.data = {**data, "_asked_known": {**data.get("_asked_known", {}), step: True}}
+        if step == "confirm" and ctx.msg.kind in ("text", "voice") and is_word(ctx.text, BACK_WORDS):
+            return await self._back_from_summary(ctx, dict(ctx.dialogue.data))
+        return self._closed_if_empty(ctx, await super().handle(ctx))
+
+    async def resume(self, ctx: Ctx, hint: str) -> Reply | str | None:
+        await self._refresh(ctx)
+        return self._closed_if_empty(ctx, await super().resume(ctx, hint))
+
+    def _closed_if_empty(self, ctx: Ctx, reply: Reply | str | None) -> Reply | str | None:
+        """Back at the list and nothing is open any more: the reply says so, and the form ends."""
+        listed = ctx.dialogue.data.get("_choices", {}).get("activity")
+        if ctx.dialogue.state == f"{self.flow}:activity" and not listed:
+            ctx.dialogue.clear()
+        return reply
+
+    async def _back_from_summary(self, ctx: Ctx, data: dict[str, Any]) -> Reply | str | None:
+        """上一步 at the summary: the last question actually asked (the list when the profile knew all)."""
+        asked = [f for f in self.fields
+                 if f.asked(data) and (f.known is None or data.get("_asked_known", {}).get(f.name))]
+        prev = asked[-1]
+        old = data.pop(prev.name, None)
+        if old is not None and old != "":
+            data.setdefault("_prefill", {})[prev.name] = old
+        return self._closed_if_empty(ctx, await self._ask(ctx, prev, data, "好的，回到上一步："))
+
+    def cross_check(self, ctx: Ctx, data: Mapping[str, Any]) -> None:
+        """Before the summary and on 确认: the chosen activity, as read with this message."""
+        if data.get("activity") is None:
+            return
+        why = _refusal_text(data.get("_acts", {}).get(str(data["activity"])))
+        if why:
+            raise Recheck(why, ["activity"])
+
+    def summary(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
+        a = data.get("_acts", {}).get(str(data.get("activity")))
+        lines = ["请核对报名信息："]
+        if a is None:
+            lines.append(REFUSALS["missing"])
+        else:
+            lines += [a["head"], f"时间：{a['when']}", f"地点：{a['place']}"]
+            if a["audience"]:
+                lines.append(f"对象：{a['audience']}")
+            if a["description"]:
+                lines.append(a["description"])
+            lines.append(f"报名截止：{a['deadline']}｜{a['seats']}")
+        lines.append(f"报名人：{data.get('name')} {mask_phone(data.get('phone'))}")
+        lines.append(f"工作单位：{data.get('employer') or '（未填）'}")
+        if a is not None and a["full"]:
+            lines.append("名额已满，确认后加入候补，有人取消时按先后顺序自动递补。")
+        lines.append("回复「确认」报名，「修改」更改联系方式，「取消」放弃。")
+        return "\n".join(lines)
+
+    async def _return_to(self, ctx: Ctx, data: dict[str, Any], exc: Recheck, hint: str = "") -> Reply | str | None:
+        """A refusal sends the worker back to the list, contact details kept; when the list is
+        now empty the form ends with the reason instead of an empty question."""
+        if ctx.dialogue.state == f"{self.flow}:confirm":
+            _save_profile(ctx, data)  # the worker confirmed these; the activity went wrong, not them
+        if "activity" in exc.fields and not await ops.open_activities(ctx.session, ctx.now):
+            ctx.dialogue.clear()
+            return f"{exc.message}\n目前没有其他可以报名的培训或活动了，有新活动时我们会在这里发布。"
+        return await super()._return_to(ctx, data, exc, hint)
+
+    async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
+        m = _save_profile(ctx, data)
+        res = await ops.sign_up(ctx.session, ctx.now, int(data["activity"]), m, name=m.name, phone=m.phone,
+                                employer=m.employer or "")
+        a = res.activity
+        if res.outcome == "confirmed":
+            return (f"报名成功！「{a.title}」\n时间：{ops.when_text(a)}\n地点：{a.place}\n"
+                    f"活动前一天会提醒您；{ops.CHECKIN_HOW}。回复「我的报名」可查看或取消。")
+        if res.outcome == "waitlist":
+            return (f"名额已满，您已加入「{a.title}」的候补名单，目前排第{res.position}位。"
+                    "有人取消时会按顺序自动递补并通知您。回复「我的报名」可查看或取消。")
+        if res.outcome == "already_confirmed":
+            return f"您已经报名了「{a.title}」，无需重复报名。回复「我的报名」可查看。"
+        if res.outcome == "already_waitlist":
+            return f"您已在「{a.title}」的候补名单中（第{res.position}位），有名额会马上通知您。"
+        raise Recheck(REFUSALS[res.reason] + "这次没有报上。", ["activity"])
+
+
+FORM = SignupForm.mount(router, start=text_is("报名", "我要报名", "活动报名", "培训报名") | click_is("SIGNUP"),
+                        resume_word="报名")
+
+
+# ----------------------------------------------------------------------------- my sign-ups
+@router.on(text_is("我的报名", "报名记录", "查看报名"))
+async def show_my_signups(ctx: Ctx) -> str:
+    """The worker's live sign-ups, numbered for 取消报名 N (inside a form: the form is kept)."""
+    return await _my_list(ctx)
+
+
+async def _my_list(ctx: Ctx, head: str = "") -> str:
+    rows = await ops.my_signups(ctx.session, ctx.member.id, ctx.now)
+    lines = [head] if head else []
+    if not rows:
+        lines.append("您目前没有待参加的报名。回复「报名」看看近期活动。")
+    else:
+        lines.append("您的报名：")
+        for i, (s, a) in enumerate(rows, 1):
+            if s.status == "confirmed":
+                state = "已签到" if s.attended_at else "报名成功"
+            else:
+                state = f"候补第{await ops.waitlist_position(ctx.session, s)}位"
+            lines.append(f"{i}. {a.title}｜{ops.when_text(a)}｜{a.place}｜{state}")
+        lines.append("要取消请回复「取消报名 序号」，例如「取消报名 1」。")
+    return "\n".join(lines)
+
+
+CANCEL_SIGNUP = r"取消报名\s*(?:第\s*)?([0-9零〇一幺二两三四五六七八九十]*)\s*(?:个|项|号|条)?"
+
+
+@router.on(text_matches(CANCEL_SIGNUP, keyword=True))
+async def cancel_my_signup(ctx: Ctx) -> str:
+    """取消报名 N: cancel the N-th of 我的报名 (frees the seat for the waitlist)."""
+    m = next((m for v in variants(ctx.msg.text) if (m := re.fullmatch(CANCEL_SIGNUP, v))), None)
+    raw = m.group(1) if m else ""
+    if not raw:
+        return await _my_list(ctx)
+    n = parse_choice_number(raw) or 0
+    rows = await ops.my_signups(ctx.session, ctx.member.id, ctx.now)
+    if not rows or not 1 <= n <= len(rows):
+        return await _my_list(ctx, f"没有序号为 {n or raw} 的报名。")
+    s, a = rows[n - 1]
+    res = await ops.cancel_signup(ctx.session, ctx.now, s.id, member_id=ctx.member.id)
+    if not res.ok:
+        if res.reason == "attended":
+            return f"您已在「{a.title}」签到，不能再取消了。如有变化请联系现场工作人员。"
+        if res.reason == "started":
+            return f"「{a.title}」已经开始，不能在线取消了。如有变化请联系现场工作人员。"
+        return await _my_list(ctx, "这条报名已经取消过了。")
+    if res.was == "waitlist":
+        return f"已为您取消「{a.title}」的候补。"
+    return f"已为您取消「{a.title}」的报名，名额将留给其他职工。欢迎下次参加！"
+
+
+# ----------------------------------------------------------------------------- check-in
+# Digits spoken one by one (voice: 「签到二七三六九七。」); 幺 is how 1 is read in numbers.
+_CN_DIGITS = str.maketrans("零〇一幺二两三四五六七八九", "0011223456789")
+_CHECKIN = re.compile(r"签到码?\s*[:,]?\s*([0-9a-z零〇一幺二两三四五六七八九十百千万](?:[0-9a-z零〇一幺二两三四五六七八九十百千万 \-]*"
+                      r"[0-9a-z零〇一幺二两三四五六七八九十百千万])?)")
+
+
+def checkin_code(text: str) -> str | None:
+    """The code in 「签到 273697」「签到273697」「签到码：273697」「签到二七三六九七。」 (full-width too)."""
+    for v in sorted(variants(text), key=len, reverse=True):  # folded: NFKC, lower-case, 。 dropped
+        m = _CHECKIN.fullmatch(v)
+        if m:
+            raw = re.sub(r"[\s\-]", "", m.group(1))
+            if re.search("[十百千万]", raw):  # read as a number: 二十七万三千六百九十七
+                try:
+                    return str(parse_int(raw, zero_words=False))
+                except NotANumber:
+                    return raw.upper()
+            return raw.translate(_CN_DIGITS).upper()
+    return None
+
+
+def _has_checkin_code(msg) -> bool:  # noqa: ANN001
+    return msg.kind in ("text", "voice") and bool(msg.text) and checkin_code(msg.text) is not None
+
+
+async def _check_in(ctx: Ctx, act, via: str) -> str:  # noqa: ANN001
+    cfg = ctx.settings.signup
+    res = await ops.check_in(ctx.session, ctx.now, act, ctx.member.id, via=via,
+                             before_minutes=cfg.checkin_before_minutes, after_minutes=cfg.checkin_after_minutes)
+    a = res.activity
+    if res.outcome == "ok":
+        name = f"{res.signup.name}，" if res.signup and res.signup.name else ""
+        return f"{name}签到成功！欢迎参加「{a.title}」。"
+    if res.outcome == "already":
+        t = ops.local(res.signup.attended_at)
+        return f"您已于 {t:%H:%M} 签到过「{a.title}」，无需重复签到。"
+    if res.outcome == "early":
+        t = ops.local(res.opens_at)
+        return f"「{a.title}」的签到 {t.month}月{t.day}日 {t:%H:%M} 开始，请到时再签。"
+    return CHECKIN_TEXTS[res.outcome]
+
+
+def _open_form_note(ctx: Ctx) -> str:
+    """An interrupt answered inside a dialogue: say it is still open."""
+    if not ctx.dialogue.state or ctx.dispatcher is None:
+        return ""
+    return f"\n\n（您正在填写的{ctx.dispatcher.flow_title(ctx.dialogue.flow)}还在，直接回复就能接着填。）"
+
+
+@router.interrupt(Filter(_has_checkin_code, "签到 CODE", keyword=True))
+async def check_in_by_code(ctx: Ctx) -> str:
+    """签到 CODE: mark attendance within the activity's check-in window (works mid-dialogue too)."""
+    code = checkin_code(ctx.msg.text) or ""
+    return await _check_in(ctx, await ops.find_by_code(ctx.session, code), "code") + _open_form_note(ctx)
+
+
+@router.on(text_is("签到", "签到码", "现场签到", "怎么签到"))
+async def explain_check_in(ctx: Ctx) -> str:
+    """签到 without a code: say how."""
+    return HOW_TO_CHECK_IN
+
+
+def _checkin_scene(msg) -> bool:  # noqa: ANN001
+    return msg.kind == "event" and msg.event in ("scan", "subscribe") and msg.event_key.startswith(SCENE_PREFIX)
+
+
+@router.interrupt(Filter(_checkin_scene, "checkin scan"))
+async def check_in_by_scan(ctx: Ctx) -> str:
+    """A scan (or a follow through the scan) of an activity's check-in QR code."""
+    raw = ctx.msg.event_key[len(SCENE_PREFIX):]
+    act = await ctx.session.get(ops.Activity, int(raw)) if raw.isdigit() else None
+    reply = await _check_in(ctx, act, "qr") if act is not None else QR_UNKNOWN
+    if ctx.msg.event == "subscribe":
+        reply = "欢迎关注街道总工会！\n" + reply
+    return reply + _open_form_note(ctx)

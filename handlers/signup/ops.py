@@ -1,0 +1,585 @@
+"""Sign-up operations: the business rules the bot, the admin pages and the jobs all call.
+
+Seats are never oversold: every change to an activity's seats runs under a
+lock on the activity row (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite's one
+connection serialises writers), the seat itself is claimed with one
+conditional UPDATE (`taken < capacity`), and (activity, member) is unique.
+A freed seat goes to the first waitlisted sign-up (lowest `seq`) in the same
+transaction, so each freed seat promotes exactly one person, once.
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.db.models.core import Member
+from bot.db.models.signup import Activity, Signup
+
+
+# What the feature sends (declared in its manifest): outbox purposes with staff-facing labels,
+# and `[wechat] templates` kinds.
+CHANGED_PURPOSE, CANCELLED_PURPOSE = "signup.changed", "signup.cancelled"
+PROMOTED_PURPOSE, REMINDER_PURPOSE = "signup.promoted", "signup.reminder"
+OUTBOX_PURPOSES = {CHANGED_PURPOSE: "活动变更", CANCELLED_PURPOSE: "活动取消", PROMOTED_PURPOSE: "候补递补",
+                   REMINDER_PURPOSE: "活动提醒"}
+STATUS_TEMPLATE, REMINDER_TEMPLATE = "signup_status", "signup_reminder"
+TEMPLATE_KINDS = (STATUS_TEMPLATE, REMINDER_TEMPLATE)
+
+TZ = ZoneInfo("Asia/Shanghai")
+WEEKDAYS = "一二三四五六日"
+ACTIVE = ("confirmed", "waitlist")
+# How to check in, for every message sent ahead: the code itself is only announced on site
+# (a code sent beforehand would let people check in from home).
+CHECKIN_HOW = "到场后回复「签到」加现场公布的6位数字即可签到"
+
+
+class SignupError(Exception):
+    """A staff operation that cannot be done, worded for staff (Chinese)."""
+
+
+# ----------------------------------------------------------------------------- formatting
+def local(dt: datetime, tz: ZoneInfo = TZ) -> datetime:
+    return dt.astimezone(tz)
+
+
+def when_text(act: Activity, tz: ZoneInfo = TZ) -> str:
+    """11月26日（周三）14:00–16:00, with the end date when it differs."""
+    s, e = local(act.starts_at, tz), local(act.ends_at, tz)
+    head = f"{s.month}月{s.day}日（周{WEEKDAYS[s.weekday()]}）{s:%H:%M}"
+    if e.date() == s.date():
+        return f"{head}–{e:%H:%M}"
+    return f"{head}–{e.month}月{e.day}日 {e:%H:%M}"
+
+
+def seats_text(act: Activity) -> str:
+    if act.capacity is None:
+        return "名额不限"
+    left = act.seats_left()
+    if left:
+        return f"剩余{left}个名额"
+    return "名额已满，可候补" if act.waitlist else "名额已满"
+
+
+# ----------------------------------------------------------------------------- activities
+async def _new_code(session: AsyncSession) -> str:
+    while True:
+        code = f"{secrets.randbelow(900000) + 100000}"
+        if await session.scalar(select(Activity.id).where(Activity.checkin_code == code)) is None:
+            return code
+
+
+def _check_fields(fields: dict[str, Any]) -> None:
+    if not (fields.get("title") or "").strip():
+        raise SignupError("请填写活动名称")
+    if fields["ends_at"] <= fields["starts_at"]:
+        raise SignupError("结束时间应晚于开始时间")
+    if fields.get("deadline") and fields["deadline"] > fields["starts_at"]:
+        raise SignupError("报名截止时间不能晚于活动开始时间")
+    cap = fields.get("capacity")
+    if cap is not None and cap < 1:
+        raise SignupError("人数上限至少为 1（不限人数请留空）")
+    if fields.get("kind") not in ("training", "event"):
+        raise SignupError("请选择类别：培训或活动")
+
+
+async def create_activity(session: AsyncSession, now: datetime, **fields: Any) -> Activity:
+    """Publish a new activity; `deadline` defaults to the start time."""
+    _check_fields(fields)
+    fields["deadline"] = fields.get("deadline") or fields["starts_at"]
+    act = Activity(**fields, checkin_code=await _new_code(session), status="open", taken=0, seq=0,
+                   created_at=now, updated_at=now)
+    session.add(act)
+    await session.flush()
+    return act
+
+
+async def lock_activity(session: AsyncSession, activity_id: int) -> Activity | None:
+    """The activity row, locked for this transaction (FOR UPDATE; a no-op on SQLite)."""
+    return await session.scalar(
+        select(Activity).where(Activity.id == activity_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def update_activity(session: AsyncSession, now: datetime, activity_id: int,
+                          **fields: Any) -> tuple[Activity, int]:
+    """Edit an activity; more seats promote the waitlist, fewer than taken is refused.
+
+    A new time or place is told to everyone signed up or waitlisted; returns
+    (activity, how many were told)."""
+    act = await lock_activity(session, activity_id)
+    if act is None:
+        raise SignupError("没有这个活动")
+    if act.status == "cancelled":
+        raise SignupError("活动已取消，不能再修改")
+    _check_fields(fields)
+    fields["deadline"] = fields.get("deadline") or fields["starts_at"]
+    cap = fields.get("capacity")
+    if cap is not None and cap < act.taken:
+        raise SignupError(f"已有 {act.taken} 人报名成功，人数上限不能少于 {act.taken}")
+    before = (act.starts_at, act.ends_at, act.place)
+    for k, v in fields.items():
+        setattr(act, k, v)
+    act.updated_at = now
+    await session.flush()
+    told = await _tell_changed(session, act, now) if (act.starts_at, act.ends_at, act.place) != before else 0
+    while await _fill_seat(session, act, now):
+        pass
+    return act, told
+
+
+async def _tell_changed(session: AsyncSession, act: Activity, now: datetime) -> int:
+    """A new time or place: tell everyone signed up or waitlisted (one message per edit)."""
+    rows = (await session.scalars(
+        select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE)).order_by(Signup.seq)
+    )).all()
+    for s in rows:
+        key = f"signup:changed:{act.id}:{s.member_id}:{now:%Y%m%d%H%M%S%f}"
+        how = f"{CHECKIN_HOW}。" if s.status == "confirmed" else ""
+        text = (f"您报名的「{act.title}」时间或地点有变动，请留意：\n时间：{when_text(act)}\n地点：{act.place}\n"
+                f"{how}如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
+        await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose=CHANGED_PURPOSE,
+                             template=_status_template(act, "时间或地点变动", "请按新的时间地点参加"))
+        s.notice_key = key
+    return len(rows)
+
+
+async def cancel_activity(session: AsyncSession, now: datetime, activity_id: int, reason: str = "") -> int:
+    """Cancel an activity and tell everyone signed up or waitlisted; returns how many were told."""
+    act = await lock_activity(session, activity_id)
+    if act is None:
+        raise SignupError("没有这个活动")
+    if act.status == "cancelled":
+        return 0
+    act.status, act.cancelled_at, act.updated_at, act.cancel_reason = "cancelled", now, now, reason[:200]
+    rows = (await session.scalars(
+        select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE)).order_by(Signup.seq)
+    )).all()
+    why = f"（原因：{reason}）" if reason else ""
+    for s in rows:
+        key = f"signup:cancelled:{act.id}:{s.member_id}"
+        text = (f"很抱歉通知您：您报名的「{act.title}」（{when_text(act)}）已取消{why}。"
+                "给您带来不便，敬请谅解。更多活动请回复「报名」查看。")
+        await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose=CANCELLED_PURPOSE,
+                             template=_status_template(act, "活动已取消", reason or "活动取消"))
+        s.notice_key = key
+    return len(rows)
+
+
+def _status_template(act: Activity, status: str, remark: str) -> dict[str, Any]:
+    return {"kind": STATUS_TEMPLATE, "data": {
+        "keyword1": act.title, "keyword2": when_text(act), "keyword3": act.place, "keyword4": status,
+        "remark": remark,
+    }}
+
+
+def refusal(act: Activity | None, now: datetime) -> str | None:
+    """Why this activity cannot be signed up for now (a code), or None."""
+    if act is None:
+        return "missing"
+    if act.status == "cancelled":
+        return "cancelled"
+    if now >= act.deadline:
+        return "deadline"
+    if act.capacity is not None and act.taken >= act.capacity and not act.waitlist:
+        return "full"
+    return None
+
+
+async def open_activities(session: AsyncSession, now: datetime) -> list[Activity]:
+    """Activities one can still sign up for (or join the waitlist of), soonest first."""
+    rows = (await session.scalars(
+        select(Activity).where(Activity.status == "open", Activity.deadline > now)
+        .order_by(Activity.starts_at, Activity.id)
+    )).all()
+    return list(rows)
+
+
+# ----------------------------------------------------------------------------- the staff list
+LIST_STATES = {"upcoming": "未结束", "past": "已结束", "cancelled": "已取消"}
+
+
+def list_query(*, kind: str = "", state: str = "", now: datetime) -> Select:
+    """The staff list of activities (newest start first), by kind and state (LIST_STATES)."""
+    q = select(Activity).order_by(Activity.starts_at.desc(), Activity.id.desc())
+    if kind:
+        q = q.where(Activity.kind == kind)
+    if state == "cancelled":
+        q = q.where(Activity.status == "cancelled")
+    elif state == "upcoming":
+        q = q.where(Activity.status == "open", Activity.ends_at > now)
+    elif state == "past":
+        q = q.where(Activity.status == "open", Activity.ends_at <= now)
+    return q
+
+
+def list_search(q: str):  # noqa: ANN201
+    """The staff search box: a word of the title or the place."""
+    return or_(Activity.title.contains(q, autoescape=True), Activity.place.contains(q, autoescape=True))
+
+
+def phase(act: Activity, now: datetime) -> tuple[str, str]:
+    """Where an activity stands, for staff: (label, tone ok|wait|muted)."""
+    if act.status == "cancelled":
+        return ("已取消", "muted")
+    if act.ends_at <= now:
+        return ("已结束", "muted")
+    if act.starts_at <= now:
+        return ("进行中", "ok")
+    if act.deadline <= now:
+        return ("报名截止", "wait")
+    return ("报名中", "ok")
+
+
+@dataclass
+class ListCounts:
+    waiting: int = 0  # on the waitlist
+    came: int = 0  # checked in
+
+
+async def list_counts(session: AsyncSession, activity_ids: list[int]) -> dict[int, ListCounts]:
+    """Waitlist and check-in counts of these activities (one query)."""
+    out = {i: ListCounts() for i in activity_ids}
+    if not activity_ids:
+        return out
+    rows = await session.execute(
+        select(Signup.activity_id,
+               func.count().filter(Signup.status == "waitlist"), func.count(Signup.attended_at))
+        .where(Signup.activity_id.in_(activity_ids)).group_by(Signup.activity_id))
+    for activity_id, waiting, came in rows.all():
+        out[activity_id] = ListCounts(waiting, came)
+    return out
+
+
+async def member_statuses(session: AsyncSession, member_id: int, activity_ids: list[int]) -> dict[int, str]:
+    """The member's live status (confirmed | waitlist) on each of these activities."""
+    rows = (await session.execute(
+        select(Signup.activity_id, Signup.status).where(
+            Signup.member_id == member_id, Signup.activity_id.in_(activity_ids), Signup.status.in_(ACTIVE))
+    )).all()
+    return dict(rows)
+
+
+# ----------------------------------------------------------------------------- signing up
+@dataclass
+class SignupResult:
+    # confirmed | waitlist | already_confirmed | already_waitlist | refused
+    outcome: str
+    activity: Activity | None = None
+    signup: Signup | None = None
+    reason: str = ""  # refusal code (see `refusal`)
+    position: int = 0  # waitlist position (1 = next)
+
+
+async def waitlist_position(session: AsyncSession, s: Signup) -> int:
+    ahead = await session.scalar(select(func.count()).select_from(Signup).where(
+        Signup.activity_id == s.activity_id, Signup.status == "waitlist", Signup.seq < s.seq))
+    return (ahead or 0) + 1
+
+
+async def _next_seq(session: AsyncSession, activity_id: int) -> int:
+    return (await session.execute(
+        update(Activity).where(Activity.id == activity_id).values(seq=Activity.seq + 1)
+        .returning(Activity.seq).execution_options(synchronize_session=False)
+    )).scalar_one()
+
+
+async def _claim_seat(session: AsyncSession, activity_id: int) -> bool:
+    """One conditional UPDATE: take a seat only if one is free."""
+    result = await session.execute(
+        update(Activity).where(
+            Activity.id == activity_id, Activity.status == "open",
+            or_(Activity.capacity.is_(None), Activity.taken < Activity.capacity),
+        ).values(taken=Activity.taken + 1).execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
+async def sign_up(session: AsyncSession, now: datetime, activity_id: int, member: Member, *,
+                  name: str, phone: str, employer: str = "") -> SignupResult:
+    """Give `member` a seat on the activity, or a waitlist place, or the reason why not."""
+    act = await lock_activity(session, activity_id)
+    why = refusal(act, now)
+    existing = await session.scalar(
+        select(Signup).where(Signup.activity_id == activity_id, Signup.member_id == member.id)
+        .execution_options(populate_existing=True))
+    if existing is not None and existing.status in ACTIVE:
+        pos = await waitlist_position(session, existing) if existing.status == "waitlist" else 0
+        return SignupResult(f"already_{existing.status}", act, existing, position=pos)
+    if why is not None:
+        return SignupResult("refused", act, reason=why)
+    assert act is not None
+    got_seat = await _claim_seat(session, act.id)
+    if not got_seat and not act.waitlist:
+        return SignupResult("refused", act, reason="full")
+    seq = await _next_seq(session, act.id)
+    status = "confirmed" if got_seat else "waitlist"
+    if existing is None:
+        existing = Signup(activity_id=act.id, member_id=member.id, openid=member.openid)
+        session.add(existing)
+    existing.created_at = now  # when this sign-up was made (a re-sign-up reuses the row)
+    existing.name, existing.phone, existing.employer = name, phone, employer or ""
+    existing.openid, existing.erase_requested_at = member.openid, None  # given again: a fresh sign-up
+    existing.status, existing.seq, existing.updated_at = status, seq, now
+    existing.confirmed_at = now if got_seat else None
+    existing.cancelled_at, existing.attended_at, existing.checkin_via = None, None, None
+    await session.flush()
+    await session.refresh(act)
+    pos = await waitlist_position(session, existing) if status == "waitlist" else 0
+    return SignupResult(status, act, existing, position=pos)
+
+
+async def _fill_seat(session: AsyncSession, act: Activity, now: datetime) -> Signup | None:
+    """Give a free seat to the first waitlisted sign-up (caller holds the activity lock)."""
+    if act.status != "open" or now >= act.starts_at:
+        return None
+    if act.capacity is not None and act.taken >= act.capacity:
+        return None
+    while True:
+        nxt = await session.scalar(
+            select(Signup).where(Signup.activity_id == act.id, Signup.status == "waitlist")
+            .order_by(Signup.seq).limit(1).execution_options(populate_existing=True))
+        if nxt is None:
+            return None
+        moved = await session.execute(
+            update(Signup).where(Signup.id == nxt.id, Signup.status == "waitlist")
+            .values(status="confirmed", confirmed_at=now, updated_at=now)
+            .execution_options(synchronize_session=False))
+        if moved.rowcount == 1:
+            break
+    act.taken += 1
+    await session.flush()
+    await session.refresh(nxt)
+    key = f"signup:promoted:{act.id}:{nxt.member_id}:{nxt.seq}"
+    text = (f"好消息！有人取消了报名，您已从候补转为正式报名「{act.title}」。\n"
+            f"时间：{when_text(act)}\n地点：{act.place}\n"
+            f"{CHECKIN_HOW}。如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
+    await outbox.enqueue(session, key=key, openid=nxt.openid, now=now, text=text, purpose=PROMOTED_PURPOSE,
+                         template=_status_template(act, "候补转正式报名", "请准时参加"))
+    nxt.notice_key = key
+    return nxt
+
+
+@dataclass
+class CancelResult:
+    ok: bool
+    reason: str = ""  # not_found | attended | started | already
+    activity: Activity | None = None
+    promoted: Signup | None = None
+    was: str = ""
+
+
+async def cancel_signup(session: AsyncSession, now: datetime, signup_id: int,
+                        member_id: int | None = None) -> CancelResult:
+    """Cancel one sign-up; a freed seat goes to the first waitlisted person, exactly once.
+
+    The sign-up is read again after the activity lock is held: a waitlisted row
+    promoted meanwhile must free its seat when cancelled.
+    """
+    activity_id = await session.scalar(select(Signup.activity_id).where(Signup.id == signup_id))
+    if activity_id is None:
+        return CancelResult(False, "not_found")
+    act = await lock_activity(session, activity_id)
+    s = await session.get(Signup, signup_id, populate_existing=True)
+    if act is None or s is None or (member_id is not None and s.member_id != member_id):
+        return CancelResult(False, "not_found")
+    if s.attended_at is not None:
+        return CancelResult(False, "attended", act)
+    if now >= act.starts_at and member_id is not None:
+        return CancelResult(False, "started", act)
+    was = s.status
+    done = await session.execute(
+        update(Signup).where(Signup.id == s.id, Signup.status.in_(ACTIVE))
+        .values(status="cancelled", cancelled_at=now, updated_at=now)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        return CancelResult(False, "already", act)
+    await session.refresh(s)
+    promoted = None
+    if was == "confirmed":
+        act.taken -= 1
+        await session.flush()
+        promoted = await _fill_seat(session, act, now)
+    return CancelResult(True, "", act, promoted, was)
+
+
+async def my_signups(session: AsyncSession, member_id: int, now: datetime) -> list[tuple[Signup, Activity]]:
+    """The member's live sign-ups (not ended, not cancelled), numbered in this order."""
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.member_id == member_id, Signup.status.in_(ACTIVE), Activity.ends_at > now,
+               Activity.status == "open")
+        .order_by(Activity.starts_at, Signup.id)
+    )).all()
+    return [(s, a) for s, a in rows]
+
+
+async def attended(session: AsyncSession, member_id: int, limit: int = 5) -> list[tuple[Signup, Activity]]:
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.member_id == member_id, Signup.attended_at.is_not(None))
+        .order_by(Activity.starts_at.desc()).limit(limit)
+    )).all()
+    return [(s, a) for s, a in rows]
+
+
+# ----------------------------------------------------------------------------- check-in
+@dataclass
+class CheckinResult:
+    # ok | already | unknown_code | cancelled | early | late | not_signed | waitlist
+    outcome: str
+    activity: Activity | None = None
+    signup: Signup | None = None
+    opens_at: datetime | None = None
+
+
+def checkin_window(act: Activity, before_minutes: int, after_minutes: int) -> tuple[datetime, datetime]:
+    return act.starts_at - timedelta(minutes=before_minutes), act.ends_at + timedelta(minutes=after_minutes)
+
+
+async def find_by_code(session: AsyncSession, code: str) -> Activity | None:
+    return await session.scalar(select(Activity).where(Activity.checkin_code == code.strip().upper()))
+
+
+async def check_in(session: AsyncSession, now: datetime, act: Activity | None, member_id: int, *,
+                   before_minutes: int, after_minutes: int, via: str) -> CheckinResult:
+    """Mark the member's attendance within the activity's check-in window."""
+    if act is None:
+        return CheckinResult("unknown_code")
+    if act.status == "cancelled":
+        return CheckinResult("cancelled", act)
+    opens, closes = checkin_window(act, before_minutes, after_minutes)
+    if now < opens:
+        return CheckinResult("early", act, opens_at=opens)
+    if now > closes:
+        return CheckinResult("late", act)
+    s = await session.scalar(select(Signup).where(Signup.activity_id == act.id, Signup.member_id == member_id)
+                             .execution_options(populate_existing=True))
+    if s is None or s.status == "cancelled":
+        return CheckinResult("not_signed", act, s)
+    if s.status == "waitlist":
+        return CheckinResult("waitlist", act, s)
+    if s.attended_at is not None:
+        return CheckinResult("already", act, s)
+    s.attended_at, s.checkin_via, s.updated_at = now, via, now
+    await session.flush()
+    return CheckinResult("ok", act, s)
+
+
+async def staff_check_in(session: AsyncSession, now: datetime, signup_id: int) -> Signup:
+    """Manual check-in by staff (no time window: staff know who came)."""
+    s = await session.get(Signup, signup_id, populate_existing=True)
+    if s is None or s.status != "confirmed":
+        raise SignupError("只有报名成功的人员可以签到")
+    if s.attended_at is None:
+        s.attended_at, s.checkin_via, s.updated_at = now, "staff", now
+        await session.flush()
+    return s
+
+
+# ----------------------------------------------------------------------------- reminders
+def reminder_due_at(act: Activity, at: Any, tz: ZoneInfo = TZ) -> datetime:
+    """The day before the start, at `at` (a time of day), local time."""
+    day = local(act.starts_at, tz).date() - timedelta(days=1)
+    return datetime.combine(day, at, tz)
+
+
+async def queue_reminders(session: AsyncSession, now: datetime, at: Any, tz: ZoneInfo = TZ) -> int:
+    """Queue the day-before reminder for every confirmed sign-up that is due; idempotent, catches up.
+
+    One per activity, worker and start day: moving an activity to another day
+    reminds again; a time change on the same day is told by the change notice.
+    """
+    acts = (await session.scalars(
+        select(Activity).where(Activity.status == "open", Activity.starts_at > now,
+                               Activity.starts_at <= now + timedelta(days=2))
+    )).all()
+    queued = 0
+    for act in acts:
+        due = reminder_due_at(act, at, tz)
+        if now < due:
+            continue
+        people = (await session.scalars(
+            select(Signup).where(Signup.activity_id == act.id, Signup.status == "confirmed",
+                                 or_(Signup.confirmed_at.is_(None), Signup.confirmed_at <= due))
+        )).all()
+        for s in people:
+            text = (f"温馨提醒：您报名的「{act.title}」明天举行。\n时间：{when_text(act, tz)}\n地点：{act.place}\n"
+                    f"{CHECKIN_HOW}。如不能参加，请回复「我的报名」取消。")
+            row = await outbox.enqueue(
+                session, key=f"signup:remind:{act.id}:{s.member_id}:{local(act.starts_at, tz):%Y%m%d}",
+                openid=s.openid, now=now, text=text,
+                purpose=REMINDER_PURPOSE,
+                template={"kind": REMINDER_TEMPLATE, "data": {
+                    "keyword1": act.title, "keyword2": when_text(act, tz), "keyword3": act.place,
+                    "remark": CHECKIN_HOW}})
+            queued += row is not None
+    return queued
+
+
+# ----------------------------------------------------------------------------- 删除我的信息
+@dataclass
+class SignupErasure:
+    """What 删除我的信息 did to one member's sign-ups."""
+
+    erased: int = 0  # sign-ups whose name, phone and employer were removed now
+    # Upcoming sign-ups kept until the activity is over (staff need the contact for changes
+    # and the attendance list on the day), then removed by `erase_pending_signups`.
+    kept: list[tuple[Signup, Activity]] = field(default_factory=list)
+
+
+def _still_needed(s: Signup, act: Activity, now: datetime) -> bool:
+    """A live sign-up for an activity that is still to come (or under way)."""
+    return s.status in ACTIVE and act.status == "open" and act.ends_at > now
+
+
+def _strip(s: Signup, now: datetime) -> None:
+    """Remove everything that names or reaches the person; the row stays for the figures."""
+    s.name = s.phone = s.employer = s.openid = ""
+    s.member_id = None
+    s.notice_key = None
+    s.erase_requested_at = s.erase_requested_at or now
+    s.updated_at = now
+
+
+async def erase_member_signups(session: AsyncSession, now: datetime, member_id: int) -> SignupErasure:
+    """删除我的信息 for sign-ups: past and cancelled ones lose the personal data at once;
+    upcoming ones are flagged and keep it until the activity is over."""
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.member_id == member_id).order_by(Activity.starts_at, Signup.id)
+        .execution_options(populate_existing=True)
+    )).all()
+    out = SignupErasure()
+    for s, act in rows:
+        if _still_needed(s, act, now):
+            s.erase_requested_at = s.erase_requested_at or now
+            out.kept.append((s, act))
+        else:
+            _strip(s, now)
+            out.erased += 1
+    await session.flush()
+    return out
+
+
+async def erase_pending_signups(session: AsyncSession, now: datetime) -> int:
+    """Remove the personal data of flagged sign-ups no longer needed (activity over or
+    cancelled, sign-up cancelled). Idempotent; returns how many rows were emptied."""
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.erase_requested_at.is_not(None), Signup.member_id.is_not(None))
+    )).all()
+    done = 0
+    for s, act in rows:
+        if not _still_needed(s, act, now):
+            _strip(s, now)
+            done += 1
+    await session.flush()
+    return done
