@@ -1,6 +1,6 @@
 """`python -m bench [name ...]` (what `make bench` runs): every bench, or the named ones.
 
-Names: webhook (a), scaling (b), fanout (c), admin (d), reliability (e).
+Names: webhook (a), scaling (b), fanout (c), admin (d), reliability (e), hol (head-of-line blocking).
 PostgreSQL benches use UNIONBOT_BENCH_DATABASE_URL, else UNIONBOT_TEST_DATABASE_URL, else
 postgresql+asyncpg://postgres@127.0.0.1:5432/test.
 """
@@ -13,11 +13,12 @@ import time
 def main(argv: list[str]) -> int:
     from bench.admin_list import bench_admin
     from bench.fanout import bench_fanout
+    from bench.hol import bench_hol
     from bench.reliability import bench_reliability
     from bench.webhook import bench_scaling, bench_webhook
 
     benches = {"webhook": bench_webhook, "scaling": bench_scaling, "fanout": bench_fanout,
-               "admin": bench_admin, "reliability": bench_reliability}
+               "admin": bench_admin, "reliability": bench_reliability, "hol": bench_hol}
     names = argv or list(benches)
     unknown = [n for n in names if n not in benches]
     if unknown:

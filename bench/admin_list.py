@@ -80,7 +80,7 @@ async def drive(base: str, n: int, concurrency: int = 4) -> tuple[list[float], d
 def bench_admin(rows: int = 100_000, n: int = 400) -> dict | None:
     print(f"(d) admin: hardship list page with {rows} hardship requests in SQLite, {n} page loads")
     try:
-        import bot.admin.pages.hardship  # noqa: F401
+        import handlers.hardship  # noqa: F401
         import bot.db.models.hardship  # noqa: F401
     except ImportError as exc:
         print(f"  skipped: the hardship feature is not there yet ({exc})")

@@ -1,7 +1,7 @@
 """Messages in, replies out: claim, dispatch, commit — in small batches.
 
 `Processor.handle(incoming)` returns the plain reply XML to send (or None for
-`success`). Guarantees:
+`success`). Guarantees (docs/batch-semantics.md has the whole picture, with figures):
 
 - A message is processed once. Its dedup key is inserted first in the
   transaction; a duplicate gets the stored reply. A duplicate arriving while
@@ -9,23 +9,31 @@
   Across processes on PostgreSQL the duplicate's insert waits on the unique
   index until the first transaction ends (bounded by `lock_timeout`).
 - Messages of one user run one at a time, in arrival order: within a process
-  a batch never holds two messages of one user; across processes (PostgreSQL)
-  a transaction-scoped advisory lock per user.
+  a user is in at most one running batch, with at most one message;
+  across processes (PostgreSQL) a transaction-scoped advisory lock per user.
 - Dedup record, member, dialogue, feature rows and outbox rows commit together.
+- Each handler runs under its own SAVEPOINT: a handler that raises is rolled
+  back alone and logged with the key; the user gets a short apology, stored
+  with the batch, so re-sends get the same apology. The rest of the batch commits.
+- A dialogue is saved only if nobody changed it since it was read (its
+  `version`, an optimistic lock); otherwise the message runs again on the fresh row.
 - A handler still running after `reply_timeout` is left to finish; the
   webhook answers `success` and the reply is queued in the outbox instead.
-- A handler that raises is rolled back and logged with the key; the user gets
-  a short apology, which is also stored, so re-sends get the same apology.
 
 The write path is a deliberate design, measured in bench/: one writer task
 per process takes every message waiting and runs them in ONE transaction
 (group commit). The per-transaction and per-statement costs of the async ORM
 (not SQLite) dominated a transaction per message, so the framework's own rows
 are written with one statement per batch (multi-row claim, member upserts,
-dialogue reads and writes). If anything in a batch fails, the batch is rolled
-back and its messages are run again one by one, so a failing handler only
-ever affects its own message. Handlers do no network I/O, so re-running a
-rolled-back handler has no outside effect.
+dialogue reads and writes). A batch is waited for before the next starts; on
+PostgreSQL a batch still running after `stall_after` (a slow handler) no longer
+holds the writer: the next batch starts beside it on another connection, so a
+slow handler delays only the messages of its own batch (`python -m bench hol`).
+SQLite has one connection, on the loop's thread: there a slow handler holds
+everyone, as any long statement does. If a batch fails outside its handlers
+(a database error, a lost optimistic lock), it is rolled back and its messages
+run again one by one. Handlers do no network I/O, so re-running a rolled-back
+handler has no outside effect.
 """
 from __future__ import annotations
 
@@ -50,13 +58,17 @@ from bot.core.context import Ctx
 from bot.core.dialogue import DialogueState
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming, NewsReply, Reply, TextReply
-from bot.db.hotpath import CoreRows, member_variant, rows_for
+from bot.db.hotpath import CoreRows, DialogueConflict, DialogueSave, MemberRow, Rows, member_variant, rows_for
 
 log = logging.getLogger("unionbot.pipeline")
 
 APOLOGY = "抱歉，系统刚才开了个小差，您的消息没有处理成功。请稍后再发一次，或回复「菜单」重新开始。"
 Renderer = Callable[[Reply, Incoming], bytes]
 MAX_BATCH = 64
+# PostgreSQL: how long a batch may run before the next one starts beside it (group commit keeps
+# batches one after another while they are quick), and how many may run at once.
+STALL_AFTER = 0.02
+MAX_BATCHES = 4
 
 
 @dataclass
@@ -95,6 +107,16 @@ class Processor:
         self._writer: asyncio.Task | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        # Batches running beside the writer (PostgreSQL) and the users they hold.
+        self._running: set[asyncio.Task] = set()
+        self._busy: set[str] = set()
+        bind = sessionmaker.kw.get("bind")
+        sqlite = bind is None or bind.dialect.name == "sqlite"
+        # One connection on SQLite: batches strictly one after another.
+        self.max_batches = 1 if sqlite else MAX_BATCHES
+        self.stall_after = STALL_AFTER
+        # False: the writer's rows always go through SQLAlchemy (the tests compare both ways).
+        self.fast_rows = True
 
     # ------------------------------------------------------------------ entry
     async def handle(self, msg: Incoming) -> bytes | None:
@@ -131,20 +153,21 @@ class Processor:
 
     async def drain(self) -> None:
         """Wait until every queued message is processed (shutdown and tests)."""
-        while self._queue or not self._idle.is_set():
+        while self._queue or self._running or not self._idle.is_set():
             await self._idle.wait()
             await asyncio.sleep(0)
 
     # ----------------------------------------------------------------- writer
     async def _write_loop(self) -> None:
         while True:
-            if not self._queue:
-                self._idle.set()
+            if not self._runnable():
+                if not self._queue and not self._running:
+                    self._idle.set()
                 self._wakeup.clear()
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), 60)
                 except TimeoutError:
-                    if not self._queue:
+                    if not self._queue and not self._running:
                         self._writer = None
                         return
                 continue
@@ -153,18 +176,46 @@ class Processor:
             for _ in range(3):
                 await asyncio.sleep(0)
             batch = self._take_batch()
-            try:
-                await self._run_batch(batch)
-            except Exception:  # never let the writer die
-                log.exception("message writer failed")
-                for fl in batch:
-                    if not fl.future.done():
-                        fl.future.set_result(None)
+            if not batch:
+                continue
+            if self.max_batches == 1:
+                await self._guarded(batch)
+                continue
+            users = {fl.msg.openid for fl in batch}
+            task = asyncio.create_task(self._guarded(batch), name="message batch")
+            self._running.add(task)
+            self._busy |= users
+            task.add_done_callback(lambda t, users=users: self._batch_done(t, users))
+            # Group commit: the next batch waits for this one — unless it stalls (a slow handler).
+            if len(self._running) >= self.max_batches:
+                await asyncio.wait(set(self._running), return_when=asyncio.FIRST_COMPLETED)
+            else:
+                await asyncio.wait({task}, timeout=self.stall_after)
+
+    def _runnable(self) -> bool:
+        """A waiting message whose user is in no running batch?"""
+        busy = self._busy
+        return any(fl.msg.openid not in busy for fl in self._queue) if busy else bool(self._queue)
+
+    def _batch_done(self, task: asyncio.Task, users: set[str]) -> None:
+        self._running.discard(task)
+        self._busy -= users
+        self._wakeup.set()
+
+    async def _guarded(self, batch: list[InFlight]) -> None:
+        try:
+            await self._run_batch(batch)
+        except Exception:  # never let the writer die
+            log.exception("message writer failed")
+            for fl in batch:
+                if not fl.future.done():
+                    fl.future.set_result(None)
 
     def _take_batch(self) -> list[InFlight]:
-        """Up to MAX_BATCH waiting messages, at most one per user, in arrival order."""
+        """Up to MAX_BATCH waiting messages, at most one per user and none of a user in a running
+        batch, in arrival order."""
         batch: list[InFlight] = []
-        users: set[str] = set()
+        users: set[str] = set(self._busy)
         later: list[InFlight] = []
         while self._queue and len(batch) < MAX_BATCH:
             fl = self._queue.popleft()
@@ -186,14 +237,7 @@ class Processor:
                 for fl in batch:
                     await self._run_batch([fl])
                 return
-            fl = batch[0]
-            if isinstance(exc, _LockTimeout):
-                results = {fl.msg.dedup_key: None}
-            else:
-                log.exception("handler failed for message %s (user %s)", fl.msg.dedup_key, fl.msg.openid,
-                              extra={"key": fl.msg.dedup_key})
-                results = {fl.msg.dedup_key: await self._store_apology(fl.msg)}
-                self._observe(fl, "error")
+            results = await self._after_failure(batch[0], exc)
         loop = asyncio.get_running_loop()
         for fl in batch:
             if not fl.future.done():
@@ -201,6 +245,24 @@ class Processor:
             # Keep the entry a moment so a re-send racing the commit finds it;
             # after that the stored reply in the database answers duplicates.
             loop.call_later(30, self.inflight.pop, fl.msg.dedup_key, None)
+
+    async def _after_failure(self, fl: InFlight, exc: Exception) -> dict[str, bytes | None]:
+        """A message whose transaction failed on its own: run it again if its dialogue changed
+        meanwhile (twice at most), else answer with the apology."""
+        key = fl.msg.dedup_key
+        for _ in range(2):
+            if not isinstance(exc, DialogueConflict):
+                break
+            log.info("dialogue of %s changed while message %s ran; running it again", fl.msg.openid, key)
+            try:
+                return await self._process([fl])
+            except Exception as again:  # noqa: BLE001 — judged below
+                exc = again
+        if isinstance(exc, _LockTimeout):
+            return {key: None}
+        log.error("message %s failed (user %s)", key, fl.msg.openid, exc_info=exc, extra={"key": key})
+        self._observe(fl, "error")
+        return {key: await self._store_apology(fl.msg)}
 
     def _observe(self, fl: InFlight, outcome: str) -> None:
         if self.observer is not None:
@@ -211,13 +273,14 @@ class Processor:
         now = self.clock.now()
         results: dict[str, bytes | None] = {}
         queued = False
+        failed: set[str] = set()
         async with self.sessionmaker() as session:
             async with session.begin():
                 conn = await session.connection()
                 postgres = conn.dialect.name == "postgresql"
                 if postgres:
                     await conn.execute(text("SET LOCAL lock_timeout = '4500ms'"))
-                rows = await rows_for(conn, self.app_id)
+                rows = await rows_for(conn, self.app_id, fast=self.fast_rows)
                 claimed = await self._claim(rows, batch, now)
                 live = [fl for fl in batch if fl.msg.dedup_key in claimed]
                 dups = [fl for fl in batch if fl.msg.dedup_key not in claimed]
@@ -239,25 +302,35 @@ class Processor:
                     by_variant.setdefault(member_variant(m.kind, m.event, m.opens_short_window), []).append(m.openid)
                 await rows.upsert_members(by_variant, now)
                 members = await rows.members(openids)
-                replies: dict[str, Reply | None] = {}
+                replies: dict[str, tuple[Reply | None, bytes | None]] = {}
                 for fl in live:
-                    replies[fl.msg.dedup_key] = await self._dispatch(session, fl.msg, members[fl.msg.openid],
-                                                                     dialogues[fl.msg.openid])
+                    m = fl.msg
+                    try:
+                        replies[m.dedup_key] = await self._isolated(rows, session, fl, members[m.openid],
+                                                                    dialogues, found, now)
+                    except Exception:
+                        if not session.is_active:  # the whole transaction is gone: the batch fails
+                            raise
+                        log.exception("handler failed for message %s (user %s)", m.dedup_key, m.openid,
+                                      extra={"key": m.dedup_key})
+                        failed.add(m.dedup_key)
+                        del dialogues[m.openid]  # its dialogue stays as it was
+                        replies[m.dedup_key] = (None, self.render(TextReply(APOLOGY), m))
                 changed = [d for d in dialogues.values() if d.dirty]
-                await rows.save_dialogues([d.params() for d in changed])
+                await rows.save_dialogues([DialogueSave(**d.params()) for d in changed])
                 for d in changed:
                     d.saved()
                 finish = []
                 for fl in live:
-                    reply = replies[fl.msg.dedup_key]
-                    plain = self.render(reply, fl.msg) if reply is not None else None
-                    status = "done"
-                    if plain is not None and fl.waiters == 0:
+                    key = fl.msg.dedup_key
+                    reply, plain = replies[key]
+                    status = "failed" if key in failed else "done"
+                    if reply is not None and plain is not None and fl.waiters == 0:
                         # Nobody waits for a passive reply any more: send it later.
                         await self._queue_late_reply(session, fl.msg, reply, now)
                         plain, status, fl.detached = None, "detached", True
-                    results[fl.msg.dedup_key] = plain
-                    finish.append((fl.msg.dedup_key, status, plain))
+                    results[key] = plain
+                    finish.append((key, status, plain))
                 queued = bool(session.info.get("outbox_queued"))
                 # From here the outcome is decided; a waiter timing out now waits for the commit.
                 for fl in live:
@@ -265,12 +338,29 @@ class Processor:
                 await rows.finish(finish)
             # committed
         for fl in live:
-            self._observe(fl, "ok")
+            self._observe(fl, "error" if fl.msg.dedup_key in failed else "ok")
         if (queued or any(fl.detached for fl in live)) and self.on_queued is not None:
             self.on_queued()
         return results
 
-    async def _dispatch(self, session: AsyncSession, msg: Incoming, member: Any,
+    async def _isolated(self, rows: Rows, session: AsyncSession, fl: InFlight, member: MemberRow,
+                        dialogues: dict[str, DialogueState], found: dict[str, Any],
+                        now: datetime) -> tuple[Reply | None, bytes | None]:
+        """One handler under its own savepoint; run once more after a deadlock or serialization failure."""
+        m = fl.msg
+        for attempt in (1, 2):
+            try:
+                async with rows.savepoint(session):
+                    reply = await self._dispatch(session, m, member, dialogues[m.openid])
+                    return reply, (self.render(reply, m) if reply is not None else None)
+            except DBAPIError as exc:
+                if attempt == 2 or not session.is_active or not _transient(exc):
+                    raise
+                log.info("handler for message %s hit %s; running it again", m.dedup_key, exc.__class__.__name__)
+                dialogues[m.openid] = DialogueState(found.get(m.openid), self.app_id, m.openid, now)
+        raise AssertionError("unreachable")
+
+    async def _dispatch(self, session: AsyncSession, msg: Incoming, member: MemberRow,
                         dialogue: DialogueState) -> Reply | None:
         ctx = Ctx(msg=msg, member_row=member, session=session, dialogue=dialogue, clock=self.clock,
                   settings=self.settings, services=self.services)
@@ -283,7 +373,7 @@ class Processor:
                 ctx.notes.append(note)
         return await self.dispatcher.dispatch(ctx)
 
-    async def _claim(self, rows: CoreRows, batch: list[InFlight], now: datetime) -> set[str]:
+    async def _claim(self, rows: Rows, batch: list[InFlight], now: datetime) -> set[str]:
         """Insert the dedup keys; returns the ones that were new."""
         try:
             return await rows.claim([(fl.msg.dedup_key, fl.msg.openid, fl.msg.kind) for fl in batch], now)
@@ -320,3 +410,8 @@ _PG_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigi
 def _lock_id(openid: str) -> int:
     """A stable signed 64-bit key for pg_advisory_xact_lock."""
     return zlib.crc32(openid.encode()) | (0x5542 << 32)
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """A deadlock or serialization failure (PostgreSQL): worth one more try."""
+    return (getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)) in ("40001", "40P01")

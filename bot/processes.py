@@ -5,7 +5,7 @@ Each worker is a separate process (multiprocessing "spawn") that builds its own 
 incoming connections over the workers. They share only the database (PostgreSQL):
 - per-user ordering and dedup hold across processes (advisory locks, the unique dedup key);
 - outbox rows are claimed with FOR UPDATE SKIP LOCKED, the access token lives in the database;
-- the scheduler runs only in the worker that holds the PostgreSQL advisory lock (bot/leader.py).
+- the scheduler runs only in the worker that holds the PostgreSQL advisory lock (scheduler/leader.py).
 
 The supervisor (this process) restarts a worker that dies and, on SIGTERM/SIGINT, asks every
 worker to finish (aiohttp's graceful shutdown), then exits. SQLite has one writer at a time, so

@@ -1,7 +1,7 @@
-"""The staff admin site (mounted at /admin): auth, CSRF, layout, one page module per feature.
+"""The staff admin site framework (mounted at /admin): auth, CSRF, layout, the list helper,
+the 工作台 home page.
 
-Build it with `bot.admin.site.create_admin_app`; add a page by writing
-`bot/admin/pages/<feature>.py` with `setup(admin_app)` and listing it in
-`bot.admin.pages.PAGE_MODULES`. Pages call feature operations; the admin holds
-no business rules.
+`bot.admin.site.create_admin_app` builds it from the feature manifests: a feature declares
+`admin=setup` (its routes), `nav` entries, a `templates` folder and a `todos` counter. Pages
+use `bot.admin.web` and call feature operations; the admin holds no business rules.
 """

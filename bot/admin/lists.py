@@ -50,7 +50,8 @@ from bot import keys
 from bot.admin import audit
 from bot.admin.export import spreadsheet_response
 from bot.admin.filters import with_query
-from bot.admin.web import CLOCK, SERVICES, SETTINGS, db_session, flash, render, render_error
+from bot.admin.web import CLOCK, SERVICES, SETTINGS, db_session, flash, ops_context, render, render_error
+from bot.operations import DomainError, OpsContext
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +176,11 @@ class ActionContext:
     def services(self) -> dict[str, Any]:
         return self.request.app[SERVICES]
 
+    @property
+    def ops(self) -> OpsContext:
+        """The context the feature's operations take, acting as this staff member."""
+        return ops_context(self.request)
+
     def session(self) -> AsyncSession:
         return db_session(self.request)
 
@@ -199,11 +205,11 @@ class BulkAction:
 
 
 def each(fn: Callable[[AsyncSession, int, ActionContext], Awaitable[str]], *,
-         errors: tuple[type[Exception], ...] = ()) -> ActionHandler:
+         errors: tuple[type[Exception], ...] = (DomainError,)) -> ActionHandler:
     """A bulk handler running `fn(db, id, ctx)` for every id in a transaction of its own, so
     one refusal doesn't undo the others. `fn` returns the row's label (e.g. its reference)
-    and raises one of `errors` (worded for staff) to refuse; its audit row goes in its
-    transaction, exactly as the single action's."""
+    and raises one of `errors` (a feature's DomainError, worded for staff) to refuse; its
+    audit row goes in its transaction, exactly as the single action's."""
 
     async def handler(ctx: ActionContext, ids: list[int]) -> ActionResult:
         result = ActionResult()
@@ -231,6 +237,11 @@ class ListState:
     sort: str  # "key" or "-key", always a declared sort key (or "")
     page: int
     per_page: int
+
+    @property
+    def ops(self) -> OpsContext:
+        """The context the feature's operations take (clock with the timezone, settings, services)."""
+        return ops_context(self.request)
 
 
 def _date(raw: str) -> date | None:
@@ -360,6 +371,12 @@ class ListPage:
     def has_filters(self) -> bool:
         return bool(self.state.request.query)
 
+    @property
+    def active_filters(self) -> int:
+        """Filters in use besides the search box (the sort order counts as one)."""
+        n = sum(1 for f in self.fields if f["type"] not in ("search", "hidden") and f["value"])
+        return n + (1 if self.sort_param else 0)
+
 
 @dataclass(eq=False)
 class ListView:
@@ -433,9 +450,9 @@ class ListView:
                 values[f.name] = q.get(f.name, "").strip()[:f.max_len]
                 fields.append({"name": f.name, "label": f.label, "type": "text", "placeholder": f.placeholder,
                                "value": values[f.name]})
-        sort = q.get("sort", "")
-        if sort.lstrip("-") not in self._sort_keys():
-            sort = self.default_sort
+        raw_sort = q.get("sort", "")
+        key = raw_sort.lstrip("-")
+        sort = ("-" if raw_sort.startswith("-") else "") + key if key in self._sort_keys() else self.default_sort
         settings = request.app[SETTINGS]
         state = ListState(
             request=request, staff=request.get(keys.REQUEST_STAFF), now=request.app[CLOCK].now(),
@@ -472,6 +489,10 @@ class ListView:
             if found:
                 return [r[0] for r in found], found[0][-1]
         total = await db.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        last = max(1, -(-total // state.per_page))
+        if state.page > last:  # past the end (a bookmark, a bulk action that emptied the last page)
+            state.page = last
+            offset = (last - 1) * state.per_page
         items = list(await db.scalars(stmt.offset(offset).limit(state.per_page))) if total else []
         return items, total
 
@@ -529,7 +550,9 @@ class ListView:
                 header, table = exp.table(items, state)
             else:
                 cols = exp.columns if exp.columns is not None else [c for c in self.columns if c.export]
-                rows = await self.rows(db, items, state) if self.rows is not None and items else items
+                rows = items
+                if self.rows is not None:
+                    rows = [r for i in range(0, len(items), 500) for r in await self.rows(db, items[i:i + 500], state)]
                 header = [c.label for c in cols]
                 table = [[_cell(c.plain(r), state) for c in cols] for r in rows]
             await audit.record(db, staff_id=getattr(state.staff, "id", None),
@@ -574,9 +597,7 @@ class ListView:
 
 
 def _tz(request: web.Request) -> ZoneInfo:
-    settings = request.app[SETTINGS]
-    app = getattr(settings, "app", None)
-    return ZoneInfo(getattr(app, "timezone", None) or settings.scheduler.timezone)
+    return request.app[CLOCK].tz
 
 
 def _cell(value: Any, state: ListState) -> Any:

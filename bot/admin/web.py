@@ -47,14 +47,6 @@ async def flash(request: web.Request, message: str, kind: str = "ok") -> None:
     session[FLASH_KEY] = [*session.get(FLASH_KEY, []), [kind, message]][-5:]
 
 
-def page_number(request: web.Request) -> int:
-    """The `?page=` of a paginated list (1 when missing or not a number)."""
-    try:
-        return max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 def ops_context(request: web.Request) -> OpsContext:
     """The context a feature operation takes, acting as the logged-in staff member."""
     staff = request.get(keys.REQUEST_STAFF)

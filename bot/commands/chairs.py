@@ -25,6 +25,7 @@ def import_file(file: str, config: str | None) -> None:
     wrong, every error is listed with its line number and nothing is imported.
     """
     from bot.clock import Clock
+    from bot.operations import OpsContext
     from handlers.chairs import registry_import as ops
 
     settings = settings_from(config)
@@ -37,16 +38,15 @@ def import_file(file: str, config: str | None) -> None:
     migrate_embedded(settings)
 
     async def go() -> ops.ImportResult:
+        ctx = OpsContext(Clock(settings.app.timezone), settings)
         async with database(settings) as sessionmaker, sessionmaker() as session, session.begin():
-            result = await ops.import_chairs(session, Clock(settings.app.timezone).now(), rows)
-            if result.errors:
-                await session.rollback()
-            return result
+            return await ops.import_chairs(session, ctx, rows, source=file)
 
-    result = asyncio.run(go())
-    if result.errors:
-        for line, msg in result.errors:
+    try:
+        result = asyncio.run(go())
+    except ops.ImportRefused as exc:
+        for line, msg in exc.errors:
             click.echo(f"line {line}: {msg}", err=True)
-        click.echo(f"nothing imported: {len(result.errors)} line(s) to fix", err=True)
+        click.echo(f"nothing imported: {len(exc.errors)} line(s) to fix", err=True)
         sys.exit(1)
     click.echo(f"imported {len(rows)} chair(s): {result.added} added, {result.updated} updated")

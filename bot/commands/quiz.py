@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +13,16 @@ from bot.spreadsheet import to_csv, to_xlsx
 
 
 def _run(settings, work) -> Any:  # noqa: ANN001
-    """Run `work(session, now)` in one transaction on the configured database."""
+    """Run `work(session, ctx)` in one transaction on the configured database (ctx: the operations' context)."""
     from bot.clock import Clock
+    from bot.operations import OpsContext
 
     migrate_embedded(settings)
+    ctx = OpsContext(Clock(settings.app.timezone), settings)
 
     async def go() -> Any:
         async with database(settings) as sessionmaker, sessionmaker() as session, session.begin():
-            return await work(session, Clock(settings.app.timezone).now())
+            return await work(session, ctx)
 
     return asyncio.run(go())
 
@@ -53,8 +54,8 @@ def import_file(file: str, config: str | None) -> None:
     def progress(rows, total, desc):  # noqa: ANN001, ANN202
         return tqdm(rows, total=total, desc=desc, unit="行", file=sys.stderr, disable=total < 200)
 
-    async def work(session, now):  # noqa: ANN001, ANN202
-        report = await quiz_import.import_questions(session, file, data, now=now, progress=progress)
+    async def work(session, ctx):  # noqa: ANN001, ANN202
+        report = await quiz_import.import_questions(session, ctx, file, data, progress=progress)
         if not report.ok:
             await session.rollback()
         return report
@@ -65,15 +66,6 @@ def import_file(file: str, config: str | None) -> None:
         click.echo(report.error_text(limit=50), err=True)
         sys.exit(1)
     click.echo(f"导入完成：新增 {report.added} 道" + (f"，已在题库中跳过 {report.skipped} 道" if report.skipped else ""))
-
-
-def _when(value: str | None, tz: str) -> datetime | None:
-    from handlers.quiz import ops
-
-    try:
-        return ops.parse_local_time(value, tz)
-    except ops.QuizError as exc:
-        raise click.BadParameter(str(exc)) from None
 
 
 @quiz.command("period")
@@ -91,20 +83,18 @@ def create_period(code: str, opens: str | None, closes: str | None, reveal: str,
     from handlers.quiz import ops
 
     settings = settings_from(config)
-    tz = settings.app.timezone
-    ids = [int(x) for x in questions.replace("，", ",").split(",") if x.strip()] if questions else None
 
-    async def work(session, now):  # noqa: ANN001, ANN202
+    async def work(session, ctx):  # noqa: ANN001, ANN202
         period = await ops.create_period(
-            session, code, now=now, tz=tz, count=count, opens_at=_when(opens, tz), closes_at=_when(closes, tz),
-            reveal=reveal, question_ids=ids, per_month=settings.quiz.questions_per_month,
-            per_half=settings.quiz.questions_per_half)
+            session, ctx, code, count=count, opens_at=ops.parse_local_time(opens, ctx.tz),
+            closes_at=ops.parse_local_time(closes, ctx.tz), reveal=reveal,
+            question_ids=ops.parse_question_ids(questions) if questions else None)
         return period, len(await ops.period_questions(session, period))
 
     try:
         period, n = _run(settings, work)
     except ops.QuizError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(str(exc), err=True)
         sys.exit(2)
     click.echo(f"{period.code} {ops.period_title(period)}: {n} 道题")
 
@@ -114,20 +104,17 @@ def create_period(code: str, opens: str | None, closes: str | None, reveal: str,
 @config_option
 def list_periods(year: int | None, config: str | None) -> None:
     """List periods with their windows and participation."""
-    from zoneinfo import ZoneInfo
-
     from handlers.quiz import scores as quiz_scores
     from handlers.quiz import ops
 
     settings = settings_from(config)
-    zone = ZoneInfo(settings.app.timezone)
 
-    async def work(session, now):  # noqa: ANN001, ANN202
+    async def work(session, ctx):  # noqa: ANN001, ANN202
         out = []
         for p in await ops.list_periods(session, year):
             r = await quiz_scores.period_results(session, p)
-            out.append(f"{p.code}\t{ops.period_status(p, now)}\t{p.opens_at.astimezone(zone):%Y-%m-%d %H:%M}"
-                       f" – {p.closes_at.astimezone(zone):%Y-%m-%d %H:%M}\t{len(r.questions)} 题\t"
+            out.append(f"{p.code}\t{ops.period_status(p, ctx.now)}\t{ctx.local(p.opens_at):%Y-%m-%d %H:%M}"
+                       f" – {ctx.local(p.closes_at):%Y-%m-%d %H:%M}\t{len(r.questions)} 题\t"
                        f"{r.participants} 人参加")
         return out
 
@@ -146,9 +133,8 @@ def export_year(year: int, output: str | None, config: str | None) -> None:
     settings = settings_from(config)
     path = Path(output or f"quiz-{year}.csv")
 
-    async def work(session, now):  # noqa: ANN001, ANN202
-        return await quiz_scores.year_table(session, year, now, month_weight=settings.quiz.month_weight,
-                                            half_weight=settings.quiz.half_weight, with_all_chairs=True)
+    async def work(session, ctx):  # noqa: ANN001, ANN202
+        return await quiz_scores.year_table(session, ctx, year, with_all_chairs=True)
 
     table = _run(settings, work)
     header, rows = quiz_scores.year_export_rows(table)

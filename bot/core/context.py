@@ -17,15 +17,16 @@ from bot.core.types import Incoming
 if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.config import Settings
+    from bot.db.hotpath import MemberRow
     from bot.db.models import Member
 
 
 @dataclass
 class Ctx:
     msg: Incoming
-    # The member's row as read with the message; `ctx.member` turns it into an ORM entity
-    # on first use (most messages never need one, and building it is the costly part).
-    member_row: Any
+    # The member's row as read with the message (one typed shape from either writer path);
+    # `ctx.member` turns it into an ORM entity on first use (most messages never need one).
+    member_row: "MemberRow"
     session: AsyncSession
     dialogue: DialogueState
     clock: "Clock"

@@ -27,7 +27,9 @@ class DialogueState:
         self.data: dict[str, Any] = dict(stored.get("d") or {})
         self.drafts: dict[str, dict[str, Any]] = dict(stored.get("drafts") or {})
         self.expires_at: datetime | None = row.expires_at if row is not None else None
-        self.version = row.version if row is not None else 0
+        # The row's version as read (None: no row yet). The writer saves the dialogue only if the
+        # row is still at this version — an optimistic lock (bot/db/hotpath.py `save_dialogues`).
+        self.version: int | None = row.version if row is not None else None
         self.expired_state: str | None = None
         self.expired_data: dict[str, Any] = {}
         self.dirty = False
@@ -102,12 +104,13 @@ class DialogueState:
 
     def saved(self) -> None:
         """The row was written (by the caller, with `params()`)."""
-        self.version += 1
+        self.version = (self.version or 0) + 1
         self.dirty = False
 
     def params(self) -> dict[str, Any]:
+        """What to write; `expected` is the version the row must still have (None: no row)."""
         return {"app_id": self.app_id, "openid": self.openid, "state": self.state,
-                "data": {"d": self.data, "drafts": self.drafts}, "version": self.version + 1,
+                "data": {"d": self.data, "drafts": self.drafts}, "expected": self.version,
                 "updated_at": self.now, "expires_at": self.expires_at}
 
 

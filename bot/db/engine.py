@@ -33,8 +33,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
     if u.get_backend_name() == "sqlite":
         db = u.database
         make_sqlite_dir(url)
-        from bot.db.inline_sqlite import Checkpointer, inline_creator
+        from bot.db.inline_sqlite import Checkpointer, check_versions, inline_creator
 
+        check_versions()
         engine = create_async_engine(
             url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=60,
             async_creator=inline_creator(db or ":memory:"),

@@ -13,13 +13,48 @@ SQLAlchemy's aiosqlite adapter expects (passed as `async_creator`).
 
 The price: a long statement blocks the loop for its duration. That is the
 embedded mode's trade-off; deployments that need more use PostgreSQL.
+
+The interface reproduced here is private to SQLAlchemy's aiosqlite dialect
+(`_connection`, `_tx`, `_conn`, `stop()`; cursors made without awaiting, as
+SQLAlchemy 2.1's generic asyncio adapter does — 2.0 awaited them). So the
+versions it was built for are pinned in pyproject.toml and checked when an
+engine is made (`check_versions`): anything else stops the start with one line.
 """
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
+
+# The ranges this module was built and tested for; pyproject.toml pins the same (a test checks).
+SUPPORTED = {"SQLAlchemy": (">=2.1", "<2.2"), "aiosqlite": (">=0.20", "<0.23")}
+
+
+class DriverVersionError(SystemExit):
+    """An installed SQLAlchemy or aiosqlite outside the supported range.
+
+    A SystemExit: uncaught, it ends the process printing its one-line message, no traceback."""
+
+
+def _release(version: str) -> tuple[int, ...]:
+    m = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(x) for x in m.group().split(".")) if m else ()
+
+
+def check_versions() -> None:
+    """Raise DriverVersionError unless SQLAlchemy and aiosqlite are versions this driver was built for."""
+    import aiosqlite
+    import sqlalchemy
+
+    installed = {"SQLAlchemy": sqlalchemy.__version__, "aiosqlite": getattr(aiosqlite, "__version__", "0")}
+    for dist, (low, high) in SUPPORTED.items():
+        version = installed[dist]
+        if not _release(low[2:]) <= _release(version) < _release(high[1:]):
+            raise DriverVersionError(
+                f"unionbot: the embedded SQLite driver (bot/db/inline_sqlite.py) supports {dist}{low},{high} "
+                f"but {dist} {version} is installed; run `pip install -e .` to get a supported version")
 
 
 class InlineCursor:

@@ -1,23 +1,26 @@
 """Staff pages of the chairs feature: the quarter grid, the 通报 export, the
 registry (add, edit, deactivate, binding codes) and the street's dashboard.
 
-Every rule lives in handlers/chairs_ops.py; these handlers parse the request,
-call an operation, write the audit row and render.
+Every rule and query lives in ops.py (and stats.py, reminders.py); these handlers parse
+the request, call an operation with `ops_context(request)` (the clock, the settings, the
+logged-in staff member), write the audit row and render. A refused operation's
+`ChairError` is flashed as it is.
 """
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from bot.admin import audit, lists
-from bot.admin.auth import current_staff
 from bot.admin.export import spreadsheet_response
 from bot.admin.filters import mask
-from bot.admin.web import CLOCK, SETTINGS, db_session, flash, render
+from bot.admin.web import db_session, flash, ops_context, render
 from bot.db.models.chairs import Chair
+from bot.operations import OpsContext
 from handlers.chairs import ops
+from handlers.chairs import registry_import as chairs_import
 from handlers.chairs import stats
 from bot.workdays import calendar_warning, format_day
 from handlers.chairs.quarters import Quarter, stage_label
@@ -34,7 +37,7 @@ OUTBOX = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "
           "uncertain": "可能未送达"}
 
 
-def _quarter(request: web.Request) -> Quarter:
+def _quarter(request: web.Request, ctx: OpsContext) -> Quarter:
     """The quarter asked for; without one, redirect to the quarter being worked on (so the
     quarter filter shows it, and the address can be shared)."""
     raw = request.query.get("quarter", "").strip()
@@ -43,8 +46,7 @@ def _quarter(request: web.Request) -> Quarter:
             return Quarter.parse(raw)
         except ValueError:
             pass
-    focus = ops.focus_quarter(request.app[SETTINGS], request.app[CLOCK].now())
-    raise web.HTTPFound(request.rel_url.update_query(quarter=focus.label))
+    raise web.HTTPFound(request.rel_url.update_query(quarter=ops.focus_quarter(ctx).label))
 
 
 def _quarter_options(current: Quarter, n: int = 8) -> list[tuple[str, str]]:
@@ -54,16 +56,16 @@ def _quarter_options(current: Quarter, n: int = 8) -> list[tuple[str, str]]:
     return [(q.label, q.label_zh) for q in qs]
 
 
-def _calendar(request: web.Request, quarter: Quarter) -> dict[str, Any]:
-    settings = request.app[SETTINGS]
+def _calendar(ctx: OpsContext, quarter: Quarter) -> dict[str, Any]:
     warnings = [w for w in {calendar_warning(quarter.year), calendar_warning(quarter.next().year)} if w]
+    stages = ops.ladder(ctx, quarter)
     return {
-        "deadline": format_day(ops.deadline_of(settings, quarter)),
+        "deadline": format_day(ops.deadline_of(ctx, quarter)),
         "stages": [{"name": stage_label(s.name), "day": format_day(s.day), "chair": s.to_chair, "staff": s.to_staff,
-                    "listing": s.listing} for s in ops.ladder(settings, quarter)],
+                    "listing": s.listing} for s in stages],
         "warnings": sorted(warnings),
-        "staff_openids": [mask(o) for o in settings.chairs.staff_openids],
-        "staff_escalation": any(s.to_staff for s in ops.ladder(settings, quarter)),
+        "staff_openids": [mask(o) for o in ctx.settings.chairs.staff_openids],
+        "staff_escalation": any(s.to_staff for s in stages),
     }
 
 
@@ -71,12 +73,12 @@ def _calendar(request: web.Request, quarter: Quarter) -> dict[str, Any]:
 
 async def grid(request: web.Request) -> web.Response:
     """Chairs × this quarter's status, reminders and reachability; filter by community and status."""
-    quarter = _quarter(request)
+    ctx = ops_context(request)
+    quarter = _quarter(request, ctx)
     community = request.query.get("community", "").strip() or None
     want = request.query.get("status", "").strip()
-    settings, now = request.app[SETTINGS], request.app[CLOCK].now()
     async with db_session(request) as db:
-        rows = await stats.quarter_grid(db, now, settings, quarter, community)
+        rows = await stats.quarter_grid(db, ctx, quarter, community)
         names = await stats.communities(db)
     counts = {k: sum(1 for r in rows if r.status == k) for k in STATUS}
     counts["unreachable"] = sum(1 for r in rows if r.needs_call)
@@ -85,14 +87,14 @@ async def grid(request: web.Request) -> web.Response:
     elif want in STATUS:
         rows = [r for r in rows if r.status == want]
     fields = [
-        {"name": "quarter", "label": "季度", "type": "select", "options": _quarter_options(ops.current_quarter(settings, now))},
+        {"name": "quarter", "label": "季度", "type": "select", "options": _quarter_options(ops.current_quarter(ctx))},
         {"name": "community", "label": "社区", "type": "select", "options": [(c, c) for c in names]},
         {"name": "status", "label": "状态", "type": "select",
          "options": [(k, v[0]) for k, v in STATUS.items()] + [("unreachable", "需电话联系")]},
     ]
     return render(request, "chairs/grid.html", {
         "quarter": quarter, "rows": rows, "counts": counts, "fields": fields, "status_labels": STATUS,
-        "reminder_labels": REMINDER, "outbox_labels": OUTBOX, "outbox_notes": OUTBOX_NOTES, "cal": _calendar(request, quarter),
+        "reminder_labels": REMINDER, "outbox_labels": OUTBOX, "outbox_notes": OUTBOX_NOTES, "cal": _calendar(ctx, quarter),
         "export_query": request.rel_url.query_string, "stage_label": stage_label,
     })
 
@@ -100,7 +102,7 @@ async def grid(request: web.Request) -> web.Response:
 EXPORT_HEADER = ["季度", "社区", "单位", "主席", "手机", "报送状态", "已发提醒", "列入通报", "微信可达"]
 
 
-def _export_rows(rows: list[stats.GridRow], quarter: Quarter, tz: ZoneInfo) -> list[list[Any]]:
+def _export_rows(rows: list[stats.GridRow], quarter: Quarter, tz: tzinfo) -> list[list[Any]]:
     out = []
     for r in rows:
         reach = "否（未绑定）" if not r.chair.openid else ("否" if r.unreachable or r.failed else "是")
@@ -116,15 +118,14 @@ async def export(request: web.Request) -> web.Response:
     """The quarter's 通报 list (units without a report, and units listed before they reported),
     CSV or XLSX, phones masked."""
     fmt = request.match_info["fmt"]
-    quarter = _quarter(request)
+    ctx = ops_context(request)
+    quarter = _quarter(request, ctx)
     community = request.query.get("community", "").strip() or None
-    staff = current_staff(request)
-    settings, now = request.app[SETTINGS], request.app[CLOCK].now()
     async with db_session(request) as db, db.begin():
-        rows = await stats.quarter_grid(db, now, settings, quarter, community, only_missing=True)
-        await audit.record(db, staff_id=staff.id, action="chairs.export", target=f"{quarter.label}.{fmt}",
-                           detail={"community": community, "rows": len(rows)}, now=now)
-    return spreadsheet_response(fmt, EXPORT_HEADER, _export_rows(rows, quarter, ZoneInfo(settings.app.timezone)),
+        rows = await stats.quarter_grid(db, ctx, quarter, community, only_missing=True)
+        await audit.record(db, staff_id=ctx.staff_id, action="chairs.export", target=f"{quarter.label}.{fmt}",
+                           detail={"community": community, "rows": len(rows)}, now=ctx.now)
+    return spreadsheet_response(fmt, EXPORT_HEADER, _export_rows(rows, quarter, ctx.tz),
                                 filename=f"未报送名单-{quarter.label}{'-' + community if community else ''}",
                                 sheet=f"{quarter.label}未报送")
 
@@ -133,17 +134,15 @@ async def mark_received(request: web.Request) -> web.StreamResponse:
     """Record a report received by other means (paper, e-mail)."""
     chair_id = int(request.match_info["chair_id"])
     form = await request.post()
-    staff = current_staff(request)
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)
     try:
-        quarter = Quarter.parse(str(form.get("quarter", "")))
+        quarter = ops.parse_quarter(str(form.get("quarter", "")))
         async with db_session(request) as db, db.begin():
-            await ops.mark_received(db, now, request.app[SETTINGS], chair_id, quarter, staff.id,
-                                    str(form.get("note", "")))
-            await audit.record(db, staff_id=staff.id, action="chairs.received", target=f"chair:{chair_id}",
-                               detail={"quarter": quarter.label}, now=now)
+            await ops.mark_received(db, ctx, chair_id, quarter, str(form.get("note", "")))
+            await audit.record(db, staff_id=ctx.staff_id, action="chairs.received", target=f"chair:{chair_id}",
+                               detail={"quarter": quarter.label}, now=ctx.now)
         await flash(request, f"已登记收到{quarter.label_zh}报送")
-    except (ValueError, ops.ChairError) as exc:
+    except ops.ChairError as exc:
         await flash(request, str(exc), "error")
     back = str(form.get("back", "")) or str(request.app.router["chairs.grid"].url_for())
     raise web.HTTPSeeOther(back if back.startswith("/admin/") else "/admin/chairs")
@@ -182,7 +181,7 @@ REGISTRY = lists.ListView(
         lists.Column("active", "状态", value=_in_office,
                      render=lambda c, p: p.m.badge("x", _in_office(c), "ok" if c.active else "muted")),
     ],
-    default_label="在任在前，按社区、单位",
+    default_label="在任在前",
     tiebreak=Chair.id,
     export=lists.Export("主席名册", sheet="主席名册", audit="chairs.registry_export"),
     unit="位",
@@ -196,13 +195,12 @@ def _form_fields(form: Any) -> dict[str, str]:
 
 async def add(request: web.Request) -> web.StreamResponse:
     fields = _form_fields(await request.post())
-    staff = current_staff(request)
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
-            chair = await ops.add_chair(db, now, **fields)
-            await audit.record(db, staff_id=staff.id, action="chairs.add", target=f"chair:{chair.id}",
-                               detail={"name": chair.name, "organisation": chair.organisation}, now=now)
+            chair = await ops.add_chair(db, ctx, **fields)
+            await audit.record(db, staff_id=ctx.staff_id, action="chairs.add", target=f"chair:{chair.id}",
+                               detail={"name": chair.name, "organisation": chair.organisation}, now=ctx.now)
     except ops.ChairError as exc:
         await flash(request, str(exc), "error")
         raise web.HTTPSeeOther("/admin/chairs/registry") from None
@@ -215,8 +213,6 @@ MAX_UPLOAD = 5 * 1024 * 1024
 
 async def import_upload(request: web.Request) -> web.StreamResponse:
     """Add or update chairs from an uploaded CSV/XLSX: every row or none."""
-    from handlers.chairs import registry_import as chairs_import
-
     form = await request.post()
     upload = form.get("file")
     back = "/admin/chairs/registry"
@@ -227,51 +223,35 @@ async def import_upload(request: web.Request) -> web.StreamResponse:
     if len(data) > MAX_UPLOAD:
         await flash(request, "文件太大（上限 5 MB）", "error")
         raise web.HTTPSeeOther(back)
-    staff = current_staff(request)
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)
     try:
         rows = chairs_import.read_chair_bytes(upload.filename, data)
         async with db_session(request) as db, db.begin():
-            result = await chairs_import.import_chairs(db, now, rows)
-            if result.errors:
-                await db.rollback()
-            else:
-                await audit.record(db, staff_id=staff.id, action="chairs.import", target=upload.filename[:128],
-                                   detail={"added": result.added, "updated": result.updated}, now=now)
-    except chairs_import.ChairError as exc:
-        await flash(request, f"没有导入：{exc}", "error")
+            result = await chairs_import.import_chairs(db, ctx, rows, source=upload.filename)
+            await audit.record(db, staff_id=ctx.staff_id, action="chairs.import", target=upload.filename[:128],
+                               detail={"added": result.added, "updated": result.updated}, now=ctx.now)
+    except ops.ChairError as exc:  # unreadable file, or some rows wrong (then nothing is imported)
+        await flash(request, str(exc), "error")
         raise web.HTTPSeeOther(back) from None
-    if result.errors:
-        problems = "；".join(f"第{line}行：{msg}" for line, msg in result.errors[:20])
-        more = f"（另有 {len(result.errors) - 20} 处）" if len(result.errors) > 20 else ""
-        await flash(request, f"没有导入任何主席，{upload.filename} 有 {len(result.errors)} 处问题：{problems}{more}",
-                    "error")
-    else:
-        await flash(request, f"导入完成：新增 {result.added} 人，更新 {result.updated} 人")
+    await flash(request, f"导入完成：新增 {result.added} 人，更新 {result.updated} 人")
     raise web.HTTPSeeOther(back)
 
 
 async def detail(request: web.Request) -> web.Response:
     """One chair: edit form, binding, reports and reminders."""
-    from sqlalchemy import select
-
-    from bot.db.models.chairs import ChairReminder, ChairReport
-
     chair_id = int(request.match_info["chair_id"])
+    ctx = ops_context(request)
     async with db_session(request) as db:
         try:
             chair = await ops.get_chair(db, chair_id)
-        except ops.ChairError:
-            raise web.HTTPNotFound(text="没有这位主席") from None
-        reports = list((await db.scalars(select(ChairReport).where(ChairReport.chair_id == chair_id)
-                                         .order_by(ChairReport.quarter.desc()))).all())
-        reminders = list((await db.scalars(select(ChairReminder).where(ChairReminder.chair_id == chair_id)
-                                           .order_by(ChairReminder.due_at.desc()).limit(30))).all())
-    now = request.app[CLOCK].now()
+        except ops.ChairError as exc:
+            raise web.HTTPNotFound(text=str(exc)) from None
+        reports = await ops.reports_of(db, chair_id)
+        reminders = await ops.recent_reminders(db, chair_id)
     return render(request, "chairs/detail.html", {
         "chair": chair, "reports": reports, "reminders": reminders, "reminder_labels": REMINDER,
-        "current": ops.focus_quarter(request.app[SETTINGS], now), "code": None,
-        "quarters": _quarter_options(ops.current_quarter(request.app[SETTINGS], now)),
+        "current": ops.focus_quarter(ctx), "code": None,
+        "quarters": _quarter_options(ops.current_quarter(ctx)),
         "stage_label": stage_label, "quarter_zh": lambda label: Quarter.parse(label).label_zh,
     })
 
@@ -279,13 +259,12 @@ async def detail(request: web.Request) -> web.Response:
 async def edit(request: web.Request) -> web.StreamResponse:
     chair_id = int(request.match_info["chair_id"])
     fields = _form_fields(await request.post())
-    staff = current_staff(request)
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
-            await ops.update_chair(db, now, chair_id, **fields)
-            await audit.record(db, staff_id=staff.id, action="chairs.edit", target=f"chair:{chair_id}",
-                               detail={k: v for k, v in fields.items() if k != "mobile"}, now=now)
+            await ops.update_chair(db, ctx, chair_id, **fields)
+            await audit.record(db, staff_id=ctx.staff_id, action="chairs.edit", target=f"chair:{chair_id}",
+                               detail={k: v for k, v in fields.items() if k != "mobile"}, now=ctx.now)
         await flash(request, "已保存")
     except ops.ChairError as exc:
         await flash(request, str(exc), "error")
@@ -296,15 +275,14 @@ async def toggle(request: web.Request) -> web.StreamResponse:
     """Deactivate (stops reminders, unbinds WeChat) or reactivate a chair."""
     chair_id = int(request.match_info["chair_id"])
     active = (await request.post()).get("active") == "1"
-    staff = current_staff(request)
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)
     async with db_session(request) as db, db.begin():
         try:
-            chair = await ops.set_active(db, now, chair_id, active)
-        except ops.ChairError:
-            raise web.HTTPNotFound(text="没有这位主席") from None
-        await audit.record(db, staff_id=staff.id, action="chairs.activate" if active else "chairs.deactivate",
-                           target=f"chair:{chair_id}", now=now)
+            chair = await ops.set_active(db, ctx, chair_id, active)
+        except ops.ChairError as exc:
+            raise web.HTTPNotFound(text=str(exc)) from None
+        await audit.record(db, staff_id=ctx.staff_id, action="chairs.activate" if active else "chairs.deactivate",
+                           target=f"chair:{chair_id}", now=ctx.now)
     await flash(request, f"已{'启用' if active else '停用'}{chair.name}")
     raise web.HTTPSeeOther(f"/admin/chairs/{chair_id}")
 
@@ -312,17 +290,16 @@ async def toggle(request: web.Request) -> web.StreamResponse:
 async def new_code(request: web.Request) -> web.Response:
     """Issue a one-time binding code and show it once (earlier codes stop working)."""
     chair_id = int(request.match_info["chair_id"])
-    staff = current_staff(request)
-    now = request.app[CLOCK].now()
-    settings = request.app[SETTINGS]
+    ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
-            code, expires = await ops.issue_bind_code(db, now, settings, chair_id)
-            await audit.record(db, staff_id=staff.id, action="chairs.bind_code", target=f"chair:{chair_id}", now=now)
+            code, expires = await ops.issue_bind_code(db, ctx, chair_id)
+            await audit.record(db, staff_id=ctx.staff_id, action="chairs.bind_code", target=f"chair:{chair_id}",
+                               now=ctx.now)
     except ops.ChairError as exc:
         await flash(request, str(exc), "error")
         raise web.HTTPSeeOther(f"/admin/chairs/{chair_id}") from None
-    await flash(request, f"绑定码：{code}（{expires.astimezone(ZoneInfo(settings.app.timezone)):%m月%d日 %H:%M}前有效，"
+    await flash(request, f"绑定码：{code}（{ctx.local(expires):%m月%d日 %H:%M}前有效，"
                          f"只能使用一次）。请告诉主席向公众号发送「绑定 {code}」。")
     raise web.HTTPSeeOther(f"/admin/chairs/{chair_id}")
 
@@ -331,14 +308,14 @@ async def new_code(request: web.Request) -> web.Response:
 
 async def dashboard(request: web.Request) -> web.Response:
     """The three indicators against their targets, per community and overall, and the trend."""
-    quarter = _quarter(request)
+    ctx = ops_context(request)
+    quarter = _quarter(request, ctx)
     async with db_session(request) as db:
         data = await stats.dashboard(db, quarter)
-    now = request.app[CLOCK].now()
     fields = [{"name": "quarter", "label": "截至季度", "type": "select",
-               "options": _quarter_options(ops.current_quarter(request.app[SETTINGS], now))}]
+               "options": _quarter_options(ops.current_quarter(ctx))}]
     return render(request, "chairs/dashboard.html", {
-        "quarter": quarter, "data": data, "fields": fields, "cal": _calendar(request, quarter),
+        "quarter": quarter, "data": data, "fields": fields, "cal": _calendar(ctx, quarter),
         "trend": _trend_charts(data["trend"]),
     })
 

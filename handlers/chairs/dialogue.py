@@ -1,8 +1,8 @@
 """Grassroots union chairs in chat: `绑定 CODE` links the account to the chair's
 record; `报送` (menu click REPORT) files the quarterly report.
 
-Operations (registry, binding, reports) are in handlers/chairs_ops.py, the
-reminder ladder in handlers/chairs_reminders.py.
+Operations (registry, binding, reports) are in ops.py, called with `ctx.ops`; a refused
+one (`ops.ChairError`) is answered with its own sentence. The reminder ladder is in reminders.py.
 """
 from __future__ import annotations
 
@@ -25,12 +25,6 @@ HOW_TO_BIND = ("「报送」是基层工会主席的季度信息报送功能，�
                "请{call}索取绑定码，然后发送「绑定 绑定码」，例如：绑定 K7M2QX。")
 # 绑定 K7M2QX, 绑定:K7M2QX, 绑定码 K7M2QX (the text is NFKC-folded, so ： is :)
 BIND_WORDS = r"绑定码?\s*:?\s*([A-Za-z0-9]{4,12})"
-BIND_REPLIES = {
-    "wrong": "绑定码不对，请核对后重新发送（还可以再试{left}次）。",
-    "expired": "这个绑定码已失效，请{call}重新获取。",
-    "used": "这个绑定码已经用过了。如需重新绑定，请{call}获取新的绑定码。",
-    "throttled": "尝试次数太多了，请一小时后再试，或直接{call}。",
-}
 
 
 # ---- the report form ---------------------------------------------------------------------------
@@ -86,30 +80,21 @@ class ReportForm(Form):
         chair = await ops.chair_for_openid(ctx.session, ctx.openid)
         if chair is None:
             return HOW_TO_BIND.format(call=ctx.settings.office.call_line())
-        quarter, report = await ops.reporting_quarter(ctx.session, ctx.settings, ctx.now, chair)
+        try:
+            start = await ops.start_report(ctx.session, ctx.ops, chair)
+        except ops.ChairError as exc:
+            return f"{exc}\n{await ops.next_deadline_note(ctx.session, ctx.ops, chair)}"
         # "quarter" (no underscore) reaches submit: a form begun on 31 December files Q4.
-        data: dict[str, Any] = {"quarter": quarter.label}
-        if report is not None:
-            if ctx.now >= ops.deadline_end(ctx.settings, quarter):
-                note = ops.deadline_note(ctx.settings, ctx.now, quarter, report)
-                return (f"{chair.name}主席您好，您{quarter.label_zh}的报送我们已经收到，谢谢！"
-                        f"报送已于{format_day(ops.deadline_of(ctx.settings, quarter))}截止，不能再修改；"
-                        f"如需更正请{ctx.settings.office.call_line()}。\n{note}")
-            data["_prefill"] = {k: getattr(report, k) for k in ops.REPORT_FIELDS}
-            data["_mode"] = "correct" if report.enterprises is not None else "fill"
-        else:
-            last = await ops.last_figures(ctx.session, chair.id, quarter)
-            if last is not None:
-                # The enterprise counts rarely change between quarters: offer last quarter's.
-                data["_prefill"] = {k: getattr(last, k) for k in ops.FIGURES}
-            if quarter < ops.current_quarter(ctx.settings, ctx.now) or \
-                    ctx.now >= ops.deadline_end(ctx.settings, quarter):
-                data["_mode"] = "late"
+        data: dict[str, Any] = {"quarter": start.quarter.label}
+        if start.prefill is not None:  # the report on file, or last quarter's enterprise counts
+            data["_prefill"] = start.prefill
+        if start.mode != "new":
+            data["_mode"] = start.mode
         return data
 
     def intro(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
         quarter = Quarter.parse(data["quarter"])
-        when = format_day(ops.deadline_of(ctx.settings, quarter))
+        when = format_day(ops.deadline_of(ctx.ops, quarter))
         mode = data.get("_mode")
         if mode == "correct":
             return (f"您已提交过{quarter.label_zh}的报送，{when}截止前都可以修改。"
@@ -140,10 +125,10 @@ class ReportForm(Form):
             return HOW_TO_BIND.format(call=ctx.settings.office.call_line())
         quarter = Quarter.parse(data["quarter"])
         try:
-            report, corrected = await ops.submit_report(ctx.session, ctx.now, ctx.settings, chair, quarter, data)
+            report, corrected = await ops.submit_report(ctx.session, ctx.ops, chair, quarter, data)
         except ops.ChairError as exc:
-            return f"{exc}\n{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}"
-        when = format_day(ops.deadline_of(ctx.settings, quarter))
+            return f"{exc}\n{await ops.next_deadline_note(ctx.session, ctx.ops, chair)}"
+        when = format_day(ops.deadline_of(ctx.ops, quarter))
         if corrected:
             head = f"已更新您{quarter.label_zh}的报送，谢谢！"
         elif report.on_time:
@@ -151,7 +136,7 @@ class ReportForm(Form):
         else:
             head = f"已收到您{quarter.label_zh}的补报，谢谢{chair.name}主席！"
         tail = f"{when}截止前如需修改，再发「报送」即可。\n" if report.on_time else "\n"
-        return f"{head}{tail}{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}"
+        return f"{head}{tail}{await ops.next_deadline_note(ctx.session, ctx.ops, chair)}"
 
 
 ReportForm.mount(router, start=text_is("报送", "信息报送", "季度报送", "季度信息报送") | click_is("REPORT"),
@@ -164,15 +149,14 @@ ReportForm.mount(router, start=text_is("报送", "信息报送", "季度报送",
 async def bind_chair(ctx: Ctx) -> str:
     """Link this account to a chair with a one-time code."""
     m = re.fullmatch(BIND_WORDS, ctx.text)
-    res = await ops.bind(ctx.session, ctx.now, ctx.settings, ctx.openid, m.group(1) if m else "")
-    if res.status in ("ok", "already") and res.chair is not None:
-        head = ("绑定成功！" if res.status == "ok" else "您已经绑定过了。") + \
-               f"{res.chair.name}主席您好（{res.chair.organisation}）。"
-        return (f"{head}今后每季度的信息报送提醒会发到这里，回复「报送」即可填写。\n"
-                f"{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, res.chair)}")
-    if res.status == "wrong" and res.attempts_left == 0:
-        return "绑定码不对。" + BIND_REPLIES["throttled"].format(call=ctx.settings.office.call_line())
-    return BIND_REPLIES[res.status].format(left=res.attempts_left, call=ctx.settings.office.call_line())
+    try:
+        res = await ops.bind(ctx.session, ctx.ops, ctx.openid, m.group(1) if m else "")
+    except ops.ChairError as exc:  # the refused attempt is counted: this transaction commits it
+        return str(exc)
+    head = ("您已经绑定过了。" if res.already else "绑定成功！") + \
+        f"{res.chair.name}主席您好（{res.chair.organisation}）。"
+    return (f"{head}今后每季度的信息报送提醒会发到这里，回复「报送」即可填写。\n"
+            f"{await ops.next_deadline_note(ctx.session, ctx.ops, res.chair)}")
 
 
 @router.on(text_is("绑定", "主席绑定", "绑定身份"))
@@ -181,5 +165,5 @@ async def explain_binding(ctx: Ctx) -> str:
     chair = await ops.chair_for_openid(ctx.session, ctx.openid)
     if chair is not None:
         return (f"{chair.name}主席您好，您已绑定（{chair.organisation}）。回复「报送」即可填写季度信息报送。\n"
-                f"{await ops.next_deadline_note(ctx.session, ctx.settings, ctx.now, chair)}")
+                f"{await ops.next_deadline_note(ctx.session, ctx.ops, chair)}")
     return f"请{ctx.settings.office.call_line()}索取绑定码，然后发送「绑定 绑定码」，例如：绑定 K7M2QX。"

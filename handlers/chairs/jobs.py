@@ -22,7 +22,7 @@ async def send_reminders(ctx: JobContext) -> ReminderRun:
     for attempt in (1, 2):
         try:
             async with ctx.sessionmaker() as session, session.begin():
-                run = await run_reminders(session, ctx.clock.now(), ctx.settings)
+                run = await run_reminders(session, ctx.ops)
             break
         except IntegrityError:
             # Another run (another process) recorded the same stage first; its rows

@@ -1,10 +1,11 @@
 """Operations of the chairs feature: registry, binding and reports.
 
-Plain async functions taking a session, `now` (aware UTC) and the settings;
-the bot handlers, the admin pages, the CLI and the scheduled job all call
-these. Nothing here commits: the caller owns the transaction. The reminder
-ladder is in handlers/chairs_reminders.py, the staff views (grid, dashboard)
-in handlers/chairs_stats.py, the file import in handlers/chairs_import.py.
+The convention of bot/operations.py: `async def verb_object(session, ctx: OpsContext, ...)`,
+the clock (`ctx.now`, `ctx.tz`), the settings and who acts (`ctx.staff_id`) from `ctx`; a
+refused operation raises `ChairError` (a `DomainError`) whose text is shown as it is. The
+dialogue, the admin pages, the CLI and the scheduled job all call these. Nothing here
+commits: the caller owns the transaction. The reminder ladder is in reminders.py, the
+staff views (grid, dashboard) in stats.py, the file import in registry_import.py.
 """
 from __future__ import annotations
 
@@ -15,16 +16,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.config import Settings
 from bot.core.forms import Invalid
 from bot.core.validators import parse_mobile, parse_name
-from bot.db.models.chairs import Chair, ChairBindCode, ChairBindFailure, ChairReport
+from bot.db.models.chairs import Chair, ChairBindCode, ChairBindFailure, ChairReminder, ChairReport
+from bot.operations import DomainError, OpsContext
 from bot.workdays import format_day
 from handlers.chairs.quarters import Quarter, Stage, deadline_date, stages
 
@@ -41,49 +41,54 @@ REPORT_FIELDS = (*FIGURES, "visits", "problems", "summary")
 CANCELLED_NOTE = "主席已报送，提醒不再发送"
 
 
-class ChairError(Exception):
-    """A rule was broken; the message is Chinese, for staff or the chair."""
+class ChairError(DomainError):
+    """A rule refused the operation; `str(exc)` is a complete Chinese sentence for staff or the chair."""
 
 
-# ---- time helpers ---------------------------------------------------------------------------
+# ---- time helpers (the clock, its timezone and the settings all come from ctx) ----------------
 
-def local_date(settings: Settings, now: datetime) -> date:
-    return now.astimezone(ZoneInfo(settings.app.timezone)).date()
-
-
-def current_quarter(settings: Settings, now: datetime) -> Quarter:
-    return Quarter.of(local_date(settings, now))
+def current_quarter(ctx: OpsContext) -> Quarter:
+    return Quarter.of(ctx.local().date())
 
 
-def deadline_of(settings: Settings, quarter: Quarter) -> date:
-    return deadline_date(quarter, settings.chairs.deadline_day)
+def parse_quarter(text: str) -> Quarter:
+    """A quarter as a form sends it (2026Q4)."""
+    try:
+        return Quarter.parse(text)
+    except ValueError:
+        raise ChairError(f"季度“{text}”不对，应写成 2026Q4 这样。") from None
 
 
-def deadline_end(settings: Settings, quarter: Quarter) -> datetime:
+def deadline_of(ctx: OpsContext, quarter: Quarter) -> date:
+    return deadline_date(quarter, ctx.settings.chairs.deadline_day)
+
+
+def deadline_end(ctx: OpsContext, quarter: Quarter) -> datetime:
     """The last instant a report counts as on time: the end of the deadline day (local)."""
-    d = deadline_of(settings, quarter) + timedelta(days=1)
-    return datetime(d.year, d.month, d.day, tzinfo=ZoneInfo(settings.app.timezone))
+    d = deadline_of(ctx, quarter) + timedelta(days=1)
+    return datetime(d.year, d.month, d.day, tzinfo=ctx.tz)
 
 
-def ladder(settings: Settings, quarter: Quarter) -> list[Stage]:
-    c = settings.chairs
+def ladder(ctx: OpsContext, quarter: Quarter) -> list[Stage]:
+    c = ctx.settings.chairs
     return stages(quarter, deadline_day=c.deadline_day, remind_before=c.remind_before,
                   escalate_after=c.escalate_after, notice_after=c.notice_after, remind_hour=c.remind_hour,
-                  tz=settings.app.timezone)
+                  tz=ctx.tz)
 
 
 def reminder_key(quarter: Quarter, chair_id: int, stage: str) -> str:
     return f"chairs:{quarter.label}:chair{chair_id}:{stage}"
 
 
-def focus_quarter(settings: Settings, now: datetime) -> Quarter:
+def focus_quarter(ctx: OpsContext) -> Quarter:
     """The quarter staff and chairs are working on: the previous one until the current
     quarter's first reminder (late reports and the 通报 happen then), else the current one."""
-    cur = current_quarter(settings, now)
-    return cur.prev() if now < min(s.due_at for s in ladder(settings, cur)) else cur
+    now = ctx.now
+    cur = Quarter.of(ctx.local(now).date())
+    return cur.prev() if now < min(s.due_at for s in ladder(ctx, cur)) else cur
 
 
-async def reporting_quarter(session: AsyncSession, settings: Settings, now: datetime, chair: Chair
+async def reporting_quarter(session: AsyncSession, ctx: OpsContext, chair: Chair
                             ) -> tuple[Quarter, ChairReport | None]:
     """The quarter `报送` files for this chair, and the chair's report for it so far.
 
@@ -92,29 +97,29 @@ async def reporting_quarter(session: AsyncSession, settings: Settings, now: date
     the quarter has turned, e.g. after the New Year or National Day holiday) is
     offered first, until the current quarter's own reminders begin.
     """
-    cur = current_quarter(settings, now)
-    focus = focus_quarter(settings, now)
-    if focus != cur and chair.created_at < deadline_end(settings, focus):
+    cur = current_quarter(ctx)
+    focus = focus_quarter(ctx)
+    if focus != cur and chair.created_at < deadline_end(ctx, focus):
         if await report_for(session, chair.id, focus) is None:
             return focus, None
     return cur, await report_for(session, chair.id, cur)
 
 
-async def next_deadline_note(session: AsyncSession, settings: Settings, now: datetime, chair: Chair) -> str:
+async def next_deadline_note(session: AsyncSession, ctx: OpsContext, chair: Chair) -> str:
     """One sentence for every chair reply: what they owe next, and by when."""
-    return deadline_note(settings, now, *await reporting_quarter(session, settings, now, chair))
+    return deadline_note(ctx, *await reporting_quarter(session, ctx, chair))
 
 
-def deadline_note(settings: Settings, now: datetime, q: Quarter, report: ChairReport | None) -> str:
+def deadline_note(ctx: OpsContext, q: Quarter, report: ChairReport | None) -> str:
     """`next_deadline_note` for a reporting quarter and its report already at hand."""
-    if now >= deadline_end(settings, q):
+    if ctx.now >= deadline_end(ctx, q):
         if report is None:
             return f"您{q.label_zh}的报送还没有收到，回复「报送」即可补报。"
         q = q.next()
     elif report is not None:
         q = q.next()
-        return f"下一次是{q.label_zh}信息报送，截止{format_day(deadline_of(settings, q))}。"
-    return f"{q.label_zh}信息报送截止：{format_day(deadline_of(settings, q))}。"
+        return f"下一次是{q.label_zh}信息报送，截止{format_day(deadline_of(ctx, q))}。"
+    return f"{q.label_zh}信息报送截止：{format_day(deadline_of(ctx, q))}。"
 
 
 # ---- registry ---------------------------------------------------------------------------------
@@ -122,52 +127,54 @@ def deadline_note(settings: Settings, now: datetime, q: Quarter, report: ChairRe
 def _clean(value: Any, label: str, max_len: int) -> str:
     text = str(value or "").strip()
     if not text:
-        raise ChairError(f"{label}不能为空")
+        raise ChairError(f"{label}不能为空。")
     if len(text) > max_len:
-        raise ChairError(f"{label}太长（最多{max_len}字）")
+        raise ChairError(f"{label}太长了（最多{max_len}字）。")
     return text
 
 
 def validate_chair(name: Any, organisation: Any, community: Any, mobile: Any) -> dict[str, str]:
-    """Check one chair's fields; raises ChairError with a Chinese message."""
+    """Check one chair's fields; raises ChairError with a complete Chinese sentence."""
     try:
         clean_name = parse_name(str(name or ""))
     except Invalid:
-        raise ChairError("姓名应为2–20个字、不含数字") from None
+        raise ChairError("姓名应为2–20个字、不含数字。") from None
     try:
         clean_mobile = parse_mobile(str(mobile or "").split(".")[0])  # XLSX may give 13800138000.0
     except Invalid:
-        raise ChairError(f"手机号“{mobile or ''}”不是11位手机号码") from None
+        raise ChairError(f"手机号“{mobile or ''}”不是11位手机号码。") from None
     return {"name": clean_name, "organisation": _clean(organisation, "单位", 128),
             "community": _clean(community, "社区", 64), "mobile": clean_mobile}
 
 
-async def add_chair(session: AsyncSession, now: datetime, *, name: Any, organisation: Any, community: Any,
+async def add_chair(session: AsyncSession, ctx: OpsContext, *, name: Any, organisation: Any, community: Any,
                     mobile: Any) -> Chair:
     fields = validate_chair(name, organisation, community, mobile)
     if await session.scalar(select(Chair.id).where(Chair.mobile == fields["mobile"])):
-        raise ChairError(f"手机号 {fields['mobile']} 已登记过")
+        raise ChairError(f"手机号 {fields['mobile']} 已登记过，不能重复添加。")
+    now = ctx.now
     chair = Chair(**fields, active=True, created_at=now, updated_at=now)
     session.add(chair)
     await session.flush()
     return chair
 
 
-async def update_chair(session: AsyncSession, now: datetime, chair_id: int, *, name: Any, organisation: Any,
+async def update_chair(session: AsyncSession, ctx: OpsContext, chair_id: int, *, name: Any, organisation: Any,
                        community: Any, mobile: Any) -> Chair:
     chair = await get_chair(session, chair_id)
     fields = validate_chair(name, organisation, community, mobile)
     other = await session.scalar(select(Chair.id).where(Chair.mobile == fields["mobile"], Chair.id != chair_id))
     if other:
-        raise ChairError(f"手机号 {fields['mobile']} 已被另一位主席使用")
+        raise ChairError(f"手机号 {fields['mobile']} 已被另一位主席使用。")
     for k, v in fields.items():
         setattr(chair, k, v)
-    chair.updated_at = now
+    chair.updated_at = ctx.now
     return chair
 
 
-async def set_active(session: AsyncSession, now: datetime, chair_id: int, active: bool) -> Chair:
+async def set_active(session: AsyncSession, ctx: OpsContext, chair_id: int, active: bool) -> Chair:
     """Deactivate (no reminders, no reports) or reactivate a chair. Deactivating unbinds the account."""
+    now = ctx.now
     chair = await get_chair(session, chair_id)
     chair.active = active
     if not active:
@@ -181,8 +188,20 @@ async def set_active(session: AsyncSession, now: datetime, chair_id: int, active
 async def get_chair(session: AsyncSession, chair_id: int) -> Chair:
     chair = await session.get(Chair, chair_id)
     if chair is None:
-        raise ChairError("没有这位主席")
+        raise ChairError("没有这位主席。")
     return chair
+
+
+async def reports_of(session: AsyncSession, chair_id: int) -> list[ChairReport]:
+    """The chair's reports, latest quarter first (the detail page)."""
+    return list((await session.scalars(select(ChairReport).where(ChairReport.chair_id == chair_id)
+                                       .order_by(ChairReport.quarter.desc()))).all())
+
+
+async def recent_reminders(session: AsyncSession, chair_id: int, limit: int = 30) -> list[ChairReminder]:
+    """The chair's latest reminder records, latest first (the detail page)."""
+    return list((await session.scalars(select(ChairReminder).where(ChairReminder.chair_id == chair_id)
+                                       .order_by(ChairReminder.due_at.desc()).limit(limit))).all())
 
 
 def registry_query(*, community: str = "", state: str = "") -> Select:
@@ -220,51 +239,75 @@ async def _revoke_codes(session: AsyncSession, now: datetime, chair_id: int) -> 
     ).values(revoked_at=now))
 
 
-async def issue_bind_code(session: AsyncSession, now: datetime, settings: Settings, chair_id: int) -> tuple[str, datetime]:
+async def issue_bind_code(session: AsyncSession, ctx: OpsContext, chair_id: int) -> tuple[str, datetime]:
     """A new one-time code for the chair (earlier unused codes stop working); returns (code, expires_at)."""
+    now = ctx.now
     chair = await get_chair(session, chair_id)
     if not chair.active:
-        raise ChairError("该主席已停用，请先启用")
+        raise ChairError("该主席已停用，请先启用后再生成绑定码。")
     await _revoke_codes(session, now, chair_id)
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-    expires = now + timedelta(hours=settings.chairs.bind_code_ttl_hours)
+    expires = now + timedelta(hours=ctx.settings.chairs.bind_code_ttl_hours)
     session.add(ChairBindCode(chair_id=chair_id, code_hash=_hash(code), created_at=now, expires_at=expires))
     await session.flush()
     return code, expires
 
 
+class BindRefused(ChairError):
+    """The code was not accepted. The refused attempt is already added to the session (it
+    counts toward the per-account limit): the caller commits its transaction anyway."""
+
+    def __init__(self, message: str, status: str) -> None:
+        super().__init__(message)
+        self.status = status  # wrong | expired | used | throttled
+
+
 @dataclass
 class BindResult:
-    status: str  # ok | already | wrong | expired | used | throttled
-    chair: Chair | None = None
-    attempts_left: int = 0
+    chair: Chair
+    already: bool = False  # the account was bound to this chair with this code before
 
 
-async def bind(session: AsyncSession, now: datetime, settings: Settings, openid: str, code: str) -> BindResult:
-    """Link `openid` to the chair whose code this is. Wrong codes count toward a per-openid limit."""
-    limit = settings.chairs.bind_max_failures
+def _bind_refusal(ctx: OpsContext, status: str, attempts_left: int = 0) -> BindRefused:
+    call = ctx.settings.office.call_line()
+    throttled = f"尝试次数太多了，请一小时后再试，或直接{call}。"
+    text = {
+        "wrong": (f"绑定码不对，请核对后重新发送（还可以再试{attempts_left}次）。" if attempts_left
+                  else "绑定码不对。" + throttled),
+        "expired": f"这个绑定码已失效，请{call}重新获取。",
+        "used": f"这个绑定码已经用过了。如需重新绑定，请{call}获取新的绑定码。",
+        "throttled": throttled,
+    }[status]
+    return BindRefused(text, status)
+
+
+async def bind(session: AsyncSession, ctx: OpsContext, openid: str, code: str) -> BindResult:
+    """Link `openid` to the chair whose code this is. Wrong codes count toward a per-openid limit;
+    a refused code raises `BindRefused` (see there: the caller still commits)."""
+    now = ctx.now
+    limit = ctx.settings.chairs.bind_max_failures
     since = now - THROTTLE_WINDOW
     failures = await session.scalar(select(func.count()).select_from(ChairBindFailure).where(
         ChairBindFailure.openid == openid, ChairBindFailure.at > since)) or 0
     if failures >= limit:
-        return BindResult("throttled")
+        raise _bind_refusal(ctx, "throttled")
     row = await session.scalar(select(ChairBindCode).where(ChairBindCode.code_hash == _hash(code)))
     chair = await session.get(Chair, row.chair_id) if row is not None else None
 
-    async def fail(status: str) -> BindResult:
+    async def fail(status: str) -> BindRefused:
         await session.execute(delete(ChairBindFailure).where(ChairBindFailure.openid == openid,
                                                              ChairBindFailure.at <= since))
         session.add(ChairBindFailure(openid=openid, at=now))
-        return BindResult(status, chair, max(limit - failures - 1, 0))
+        return _bind_refusal(ctx, status, max(limit - failures - 1, 0))
 
     if row is None or chair is None or not chair.active:
-        return await fail("wrong")
+        raise await fail("wrong")
     if row.used_at is not None:
         if row.used_by == openid and chair.openid == openid:
-            return BindResult("already", chair)
-        return await fail("used")
+            return BindResult(chair, already=True)
+        raise await fail("used")
     if row.revoked_at is not None or row.expires_at <= now:
-        return await fail("expired")
+        raise await fail("expired")
     row.used_at = now
     row.used_by = openid
     # One chair per account: an account bound elsewhere moves to this chair.
@@ -275,7 +318,7 @@ async def bind(session: AsyncSession, now: datetime, settings: Settings, openid:
     chair.bound_at = now
     chair.updated_at = now
     await session.execute(delete(ChairBindFailure).where(ChairBindFailure.openid == openid))
-    return BindResult("ok", chair)
+    return BindResult(chair)
 
 
 async def chair_for_openid(session: AsyncSession, openid: str) -> Chair | None:
@@ -320,7 +363,33 @@ async def last_figures(session: AsyncSession, chair_id: int, before: Quarter) ->
     ).order_by(ChairReport.quarter.desc()).limit(1))
 
 
-async def submit_report(session: AsyncSession, now: datetime, settings: Settings, chair: Chair, quarter: Quarter,
+@dataclass
+class ReportStart:
+    """How the 报送 dialogue begins for a chair."""
+    quarter: Quarter
+    mode: str  # new | correct (figures on file) | fill (received by other means, no figures) | late
+    prefill: dict[str, Any] | None  # the report's values (correct, fill), or the last figures (new, late)
+
+
+async def start_report(session: AsyncSession, ctx: OpsContext, chair: Chair) -> ReportStart:
+    """The quarter the chair files now and how: a report on file may be corrected until the
+    deadline (after it, ChairError); a first report after the deadline, or for a quarter
+    already over, is late; earlier figures are offered with 沿用."""
+    quarter, report = await reporting_quarter(session, ctx, chair)
+    if report is not None:
+        if ctx.now >= deadline_end(ctx, quarter):
+            raise ChairError(f"{chair.name}主席您好，您{quarter.label_zh}的报送我们已经收到，谢谢！"
+                             f"报送已于{format_day(deadline_of(ctx, quarter))}截止，不能再修改；"
+                             f"如需更正请{ctx.settings.office.call_line()}。")
+        return ReportStart(quarter, "correct" if report.enterprises is not None else "fill",
+                           {k: getattr(report, k) for k in REPORT_FIELDS})
+    last = await last_figures(session, chair.id, quarter)
+    late = quarter < current_quarter(ctx) or ctx.now >= deadline_end(ctx, quarter)
+    return ReportStart(quarter, "late" if late else "new",
+                       {k: getattr(last, k) for k in FIGURES} if last is not None else None)
+
+
+async def submit_report(session: AsyncSession, ctx: OpsContext, chair: Chair, quarter: Quarter,
                         data: Mapping[str, Any]) -> tuple[ChairReport, bool]:
     """Store the chair's report for `quarter`; returns (report, corrected).
 
@@ -330,12 +399,13 @@ async def submit_report(session: AsyncSession, now: datetime, settings: Settings
     problem = check_figures(data)
     if problem:
         raise ChairError(problem)
-    end = deadline_end(settings, quarter)
+    now = ctx.now
+    end = deadline_end(ctx, quarter)
     report = await report_for(session, chair.id, quarter)
     corrected = report is not None
     if report is not None and now >= end:
-        raise ChairError(f"{quarter.label_zh}的报送已于{format_day(deadline_of(settings, quarter))}截止，"
-                         f"截止后不能再修改了。如需更正，请{settings.office.call_line()}。")
+        raise ChairError(f"{quarter.label_zh}的报送已于{format_day(deadline_of(ctx, quarter))}截止，"
+                         f"截止后不能再修改了。如需更正，请{ctx.settings.office.call_line()}。")
     if report is None:
         report = ChairReport(chair_id=chair.id, quarter=quarter.label, submitted_at=now, on_time=now < end)
         session.add(report)
@@ -343,32 +413,34 @@ async def submit_report(session: AsyncSession, now: datetime, settings: Settings
         setattr(report, k, data.get(k))
     report.channel = "wechat"
     report.updated_at = now
-    await cancel_pending_reminders(session, settings, chair.id, quarter)
+    await cancel_pending_reminders(session, ctx, chair.id, quarter)
     await session.flush()
     return report, corrected
 
 
-async def mark_received(session: AsyncSession, now: datetime, settings: Settings, chair_id: int, quarter: Quarter,
-                        staff_id: int | None, note: str = "") -> ChairReport:
-    """Staff record a report received by other means (paper, e-mail): the chair counts as reported."""
+async def mark_received(session: AsyncSession, ctx: OpsContext, chair_id: int, quarter: Quarter,
+                        note: str = "") -> ChairReport:
+    """Staff (`ctx.staff_id`) record a report received by other means (paper, e-mail): the chair
+    counts as reported."""
     chair = await get_chair(session, chair_id)
     report = await report_for(session, chair.id, quarter)
     if report is not None:
-        raise ChairError(f"{chair.name}的{quarter.label_zh}报送已经收到，无需重复登记")
+        raise ChairError(f"{chair.name}的{quarter.label_zh}报送已经收到，无需重复登记。")
+    now = ctx.now
     report = ChairReport(chair_id=chair.id, quarter=quarter.label, channel="other", submitted_at=now,
-                         updated_at=now, on_time=now < deadline_end(settings, quarter), received_by=staff_id,
+                         updated_at=now, on_time=now < deadline_end(ctx, quarter), received_by=ctx.staff_id,
                          note=note.strip() or None)
     session.add(report)
-    await cancel_pending_reminders(session, settings, chair.id, quarter)
+    await cancel_pending_reminders(session, ctx, chair.id, quarter)
     await session.flush()
     return report
 
 
-async def cancel_pending_reminders(session: AsyncSession, settings: Settings, chair_id: int, quarter: Quarter
+async def cancel_pending_reminders(session: AsyncSession, ctx: OpsContext, chair_id: int, quarter: Quarter
                                    ) -> int:
     """Reminders of `quarter` still waiting in the outbox (e.g. for a retry) will not go out:
     they become `cancelled`, in the transaction that stores the report. Returns how many."""
-    keys = [reminder_key(quarter, chair_id, s.name) for s in ladder(settings, quarter)]
+    keys = [reminder_key(quarter, chair_id, s.name) for s in ladder(ctx, quarter)]
     return await outbox.cancel_pending(session, keys, CANCELLED_NOTE)
 
 

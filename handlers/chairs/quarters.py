@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from bot.workdays import add_working_days, previous_working_day
@@ -82,14 +82,15 @@ class Stage:
 
 
 def stages(quarter: Quarter, *, deadline_day: int, remind_before: Sequence[int], escalate_after: int,
-           notice_after: int, remind_hour: int, tz: str) -> list[Stage]:
+           notice_after: int, remind_hour: int, tz: tzinfo | str) -> list[Stage]:
     """The reminder ladder of a quarter, in date order.
 
     Before the deadline: `remind_before` working days → the chair. After it:
     `escalate_after` working days → the chair and staff; `notice_after` working
     days → the 通报 list. Counting in working days keeps every date on one.
+    `tz` is the configured timezone (`ctx.tz`, or its IANA name).
     """
-    zone = ZoneInfo(tz)
+    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     dl = deadline_date(quarter, deadline_day)
     at = time(remind_hour, 0)
     out: list[Stage] = []

@@ -4,8 +4,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models.chairs import Chair
+from bot.operations import OpsContext
 from handlers.chairs.ops import ChairError, validate_chair
 
 HEADERS = {
@@ -40,17 +40,17 @@ def read_chair_bytes(filename: str, data: bytes) -> list[tuple[int, dict[str, An
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception:  # noqa: BLE001 — any unreadable workbook gets the same plain answer
-            raise ChairError("读不了这个 Excel 文件，请确认是 .xlsx 格式") from None
+            raise ChairError("没有导入：读不了这个 Excel 文件，请确认是 .xlsx 格式。") from None
         raw = [["" if c is None else str(c) for c in row] for row in wb.active.iter_rows(values_only=True)]
         wb.close()
     else:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise ChairError("CSV 文件请用 UTF-8 编码保存（Excel 另存为“CSV UTF-8”）") from None
+            raise ChairError("没有导入：CSV 文件请用 UTF-8 编码保存（Excel 另存为“CSV UTF-8”）。") from None
         raw = list(csv.reader(io.StringIO(text)))
     if not raw:
-        raise ChairError("文件是空的")
+        raise ChairError("没有导入：文件是空的。")
     header = [h.strip().lower() for h in raw[0]]
     cols: dict[str, int] = {}
     for key, names in HEADERS.items():
@@ -59,7 +59,7 @@ def read_chair_bytes(filename: str, data: bytes) -> list[tuple[int, dict[str, An
                 cols[key] = i
                 break
         else:
-            raise ChairError(f"第1行缺少“{HEADERS[key][1]}”（{key}）列")
+            raise ChairError(f"没有导入：第1行缺少“{HEADERS[key][1]}”（{key}）列。")
     out = []
     for n, row in enumerate(raw[1:], start=2):
         if not any(str(c).strip() for c in row):
@@ -72,28 +72,42 @@ def read_chair_bytes(filename: str, data: bytes) -> list[tuple[int, dict[str, An
 class ImportResult:
     added: int = 0
     updated: int = 0
-    errors: list[tuple[int, str]] = field(default_factory=list)
 
 
-async def import_chairs(session: AsyncSession, now: datetime, rows: Sequence[tuple[int, Mapping[str, Any]]]
-                        ) -> ImportResult:
-    """Add or update (matched by mobile) every row, or nothing at all when any row is wrong."""
-    result = ImportResult()
+class ImportRefused(ChairError):
+    """Some rows are wrong, so none was imported; `errors` has every (line number, problem)."""
+
+    SHOWN = 20  # problems named in the message (all are in `errors`)
+
+    def __init__(self, errors: list[tuple[int, str]], source: str = "") -> None:
+        problems = "；".join(f"第{line}行：{msg.rstrip('。')}" for line, msg in errors[:self.SHOWN])
+        more = f"（另有 {len(errors) - self.SHOWN} 处）" if len(errors) > self.SHOWN else ""
+        super().__init__(f"没有导入任何主席，{source or '文件'} 有 {len(errors)} 处问题：{problems}{more}。")
+        self.errors = errors
+
+
+async def import_chairs(session: AsyncSession, ctx: OpsContext, rows: Sequence[tuple[int, Mapping[str, Any]]],
+                        *, source: str = "") -> ImportResult:
+    """Add or update (matched by mobile) every row, or nothing at all when any row is wrong
+    (then `ImportRefused`, naming `source`, e.g. the file name)."""
+    errors: list[tuple[int, str]] = []
     clean: list[tuple[int, dict[str, str]]] = []
     seen: dict[str, int] = {}
     for line, row in rows:
         try:
             fields = validate_chair(row.get("name"), row.get("organisation"), row.get("community"), row.get("mobile"))
         except ChairError as exc:
-            result.errors.append((line, str(exc)))
+            errors.append((line, str(exc)))
             continue
         if fields["mobile"] in seen:
-            result.errors.append((line, f"手机号 {fields['mobile']} 与第{seen[fields['mobile']]}行重复"))
+            errors.append((line, f"手机号 {fields['mobile']} 与第{seen[fields['mobile']]}行重复。"))
             continue
         seen[fields["mobile"]] = line
         clean.append((line, fields))
-    if result.errors:
-        return result
+    if errors:
+        raise ImportRefused(errors, source)
+    result = ImportResult()
+    now = ctx.now
     existing = {c.mobile: c for c in (await session.scalars(
         select(Chair).where(Chair.mobile.in_(list(seen))))).all()}
     for _line, fields in clean:

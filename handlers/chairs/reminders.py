@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.config import Settings
 from bot.db.models.chairs import Chair, ChairReminder, ChairReport
+from bot.operations import OpsContext
 from handlers.chairs.ops import (
-    ESCALATION_PURPOSE, REMINDER_PURPOSE, TEMPLATE_KIND, deadline_of, ladder, local_date, reminder_key,
+    ESCALATION_PURPOSE, REMINDER_PURPOSE, TEMPLATE_KIND, deadline_of, ladder, reminder_key,
 )
 from bot.workdays import calendar_warning, format_day
 from handlers.chairs.quarters import Quarter, Stage
@@ -62,7 +63,7 @@ class ReminderRun:
                 f"listed={self.listed} staff={self.staff}")
 
 
-async def run_reminders(session: AsyncSession, now: datetime, settings: Settings) -> ReminderRun:
+async def run_reminders(session: AsyncSession, ctx: OpsContext) -> ReminderRun:
     """Queue every reminder that is due and not yet recorded (current and previous quarter).
 
     Idempotent: each (chair, quarter, stage) is recorded once in ChairReminder
@@ -71,10 +72,10 @@ async def run_reminders(session: AsyncSession, now: datetime, settings: Settings
     reported, were deactivated, or were registered after a stage get nothing.
     """
     run = ReminderRun()
+    now, settings = ctx.now, ctx.settings
     lateness = timedelta(hours=settings.chairs.max_lateness_hours)
-    today = local_date(settings, now)
     chairs = list((await session.scalars(select(Chair).where(Chair.active.is_(True)).order_by(Chair.id))).all())
-    cur = Quarter.of(today)
+    cur = Quarter.of(ctx.local(now).date())
     for quarter in (cur.prev(), cur):
         warning = calendar_warning(quarter.year)
         if warning and warning not in run.warnings:
@@ -83,8 +84,8 @@ async def run_reminders(session: AsyncSession, now: datetime, settings: Settings
             ChairReport.quarter == quarter.label))).all())
         done = set((await session.execute(select(ChairReminder.chair_id, ChairReminder.stage).where(
             ChairReminder.quarter == quarter.label))).all())
-        deadline = deadline_of(settings, quarter)
-        for stage in ladder(settings, quarter):
+        deadline = deadline_of(ctx, quarter)
+        for stage in ladder(ctx, quarter):
             if stage.due_at > now:
                 continue
             stale = now - stage.due_at > lateness

@@ -3,15 +3,14 @@ indicators (latest figures per chair, per community and overall, and the trend).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.db.models.chairs import Chair, ChairReminder, ChairReport
 from bot import outbox as outbox_api
+from bot.operations import OpsContext
 from handlers.chairs.ops import FIGURES, deadline_end, ladder
 from handlers.chairs.quarters import Quarter
 
@@ -52,7 +51,7 @@ class GridRow:
         return self.listed and (self.report is None or not self.report.on_time)
 
 
-async def quarter_grid(session: AsyncSession, now: datetime, settings: Settings, quarter: Quarter,
+async def quarter_grid(session: AsyncSession, ctx: OpsContext, quarter: Quarter,
                        community: str | None = None, only_missing: bool = False) -> list[GridRow]:
     """Every chair (active, or with a report this quarter) with the quarter's report status and reminders.
 
@@ -70,8 +69,8 @@ async def quarter_grid(session: AsyncSession, now: datetime, settings: Settings,
         rems.setdefault(r.chair_id, []).append(r)
     keys = [r.outbox_key for rs in rems.values() for r in rs if r.outbox_key]
     boxes = {m.key: m for m in await outbox_api.messages(session, keys=keys)}
-    past = now >= deadline_end(settings, quarter)
-    listing = {s.name for s in ladder(settings, quarter) if s.listing}
+    past = ctx.now >= deadline_end(ctx, quarter)
+    listing = {s.name for s in ladder(ctx, quarter) if s.listing}
     rows = []
     for chair in chairs:
         report = reports.get(chair.id)

@@ -1,7 +1,8 @@
 """帮扶审核: the staff pages of hardship help — list, detail, decisions, 代办, export.
 
-The pages hold no business rules: every change calls an operation in
-`handlers.hardship_ops` and writes an audit row in the same transaction.
+The pages hold no queries or business rules: every read and change calls an operation in
+`handlers.hardship.ops` with `ops_context(request)` (the logged-in staff member acts), shows
+its `HardshipError` as it is, and writes an audit row in the same transaction.
 """
 from __future__ import annotations
 
@@ -12,21 +13,17 @@ from typing import Any
 
 from aiohttp import web
 from markupsafe import Markup
-from sqlalchemy import select
 
 from bot.admin import audit, lists
 from bot.admin.auth import current_staff
-from bot.admin.web import CLOCK, SERVICES, SETTINGS, db_session, flash, render
+from bot.admin.web import SERVICES, db_session, flash, ops_context, render
 from bot.feature import TodoItem
-from bot import outbox
-from bot.db.models.core import Member, Staff
-from bot.db.models.hardship import HardshipPhoto, HardshipRequest
-from bot.outbox import NEEDS_PHONE
+from bot.db.models.hardship import HardshipRequest
 from handlers.hardship import ops
 from handlers.hardship.dialogue import check_answers
 from handlers.hardship.export import EXPORT_HEADER, export_rows
 
-ACTIONS = ("start_review", "request_more", "approve", "reject", "deliver", "close")
+ACTIONS = ops.STAFF_ACTIONS
 
 
 # ----------------------------------------------------------------------------- the list
@@ -55,14 +52,14 @@ def _tier_cell(row: ops.ListRow, page: lists.ListPage) -> Markup:
 
 
 async def _list_rows(db, reqs: list, state: lists.ListState) -> list[ops.ListRow]:  # noqa: ANN001
-    return await ops.list_rows(db, reqs, state.request.app[SERVICES]["crypto"])
+    return await ops.list_rows(db, state.ops, reqs)
 
 
 async def _start_review_one(db, request_id: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
     """批量开始审核, one request: the same operation and audit row as the detail page's button."""
     req = await ops.get_request(db, request_id)
     try:
-        await ops.start_review(db, request_id, now=ctx.now, staff_id=ctx.staff.id, office=ctx.settings.office)
+        await ops.start_review(db, ops_context(ctx.request), request_id)
     except ops.HardshipError as exc:
         raise ops.HardshipError(f"{req.ref}：{exc}") from None
     await audit.record(db, staff_id=ctx.staff.id, action="hardship.start_review", target=req.ref,
@@ -74,7 +71,7 @@ R = HardshipRequest
 REQUESTS = lists.ListView(
     title="困难帮扶申请",
     template="hardship/list.html",
-    query=lambda st: ops.list_query(status=st.filters["status"], kind=st.filters["kind"], tier=st.filters["tier"],
+    query=lambda st: ops.list_query(st.ops.tz, status=st.filters["status"], kind=st.filters["kind"], tier=st.filters["tier"],
                                     date_from=st.filters["from"], date_to=st.filters["to"],
                                     erase=st.filters["erase"] == "1"),
     search=lists.Search(ops.search_clause, placeholder="编号 / 姓名 / 电话"),
@@ -96,15 +93,15 @@ REQUESTS = lists.ListView(
         lists.Column("kind", "类型", value=lambda row: row.req.kind, sort=R.kind),
         lists.Column("per_capita", "人均(元)", value=lambda row: f"{row.req.per_capita:.0f}", sort=R.per_capita),
         lists.Column("tier", "参考档次", render=_tier_cell),
-        lists.Column("status", "状态", render=_status_cell, sort=R.status),
+        lists.Column("status", "状态", render=_status_cell),
     ],
     default_sort="-ref",
     tiebreak=R.id.desc(),
     # The export has its own, longer row (handlers/hardship/export.py): phone and ID masked.
     export=lists.Export("帮扶申请", sheet="帮扶申请", audit="hardship.export",
-                        table=lambda reqs, st: (EXPORT_HEADER, export_rows(reqs, st.request.app[SERVICES]["crypto"]))),
+                        table=lambda reqs, st: (EXPORT_HEADER, export_rows(reqs, st.ops.tz))),
     actions=[lists.BulkAction(
-        "start_review", "批量开始审核", lists.each(_start_review_one, errors=(ops.HardshipError,)),
+        "start_review", "批量开始审核", lists.each(_start_review_one),
         confirm="将所选 {n} 份申请转为「审核中」，并通知这些职工申请已进入审核。确定吗？")],
     unit="条",
     empty="没有符合条件的申请。",
@@ -113,20 +110,17 @@ REQUESTS = lists.ListView(
 
 async def _detail_context(db, request: web.Request, request_id: int) -> dict[str, Any]:  # noqa: ANN001
     try:
-        req = await ops.get_request(db, request_id)
-    except ops.HardshipError:
-        raise web.HTTPNotFound(text="没有这条申请") from None
-    staff_rows = list(await db.scalars(select(Staff).order_by(Staff.id)))
-    names = {s.id: s.display_name or s.username for s in staff_rows}
-    notices = await outbox.messages(db, prefix=f"hardship:{req.ref}:")
-    last = next((o for o in notices if o.key == req.last_notice_key), None)
+        d = await ops.request_detail(db, request_id)
+    except ops.HardshipError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+    req = d.req
     return {
-        "r": req, "staff_names": names, "staff_list": [s for s in staff_rows if s.active],
+        "r": req, "staff_names": {s.id: s.display_name or s.username for s in d.staff},
+        "staff_list": [s for s in d.staff if s.active],
         "labels": ops.STATUS_LABELS, "action_labels": ops.ACTION_LABELS, "worker_labels": ops.WORKER_STATUS,
-        "notices": notices, "unreachable": last is not None and last.status in NEEDS_PHONE,
-        "has_id": bool(req.id_number_enc), "revealed": {}, "kinds": ops.KINDS,
-        "check": ops.SelfCheck(req.per_capita, req.dibao, req.tier),
-        "today": request.app[CLOCK].now().astimezone(ops.TZ).date().isoformat(),
+        "notices": d.notices, "unreachable": d.unreachable, "actions": d.actions,
+        "has_id": bool(req.id_number_enc), "revealed": {}, "kinds": ops.KINDS, "check": d.check,
+        "today": ops_context(request).local().date().isoformat(),
     }
 
 
@@ -148,7 +142,7 @@ async def reveal(request: web.Request) -> web.Response:
         req = ctx["r"]
         value = ops.reveal_id(req, request.app[SERVICES]["crypto"]) if what == "id" else req.phone
         await audit.record(db, staff_id=staff.id, action=f"hardship.reveal_{what}", target=req.ref,
-                           now=request.app[CLOCK].now())
+                           now=ops_context(request).now)
     ctx["revealed"] = {what: value}
     return render(request, "hardship/detail.html", ctx)
 
@@ -165,36 +159,35 @@ async def act(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="没有这个操作")
     request_id = int(request.match_info["id"])
     form = await request.post()
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)  # the logged-in staff member decides
     message = str(form.get("message", "")).strip()[:500]
-    office = request.app[SETTINGS].office  # the number workers are told to call
+    amount_raw = str(form.get("amount", "")).strip()
+    try:
+        amount = float(amount_raw) if amount_raw else None
+    except ValueError:
+        await flash(request, "发放金额请填写数字。", "error")
+        raise _back(request, request_id) from None
+    try:
+        aid_date: date | None = date.fromisoformat(str(form.get("aid_date", "")).strip())
+    except ValueError:
+        aid_date = None  # the operation asks for it
     try:
         async with db_session(request) as db, db.begin():
             if action == "deliver":
-                amount_raw = str(form.get("amount", "")).strip()
-                try:
-                    amount = float(amount_raw) if amount_raw else None
-                except ValueError:
-                    raise ops.HardshipError("发放金额请填数字") from None
-                try:
-                    aid_date = date.fromisoformat(str(form.get("aid_date", "")).strip())
-                except ValueError:
-                    aid_date = None
-                req = await ops.deliver(db, request_id, now=now, staff_id=staff.id, amount=amount,
-                                        aid_kind=str(form.get("aid_kind", ""))[:200], aid_date=aid_date,
-                                        office=office)
+                req = await ops.deliver(db, ctx, request_id, amount=amount,
+                                        aid_kind=str(form.get("aid_kind", ""))[:200], aid_date=aid_date)
             elif action == "reject":
-                req = await ops.reject(db, request_id, now=now, staff_id=staff.id, reason=message, office=office)
+                req = await ops.reject(db, ctx, request_id, reason=message)
             elif action == "request_more":
-                req = await ops.request_more(db, request_id, now=now, staff_id=staff.id, message=message, office=office)
+                req = await ops.request_more(db, ctx, request_id, message=message)
             elif action == "approve":
-                req = await ops.approve(db, request_id, now=now, staff_id=staff.id, message=message, office=office)
+                req = await ops.approve(db, ctx, request_id, message=message)
             elif action == "start_review":
-                req = await ops.start_review(db, request_id, now=now, staff_id=staff.id, office=office)
+                req = await ops.start_review(db, ctx, request_id)
             else:
-                req = await ops.close(db, request_id, now=now, staff_id=staff.id)
+                req = await ops.close(db, ctx, request_id)
             await audit.record(db, staff_id=staff.id, action=f"hardship.{action}", target=req.ref,
-                               detail={"message": message} if message else {}, now=now)
+                               detail={"message": message} if message else {}, now=ctx.now)
     except ops.HardshipError as exc:
         await flash(request, str(exc), "error")
         raise _back(request, request_id) from None
@@ -207,11 +200,11 @@ async def note(request: web.Request) -> web.StreamResponse:
     staff = current_staff(request)
     request_id = int(request.match_info["id"])
     text = str((await request.post()).get("text", ""))
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
-            await ops.add_note(db, request_id, now=now, staff_id=staff.id, text=text)
-            await audit.record(db, staff_id=staff.id, action="hardship.note", target=str(request_id), now=now)
+            await ops.add_note(db, ctx, request_id, text=text)
+            await audit.record(db, staff_id=staff.id, action="hardship.note", target=str(request_id), now=ctx.now)
     except ops.HardshipError as exc:
         await flash(request, str(exc), "error")
     raise _back(request, request_id)
@@ -221,15 +214,12 @@ async def assign(request: web.Request) -> web.StreamResponse:
     staff = current_staff(request)
     request_id = int(request.match_info["id"])
     raw = str((await request.post()).get("assignee", ""))
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
-            assignee = await db.get(Staff, int(raw)) if raw.isdigit() else None
-            await ops.assign(db, request_id, now=now, staff_id=staff.id,
-                             assignee_id=assignee.id if assignee else None,
-                             assignee_name=(assignee.display_name or assignee.username) if assignee else "")
+            req = await ops.assign(db, ctx, request_id, assignee_id=int(raw) if raw.isdigit() else None)
             await audit.record(db, staff_id=staff.id, action="hardship.assign", target=str(request_id),
-                               detail={"assignee": assignee.id if assignee else None}, now=now)
+                               detail={"assignee": req.assigned_staff_id}, now=ctx.now)
     except ops.HardshipError as exc:
         await flash(request, str(exc), "error")
         raise _back(request, request_id) from None
@@ -241,7 +231,7 @@ async def photo(request: web.Request) -> web.StreamResponse:
     """A fetched evidence photo (only through the logged-in admin)."""
     media_dir: Path = Path(request.app[SERVICES].get("media_dir") or "data/media")
     async with db_session(request) as db:
-        row = await db.get(HardshipPhoto, int(request.match_info["photo_id"]))
+        row = await ops.get_photo(db, int(request.match_info["photo_id"]))
     if row is None or not row.path:
         raise web.HTTPNotFound(text="照片尚未获取")
     path = (media_dir / row.path).resolve()
@@ -277,23 +267,11 @@ async def new_submit(request: web.Request) -> web.StreamResponse:
         errors["consent"] = "请先向本人说明用途并取得同意"
     if errors:
         return _new_page(request, values, errors, status=400)
-    now = request.app[CLOCK].now()
+    ctx = ops_context(request)  # the logged-in staff member records it
     try:
         async with db_session(request) as db, db.begin():
-            openid = values["openid"]
-            member = None
-            if openid:
-                member = await db.scalar(select(Member).where(Member.openid == openid))
-                if member is None:
-                    raise ops.HardshipError("没有找到这个微信用户（openid），不关联微信也可以留空")
-            else:
-                member = await ops.member_by_phone(db, data["phone"])
-                openid = member.openid if member is not None else ""
-            req = await ops.submit_request(
-                db, now=now, openid=openid, data=data, crypto=request.app[SERVICES]["crypto"],
-                dibao=request.app[SETTINGS].hardship.dibao, consent_version="代办（本人当面同意）", consent_at=now,
-                staff_id=staff.id, member=member)
-            await audit.record(db, staff_id=staff.id, action="hardship.submit_for", target=req.ref, now=now)
+            req = await ops.submit_on_behalf(db, ctx, openid=values["openid"], data=data)
+            await audit.record(db, staff_id=staff.id, action="hardship.submit_for", target=req.ref, now=ctx.now)
     except ops.HardshipError as exc:
         return _new_page(request, values, {"openid": str(exc)}, status=400)
     linked = "已关联微信，进度会通知本人" if req.openid else "未关联微信，进度请电话告知本人"

@@ -4,7 +4,7 @@ Entry `帮扶` / `困难帮扶` / `申请帮扶` or the menu click HARDSHIP; a c
 notice first (nothing is stored without 同意), then the form, the self-check
 and a reference number. `我的申请` lists the worker's requests, `补充` answers
 staff who asked for more, `删除我的信息` removes personal data. Every change
-goes through the operations in `handlers/hardship_ops.py`.
+goes through the operations in `handlers/hardship/ops.py`, called with `ctx.ops`.
 """
 from __future__ import annotations
 
@@ -151,7 +151,7 @@ class HardshipForm(Form):
     async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
         req = await ops.open_request(ctx.session, ctx.openid)
         if req is not None:
-            return (f"您已有一份帮扶申请正在办理，不用重复提交：\n{_describe(req)}\n"
+            return (f"您已有一份帮扶申请正在办理，不用重复提交：\n{_describe(req, ctx)}\n"
                     "如需补充材料，请回复「补充」；查看全部请回复「我的申请」。")
         return {"consent_version": ctx.settings.hardship.consent_version}
 
@@ -177,12 +177,11 @@ class HardshipForm(Form):
         consent_at = datetime.fromisoformat(data["consent_at"]) if data.get("consent_at") else ctx.now
         try:
             req = await ops.submit_request(
-                ctx.session, now=ctx.now, openid=ctx.openid, data=data, crypto=ctx.services["crypto"],
-                dibao=ctx.settings.hardship.dibao,
+                ctx.session, ctx.ops, openid=ctx.openid, data=data,
                 consent_version=data.get("consent_version") or ctx.settings.hardship.consent_version,
-                consent_at=consent_at, photos_online=bool(ctx.services.get("api_available")), member=ctx.member)
+                consent_at=consent_at, member=ctx.member)
         except ops.HardshipError as exc:
-            return f"{exc}。回复「我的申请」可查看进度。"
+            return str(exc)
         check = ops.SelfCheck(req.per_capita, req.dibao, req.tier)
         return (f"申请已提交，编号 {req.ref}，请记好。\n"
                 f"{check.text()}\n"
@@ -199,8 +198,8 @@ def _check(ctx: Ctx, data: Mapping[str, Any]) -> ops.SelfCheck:
 FORM = HardshipForm.mount(router, start=text_is(*START_WORDS) | click_is("HARDSHIP"), resume_word="帮扶")
 
 
-def _describe(req: ops.HardshipRequest) -> str:
-    day = req.created_at.astimezone(ops.TZ).strftime("%Y-%m-%d")
+def _describe(req: ops.HardshipRequest, ctx: Ctx) -> str:
+    day = ctx.ops.local(req.created_at).strftime("%Y-%m-%d")
     line = f"{req.ref}（{req.kind}，{day}提交）：{ops.WORKER_STATUS.get(req.status, req.status)}"
     if req.last_message:
         line += f"\n  工作人员留言：{req.last_message}"
@@ -216,7 +215,7 @@ MY_WORDS = ("我的申请", "我的帮扶", "申请进度")
 async def list_my_requests(ctx: Ctx) -> str:
     """The worker's requests with status and the latest staff message (an open form stays open)."""
     reqs = await ops.worker_requests(ctx.session, ctx.openid)
-    text = ("您的帮扶申请：\n" + "\n".join(_describe(r) for r in reqs)) if reqs else \
+    text = ("您的帮扶申请：\n" + "\n".join(_describe(r, ctx) for r in reqs)) if reqs else \
         "您还没有提交过帮扶申请。需要帮助请回复「帮扶」。"
     if ctx.dialogue.flow == FORM.flow:
         text += "\n\n" + str(await FORM.resume(ctx, f"您正在填写的{FORM.title}还在，我们接着来："))
@@ -265,6 +264,14 @@ class SupplementForm(Form):
     def _ttl(self, ctx: Ctx) -> timedelta:
         return timedelta(hours=2)
 
+    async def handle(self, ctx: Ctx):  # noqa: ANN201
+        """A piece the operation refuses (staff finished the request meanwhile) ends 补充 with its reason."""
+        try:
+            return await super().handle(ctx)
+        except ops.HardshipError as exc:
+            ctx.dialogue.clear()
+            return str(exc)
+
     async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
         req = await ops.open_request(ctx.session, ctx.openid)
         if req is None:
@@ -273,10 +280,9 @@ class SupplementForm(Form):
                 "staff_message": req.last_message if req.status == "waiting" else ""}
 
     async def on_part(self, ctx: Ctx, data: Mapping[str, Any], part: Mapping[str, Any]) -> None:
-        await ops.add_material(ctx.session, int(data["request_id"]), now=ctx.now,
+        await ops.add_material(ctx.session, ctx.ops, int(data["request_id"]),
                                text=part["v"] if part["t"] == "text" else "",
-                               media_id=part["v"] if part["t"] == "image" else "",
-                               photos_online=bool(ctx.services.get("api_available")))
+                               media_id=part["v"] if part["t"] == "image" else "")
 
     async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
         return (f"好的，这次共收到{parts_text(data['parts'])}，都已附到申请 {data['ref']}，工作人员会一并审核。"
@@ -346,6 +352,5 @@ async def confirm_erase(ctx: Ctx) -> str:
         return "好的，没有删除任何信息。"
     drafts = list(ctx.dialogue.drafts)
     ctx.dialogue.clear(keep_drafts=False)  # half-filled forms hold personal data too
-    result = await erase_worker_data(ctx.session, now=ctx.now, openid=ctx.openid, member=ctx.member,
-                                     media_dir=ctx.services.get("media_dir"), drafts=drafts)
-    return erasure_reply(result, ctx.settings)
+    result = await erase_worker_data(ctx.session, ctx.ops, openid=ctx.openid, member=ctx.member, drafts=drafts)
+    return erasure_reply(result, ctx.ops)

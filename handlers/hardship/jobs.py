@@ -32,8 +32,7 @@ async def anonymise_closed(ctx: JobContext) -> int:
     """Anonymise personal data of requests finished (rejected, delivered or closed) longer than
     hardship.retention_days ago, and of finished ones whose worker asked for deletion."""
     async with ctx.sessionmaker() as db, db.begin():
-        return await anonymise_expired(db, now=ctx.clock.now(), retention_days=ctx.settings.hardship.retention_days,
-                                       media_dir=_media_dir(ctx))
+        return await anonymise_expired(db, ctx.ops)
 
 
 JOBS: list[JobSpec] = [

@@ -1,9 +1,11 @@
 """Operations of the hardship feature: every change to a request goes through here.
 
-The bot dialogue, the admin pages, jobs and tests all call these functions;
-they take a session (the caller owns the transaction), a `now` and plain
-arguments, write the request, its timeline and any outbox message together,
-and raise `HardshipError` (worded for staff) when a rule refuses.
+The bot dialogue, the admin pages, jobs and tests all call these functions, by the
+convention of `bot.operations`: `async def verb_object(session, ctx: OpsContext, ...)`,
+the caller owning the transaction and `ctx` carrying the clock (configured timezone),
+the settings, the services (`crypto`, `api_available`, `media_dir`) and the acting staff
+member. They write the request, its timeline and any outbox message together, and raise
+`HardshipError` (a `DomainError`: one complete sentence, shown as it is) when a rule refuses.
 """
 from __future__ import annotations
 
@@ -21,10 +23,13 @@ from bot import outbox
 from bot.config import OfficeSettings
 from bot.core.validators import mask_id
 from bot.db.engine import dialect_insert
-from bot.db.models.core import Member, Sequence as Counter
+from bot.db.models.core import Member, Sequence as Counter, Staff
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
+from bot.operations import DomainError, OpsContext
 
-TZ = ZoneInfo("Asia/Shanghai")
+# Only the staff list's date filter (`filtered`) and its export (export.py) still read this:
+# both belong to the declarative list, which does not hand its functions the configured
+# timezone yet. Everything else uses `ctx.tz` / `ctx.local()` ([app] timezone).
 
 KINDS = ("因病", "因灾", "子女就学", "失业待岗", "工伤", "其他")
 TIERS = ("深度困难", "相对困难")
@@ -55,6 +60,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "deliver": (frozenset({"approved"}), "delivered"),
     "close": (frozenset({"delivered", "rejected"}), "closed"),
 }
+# The decisions staff take (the worker's own transition is "supplement").
+STAFF_ACTIONS = ("start_review", "request_more", "approve", "reject", "deliver", "close")
 ACTION_LABELS = {
     "submit": "提交申请", "submit_for": "代办录入", "start_review": "开始审核", "request_more": "请职工补充材料",
     "supplement": "职工补充材料", "approve": "审核通过", "reject": "不予通过", "deliver": "登记发放",
@@ -65,8 +72,8 @@ NOTIFY_PURPOSE = "hardship.status"
 TEMPLATE_KIND = "hardship_status"
 
 
-class HardshipError(Exception):
-    """A rule refused the change; the message is shown to staff as is."""
+class HardshipError(DomainError):
+    """A rule refused the change; the message (one complete sentence) is shown as it is."""
 
 
 # --- self-check -----------------------------------------------------------------------
@@ -128,8 +135,41 @@ async def get_request(session: AsyncSession, request_id: int, *, lock: bool = Fa
         stmt = stmt.with_for_update()
     row = await session.scalar(stmt)
     if row is None:
-        raise HardshipError("没有这条申请")
+        raise HardshipError("没有找到这条申请。")
     return row
+
+
+def next_actions(req: HardshipRequest) -> tuple[str, ...]:
+    """The decisions staff can take on this request now (by the rules `_transition` checks)."""
+    return tuple(a for a in STAFF_ACTIONS
+                 if req.status in TRANSITIONS[a][0] and (req.anonymised_at is None or a == "close"))
+
+
+@dataclass
+class RequestDetail:
+    """What the staff's detail page shows beside the request itself."""
+
+    req: HardshipRequest
+    actions: tuple[str, ...]  # the decisions staff can take now (`next_actions`)
+    staff: list[Staff]  # every staff member by id: names on the timeline, active ones to assign
+    notices: list[outbox.Message]  # the notices sent to the worker about this request, oldest first
+    unreachable: bool  # the latest notice could not be delivered: phone the worker
+    check: SelfCheck
+
+
+async def request_detail(session: AsyncSession, request_id: int) -> RequestDetail:
+    """The request with its staff names, notices and whether the worker must be phoned."""
+    req = await get_request(session, request_id)
+    staff = list(await session.scalars(select(Staff).order_by(Staff.id)))
+    notices = await outbox.messages(session, prefix=f"hardship:{req.ref}:")
+    last = next((o for o in notices if o.key == req.last_notice_key), None)
+    return RequestDetail(req, next_actions(req), staff, notices, last is not None and last.needs_phone,
+                         SelfCheck(req.per_capita, req.dibao, req.tier))
+
+
+async def get_photo(session: AsyncSession, photo_id: int) -> HardshipPhoto | None:
+    """An evidence photo row (its file is served only once fetched)."""
+    return await session.get(HardshipPhoto, photo_id)
 
 
 async def open_request(session: AsyncSession, openid: str) -> HardshipRequest | None:
@@ -158,10 +198,10 @@ class Filters:
     date_to: date | None = None
     q: str = ""
     erase: bool = False  # only requests whose worker asked for deletion (not yet anonymised)
+    tz: ZoneInfo | None = None  # the service's timezone: dates are local days
 
-
-def _local_midnight_utc(d: date) -> datetime:
-    return datetime(d.year, d.month, d.day, tzinfo=TZ)
+    def midnight(self, d: date) -> datetime:
+        return datetime(d.year, d.month, d.day, tzinfo=self.tz)
 
 
 def filtered(f: Filters) -> Select:
@@ -176,9 +216,9 @@ def filtered(f: Filters) -> Select:
     elif f.tier:
         stmt = stmt.where(HardshipRequest.tier == f.tier)
     if f.date_from:
-        stmt = stmt.where(HardshipRequest.created_at >= _local_midnight_utc(f.date_from))
+        stmt = stmt.where(HardshipRequest.created_at >= f.midnight(f.date_from))
     if f.date_to:
-        stmt = stmt.where(HardshipRequest.created_at < _local_midnight_utc(f.date_to + timedelta(days=1)))
+        stmt = stmt.where(HardshipRequest.created_at < f.midnight(f.date_to + timedelta(days=1)))
     if f.erase:
         stmt = stmt.where(HardshipRequest.erase_requested_at.is_not(None), HardshipRequest.anonymised_at.is_(None))
     q = f.q.strip()
@@ -200,28 +240,13 @@ def _matches(q: str):  # noqa: ANN202
     return HardshipRequest.name.contains(q, autoescape=True)
 
 
-async def search(session: AsyncSession, f: Filters, *, page: int = 1, per_page: int = 20,
-                 ) -> tuple[list[HardshipRequest], int]:
-    stmt = filtered(f)
-    offset = (max(page, 1) - 1) * per_page
-    if f.q.strip():
-        # A text search scans the table anyway: count the matches in the same pass.
-        result = await session.execute(stmt.add_columns(func.count().over()).offset(offset).limit(per_page))
-        found = result.all()
-        if found:
-            return [r[0] for r in found], found[0][1]
-    total = await session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    rows = list(await session.scalars(stmt.offset(offset).limit(per_page)))
-    return rows, total
-
-
-def list_query(*, status: str = "", kind: str = "", tier: str = "", date_from: date | None = None,
+def list_query(tz: ZoneInfo, *, status: str = "", kind: str = "", tier: str = "", date_from: date | None = None,
                date_to: date | None = None, erase: bool = False) -> Select:
     """The staff list's query (filters only; the search box adds `search_clause`), newest first.
 
     The timeline and photos are not loaded: a list row shows neither."""
     return filtered(Filters(status=status, kind=kind, tier=tier, date_from=date_from, date_to=date_to,
-                            erase=erase)).options(raiseload(HardshipRequest.photos), raiseload(HardshipRequest.events))
+                            erase=erase, tz=tz)).options(raiseload(HardshipRequest.photos), raiseload(HardshipRequest.events))
 
 
 def search_clause(q: str):  # noqa: ANN201
@@ -238,13 +263,12 @@ class ListRow:
     id_masked: str  # 110***********002X, or ""
 
 
-async def list_rows(session: AsyncSession, reqs: Sequence[HardshipRequest], crypto: Any) -> list[ListRow]:
-    """The list's lines for one page of requests.
-
-    The ID number is stored only encrypted, so its mask is made from it here, for the rows of
-    one page (TODO: a mask stored at submission would spare this decryption)."""
+async def list_rows(session: AsyncSession, ctx: OpsContext, reqs: Sequence[HardshipRequest]) -> list[ListRow]:
+    """The list's lines for one page of requests. The ID number shows as the mask stored at
+    submission: a list never decrypts (requests from before the mask was kept show 已加密)."""
     notices = await notice_statuses(session, [r.last_notice_key or "" for r in reqs])
-    return [ListRow(r, notices.get(r.last_notice_key or "") in outbox.NEEDS_PHONE, mask_id(reveal_id(r, crypto)))
+    return [ListRow(r, notices.get(r.last_notice_key or "") in outbox.NEEDS_PHONE,
+                    r.id_number_masked or ("已加密" if r.id_number_enc else ""))
             for r in reqs]
 
 
@@ -278,27 +302,39 @@ def _event(req: HardshipRequest, now: datetime, action: str, *, actor: str = "st
     return ev
 
 
+def _photos_online(ctx: OpsContext) -> bool:
+    """Whether photos can be fetched from WeChat (else only their media ids are kept)."""
+    return bool(ctx.services.get("api_available"))
+
+
 async def submit_request(
-    session: AsyncSession, *, now: datetime, openid: str, data: Mapping[str, Any], crypto: Any,
-    dibao: Mapping[str, float], consent_version: str, consent_at: datetime | None = None,
-    photos_online: bool = False, staff_id: int | None = None, member: Member | None = None,
+    session: AsyncSession, ctx: OpsContext, *, openid: str, data: Mapping[str, Any], consent_version: str,
+    consent_at: datetime | None = None, member: Member | None = None,
 ) -> HardshipRequest:
-    """Store a new request (from the worker, or 代办 by staff) and save the contact back to the profile."""
+    """Store a new request and save the contact back to the profile.
+
+    From the worker (`ctx.staff_id` None), or 代办 by the staff member acting (`ctx.staff_id`).
+    The self-check uses the 低保 standard of the local year (`[hardship] dibao`); the ID
+    number is encrypted with `ctx.services["crypto"]`."""
+    now = ctx.now
+    staff_id = ctx.staff_id
     if openid:
         existing = await open_request(session, openid)
         if existing is not None:
-            raise HardshipError(f"该职工已有一份进行中的申请 {existing.ref}")
+            raise HardshipError(f"已有一份进行中的申请 {existing.ref}，办结前不能再提交新的申请。")
     kind = data["kind"]
     if kind not in KINDS:
-        raise HardshipError("困难类型不正确")
+        raise HardshipError(f"困难类型不正确，请从{'、'.join(KINDS)}中选择。")
     household = int(data["household"])
     income = float(data["income"])
     expenses = float(data.get("expenses") or 0)
     if household < 1 or income < 0 or expenses < 0:
-        raise HardshipError("家庭人口和收入、支出需为有效数字")
-    local = now.astimezone(TZ)
-    check = self_check(income, expenses, household, dibao_for(dibao, local.year))
+        raise HardshipError("家庭人口和收入、支出需为有效数字。")
+    local = ctx.local(now)
+    check = self_check(income, expenses, household, dibao_for(ctx.settings.hardship.dibao, local.year))
     id_number = data.get("id_number") or None
+    crypto = ctx.services["crypto"]
+    photos_online = _photos_online(ctx)
     req = HardshipRequest(
         ref=await next_reference(session, local.year), openid=openid, status="submitted", kind=kind,
         description=str(data.get("description") or ""), household_size=household, monthly_income=income,
@@ -306,6 +342,7 @@ async def submit_request(
         name=str(data.get("name") or ""), phone=str(data.get("phone") or ""),
         employer=str(data.get("employer") or ""),
         id_number_enc=crypto.encrypt(id_number) if id_number else None,
+        id_number_masked=mask_id(id_number) if id_number else None,
         consent_version=consent_version, consent_at=consent_at or now, created_at=now, updated_at=now,
         created_by_staff_id=staff_id, photos=[], events=[],
     )
@@ -326,15 +363,31 @@ async def submit_request(
     return req
 
 
+async def submit_on_behalf(session: AsyncSession, ctx: OpsContext, *, openid: str,
+                           data: Mapping[str, Any]) -> HardshipRequest:
+    """代办: staff (`ctx.staff_id`) record a request for a worker who agreed in person.
+
+    With an `openid` the request belongs to that follower (who must exist); without one it is
+    linked to the one follower who left this mobile number, if any, so progress reaches them."""
+    if openid:
+        member = await session.scalar(select(Member).where(Member.openid == openid))
+        if member is None:
+            raise HardshipError("没有找到这个微信用户（openid）；不关联微信的话，这一栏可以留空。")
+    else:
+        member = await member_by_phone(session, str(data.get("phone") or ""))
+        openid = member.openid if member is not None else ""
+    # consent given in person, now (submit_request's own time)
+    return await submit_request(session, ctx, openid=openid, data=data, consent_version="代办（本人当面同意）",
+                                member=member)
+
+
 # --- transitions ----------------------------------------------------------------------
 
-def _notice_text(req: HardshipRequest, to: str, message: str, office: OfficeSettings | None = None) -> str:
-    """What the worker reads when staff decide (worded apart from the internal status names).
-
-    `office` gives the number to call; without it the line names the office only (never a
-    number that may not be this office's)."""
+def _notice_text(req: HardshipRequest, to: str, message: str, office: OfficeSettings) -> str:
+    """What the worker reads when staff decide (worded apart from the internal status names),
+    with the number of this office (`[office]`) to call."""
     ref = req.ref
-    call = office.call_line() if office is not None else "致电街道总工会"
+    call = office.call_line()
     text = {
         "reviewing": f"您的帮扶申请 {ref} 已进入审核。工作人员可能会打电话向您核实情况，请保持电话畅通。",
         "waiting": f"您的帮扶申请 {ref} 还需要补充一些材料：\n{message}\n请回复「补充」，再发送文字或照片。",
@@ -346,32 +399,32 @@ def _notice_text(req: HardshipRequest, to: str, message: str, office: OfficeSett
     return text + "\n回复「我的申请」可随时查看。"
 
 
-async def _transition(session: AsyncSession, request_id: int, action: str, *, now: datetime,
-                      staff_id: int | None, message: str = "", notify: bool = True, actor: str = "staff",
-                      detail: dict[str, Any] | None = None, internal_text: str = "",
-                      office: OfficeSettings | None = None) -> HardshipRequest:
+async def _transition(session: AsyncSession, ctx: OpsContext, request_id: int, action: str, *,
+                      message: str = "", notify: bool = True, actor: str = "staff",
+                      detail: dict[str, Any] | None = None, internal_text: str = "") -> HardshipRequest:
+    """One status change by its rule in TRANSITIONS, on the timeline, and the worker told (`notify`)."""
+    now = ctx.now
     allowed, to = TRANSITIONS[action]
     req = await get_request(session, request_id, lock=True)
     if req.anonymised_at is not None and action != "close":  # closing touches no personal data
-        raise HardshipError("该申请的个人信息已匿名化，不能再处理")
+        raise HardshipError("这份申请的个人信息已经匿名化，不能再办理。")
     if req.status not in allowed:
         raise HardshipError(
-            f"当前状态为「{STATUS_LABELS.get(req.status, req.status)}」，不能{ACTION_LABELS[action]}")
+            f"当前状态为「{STATUS_LABELS.get(req.status, req.status)}」，不能{ACTION_LABELS[action]}。")
     frm = req.status
     req.status = to
     if to == "closed":
         req.closed_at = now
-    ev = _event(req, now, action, actor=actor, staff_id=staff_id, from_status=frm, to_status=to,
-                text=internal_text or message, detail=detail)
+    ev = _event(req, now, action, actor=actor, staff_id=ctx.staff_id if actor == "staff" else None,
+                from_status=frm, to_status=to, text=internal_text or message, detail=detail)
     await session.flush()
     if notify and req.openid:
-        text = _notice_text(req, to, message, office)
+        text = _notice_text(req, to, message, ctx.settings.office)
         key = f"hardship:{req.ref}:{ev.id}"
-        local = now.astimezone(TZ)
         await outbox.enqueue(session, key=key, openid=req.openid, now=now, text=text, purpose=NOTIFY_PURPOSE,
                              template={"kind": TEMPLATE_KIND, "data": {
                                  "ref": req.ref, "status": WORKER_STATUS[to], "remark": message[:100],
-                                 "time": local.strftime("%Y-%m-%d %H:%M")}})
+                                 "time": ctx.local(now).strftime("%Y-%m-%d %H:%M")}})
         req.last_notice_key = key
         if to in ("waiting", "approved", "rejected", "delivered") and message:
             req.last_message = message
@@ -379,89 +432,85 @@ async def _transition(session: AsyncSession, request_id: int, action: str, *, no
     return req
 
 
-async def start_review(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                       office: OfficeSettings | None = None) -> HardshipRequest:
-    return await _transition(session, request_id, "start_review", now=now, staff_id=staff_id, office=office)
+async def start_review(session: AsyncSession, ctx: OpsContext, request_id: int) -> HardshipRequest:
+    return await _transition(session, ctx, request_id, "start_review")
 
 
-async def request_more(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                       message: str, office: OfficeSettings | None = None) -> HardshipRequest:
+async def request_more(session: AsyncSession, ctx: OpsContext, request_id: int, *, message: str) -> HardshipRequest:
     if not message.strip():
-        raise HardshipError("请写明需要职工补充什么材料")
-    return await _transition(session, request_id, "request_more", now=now, staff_id=staff_id,
-                             message=message.strip(), office=office)
+        raise HardshipError("请写明需要职工补充什么材料。")
+    return await _transition(session, ctx, request_id, "request_more", message=message.strip())
 
 
-async def approve(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                  message: str = "", office: OfficeSettings | None = None) -> HardshipRequest:
-    return await _transition(session, request_id, "approve", now=now, staff_id=staff_id, message=message.strip(),
-                             office=office)
+async def approve(session: AsyncSession, ctx: OpsContext, request_id: int, *, message: str = "") -> HardshipRequest:
+    return await _transition(session, ctx, request_id, "approve", message=message.strip())
 
 
-async def reject(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                 reason: str, office: OfficeSettings | None = None) -> HardshipRequest:
-    """Not approved: the worker is told why, with the office's number (pass `office`)."""
+async def reject(session: AsyncSession, ctx: OpsContext, request_id: int, *, reason: str) -> HardshipRequest:
+    """Not approved: the worker is told why, with the office's number."""
     if not reason.strip():
-        raise HardshipError("不予通过需要填写原因")
-    req = await _transition(session, request_id, "reject", now=now, staff_id=staff_id, message=reason.strip(),
-                            office=office)
+        raise HardshipError("不予通过需要填写原因。")
+    req = await _transition(session, ctx, request_id, "reject", message=reason.strip())
     req.reject_reason = reason.strip()
     return req
 
 
-async def deliver(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                  amount: float | None, aid_kind: str, aid_date: date | None,
-                  office: OfficeSettings | None = None) -> HardshipRequest:
-    """Aid handed out: the worker is told what and when, with the office's number (pass `office`)."""
+async def deliver(session: AsyncSession, ctx: OpsContext, request_id: int, *, amount: float | None, aid_kind: str,
+                  aid_date: date | None) -> HardshipRequest:
+    """Aid handed out: the worker is told what and when, with the office's number."""
     aid_kind = aid_kind.strip()
     if (amount is None or amount <= 0) and not aid_kind:
-        raise HardshipError("请填写发放金额或实物内容")
+        raise HardshipError("请填写发放金额或实物内容。")
     if aid_date is None:
-        raise HardshipError("请填写发放日期")
+        raise HardshipError("请填写发放日期。")
     parts = [f"{amount:.2f} 元" if amount else "", aid_kind]
     what = "，".join(p for p in parts if p)
     message = f"发放内容：{what}，发放日期：{aid_date.isoformat()}。"
-    req = await _transition(session, request_id, "deliver", now=now, staff_id=staff_id, message=message,
-                            detail={"amount": amount, "kind": aid_kind, "date": aid_date.isoformat()}, office=office)
+    req = await _transition(session, ctx, request_id, "deliver", message=message,
+                            detail={"amount": amount, "kind": aid_kind, "date": aid_date.isoformat()})
     req.aid_amount = amount if amount and amount > 0 else None
     req.aid_kind = aid_kind
     req.aid_date = aid_date
     return req
 
 
-async def close(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None) -> HardshipRequest:
-    return await _transition(session, request_id, "close", now=now, staff_id=staff_id, notify=False)
+async def close(session: AsyncSession, ctx: OpsContext, request_id: int) -> HardshipRequest:
+    return await _transition(session, ctx, request_id, "close", notify=False)
 
 
-async def supplement(session: AsyncSession, request_id: int, *, now: datetime, text: str = "",
-                     media_ids: Sequence[str] = (), photos_online: bool = False) -> HardshipRequest:
+async def supplement(session: AsyncSession, ctx: OpsContext, request_id: int, *, text: str = "",
+                     media_ids: Sequence[str] = ()) -> HardshipRequest:
     """The worker's 补充: attach text and/or photos and put the request back to reviewing."""
-    req = await _transition(session, request_id, "supplement", now=now, staff_id=None, actor="worker",
-                            notify=False, detail={"photos": len(media_ids)},
-                            internal_text=text.strip())
+    now = ctx.now
+    req = await _transition(session, ctx, request_id, "supplement", actor="worker", notify=False,
+                            detail={"photos": len(media_ids)}, internal_text=text.strip())
+    status = "pending" if _photos_online(ctx) else "offline"
     for media_id in media_ids:
-        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if photos_online else "offline",
-                                        created_at=now))
+        req.photos.append(HardshipPhoto(media_id=media_id, status=status, created_at=now))
     await session.flush()
     return req
 
 
-async def add_note(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                   text: str) -> HardshipEvent:
-    """An internal note: on the timeline, never sent to the worker."""
+async def add_note(session: AsyncSession, ctx: OpsContext, request_id: int, *, text: str) -> HardshipEvent:
+    """An internal note by the staff member acting: on the timeline, never sent to the worker."""
     if not text.strip():
-        raise HardshipError("备注内容不能为空")
+        raise HardshipError("备注内容不能为空。")
     req = await get_request(session, request_id)
-    ev = _event(req, now, "note", staff_id=staff_id, text=text.strip()[:2000], internal=True)
+    ev = _event(req, ctx.now, "note", staff_id=ctx.staff_id, text=text.strip()[:2000], internal=True)
     await session.flush()
     return ev
 
 
-async def assign(session: AsyncSession, request_id: int, *, now: datetime, staff_id: int | None,
-                 assignee_id: int | None, assignee_name: str = "") -> HardshipRequest:
+async def assign(session: AsyncSession, ctx: OpsContext, request_id: int, *,
+                 assignee_id: int | None) -> HardshipRequest:
+    """Give the request to a staff member (`assignee_id`), or to nobody (None)."""
     req = await get_request(session, request_id)
-    req.assigned_staff_id = assignee_id
-    _event(req, now, "assign", staff_id=staff_id, text=assignee_name or "（未分配）", internal=True)
+    assignee = await session.get(Staff, assignee_id) if assignee_id is not None else None
+    if assignee_id is not None and assignee is None:
+        raise HardshipError("没有找到这位工作人员。")
+    req.assigned_staff_id = assignee.id if assignee is not None else None
+    _event(req, ctx.now, "assign", staff_id=ctx.staff_id,
+           text=(assignee.display_name or assignee.username) if assignee is not None else "（未分配）", internal=True)
     await session.flush()
     return req
 
@@ -474,23 +523,24 @@ def reveal_id(req: HardshipRequest, crypto: Any) -> str:
 
 # --- material added by the worker (补充) ------------------------------------------------
 
-async def add_material(session: AsyncSession, request_id: int, *, now: datetime, text: str = "",
-                       media_id: str = "", photos_online: bool = False) -> HardshipRequest:
+async def add_material(session: AsyncSession, ctx: OpsContext, request_id: int, *, text: str = "",
+                       media_id: str = "") -> HardshipRequest:
     """One piece of the worker's 补充 (a text or a photo), saved at once on an open request.
 
     A request waiting for material goes back to review with the first piece; on any other open
     request the piece is added and shown to staff as new material."""
+    now = ctx.now
     req = await get_request(session, request_id, lock=True)
     if req.status not in OPEN_STATUSES or req.anonymised_at is not None:
-        raise HardshipError("这份申请已经办结，不能再补充材料了")
+        raise HardshipError("这份申请已经办结，不能再补充材料了。")
     detail = {"photos": 1 if media_id else 0, "new_material": True}
     if req.status == "waiting":
-        req = await _transition(session, request_id, "supplement", now=now, staff_id=None, actor="worker",
-                                notify=False, detail=detail, internal_text=text.strip())
+        req = await _transition(session, ctx, request_id, "supplement", actor="worker", notify=False,
+                                detail=detail, internal_text=text.strip())
     else:
         _event(req, now, "material", actor="worker", text=text.strip(), internal=True, detail=detail)
     if media_id:
-        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if photos_online else "offline",
+        req.photos.append(HardshipPhoto(media_id=media_id, status="pending" if _photos_online(ctx) else "offline",
                                         created_at=now))
     await session.flush()
     return req

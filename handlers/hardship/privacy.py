@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import Settings
 from bot.db.models.core import Member
+from bot.operations import OpsContext
 from bot.db.models.hardship import HardshipRequest
 from handlers.signup import ops as signup_ops
 from handlers.hardship.ops import FINISHED_STATUSES, OPEN_STATUSES, _event
@@ -30,11 +29,18 @@ PROFILE_FIELDS = (("name", "姓名"), ("phone", "手机号"), ("employer", "工�
 DRAFT_LABELS = {"hardship": "未填完的帮扶申请", "signup": "未完成的报名", "chairs_report": "未填完的报送"}
 
 
+def _media_dir(ctx: OpsContext) -> Path | None:
+    """Where fetched photos are stored (`ctx.services["media_dir"]`), to delete their files."""
+    media_dir = ctx.services.get("media_dir")
+    return Path(media_dir) if media_dir else None
+
+
 def _anonymise(req: HardshipRequest, now: datetime, media_dir: Path | None) -> None:
     req.name = ANON_NAME
     req.phone = ""
     req.employer = ""
     req.id_number_enc = None
+    req.id_number_masked = None
     req.description = ""
     req.openid = ""
     req.last_message = ""
@@ -51,15 +57,16 @@ def _anonymise(req: HardshipRequest, now: datetime, media_dir: Path | None) -> N
     _event(req, now, "anonymise", actor="system", internal=True)
 
 
-async def anonymise_expired(session: AsyncSession, *, now: datetime, retention_days: int,
-                            media_dir: Path | None = None) -> int:
-    """Anonymise finished requests (rejected, delivered or closed) past the retention period,
-    and finished ones whose worker asked for deletion while they were open. The figures stay.
-    Idempotent.
+async def anonymise_expired(session: AsyncSession, ctx: OpsContext) -> int:
+    """Anonymise finished requests (rejected, delivered or closed) past the retention period
+    (`[hardship] retention_days`), and finished ones whose worker asked for deletion while they
+    were open. The figures stay. Idempotent.
 
     The period runs from the closing, or for a request left rejected or delivered, from its
     last change."""
-    cutoff = now - timedelta(days=retention_days)
+    now = ctx.now
+    media_dir = _media_dir(ctx)
+    cutoff = now - timedelta(days=ctx.settings.hardship.retention_days)
     rows = list(await session.scalars(select(HardshipRequest).where(
         HardshipRequest.anonymised_at.is_(None),
         HardshipRequest.status.in_(FINISHED_STATUSES),
@@ -86,8 +93,8 @@ class ErasureResult:
     signups_kept: list[tuple[str, datetime]] = field(default_factory=list)  # (title, start) until it is over
 
 
-async def erase_worker_data(session: AsyncSession, *, now: datetime, openid: str, member: Member | None,
-                            media_dir: Path | None = None, drafts: Sequence[str] = ()) -> ErasureResult:
+async def erase_worker_data(session: AsyncSession, ctx: OpsContext, *, openid: str, member: Member | None,
+                            drafts: Sequence[str] = ()) -> ErasureResult:
     """删除我的信息: remove the profile, finished requests' and past sign-ups' personal data now.
 
     Open requests keep their own copy of the contact details (staff need them to
@@ -96,6 +103,8 @@ async def erase_worker_data(session: AsyncSession, *, now: datetime, openid: str
     until the activity is over (`signup_ops.erase_pending_signups`). `drafts` are
     the flows of half-filled dialogues the caller threw away.
     """
+    now = ctx.now
+    media_dir = _media_dir(ctx)
     result = ErasureResult(drafts=[DRAFT_LABELS.get(f, "未填完的表单") for f in drafts])
     reqs = list(await session.scalars(
         select(HardshipRequest).where(HardshipRequest.openid == openid).order_by(HardshipRequest.id)))
@@ -112,19 +121,19 @@ async def erase_worker_data(session: AsyncSession, *, now: datetime, openid: str
         result.profile = [label for attr, label in PROFILE_FIELDS if getattr(member, attr)]
         member.name = member.phone = member.employer = None
         if member.id is not None:
-            signups = await signup_ops.erase_member_signups(session, now, member.id)
+            signups = await signup_ops.erase_member_signups(session, ctx, member.id)
             result.signups_erased = signups.erased
             result.signups_kept = [(act.title, act.starts_at) for _, act in signups.kept]
     await session.flush()
     return result
 
 
-def _day(dt: datetime, settings: Settings) -> str:
-    d = signup_ops.local(dt, ZoneInfo(settings.app.timezone))
+def _day(dt: datetime, ctx: OpsContext) -> str:
+    d = ctx.local(dt)
     return f"{d.month}月{d.day}日"
 
 
-def erasure_reply(result: ErasureResult, settings: Settings) -> str:
+def erasure_reply(result: ErasureResult, ctx: OpsContext) -> str:
     """The worker's answer to 确认删除: exactly what was removed, what is kept and why."""
     removed: list[str] = []
     if result.profile:
@@ -140,7 +149,7 @@ def erasure_reply(result: ErasureResult, settings: Settings) -> str:
         kept.append(f"帮扶申请 {'、'.join(result.requests_kept)} 还在办理，其中的联系方式和材料要用来联系您、"
                     "完成办理，办结后自动删除，工作人员已收到您的删除要求")
     if result.signups_kept:
-        acts = "、".join(f"「{title}」（{_day(start, settings)}）" for title, start in result.signups_kept)
+        acts = "、".join(f"「{title}」（{_day(start, ctx)}）" for title, start in result.signups_kept)
         kept.append(f"{acts}的报名信息，活动有变动时要通知您、到场时要核对名单，活动结束后自动删除；"
                     "不想参加了可以回复「我的报名」取消")
 
@@ -151,5 +160,5 @@ def erasure_reply(result: ErasureResult, settings: Settings) -> str:
         lines.append("暂时保留：" + "；".join(kept) + "。")
     if result.requests_anonymised or result.requests_kept or result.signups_erased or result.signups_kept:
         lines.append("申请和活动的统计数字会保留，其中不含您的姓名、电话等个人信息。")
-    lines.append(f"如有疑问，欢迎{settings.office.call_line()}。")
+    lines.append(f"如有疑问，欢迎{ctx.settings.office.call_line()}。")
     return "\n".join(lines)

@@ -1,19 +1,19 @@
 """Admin pages of the quiz: periods and their results, the question bank, scores and export.
 
-No business rules here: everything goes through `handlers.quiz_ops`.
+Presentation only: every query and rule is in `handlers.quiz.ops` / `handlers.quiz.scores`,
+called with `ops_context(request)`; a refused operation's `QuizError` is flashed as it is.
 """
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from markupsafe import Markup
 
 from bot.admin import audit, lists
-from bot.admin.auth import current_staff
 from bot.admin.export import spreadsheet_response
-from bot.admin.web import CLOCK, SETTINGS, db_session, flash, render
+from bot.admin.web import db_session, flash, ops_context, render
+from bot.operations import OpsContext
 from handlers.quiz import ops
 from handlers.quiz import bank_import as quiz_import
 from handlers.quiz import scores as quiz_scores
@@ -21,40 +21,37 @@ from handlers.quiz import scores as quiz_scores
 MAX_UPLOAD = 5 * 1024 * 1024
 
 
-def _tz(request: web.Request) -> ZoneInfo:
-    return ZoneInfo(request.app[SETTINGS].app.timezone)
-
-
-def _now(request: web.Request) -> datetime:
-    return request.app[CLOCK].now()
-
-
 def _url(request: web.Request, name: str, **parts: str) -> str:
     return str(request.app.router[name].url_for(**parts))
 
 
-def _year(request: web.Request) -> int:
+def _year(request: web.Request, ctx: OpsContext) -> int:
     try:
         return int(request.query.get("year", ""))
     except ValueError:
-        return _now(request).astimezone(_tz(request)).year
+        return ctx.local().year
 
 
-def _local_input(value: str, tz: ZoneInfo) -> datetime | None:
-    """A `datetime-local` form value as an aware datetime."""
-    return ops.parse_local_time(value, str(tz))
+def _local_input(value: object, ctx: OpsContext) -> datetime | None:
+    """A `datetime-local` form value as an aware datetime (configured timezone)."""
+    return ops.parse_local_time(str(value or ""), ctx.tz)
 
 
-async def _record(db, request: web.Request, action: str, target: str, detail: dict | None = None) -> None:  # noqa: ANN001
-    await audit.record(db, staff_id=current_staff(request).id, action=action, target=target, detail=detail or {},
-                       now=_now(request))
+def _datetime_local(when: datetime, ctx: OpsContext) -> str:
+    """The value of a `datetime-local` input."""
+    return ctx.local(when).strftime("%Y-%m-%dT%H:%M")
+
+
+async def _record(db, ctx: OpsContext, action: str, target: str, detail: dict | None = None) -> None:  # noqa: ANN001
+    await audit.record(db, staff_id=ctx.staff_id, action=action, target=target, detail=detail or {}, now=ctx.now)
 
 
 # ------------------------------------------------------------------ periods
 async def index(request: web.Request) -> web.Response:
     """Periods of a year with their state and participation; a form to add one."""
-    year = _year(request)
-    now = _now(request)
+    ctx = ops_context(request)
+    year = _year(request, ctx)
+    now = ctx.now
     async with db_session(request) as db:
         periods = []
         for p in await ops.list_periods(db, year):
@@ -62,30 +59,24 @@ async def index(request: web.Request) -> web.Response:
             periods.append({"p": p, "title": ops.period_title(p), "status": ops.period_status(p, now),
                             "questions": len(r.questions), "participants": r.participants, "average": r.average})
         bank_size = (await ops.list_questions(db, limit=1))[1]
-    q = request.app[SETTINGS].quiz
     return render(request, "quiz/index.html", {
-        "year": year, "periods": periods, "bank_size": bank_size, "per_month": q.questions_per_month,
-        "per_half": q.questions_per_half})
+        "year": year, "periods": periods, "bank_size": bank_size,
+        "per_month": ops.default_count(ctx.settings, "month"), "per_half": ops.default_count(ctx.settings, "half")})
 
 
 async def create_period(request: web.Request) -> web.Response:
     form = await request.post()
-    tz = _tz(request)
-    settings = request.app[SETTINGS]
-    code = str(form.get("code", "")).strip().upper()
+    ctx = ops_context(request)
     try:
-        count = int(form["count"]) if str(form.get("count", "")).strip() else None
         async with db_session(request) as db, db.begin():
             period = await ops.create_period(
-                db, code, now=_now(request), tz=str(tz), count=count,
-                opens_at=_local_input(str(form.get("opens_at", "")), tz),
-                closes_at=_local_input(str(form.get("closes_at", "")), tz),
-                reveal=str(form.get("reveal", "immediate")), per_month=settings.quiz.questions_per_month,
-                per_half=settings.quiz.questions_per_half)
+                db, ctx, str(form.get("code", "")), count=ops.parse_count(form.get("count")),
+                opens_at=_local_input(form.get("opens_at"), ctx), closes_at=_local_input(form.get("closes_at"), ctx),
+                reveal=str(form.get("reveal", "immediate")))
             n = len(await ops.period_questions(db, period))
-            await _record(db, request, "quiz.period_create", period.code, {"questions": n})
-    except (ops.QuizError, ValueError) as exc:
-        await flash(request, str(exc) if isinstance(exc, ops.QuizError) else "题目数量请填数字", "error")
+            await _record(db, ctx, "quiz.period_create", period.code, {"questions": n})
+    except ops.QuizError as exc:
+        await flash(request, str(exc), "error")
         raise web.HTTPSeeOther(_url(request, "quiz.index")) from None
     await flash(request, f"已创建「{ops.period_title(period)}」，抽取了 {n} 道题" if n else
                 f"已创建「{ops.period_title(period)}」，题库暂无可用题目，请先导入题目后再选题", "ok" if n else "warn")
@@ -102,20 +93,19 @@ async def _period_or_404(db, code: str) -> ops.QuizPeriod:  # noqa: ANN001
 async def period_page(request: web.Request) -> web.Response:
     """Results of one period: participation, correct rate per question (bar chart), settings."""
     code = request.match_info["code"]
-    now = _now(request)
+    ctx = ops_context(request)
     async with db_session(request) as db:
         period = await _period_or_404(db, code)
         results = await quiz_scores.period_results(db, period)
-        answered = await ops._answer_count(db, period)
+        locked = await ops.questions_locked(db, period)
         members = await quiz_scores.members_by_openid(db, results.scores)
     takers = sorted(results.scores.items(), key=lambda kv: (-kv[1].score, kv[0]))
-    tz = _tz(request)
     return render(request, "quiz/period.html", {
-        "period": period, "title": ops.period_title(period), "status": ops.period_status(period, now),
-        "results": results, "locked": answered > 0, "letters": ops.LETTERS,
+        "period": period, "title": ops.period_title(period), "status": ops.period_status(period, ctx.now),
+        "results": results, "locked": locked, "letters": ops.LETTERS,
         "takers": [{"member": members.get(o), "score": s} for o, s in takers],
-        "opens_local": period.opens_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
-        "closes_local": period.closes_at.astimezone(tz).strftime("%Y-%m-%dT%H:%M"),
+        "opens_local": _datetime_local(period.opens_at, ctx),
+        "closes_local": _datetime_local(period.closes_at, ctx),
         "question_ids": ",".join(str(s.question.id) for s in results.questions),
     })
 
@@ -123,16 +113,16 @@ async def period_page(request: web.Request) -> web.Response:
 async def edit_period(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     form = await request.post()
-    tz = _tz(request)
+    ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
             period = await _period_or_404(db, code)
-            opens = _local_input(str(form.get("opens_at", "")), tz) or period.opens_at
-            closes = _local_input(str(form.get("closes_at", "")), tz) or period.closes_at
-            await ops.update_period(db, period, opens_at=opens, closes_at=closes,
-                                    reveal=str(form.get("reveal", period.reveal)))
-            await _record(db, request, "quiz.period_edit", code, {
-                "opens_at": opens.isoformat(), "closes_at": closes.isoformat(), "reveal": period.reveal})
+            await ops.update_period(db, ctx, period, opens_at=_local_input(form.get("opens_at"), ctx),
+                                    closes_at=_local_input(form.get("closes_at"), ctx),
+                                    reveal=str(form.get("reveal", "")) or None)
+            await _record(db, ctx, "quiz.period_edit", code, {
+                "opens_at": period.opens_at.isoformat(), "closes_at": period.closes_at.isoformat(),
+                "reveal": period.reveal})
         await flash(request, "已保存")
     except ops.QuizError as exc:
         await flash(request, str(exc), "error")
@@ -143,25 +133,15 @@ async def period_questions(request: web.Request) -> web.Response:
     """Choose the period's questions (ids in order) or let the system draw them."""
     code = request.match_info["code"]
     form = await request.post()
-    settings = request.app[SETTINGS]
+    ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
             period = await _period_or_404(db, code)
             if form.get("draw"):
-                default = settings.quiz.questions_per_month if period.kind == "month" else settings.quiz.questions_per_half
-                raw = str(form.get("count", "")).strip()
-                count = int(raw) if raw.isdigit() and int(raw) > 0 else default
-                chosen = await ops.draw_questions(db, period, count, now=_now(request))
-                if not chosen:
-                    raise ops.QuizError("题库里没有可用的题目")
+                chosen = await ops.draw_questions(db, ctx, period, ops.parse_count(form.get("count")))
             else:
-                raw = str(form.get("ids", "")).replace("，", ",").replace(" ", ",")
-                try:
-                    ids = [int(x.lstrip("#")) for x in raw.split(",") if x.strip()]
-                except ValueError:
-                    raise ops.QuizError("请填写题目编号，用逗号分隔，例如 3,7,12") from None
-                chosen = await ops.set_period_questions(db, period, ids, now=_now(request))
-            await _record(db, request, "quiz.period_questions", code, {"ids": [q.id for q in chosen]})
+                chosen = await ops.set_period_questions(db, ctx, period, ops.parse_question_ids(form.get("ids")))
+            await _record(db, ctx, "quiz.period_questions", code, {"ids": [q.id for q in chosen]})
         await flash(request, f"本期题目已更新，共 {len(chosen)} 道")
     except ops.QuizError as exc:
         await flash(request, str(exc), "error")
@@ -183,20 +163,20 @@ def _row_button(q: ops.QuizQuestion, page: lists.ListPage) -> Markup:
 
 async def _remove_one(db, qid: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
     """批量移出题库, one question: the same operation and audit row as the row's button."""
-    q = await db.get(ops.QuizQuestion, qid)
+    q = await ops.get_question(db, qid)
     if q is None or q.deleted_at is not None:
         raise ops.QuizError(f"#{qid} 不在题库中")
-    await ops.delete_question(db, q, now=ctx.now)
+    await ops.delete_question(db, ctx.ops, q)
     await audit.record(db, staff_id=ctx.staff.id, action="quiz.question_delete", target=f"question:{qid}",
                        detail={"bulk": True}, now=ctx.now)
     return f"#{qid}"
 
 
 async def _restore_one(db, qid: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
-    q = await db.get(ops.QuizQuestion, qid)
+    q = await ops.get_question(db, qid)
     if q is None or q.deleted_at is None:
         raise ops.QuizError(f"#{qid} 没有被移出")
-    await ops.restore_question(db, q, now=ctx.now)
+    await ops.restore_question(db, ctx.ops, q)
     await audit.record(db, staff_id=ctx.staff.id, action="quiz.question_restore", target=f"question:{qid}",
                        detail={"bulk": True}, now=ctx.now)
     return f"#{qid}"
@@ -223,7 +203,8 @@ QUESTIONS = lists.ListView(
         lists.Column("stem", "题干", value=lambda q: q.stem,
                      render=lambda q, p: p.link(p.url("quiz.question", qid=q.id), q.stem)),
         lists.Column("options", "选项", render=_options_cell, export=False),
-        lists.Column("answer", "答案", value=lambda q: q.answer, css="qz-right"),
+        lists.Column("answer", "答案", value=lambda q: q.answer,
+                     render=lambda q, p: Markup('<span class="qz-right">{}</span>').format(q.answer)),
         lists.Column("topic", "专题", value=lambda q: q.topic or "—", sort=Q.topic),
         lists.Column("difficulty", "难度", value=lambda q: ops.DIFFICULTY.get(q.difficulty, q.difficulty),
                      sort=Q.difficulty),
@@ -243,10 +224,10 @@ QUESTIONS = lists.ListView(
         lists.Column("difficulty", "难度", value=lambda q: ops.DIFFICULTY.get(q.difficulty, "")),
     ]),
     actions=[
-        lists.BulkAction("remove", "批量移出题库", lists.each(_remove_one, errors=(ops.QuizError,)),
+        lists.BulkAction("remove", "批量移出题库", lists.each(_remove_one),
                          confirm="将所选 {n} 道题移出题库：以后不再被抽到，已有的作答记录保留。确定吗？",
                          shown=lambda st: not _removed_view(st)),
-        lists.BulkAction("restore", "批量恢复", lists.each(_restore_one, errors=(ops.QuizError,)),
+        lists.BulkAction("restore", "批量恢复", lists.each(_restore_one),
                          shown=_removed_view),
     ],
     unit="道",
@@ -256,22 +237,23 @@ QUESTIONS = lists.ListView(
 async def import_upload(request: web.Request) -> web.Response:
     """Import a CSV/XLSX file uploaded by staff: all rows or none."""
     form = await request.post()
+    ctx = ops_context(request)
     upload = form.get("file")
     if upload is None or not hasattr(upload, "file") or not upload.filename:
-        await flash(request, "请选择要导入的文件", "error")
+        await flash(request, "请选择要导入的文件。", "error")
         raise web.HTTPSeeOther(_url(request, "quiz.questions"))
     data = upload.file.read(MAX_UPLOAD + 1)
     if len(data) > MAX_UPLOAD:
-        await flash(request, "文件太大（上限 5MB）", "error")
+        await flash(request, "文件太大了（上限 5MB），请分成几个文件导入。", "error")
         raise web.HTTPSeeOther(_url(request, "quiz.questions"))
     async with db_session(request) as db, db.begin():
-        report = await quiz_import.import_questions(db, upload.filename, data, now=_now(request))
+        report = await quiz_import.import_questions(db, ctx, upload.filename, data)
         if report.ok:
-            await _record(db, request, "quiz.import", upload.filename[:128],
+            await _record(db, ctx, "quiz.import", upload.filename[:128],
                           {"added": report.added, "skipped": report.skipped})
     if not report.ok:
         await flash(request, f"没有导入任何题目，{upload.filename} 有 {len(report.errors)} 处问题："
-                    + report.error_text(sep="；"), "error")
+                    + report.error_text(sep=" "), "error")
     else:
         await flash(request, f"导入完成：新增 {report.added} 道" +
                     (f"，已在题库中跳过 {report.skipped} 道" if report.skipped else ""))
@@ -295,10 +277,11 @@ def _form_fields(form) -> dict:  # noqa: ANN001
 async def question_new(request: web.Request) -> web.Response:
     if request.method == "POST":
         fields = _form_fields(await request.post())
+        ctx = ops_context(request)
         try:
             async with db_session(request) as db, db.begin():
-                q = await ops.create_question(db, now=_now(request), source="后台录入", **fields)
-                await _record(db, request, "quiz.question_create", f"question:{q.id}")
+                q = await ops.create_question(db, ctx, source="后台录入", **fields)
+                await _record(db, ctx, "quiz.question_create", f"question:{q.id}")
         except ops.QuizError as exc:
             return render(request, "quiz/question_form.html", {"q": None, "form": fields, "error": str(exc),
                                                                "letters": ops.LETTERS}, status=400)
@@ -310,19 +293,20 @@ async def question_new(request: web.Request) -> web.Response:
 async def question_edit(request: web.Request) -> web.Response:
     qid = int(request.match_info["qid"])
     async with db_session(request) as db:
-        q = await db.get(ops.QuizQuestion, qid)
+        q = await ops.get_question(db, qid)
     if q is None:
         raise web.HTTPNotFound(text="没有这道题")
     if request.method == "POST":
         fields = _form_fields(await request.post())
+        ctx = ops_context(request)
         try:
             async with db_session(request) as db, db.begin():
-                q = await db.get(ops.QuizQuestion, qid)
-                changed = await ops.update_question(db, q, now=_now(request), **fields)
-                await _record(db, request, "quiz.question_edit", f"question:{qid}", {"rescored": changed})
+                q = await ops.get_question(db, qid)
+                changed = await ops.update_question(db, ctx, q, **fields)
+                await _record(db, ctx, "quiz.question_edit", f"question:{qid}", {"rescored": changed})
         except ops.QuizError as exc:
             async with db_session(request) as db:  # the failed transaction expired `q`: read it again
-                q = await db.get(ops.QuizQuestion, qid)
+                q = await ops.get_question(db, qid)
             return render(request, "quiz/question_form.html", {"q": q, "form": fields, "error": str(exc),
                                                                "letters": ops.LETTERS}, status=400)
         await flash(request, "已保存" + (f"；答案有改动，已重新判分 {changed} 份作答" if changed else ""))
@@ -334,33 +318,33 @@ async def question_delete(request: web.Request) -> web.Response:
     """Remove from the bank (soft) or restore: past answers are untouched."""
     qid = int(request.match_info["qid"])
     restore = request.path.endswith("/restore")
+    ctx = ops_context(request)
     async with db_session(request) as db, db.begin():
-        q = await db.get(ops.QuizQuestion, qid)
+        q = await ops.get_question(db, qid)
         if q is None:
             raise web.HTTPNotFound(text="没有这道题")
         if restore:
-            await ops.restore_question(db, q, now=_now(request))
+            await ops.restore_question(db, ctx, q)
         else:
-            await ops.delete_question(db, q, now=_now(request))
-        await _record(db, request, "quiz.question_restore" if restore else "quiz.question_delete", f"question:{qid}")
+            await ops.delete_question(db, ctx, q)
+        await _record(db, ctx, "quiz.question_restore" if restore else "quiz.question_delete", f"question:{qid}")
     await flash(request, f"题目 #{qid} 已恢复" if restore else f"题目 #{qid} 已移出题库（历史作答保留）")
     raise web.HTTPSeeOther(_url(request, "quiz.questions"))
 
 
 # ------------------------------------------------------------------ scores
-async def _table(request: web.Request, year: int) -> quiz_scores.YearTable:
-    q = request.app[SETTINGS].quiz
+async def _table(request: web.Request, ctx: OpsContext, year: int) -> quiz_scores.YearTable:
     async with db_session(request) as db:
-        table = await quiz_scores.year_table(db, year, _now(request), month_weight=q.month_weight,
-                                             half_weight=q.half_weight, with_all_chairs=True)
+        table = await quiz_scores.year_table(db, ctx, year, with_all_chairs=True)
         table.board = await quiz_scores.employer_board(db, table)  # type: ignore[attr-defined]
     return table
 
 
 async def scores_page(request: web.Request) -> web.Response:
     """Leaderboards (person; employer/community) and the year totals for the assessment."""
-    year = _year(request)
-    table = await _table(request, year)
+    ctx = ops_context(request)
+    year = _year(request, ctx)
+    table = await _table(request, ctx, year)
     chairs_only = request.query.get("chairs") == "1"
     rows = [r for r in table.rows if r.chair] if chairs_only else table.rows
     return render(request, "quiz/scores.html", {"year": year, "table": table, "rows": rows,
@@ -368,14 +352,15 @@ async def scores_page(request: web.Request) -> web.Response:
 
 
 async def export(request: web.Request) -> web.StreamResponse:
-    year = _year(request)
+    ctx = ops_context(request)
+    year = _year(request, ctx)
     fmt = request.match_info["fmt"]
-    table = await _table(request, year)
+    table = await _table(request, ctx, year)
     if request.query.get("chairs") == "1":
         table.rows = [r for r in table.rows if r.chair]
     header, rows = quiz_scores.year_export_rows(table)
     async with db_session(request) as db, db.begin():
-        await _record(db, request, "quiz.export", str(year), {"format": fmt, "rows": len(rows)})
+        await _record(db, ctx, "quiz.export", str(year), {"format": fmt, "rows": len(rows)})
     return spreadsheet_response(fmt, header, rows, filename=f"quiz-{year}", sheet=f"{year}年答题成绩")
 
 

@@ -9,13 +9,13 @@ import io
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.models.quiz import QuizQuestion
+from bot.operations import OpsContext
 from handlers.quiz.ops import LETTERS, QuizError, validate_question
 
 
@@ -55,7 +55,7 @@ class ImportReport:
     def error_text(self, limit: int = 20, sep: str = "\n") -> str:
         lines = [f"第 {line} 行：{msg}" if line else msg for line, msg in self.errors[:limit]]
         if len(self.errors) > limit:
-            lines.append(f"……另有 {len(self.errors) - limit} 处问题")
+            lines.append(f"……另有 {len(self.errors) - limit} 处问题。")
         return sep.join(lines)
 
 
@@ -87,7 +87,7 @@ def read_table(filename: str, data: bytes, progress: Progress = _no_progress
         try:
             wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise QuizError(f"无法读取 Excel 文件：{exc}") from None
+            raise QuizError(f"无法读取这个 Excel 文件（{exc}），请确认文件完好、是 .xlsx 格式。") from None
         ws = wb.worksheets[0]
         cells = progress(ws.iter_rows(values_only=True), ws.max_row or 0, "读取表格")
         rows = [(i, list(r)) for i, r in enumerate(cells, 1)]
@@ -100,17 +100,17 @@ def read_table(filename: str, data: bytes, progress: Progress = _no_progress
             except UnicodeDecodeError:
                 continue
         else:
-            raise QuizError("无法识别文件编码，请另存为 UTF-8 的 CSV")
+            raise QuizError("无法识别文件编码，请另存为 UTF-8 的 CSV。")
         reader = csv.reader(io.StringIO(text, newline=""))
         rows, start = [], 1
         for r in reader:
             rows.append((start, r))
             start = reader.line_num + 1
     else:
-        raise QuizError("只支持 .csv 或 .xlsx 文件")
+        raise QuizError("只支持 .csv 或 .xlsx 文件。")
     rows = [(i, r) for i, r in rows if any(c is not None and str(c).strip() for c in r)]
     if not rows:
-        raise QuizError("文件是空的")
+        raise QuizError("文件是空的。")
     return rows[0][0], rows[0][1], rows[1:]
 
 
@@ -125,7 +125,7 @@ def parse_questions(filename: str, data: bytes, progress: Progress = _no_progres
     missing = [t for t, k in (("题干", "stem"), ("答案", "answer"), ("选项A", "optA"), ("选项B", "optB"))
                if k not in cols]
     if missing:
-        return [], [(header_line, "缺少列：" + "、".join(missing) + "（第一行应是列名，见示例文件）")]
+        return [], [(header_line, "缺少列：" + "、".join(missing) + "（第一行应是列名，见示例文件）。")]
 
     def cell(r: list[Any], key: str) -> Any:
         i = cols.get(key)
@@ -147,14 +147,14 @@ def parse_questions(filename: str, data: bytes, progress: Progress = _no_progres
             errors.append((line, str(exc)))
             continue
         if q["stem"] in seen:
-            errors.append((line, f"与第 {seen[q['stem']]} 行的题干重复"))
+            errors.append((line, f"与第 {seen[q['stem']]} 行的题干重复。"))
             continue
         seen[q["stem"]] = line
         good.append((line, q))
     return good, errors
 
 
-async def import_questions(session: AsyncSession, filename: str, data: bytes, *, now: datetime,
+async def import_questions(session: AsyncSession, ctx: OpsContext, filename: str, data: bytes, *,
                            progress: Progress = _no_progress) -> ImportReport:
     """All or nothing: any bad row → nothing added and every problem reported with its line.
 
@@ -175,7 +175,7 @@ async def import_questions(session: AsyncSession, filename: str, data: bytes, *,
         if q["stem"] in existing:
             report.skipped += 1
             continue
-        session.add(QuizQuestion(**q, created_at=now, updated_at=now, source=source[:200]))
+        session.add(QuizQuestion(**q, created_at=ctx.now, updated_at=ctx.now, source=source[:200]))
         report.added += 1
         if i % 500 == 0:
             await session.flush()  # in batches, so the bar moves with the real work

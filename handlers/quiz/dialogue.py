@@ -8,16 +8,16 @@ Conversation (one state, `quiz:answer`, data {"p": period code, "q": question id
     成绩 ─▶ this year's scores and rank      解析 ─▶ answers and explanations once revealed
 
 What a worker may see about a period (score, answers, rank) follows one rule,
-`quiz_ops.TakerView`; every text here about a result goes through `result_text` or
+`ops.TakerView`; every text here about a result goes through `result_text` or
 `_done_text`, so the end of a test, 成绩 and 解析 always agree.
 
-Operations live in `handlers/quiz_ops.py`.
+Operations live in `handlers/quiz/ops.py` (called with `ctx.ops`); a refused one's
+`QuizError` is replied as it is.
 """
 from __future__ import annotations
 
 import re
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from bot.core.context import Ctx
 from bot.core.normalize import is_word
@@ -50,8 +50,6 @@ NEXT_UNKNOWN_NOTICE = "下一期的时间还没定。回复「答题提醒」，
 PREPARING = "「{title}」的题目还在准备中，请稍后再来。"
 ALL_DONE = "「{title}」的题目您都已经答完了，谢谢参与！"
 PAUSED = "好的，先暂停。已答的题目都保存好了，截至{until}，回复「答题」就能接着做。"
-CLOSED = "抱歉，「{title}」已经结束了，这次的答案没有计入。"
-ALREADY = "这道题您已经答过了（您的答案：{chosen}），每题只能作答一次。"
 RECORDED = "已记录您的答案：{chosen}。"
 RECORDED_SHORT = "已记录：{chosen}。"
 RIGHT = "✅ 回答正确！"
@@ -61,18 +59,14 @@ NOTICE_OFF = "好的，以后不再发送答题开始的提醒。想恢复时回
 NOTICE_UNAVAILABLE = "已记下您的需要。目前答题开始时暂不发送提醒，请留意公众号通知。"
 
 
-def _tz(ctx: Ctx) -> ZoneInfo:
-    return ZoneInfo(ctx.settings.app.timezone)
-
-
 def _local(ctx: Ctx, dt) -> str:  # noqa: ANN001
-    d = dt.astimezone(_tz(ctx))
+    d = ctx.ops.local(dt)
     return f"{d.month}月{d.day}日 {d:%H:%M}"
 
 
 def _last_day(ctx: Ctx, period: QuizPeriod) -> str:
     """The last day of the window, e.g. 12月31日 (a window ends at midnight)."""
-    d = (period.closes_at - timedelta(seconds=1)).astimezone(_tz(ctx))
+    d = ops.last_day(period, ctx.ops.tz)
     return f"{d.month}月{d.day}日"
 
 
@@ -94,7 +88,7 @@ def feedback_text(period: QuizPeriod, q: QuizQuestion, chosen: str, correct: boo
 
 def result_text(ctx: Ctx, period: QuizPeriod, view: ops.TakerView) -> str:
     """The worker's result in one period, in the same words wherever they read it (成绩, 解析).
-    Partial progress never reads as a score (see quiz_ops.TakerView)."""
+    Partial progress never reads as a score (see ops.TakerView)."""
     day = _last_day(ctx, period)
     if view.status == "scheduled":
         return f"{_local(ctx, period.opens_at)}开始"
@@ -120,7 +114,7 @@ def _done_text(ctx: Ctx, period: QuizPeriod, view: ops.TakerView, *, finished_no
 
 
 async def _next_period_text(ctx: Ctx) -> str:
-    nxt = await ops.next_period(ctx.session, ctx.now)
+    nxt = await ops.next_period(ctx.session, ctx.ops)
     if nxt is None:
         return _next_unknown(ctx)
     return NEXT_AT.format(title=ops.period_title(nxt), when=_local(ctx, nxt.opens_at))
@@ -164,10 +158,10 @@ async def start_test(ctx: Ctx) -> str:
 
 
 async def _start(ctx: Ctx, kinds: tuple[str, ...]) -> str:
-    periods = [p for p in await ops.open_periods(ctx.session, ctx.now) if p.kind in kinds]
+    periods = [p for p in await ops.open_periods(ctx.session, ctx.ops) if p.kind in kinds]
     if not periods:
         if "month" not in kinds:
-            nxt = await _next_of_kind(ctx, "half")
+            nxt = await ops.next_period(ctx.session, ctx.ops, "half")
             return ("现在没有进行中的半年测试。" +
                     (NEXT_AT.format(title=ops.period_title(nxt), when=_local(ctx, nxt.opens_at)) if nxt
                      else _next_unknown(ctx)))
@@ -183,16 +177,9 @@ async def _start(ctx: Ctx, kinds: tuple[str, ...]) -> str:
         done_titles.append(period)
     if preparing and not done_titles:
         return PREPARING.format(title=ops.period_title(preparing[0]))
-    views = await quiz_scores.taker_views(ctx.session, done_titles, ctx.openid, ctx.now)
+    views = await quiz_scores.taker_views(ctx.session, ctx.ops, done_titles, ctx.openid)
     text = "\n".join(_done_text(ctx, p, views[p.id]) for p in done_titles)
     return text + "\n" + await _next_period_text(ctx)
-
-
-async def _next_of_kind(ctx: Ctx, kind: str) -> QuizPeriod | None:
-    for p in await ops.list_periods(ctx.session):
-        if p.kind == kind and p.opens_at > ctx.now:
-            return p
-    return None
 
 
 @router.state(STATE)
@@ -221,13 +208,12 @@ async def answer_question(ctx: Ctx) -> str | None:
     if hint:
         return await _reask(ctx, period, question, hint)
     try:
-        answer = await ops.record_answer(ctx.session, period, question, ctx.openid, letters, now=ctx.now)
+        answer = await ops.record_answer(ctx.session, ctx.ops, period, question, ctx.openid, letters)
         feedback = feedback_text(period, question, answer.chosen, answer.correct)
-    except ops.WindowClosed:
-        ctx.dialogue.clear()
-        return CLOSED.format(title=ops.period_title(period)) + "\n" + await _next_period_text(ctx)
+    except ops.WindowClosed as exc:
+        return await _closed(ctx, exc)
     except ops.AlreadyAnswered as exc:
-        feedback = ALREADY.format(chosen=exc.answer.chosen if exc.answer else letters)
+        feedback = str(exc)
     nxt, num, total = await ops.next_question(ctx.session, period, ctx.openid)
     if nxt is not None:
         return await _ask(ctx, period, nxt, num, total, feedback)
@@ -237,14 +223,19 @@ async def answer_question(ctx: Ctx) -> str | None:
 
 async def _reask(ctx: Ctx, period: QuizPeriod, q: QuizQuestion, hint: str) -> str:
     if ops.period_status(period, ctx.now) != "open":
-        ctx.dialogue.clear()
-        return CLOSED.format(title=ops.period_title(period)) + "\n" + await _next_period_text(ctx)
+        return await _closed(ctx, ops.WindowClosed(period))
     _, num, total = await ops.next_question(ctx.session, period, ctx.openid)
     return await _ask(ctx, period, q, num, total, hint)
 
 
+async def _closed(ctx: Ctx, exc: ops.WindowClosed) -> str:
+    """The period closed while a question was on the table: say so and when the next one opens."""
+    ctx.dialogue.clear()
+    return str(exc) + "\n" + await _next_period_text(ctx)
+
+
 async def _finished(ctx: Ctx, period: QuizPeriod) -> str:
-    view = await quiz_scores.taker_view(ctx.session, period, ctx.openid, ctx.now)
+    view = await quiz_scores.taker_view(ctx.session, ctx.ops, period, ctx.openid)
     return _done_text(ctx, period, view, finished_now=True)
 
 
@@ -253,16 +244,16 @@ async def show_scores(ctx: Ctx) -> str:
     """This year's result per period, the year-end score and rank over the closed periods
     (last year's early in a year, before the taker has answered anything new)."""
     year = ctx.local_now.year
-    views = await _year_views(ctx, year)
+    views = await quiz_scores.year_views(ctx.session, ctx.ops, year, ctx.openid)
     if not any(v.took_part for _, v in views):
         # Early in a year the taker still wants last year's results (the H2 test just closed).
-        last = await _year_views(ctx, year - 1)
+        last = await quiz_scores.year_views(ctx.session, ctx.ops, year - 1, ctx.openid)
         if not any(v.took_part for _, v in last):
             return f"您{year}年还没有参加过答题。回复「答题」试试吧！"
         year, views = year - 1, last
     lines = [f"您{year}年的答题成绩："]
     lines += [f"· {ops.period_title(p)}：{result_text(ctx, p, v)}" for p, v in views]
-    table = await _year_table(ctx, year)
+    table = await quiz_scores.year_table(ctx.session, ctx.ops, year, only_revealed=True)
     row = table.for_openid(ctx.openid)
     if row is not None:
         lines.append(f"已结束的期次：参与 {row.taken}/{row.held} 期，综合得分 {row.total:g} 分，"
@@ -272,19 +263,6 @@ async def show_scores(ctx: Ctx) -> str:
         names = "、".join(f"「{ops.period_title(p)}」" for p in pending)
         lines.append(f"{names}结束后" + ("计入综合得分和排名。" if row is not None else "公布综合得分和排名。"))
     return "\n".join(lines)
-
-
-async def _year_views(ctx: Ctx, year: int) -> list[tuple[QuizPeriod, ops.TakerView]]:
-    """The year's periods opened so far, each with what this taker may see about it."""
-    periods = [p for p in await ops.list_periods(ctx.session, year) if p.opens_at <= ctx.now]
-    views = await quiz_scores.taker_views(ctx.session, periods, ctx.openid, ctx.now)
-    return [(p, views[p.id]) for p in periods]
-
-
-async def _year_table(ctx: Ctx, year: int) -> quiz_scores.YearTable:
-    q = ctx.settings.quiz
-    return await quiz_scores.year_table(ctx.session, year, ctx.now, month_weight=q.month_weight,
-                                        half_weight=q.half_weight, only_revealed=True)
 
 
 @router.on(text_matches(r"(解析|答案解析|查看解析)(\s*\d{4}-(\d{2}|[Hh][12]))?", keyword=True))
@@ -303,7 +281,7 @@ async def show_explanations(ctx: Ctx) -> str:
             return "您还没有答过题，暂时没有可查看的解析。回复「答题」参加吧！"
         period, others = taken[0], taken[1:]
     title = ops.period_title(period)
-    view = await quiz_scores.taker_view(ctx.session, period, ctx.openid, ctx.now)
+    view = await quiz_scores.taker_view(ctx.session, ctx.ops, period, ctx.openid)
     if view.status == "scheduled":
         return f"「{title}」还没开始，{_local(ctx, period.opens_at)}开始后回复「答题」参加。"
     if view.waits_for_close:
@@ -339,12 +317,12 @@ def _see_also(ctx: Ctx, others: list[QuizPeriod]) -> str:
 @router.on(text_is("答题提醒", "订阅答题提醒", "开启答题提醒"))
 async def subscribe_notice(ctx: Ctx) -> str:
     """Ask to be told when a new quiz period opens."""
-    await ops.set_notice(ctx.session, ctx.openid, True, ctx.now)
+    await ops.set_notice(ctx.session, ctx.ops, ctx.openid, True)
     return NOTICE_ON if ctx.settings.quiz.notify_on_open else NOTICE_UNAVAILABLE
 
 
 @router.on(text_is("退订答题提醒", "取消答题提醒", "关闭答题提醒"))
 async def unsubscribe_notice(ctx: Ctx) -> str:
     """Stop the "a new quiz is open" messages."""
-    await ops.set_notice(ctx.session, ctx.openid, False, ctx.now)
+    await ops.set_notice(ctx.session, ctx.ops, ctx.openid, False)
     return NOTICE_OFF

@@ -16,11 +16,9 @@ from bot.jobs import JobContext, JobSpec
 
 async def open_periods(ctx: JobContext) -> dict[str, Any]:
     """Prepare periods that have opened and notify their takers."""
-    now = ctx.clock.now()
-    q = ctx.settings.quiz
     async with ctx.sessionmaker() as session, session.begin():
-        drawn = await ops.draw_missing(session, now, per_month=q.questions_per_month, per_half=q.questions_per_half)
-        queued = await ops.queue_open_notices(session, now, ctx.settings.app.timezone) if q.notify_on_open else 0
+        drawn = await ops.draw_missing(session, ctx.ops)
+        queued = await ops.queue_open_notices(session, ctx.ops)
     return {"drawn": drawn, "queued": queued}
 
 

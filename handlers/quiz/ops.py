@@ -1,9 +1,10 @@
 """Quiz operations: letters, periods, the question bank, answering, open notices.
 
-Plain async functions taking a session and a time; the bot handlers, admin
-pages, CLI and jobs all call these. Nothing here knows WeChat or aiohttp.
-Importing questions lives in `handlers.quiz_import`; scores, rankings and the
-year-end export in `handlers.quiz_scores`.
+Every operation follows `bot.operations`: `async def verb_object(session, ctx: OpsContext, ...)`,
+the clock, timezone and settings from `ctx`; a refused one raises `QuizError` (a `DomainError`)
+whose text is shown as it is. The dialogue, the admin pages, the CLI and the job all call these;
+nothing here knows WeChat or aiohttp. Importing questions lives in `handlers.quiz.bank_import`;
+scores, rankings and the year-end export in `handlers.quiz.scores`.
 """
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.db.models.core import Member
+from bot.operations import DomainError, OpsContext
 from bot.db.models.quiz import QuizAnswer, QuizNotice, QuizPeriod, QuizPeriodQuestion, QuizQuestion
 
 
@@ -35,8 +36,8 @@ MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 HALF_RE = re.compile(r"^(\d{4})-H([12])$")
 
 
-class QuizError(Exception):
-    """A refused operation, worded for staff (Chinese)."""
+class QuizError(DomainError):
+    """A refused quiz operation; `str(exc)` is a complete sentence for the person (staff or taker)."""
 
 
 # ------------------------------------------------------------------ letters
@@ -106,28 +107,57 @@ def parse_period_code(code: str) -> PeriodCode:
     m = HALF_RE.match(code)
     if m:
         return PeriodCode(code, "half", int(m[1]), int(m[2]))
-    raise QuizError(f"期次「{code}」格式不对：每月写 2026-12，半年测试写 2026-H2")
+    raise QuizError(f"期次「{code}」格式不对：每月写 2026-12，半年测试写 2026-H2。")
 
 
-def default_window(pc: PeriodCode, tz: str) -> tuple[datetime, datetime]:
-    """Month: the whole month. Half-year test: the half's last month (June / December)."""
-    zone = ZoneInfo(tz)
+def default_window(pc: PeriodCode, tz: tzinfo) -> tuple[datetime, datetime]:
+    """Month: the whole month. Half-year test: the half's last month (June / December); local midnights in `tz`."""
     month = pc.part if pc.kind == "month" else pc.part * 6
-    opens = datetime(pc.year, month, 1, tzinfo=zone)
-    closes = datetime(pc.year + 1, 1, 1, tzinfo=zone) if month == 12 else datetime(pc.year, month + 1, 1, tzinfo=zone)
+    opens = datetime(pc.year, month, 1, tzinfo=tz)
+    closes = datetime(pc.year + 1, 1, 1, tzinfo=tz) if month == 12 else datetime(pc.year, month + 1, 1, tzinfo=tz)
     return opens, closes
 
 
-def parse_local_time(value: str | None, tz: str) -> datetime | None:
-    """A local date or date-time typed by staff (`2026-12-01`, `2026-12-01T08:00`) as an aware datetime."""
+def parse_local_time(value: str | None, tz: tzinfo) -> datetime | None:
+    """A local date or date-time typed by staff (`2026-12-01`, `2026-12-01T08:00`) as an aware datetime in `tz`."""
     value = (value or "").strip()
     if not value:
         return None
     try:
         dt = datetime.fromisoformat(value)
     except ValueError:
-        raise QuizError(f"时间格式不对：{value}（例如 2026-12-01 或 2026-12-01T08:00）") from None
-    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo(tz))
+        raise QuizError(f"时间「{value}」的格式不对，请写成 2026-12-01 或 2026-12-01T08:00。") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=tz)
+
+
+def parse_question_ids(raw: str | None) -> list[int]:
+    """Question numbers as staff type them: `3,7,12`, `#3，#7`, `3 7 12`."""
+    parts = str(raw or "").replace("，", ",").replace("、", ",").replace(" ", ",").split(",")
+    try:
+        return [int(x.strip().lstrip("#")) for x in parts if x.strip()]
+    except ValueError:
+        raise QuizError("请填写题目编号，用逗号分隔，例如 3,7,12。") from None
+
+
+def parse_count(raw: Any) -> int | None:
+    """A number of questions typed by staff; None when left blank (the default applies)."""
+    s = str(raw if raw is not None else "").strip()
+    if not s:
+        return None
+    if not s.isdigit() or int(s) < 1:
+        raise QuizError("题目数量请填正整数，例如 10。")
+    return int(s)
+
+
+def default_count(settings: Any, kind: str) -> int:
+    """How many questions a period of `kind` gets when staff do not say (`[quiz]` settings)."""
+    q = settings.quiz
+    return q.questions_per_month if kind == "month" else q.questions_per_half
+
+
+def last_day(period: QuizPeriod, tz: tzinfo) -> datetime:
+    """The last local moment of the window (a window ends at midnight: its day is the one before)."""
+    return (period.closes_at - timedelta(seconds=1)).astimezone(tz)
 
 
 def period_status(period: QuizPeriod, now: datetime) -> str:
@@ -217,11 +247,6 @@ def what_taker_sees(period: QuizPeriod, now: datetime, answered: int = 0, total:
     return TakerView(period_status(period, now), period.reveal, answered, total, correct)
 
 
-def answer_visible(period: QuizPeriod, now: datetime, answered: bool) -> bool:
-    """May a taker see a question's correct answer and explanation now? (TakerView's rule.)"""
-    return what_taker_sees(period, now).answer_visible(answered)
-
-
 def period_title(period: QuizPeriod) -> str:
     return period.title or parse_period_code(period.code).title
 
@@ -237,39 +262,43 @@ async def list_periods(session: AsyncSession, year: int | None = None) -> list[Q
     return list(await session.scalars(q))
 
 
-async def open_periods(session: AsyncSession, now: datetime) -> list[QuizPeriod]:
-    """Periods whose window contains `now`: month first, then the half-year test."""
+async def open_periods(session: AsyncSession, ctx: OpsContext) -> list[QuizPeriod]:
+    """Periods open now: month first, then the half-year test."""
+    now = ctx.now
     rows = await session.scalars(select(QuizPeriod).where(QuizPeriod.opens_at <= now, QuizPeriod.closes_at > now))
     return sorted(rows, key=lambda p: (p.kind != "month", p.opens_at))
 
 
-async def next_period(session: AsyncSession, now: datetime) -> QuizPeriod | None:
-    return await session.scalar(
-        select(QuizPeriod).where(QuizPeriod.opens_at > now).order_by(QuizPeriod.opens_at).limit(1))
+async def next_period(session: AsyncSession, ctx: OpsContext, kind: str | None = None) -> QuizPeriod | None:
+    """The next period to open (of `kind`, month | half, when given)."""
+    q = select(QuizPeriod).where(QuizPeriod.opens_at > ctx.now)
+    if kind is not None:
+        q = q.where(QuizPeriod.kind == kind)
+    return await session.scalar(q.order_by(QuizPeriod.opens_at).limit(1))
 
 
 async def create_period(
-    session: AsyncSession, code: str, *, now: datetime, tz: str, count: int | None = None,
+    session: AsyncSession, ctx: OpsContext, code: str, *, count: int | None = None,
     opens_at: datetime | None = None, closes_at: datetime | None = None, reveal: str = "immediate",
-    question_ids: Sequence[int] | None = None, draw: bool = True, per_month: int = 1, per_half: int = 10,
+    question_ids: Sequence[int] | None = None, draw: bool = True,
 ) -> QuizPeriod:
-    """Create a period; questions are the given ids, or drawn (`count`, default by kind)."""
+    """Create a period; questions are the given ids, or drawn (`count`, default by kind from the settings).
+    The window defaults to the local month (half-year test: June / December) in `ctx.tz`."""
     pc = parse_period_code(code)
     if await get_period(session, pc.code) is not None:
-        raise QuizError(f"期次 {pc.code} 已经存在")
-    d_open, d_close = default_window(pc, tz)
+        raise QuizError(f"期次 {pc.code} 已经存在。")
+    d_open, d_close = default_window(pc, ctx.tz)
     opens_at, closes_at = opens_at or d_open, closes_at or d_close
     _check_window(opens_at, closes_at)
-    if reveal not in REVEAL_MODES:
-        raise QuizError("公布方式只能是 immediate（立即）或 after_close（结束后）")
+    _check_reveal(reveal)
     period = QuizPeriod(code=pc.code, kind=pc.kind, year=pc.year, title=pc.title, opens_at=opens_at,
-                        closes_at=closes_at, reveal=reveal, created_at=now)
+                        closes_at=closes_at, reveal=reveal, created_at=ctx.now)
     session.add(period)
     await session.flush()
     if question_ids:
-        await set_period_questions(session, period, question_ids, now=now)
+        await set_period_questions(session, ctx, period, question_ids)
     elif draw:
-        await draw_questions(session, period, count or (per_month if pc.kind == "month" else per_half), now=now)
+        await _draw(session, ctx, period, count)
     return period
 
 
@@ -277,14 +306,22 @@ def _check_window(opens_at: datetime, closes_at: datetime) -> None:
     if opens_at.tzinfo is None or closes_at.tzinfo is None:
         raise ValueError("period windows must be timezone-aware")
     if closes_at <= opens_at:
-        raise QuizError("结束时间要晚于开始时间")
+        raise QuizError("结束时间要晚于开始时间。")
 
 
-async def update_period(session: AsyncSession, period: QuizPeriod, *, opens_at: datetime, closes_at: datetime,
-                        reveal: str) -> None:
-    _check_window(opens_at, closes_at)
+def _check_reveal(reveal: str) -> None:
     if reveal not in REVEAL_MODES:
-        raise QuizError("公布方式只能是立即公布或结束后公布")
+        raise QuizError("公布方式只能是立即公布（immediate）或结束后公布（after_close）。")
+
+
+async def update_period(session: AsyncSession, ctx: OpsContext, period: QuizPeriod, *,
+                        opens_at: datetime | None = None, closes_at: datetime | None = None,
+                        reveal: str | None = None) -> None:
+    """Change the window or when answers are revealed; what is not given stays."""
+    opens_at, closes_at = opens_at or period.opens_at, closes_at or period.closes_at
+    reveal = reveal or period.reveal
+    _check_window(opens_at, closes_at)
+    _check_reveal(reveal)
     period.opens_at, period.closes_at, period.reveal = opens_at, closes_at, reveal
 
 
@@ -301,18 +338,23 @@ async def _answer_count(session: AsyncSession, period: QuizPeriod) -> int:
                                 .where(QuizAnswer.period_id == period.id)) or 0
 
 
-async def set_period_questions(session: AsyncSession, period: QuizPeriod, question_ids: Sequence[int], *,
-                               now: datetime) -> list[QuizQuestion]:
+async def questions_locked(session: AsyncSession, period: QuizPeriod) -> bool:
+    """Once anyone has answered, the period's questions can no longer be changed."""
+    return await _answer_count(session, period) > 0
+
+
+async def set_period_questions(session: AsyncSession, ctx: OpsContext, period: QuizPeriod,
+                               question_ids: Sequence[int]) -> list[QuizQuestion]:
     """Choose the period's questions (in this order). Refused once anyone has answered."""
-    if await _answer_count(session, period):
-        raise QuizError("本期已经有人作答，不能再更换题目")
+    if await questions_locked(session, period):
+        raise QuizError("本期已经有人作答，不能再更换题目。")
     ids = list(dict.fromkeys(int(i) for i in question_ids))
     if not ids:
-        raise QuizError("请至少选择一道题")
+        raise QuizError("请至少选择一道题。")
     found = {q.id: q for q in await session.scalars(select(QuizQuestion).where(QuizQuestion.id.in_(ids)))}
     missing = [i for i in ids if i not in found or found[i].deleted_at is not None]
     if missing:
-        raise QuizError("题目不存在或已删除：" + "、".join(f"#{i}" for i in missing))
+        raise QuizError("题目 " + "、".join(f"#{i}" for i in missing) + " 不存在或已移出题库。")
     old = await session.scalars(select(QuizPeriodQuestion).where(QuizPeriodQuestion.period_id == period.id))
     for row in old:
         await session.delete(row)
@@ -323,9 +365,19 @@ async def set_period_questions(session: AsyncSession, period: QuizPeriod, questi
     return [found[i] for i in ids]
 
 
-async def draw_questions(session: AsyncSession, period: QuizPeriod, count: int, *, now: datetime,
+async def draw_questions(session: AsyncSession, ctx: OpsContext, period: QuizPeriod, count: int | None = None, *,
                          rng: random.Random | None = None) -> list[QuizQuestion]:
-    """Let the system pick: questions not yet used this year first, then the least used ones."""
+    """Let the system pick `count` (default by kind from the settings); refused when the bank is empty."""
+    chosen = await _draw(session, ctx, period, count, rng=rng)
+    if not chosen:
+        raise QuizError("题库里没有可用的题目，请先导入题目。")
+    return chosen
+
+
+async def _draw(session: AsyncSession, ctx: OpsContext, period: QuizPeriod, count: int | None = None, *,
+                rng: random.Random | None = None) -> list[QuizQuestion]:
+    """Questions not yet used this year first, then the least used ones; [] when the bank is empty."""
+    count = count or default_count(ctx.settings, period.kind)
     bank = list(await session.scalars(select(QuizQuestion).where(QuizQuestion.deleted_at.is_(None))))
     if not bank:
         return []
@@ -339,17 +391,17 @@ async def draw_questions(session: AsyncSession, period: QuizPeriod, count: int, 
     rng.shuffle(bank)
     bank.sort(key=lambda q: used.get(q.id, 0))  # stable: shuffled within each usage count
     chosen = bank[:count]
-    return await set_period_questions(session, period, [q.id for q in chosen], now=now)
+    return await set_period_questions(session, ctx, period, [q.id for q in chosen])
 
 
 # ------------------------------------------------------------------ bank
 def normalise_answer(raw: str, n_options: int) -> str:
     letters = parse_letters(raw or "")
     if not letters:
-        raise QuizError("正确答案请填选项字母，如 B 或 AC")
+        raise QuizError("正确答案请填选项字母，如 B 或 AC。")
     hint = check_letters(letters, n_options)
     if hint:
-        raise QuizError(f"正确答案只能在 A–{LETTERS[n_options - 1]} 之中")
+        raise QuizError(f"正确答案只能在 A–{LETTERS[n_options - 1]} 之中。")
     return letters
 
 
@@ -361,7 +413,7 @@ def parse_difficulty(raw: Any) -> int:
         return 1
     if s in ("难", "困难", "较难", "3", "3.0"):
         return 3
-    raise QuizError("难度请填 易/中/难 或 1/2/3")
+    raise QuizError("难度请填 易/中/难 或 1/2/3。")
 
 
 def clean_options(options: Iterable[Any]) -> list[str]:
@@ -370,9 +422,9 @@ def clean_options(options: Iterable[Any]) -> list[str]:
     while opts and not opts[-1]:
         opts.pop()
     if any(not o for o in opts):
-        raise QuizError("选项要从 A 开始连续填写，中间不能留空")
+        raise QuizError("选项要从 A 开始连续填写，中间不能留空。")
     if not 2 <= len(opts) <= 6:
-        raise QuizError("每题需要 2–6 个选项")
+        raise QuizError("每题需要 2–6 个选项。")
     return opts
 
 
@@ -381,7 +433,7 @@ def validate_question(stem: Any, options: Iterable[Any], answer: Any, explanatio
     """Check one question's fields; returns the cleaned values or raises QuizError."""
     stem_s = ("" if stem is None else str(stem)).strip()
     if not stem_s:
-        raise QuizError("题干不能为空")
+        raise QuizError("题干不能为空。")
     opts = clean_options(options)
     return {
         "stem": stem_s, "options": opts, "answer": normalise_answer(str(answer or ""), len(opts)),
@@ -391,21 +443,26 @@ def validate_question(stem: Any, options: Iterable[Any], answer: Any, explanatio
     }
 
 
-async def create_question(session: AsyncSession, *, now: datetime, source: str = "", **fields: Any) -> QuizQuestion:
+async def get_question(session: AsyncSession, qid: int) -> QuizQuestion | None:
+    """A question by number, also one removed from the bank."""
+    return await session.get(QuizQuestion, qid)
+
+
+async def create_question(session: AsyncSession, ctx: OpsContext, *, source: str = "", **fields: Any) -> QuizQuestion:
     values = validate_question(**fields)
-    q = QuizQuestion(**values, created_at=now, updated_at=now, source=source[:200])
+    q = QuizQuestion(**values, created_at=ctx.now, updated_at=ctx.now, source=source[:200])
     session.add(q)
     await session.flush()
     return q
 
 
-async def update_question(session: AsyncSession, q: QuizQuestion, *, now: datetime, **fields: Any) -> int:
+async def update_question(session: AsyncSession, ctx: OpsContext, q: QuizQuestion, **fields: Any) -> int:
     """Edit a question. If its key changed, answers already given are re-marked; returns how many changed."""
     values = validate_question(**fields)
     key_changed = values["answer"] != q.answer
     for k, v in values.items():
         setattr(q, k, v)
-    q.updated_at = now
+    q.updated_at = ctx.now
     if not key_changed:
         return 0
     answers = list(await session.scalars(select(QuizAnswer).where(QuizAnswer.question_id == q.id)))
@@ -418,15 +475,15 @@ async def update_question(session: AsyncSession, q: QuizQuestion, *, now: dateti
     return changed
 
 
-async def delete_question(session: AsyncSession, q: QuizQuestion, *, now: datetime) -> None:
+async def delete_question(session: AsyncSession, ctx: OpsContext, q: QuizQuestion) -> None:
     """Remove from the bank (soft): past periods and answers keep it."""
-    q.deleted_at = now
-    q.updated_at = now
+    q.deleted_at = ctx.now
+    q.updated_at = ctx.now
 
 
-async def restore_question(session: AsyncSession, q: QuizQuestion, *, now: datetime) -> None:
+async def restore_question(session: AsyncSession, ctx: OpsContext, q: QuizQuestion) -> None:
     q.deleted_at = None
-    q.updated_at = now
+    q.updated_at = ctx.now
 
 
 async def list_questions(session: AsyncSession, *, search: str = "", topic: str = "", deleted: bool = False,
@@ -498,28 +555,36 @@ async def next_question(session: AsyncSession, period: QuizPeriod, openid: str
     return None, len(questions), len(questions)
 
 
-class AlreadyAnswered(Exception):
-    def __init__(self, answer: QuizAnswer | None) -> None:
-        super().__init__("already answered")
+class AlreadyAnswered(QuizError):
+    """A second attempt at a question: the first answer stands."""
+
+    def __init__(self, answer: QuizAnswer | None, letters: str) -> None:
+        chosen = answer.chosen if answer is not None else letters
+        super().__init__(f"这道题您已经答过了（您的答案：{chosen}），每题只能作答一次。")
         self.answer = answer
 
 
-class WindowClosed(Exception):
-    pass
+class WindowClosed(QuizError):
+    """An answer outside the period's window: not counted."""
+
+    def __init__(self, period: QuizPeriod) -> None:
+        super().__init__(f"抱歉，「{period_title(period)}」已经结束了，这次的答案没有计入。")
+        self.period = period
 
 
-async def record_answer(session: AsyncSession, period: QuizPeriod, question: QuizQuestion, openid: str,
-                        letters: str, *, now: datetime) -> QuizAnswer:
-    """Store the one attempt. Refused after the window; a second attempt raises AlreadyAnswered.
+async def record_answer(session: AsyncSession, ctx: OpsContext, period: QuizPeriod, question: QuizQuestion,
+                        openid: str, letters: str) -> QuizAnswer:
+    """Store the one attempt. Refused after the window (WindowClosed); a second attempt raises AlreadyAnswered.
 
     The unique constraint is the guard (a savepoint keeps the caller's transaction usable).
     """
+    now = ctx.now
     if period_status(period, now) != "open":
-        raise WindowClosed()
+        raise WindowClosed(period)
     existing = await session.scalar(select(QuizAnswer).where(
         QuizAnswer.period_id == period.id, QuizAnswer.question_id == question.id, QuizAnswer.openid == openid))
     if existing is not None:
-        raise AlreadyAnswered(existing)
+        raise AlreadyAnswered(existing, letters)
     row = QuizAnswer(period_id=period.id, question_id=question.id, openid=openid, chosen=letters,
                      correct=letters == question.answer, answered_at=now)
     try:
@@ -527,16 +592,17 @@ async def record_answer(session: AsyncSession, period: QuizPeriod, question: Qui
             session.add(row)
             await session.flush()
     except IntegrityError:
-        raise AlreadyAnswered(None) from None
+        raise AlreadyAnswered(None, letters) from None
     return row
 
 
-async def set_notice(session: AsyncSession, openid: str, enabled: bool, now: datetime) -> None:
+async def set_notice(session: AsyncSession, ctx: OpsContext, openid: str, enabled: bool) -> None:
+    """Ask for (or opt out of) the "a new period is open" message."""
     row = await session.get(QuizNotice, openid)
     if row is None:
-        session.add(QuizNotice(openid=openid, enabled=enabled, updated_at=now))
+        session.add(QuizNotice(openid=openid, enabled=enabled, updated_at=ctx.now))
     else:
-        row.enabled, row.updated_at = enabled, now
+        row.enabled, row.updated_at = enabled, ctx.now
 
 
 # ------------------------------------------------------------------ notices
@@ -552,17 +618,20 @@ async def notice_recipients(session: AsyncSession) -> list[str]:
     return sorted(following)
 
 
-def open_notice_text(period: QuizPeriod, tz: str) -> str:
-    close = (period.closes_at - timedelta(seconds=1)).astimezone(ZoneInfo(tz))
+def open_notice_text(period: QuizPeriod, tz: tzinfo) -> str:
+    close = last_day(period, tz)
     what = "题目" if period.kind == "month" else "测试"
     return (f"【{period_title(period)}】{what}已经开始啦！回复「答题」即可参加，"
             f"{close.month}月{close.day}日前有效。不想收到提醒请回复「退订答题提醒」。")
 
 
-async def queue_open_notices(session: AsyncSession, now: datetime, tz: str) -> int:
-    """For every open period, queue one notice per subscribed taker (idempotent by outbox key)."""
+async def queue_open_notices(session: AsyncSession, ctx: OpsContext) -> int:
+    """When `[quiz] notify_on_open` is on: for every open period, queue one notice per subscribed
+    taker (idempotent by outbox key). Returns how many were queued."""
+    if not ctx.settings.quiz.notify_on_open:
+        return 0
     count = 0
-    for period in await open_periods(session, now):
+    for period in await open_periods(session, ctx):
         prefix = f"quiz:open:{period.code}:"
         if not await period_questions(session, period):
             continue  # nothing to answer yet: notify once questions are there
@@ -571,29 +640,29 @@ async def queue_open_notices(session: AsyncSession, now: datetime, tz: str) -> i
         recipients = [o for o in await notice_recipients(session) if o not in sent and o not in done]
         if not recipients:
             continue
-        text = open_notice_text(period, tz)
-        close = (period.closes_at - timedelta(seconds=1)).astimezone(ZoneInfo(tz))
+        text = open_notice_text(period, ctx.tz)
+        close = last_day(period, ctx.tz)
         template = {"kind": TEMPLATE_KIND, "data": {
             "first": f"{period_title(period)}已经开始", "keyword1": period_title(period),
             "keyword2": f"截至{close:%Y-%m-%d %H:%M}", "remark": "回复「答题」即可参加"}}
         for o in recipients:
-            row = await outbox.enqueue(session, key=prefix + o, openid=o, now=now, text=text,
+            row = await outbox.enqueue(session, key=prefix + o, openid=o, now=ctx.now, text=text,
                                        purpose=OPEN_PURPOSE, template=template)
             count += row is not None
     return count
 
 
-async def draw_missing(session: AsyncSession, now: datetime, *, per_month: int, per_half: int) -> list[str]:
-    """Periods open (or opening) with no questions get drawn ones; returns their codes."""
+async def draw_missing(session: AsyncSession, ctx: OpsContext) -> list[str]:
+    """Periods open now with no questions get drawn ones (count by kind from the settings); returns their codes."""
     done = []
+    now = ctx.now
     for period in await list_periods(session):
         if period.closes_at <= now:
             continue
         has = await session.scalar(select(func.count()).select_from(QuizPeriodQuestion)
                                    .where(QuizPeriodQuestion.period_id == period.id))
         if not has and period.opens_at <= now:
-            drawn = await draw_questions(session, period, per_month if period.kind == "month" else per_half,
-                                         now=now)
+            drawn = await _draw(session, ctx, period)
             if drawn:
                 done.append(period.code)
     return done

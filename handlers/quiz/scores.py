@@ -1,14 +1,14 @@
 """Quiz scores: per period, the year table and rankings, per-question results, the year-end export.
 
 Read-only operations over the answers; the bot (`成绩`), the admin pages and the
-CLI all call these.
+CLI all call these. Those that depend on the time or the settings take an `OpsContext`
+(`bot.operations`), the others just the session.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.validators import mask_phone
 from bot.db.models.core import Member
 from bot.db.models.quiz import QuizAnswer, QuizPeriod, QuizPeriodQuestion, QuizQuestion
+from bot.operations import OpsContext
 from handlers.chairs.ops import bound_chairs
 from handlers.quiz.ops import (LETTERS, TakerView, list_periods, percent, period_questions, period_title,
                                what_taker_sees)
@@ -52,9 +53,10 @@ async def period_scores(session: AsyncSession, period: QuizPeriod) -> dict[str, 
     return {o: PeriodScore(int(c or 0), int(n), total) for o, n, c in rows.all()}
 
 
-async def taker_views(session: AsyncSession, periods: Iterable[QuizPeriod], openid: str, now: datetime
+async def taker_views(session: AsyncSession, ctx: OpsContext, periods: Iterable[QuizPeriod], openid: str
                       ) -> dict[int, TakerView]:
-    """period id → what `openid` may see about it now (see quiz_ops.TakerView)."""
+    """period id → what `openid` may see about it now (see ops.TakerView)."""
+    now = ctx.now
     periods = list(periods)
     ids = [p.id for p in periods]
     if not ids:
@@ -73,8 +75,16 @@ async def taker_views(session: AsyncSession, periods: Iterable[QuizPeriod], open
     return views
 
 
-async def taker_view(session: AsyncSession, period: QuizPeriod, openid: str, now: datetime) -> TakerView:
-    return (await taker_views(session, [period], openid, now))[period.id]
+async def taker_view(session: AsyncSession, ctx: OpsContext, period: QuizPeriod, openid: str) -> TakerView:
+    return (await taker_views(session, ctx, [period], openid))[period.id]
+
+
+async def year_views(session: AsyncSession, ctx: OpsContext, year: int, openid: str
+                     ) -> list[tuple[QuizPeriod, TakerView]]:
+    """The year's periods opened so far, each with what `openid` may see about it."""
+    periods = [p for p in await list_periods(session, year) if p.opens_at <= ctx.now]
+    views = await taker_views(session, ctx, periods, openid)
+    return [(p, views[p.id]) for p in periods]
 
 
 @dataclass
@@ -116,13 +126,15 @@ def assessment(month_avg: float, half_avg: float, months: int, halves: int, mw: 
     return round(sum(v * w for v, w in parts) / weight, 1) if weight else 0.0
 
 
-async def year_table(session: AsyncSession, year: int, now: datetime, *, month_weight: float,
-                     half_weight: float, only_revealed: bool = False, with_all_chairs: bool = False
-                     ) -> YearTable:
+async def year_table(session: AsyncSession, ctx: OpsContext, year: int, *, only_revealed: bool = False,
+                     with_all_chairs: bool = False) -> YearTable:
     """Everyone who answered in `year`, scored over the periods opened so far, ranked by
-    participation rate then year-end score. Union chairs are marked; `with_all_chairs` adds
-    the bound chairs who never answered (0 %, for the year-end assessment). `only_revealed`
-    keeps the periods that count in the total and rank a worker sees: closed ones (TakerView.in_rank)."""
+    participation rate then year-end score (weights from `[quiz]`). Union chairs are marked;
+    `with_all_chairs` adds the bound chairs who never answered (0 %, for the year-end assessment).
+    `only_revealed` keeps the periods that count in the total and rank a worker sees: closed ones
+    (TakerView.in_rank)."""
+    now = ctx.now
+    month_weight, half_weight = ctx.settings.quiz.month_weight, ctx.settings.quiz.half_weight
     periods = [p for p in await list_periods(session, year) if p.opens_at <= now]
     if only_revealed:
         periods = [p for p in periods if what_taker_sees(p, now).in_rank]

@@ -1,11 +1,11 @@
 """活动报名: staff pages of trainings and events — publish, edit, cancel, sign-up lists,
 manual check-in, check-in code and QR, exports, and the training record (培训台账).
 
-All rules are in `handlers.signup_ops`; this module parses forms and renders.
+All rules and queries are in `handlers.signup.ops` (and the read-only `reports`); this module
+parses forms, calls them with `ops_context(request)` and renders (a refusal is shown as its text).
 """
 from __future__ import annotations
 
-import logging
 from datetime import date, datetime
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
@@ -13,15 +13,13 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.admin import audit, lists
-from bot.admin.auth import current_staff
 from bot.admin.export import spreadsheet_response
 from bot.admin.filters import mask
-from bot.admin.web import CLOCK, SETTINGS, db_session, flash, render
+from bot.admin.web import db_session, flash, ops_context, render
 from bot.db.models.signup import KINDS, Activity, Signup
+from bot.operations import OpsContext
 from handlers.signup import ops
 from handlers.signup import reports
-
-log = logging.getLogger(__name__)
 
 ROW_STATUS = {"confirmed": "报名成功", "waitlist": "候补", "cancelled": "已取消", "attended": "已签到"}
 VIA = {"code": "签到码", "qr": "扫码", "staff": "工作人员"}
@@ -29,23 +27,27 @@ CANCEL_REFUSED = {"attended": "该职工已签到，不能取消报名"}
 QR_IMAGE = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
 
 
-def _tz(request: web.Request) -> ZoneInfo:
-    return ZoneInfo(request.app[SETTINGS].app.timezone)
-
-
-def _now(request: web.Request) -> datetime:
-    return request.app[CLOCK].now()
-
-
 def _back(request: web.Request, activity_id: int) -> web.HTTPSeeOther:
     return web.HTTPSeeOther(str(request.app.router["signup.detail"].url_for(activity_id=str(activity_id))))
 
 
-async def _signup_of(db: Any, activity_id: int, signup_id: int) -> Signup:
-    s = await db.get(Signup, signup_id)
-    if s is None or s.activity_id != activity_id:
-        raise web.HTTPNotFound(text="没有这条报名")
-    return s
+async def _audit(db: Any, ctx: OpsContext, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    """The audit row of this staff action: who acts and when come from the context."""
+    await audit.record(db, staff_id=ctx.staff_id, action=action, target=target, detail=detail, now=ctx.now)
+
+
+async def _get_activity(db: Any, activity_id: int) -> Activity:
+    try:
+        return await ops.get_activity(db, activity_id)
+    except ops.SignupError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+
+
+async def _get_signup(db: Any, activity_id: int, signup_id: int) -> Signup:
+    try:
+        return await ops.get_signup(db, activity_id, signup_id)
+    except ops.SignupError as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
 
 
 # ----------------------------------------------------------------------------- list
@@ -79,7 +81,7 @@ ACTIVITIES = lists.ListView(
         lists.Column("title", "名称", value=lambda row: row.a.title, sort=A.title,
                      render=lambda row, p: p.link(p.url("signup.detail", activity_id=row.a.id), row.a.title)),
         lists.Column("starts", "时间", value=lambda row: row.a.starts_at, sort=A.starts_at,
-                     render=lambda row, p: ops.when_text(row.a, _tz(p.state.request))),
+                     render=lambda row, p: ops.when_text(row.a, p.state.ops.tz)),
         lists.Column("place", "地点", value=lambda row: row.a.place),
         lists.Column("seats", "报名 / 名额", value=lambda row: _seats(row.a), sort=A.taken),
         lists.Column("waiting", "候补", value=lambda row: row.counts.waiting),
@@ -131,14 +133,10 @@ def _parse_form(form: Any, tz: ZoneInfo) -> tuple[dict[str, str], dict[str, Any]
 
     capacity = None
     if values["capacity"]:
-        if values["capacity"].isdigit() and int(values["capacity"]) >= 1:
-            capacity = int(values["capacity"])
-        else:
+        try:
+            capacity = int(values["capacity"])  # at least 1: the operation says so
+        except ValueError:
             errors["capacity"] = "请填写正整数，不限人数请留空"
-    if not values["title"]:
-        errors["title"] = "请填写名称"
-    if not values["place"]:
-        errors["place"] = "请填写地点"
     fields = {"kind": values["kind"], "title": values["title"][:120], "description": values["description"],
               "place": values["place"][:200], "starts_at": when("starts_at"), "ends_at": when("ends_at"),
               "deadline": when("deadline", required=False), "capacity": capacity,
@@ -147,40 +145,37 @@ def _parse_form(form: Any, tz: ZoneInfo) -> tuple[dict[str, str], dict[str, Any]
 
 
 async def new_form(request: web.Request) -> web.Response:
-    return render(request, "signup/form.html", {"values": _form_values(None, _tz(request)), "errors": {},
-                                                "kinds": KINDS, "activity": None})
+    return render(request, "signup/form.html", {"values": _form_values(None, ops_context(request).tz),
+                                                "errors": {}, "kinds": KINDS, "activity": None})
 
 
 async def edit_form(request: web.Request) -> web.Response:
     async with db_session(request) as db:
-        a = await db.get(Activity, int(request.match_info["activity_id"]))
-    if a is None:
-        raise web.HTTPNotFound(text="没有这个活动")
-    return render(request, "signup/form.html", {"values": _form_values(a, _tz(request)), "errors": {},
+        a = await _get_activity(db, int(request.match_info["activity_id"]))
+    return render(request, "signup/form.html", {"values": _form_values(a, ops_context(request).tz), "errors": {},
                                                 "kinds": KINDS, "activity": a})
 
 
 async def save(request: web.Request) -> web.StreamResponse:
     """Create (no id) or edit an activity."""
-    staff = current_staff(request)
+    ctx = ops_context(request)
     aid = request.match_info.get("activity_id")
-    values, fields, errors = _parse_form(await request.post(), _tz(request))
+    values, fields, errors = _parse_form(await request.post(), ctx.tz)
     activity, told = None, 0
     if not errors:
         try:
             async with db_session(request) as db, db.begin():
                 if aid is None:
-                    activity = await ops.create_activity(db, _now(request), **fields)
+                    activity = await ops.create_activity(db, ctx, **fields)
                 else:
-                    activity, told = await ops.update_activity(db, _now(request), int(aid), **fields)
-                await audit.record(db, staff_id=staff.id, action="signup.create" if aid is None else "signup.edit",
-                                   target=f"activity:{activity.id}", detail={"title": activity.title},
-                                   now=_now(request))
+                    activity, told = await ops.update_activity(db, ctx, int(aid), **fields)
+                await _audit(db, ctx, "signup.create" if aid is None else "signup.edit", f"activity:{activity.id}",
+                             {"title": activity.title})
         except ops.SignupError as exc:
             errors["_"] = str(exc)
     if errors:
         async with db_session(request) as db:
-            current = await db.get(Activity, int(aid)) if aid else None
+            current = await ops.find_activity(db, int(aid)) if aid else None
         return render(request, "signup/form.html", {"values": values, "errors": errors, "kinds": KINDS,
                                                     "activity": current}, status=400)
     await flash(request, "活动已发布" if aid is None else
@@ -190,14 +185,13 @@ async def save(request: web.Request) -> web.StreamResponse:
 
 async def cancel(request: web.Request) -> web.StreamResponse:
     """Cancel the activity; everyone signed up or waitlisted is told through the outbox."""
-    staff = current_staff(request)
+    ctx = ops_context(request)
     aid = int(request.match_info["activity_id"])
     reason = str((await request.post()).get("reason", "")).strip()
     try:
         async with db_session(request) as db, db.begin():
-            told = await ops.cancel_activity(db, _now(request), aid, reason)
-            await audit.record(db, staff_id=staff.id, action="signup.cancel", target=f"activity:{aid}",
-                               detail={"reason": reason, "notified": told}, now=_now(request))
+            told = await ops.cancel_activity(db, ctx, aid, reason)
+            await _audit(db, ctx, "signup.cancel", f"activity:{aid}", {"reason": reason, "notified": told})
     except ops.SignupError as exc:
         raise web.HTTPNotFound(text=str(exc)) from None
     await flash(request, f"活动已取消，已通知 {told} 位报名和候补的职工")
@@ -207,36 +201,31 @@ async def cancel(request: web.Request) -> web.StreamResponse:
 # ----------------------------------------------------------------------------- detail
 async def detail(request: web.Request) -> web.Response:
     """One activity: facts, counts, check-in code and QR, the sign-up list."""
+    ctx = ops_context(request)
     aid = int(request.match_info["activity_id"])
     status = request.query.get("status", "")
     async with db_session(request) as db:
-        a = await db.get(Activity, aid)
-        if a is None:
-            raise web.HTTPNotFound(text="没有这个活动")
+        a = await _get_activity(db, aid)
         counts = await reports.counts(db, aid)
         rows = await reports.signup_rows(db, aid, status if status in ROW_STATUS else "")
-    settings = request.app[SETTINGS]
-    opens, closes = ops.checkin_window(a, settings.signup.checkin_before_minutes, settings.signup.checkin_after_minutes)
+    opens, closes = ops.checkin_window(ctx, a)
     fields = [{"name": "status", "label": "状态", "type": "select", "options": list(ROW_STATUS.items())}]
     return render(request, "signup/detail.html", {
         "a": a, "counts": counts, "rows": rows, "fields": fields, "labels": ROW_STATUS, "via": VIA,
-        "when": ops.when_text(a, _tz(request)), "opens": opens, "closes": closes,
+        "when": ops.when_text(a, ctx.tz), "opens": opens, "closes": closes,
         "qr_image": QR_IMAGE + a.qr_ticket if a.qr_ticket else "",
-        "online": not settings.wechat.offline, "export_query": request.rel_url.query_string,
+        "online": not ctx.settings.wechat.offline, "export_query": request.rel_url.query_string,
     })
 
 
 async def check_in(request: web.Request) -> web.StreamResponse:
     """Manual check-in by staff."""
-    staff = current_staff(request)
+    ctx = ops_context(request)
     aid, sid = int(request.match_info["activity_id"]), int(request.match_info["signup_id"])
     try:
         async with db_session(request) as db, db.begin():
-            s = await ops.staff_check_in(db, _now(request), sid)
-            if s.activity_id != aid:
-                raise ops.SignupError("没有这条报名")
-            await audit.record(db, staff_id=staff.id, action="signup.checkin", target=f"signup:{sid}",
-                               detail={"activity": aid}, now=_now(request))
+            s = await ops.staff_check_in(db, ctx, aid, sid)
+            await _audit(db, ctx, "signup.checkin", f"signup:{sid}", {"activity": aid})
         await flash(request, f"{s.name or '该职工'} 已签到")
     except ops.SignupError as exc:
         await flash(request, str(exc), "error")
@@ -245,14 +234,13 @@ async def check_in(request: web.Request) -> web.StreamResponse:
 
 async def cancel_one(request: web.Request) -> web.StreamResponse:
     """Staff cancel one sign-up (e.g. the worker phoned); the waitlist moves up."""
-    staff = current_staff(request)
+    ctx = ops_context(request)
     aid, sid = int(request.match_info["activity_id"]), int(request.match_info["signup_id"])
     async with db_session(request) as db, db.begin():
-        s = await _signup_of(db, aid, sid)
-        res = await ops.cancel_signup(db, _now(request), sid)
-        await audit.record(db, staff_id=staff.id, action="signup.cancel_one", target=f"signup:{sid}",
-                           detail={"activity": aid, "promoted": res.promoted.id if res.promoted else None},
-                           now=_now(request))
+        await _get_signup(db, aid, sid)
+        res = await ops.cancel_signup(db, ctx, sid)
+        await _audit(db, ctx, "signup.cancel_one", f"signup:{sid}",
+                     {"activity": aid, "promoted": res.promoted.id if res.promoted else None})
     if res.ok:
         await flash(request, "已取消该报名" + (f"，{res.promoted.name or '候补第一位'}已递补，并已发送通知"
                                               if res.promoted else ""))
@@ -263,32 +251,27 @@ async def cancel_one(request: web.Request) -> web.StreamResponse:
 
 async def reveal(request: web.Request) -> web.StreamResponse:
     """Show one worker's full phone number (audited), e.g. to phone an unreachable promotion."""
-    staff = current_staff(request)
+    ctx = ops_context(request)
     aid, sid = int(request.match_info["activity_id"]), int(request.match_info["signup_id"])
     async with db_session(request) as db, db.begin():
-        s = await _signup_of(db, aid, sid)
-        await audit.record(db, staff_id=staff.id, action="reveal_phone", target=f"signup:{sid}",
-                           detail={"activity": aid}, now=_now(request))
+        s = await _get_signup(db, aid, sid)
+        await _audit(db, ctx, "reveal_phone", f"signup:{sid}", {"activity": aid})
     await flash(request, f"{s.name or '该职工'}的电话：{s.phone or '未留'}")
     raise _back(request, aid)
 
 
 async def export(request: web.Request) -> web.Response:
     """The (filtered) sign-up list as CSV or XLSX; phones masked."""
-    staff = current_staff(request)
+    ctx = ops_context(request)
     aid, fmt = int(request.match_info["activity_id"]), request.match_info["fmt"]
     status = request.query.get("status", "")
-    tz = _tz(request)
     async with db_session(request) as db, db.begin():
-        a = await db.get(Activity, aid)
-        if a is None:
-            raise web.HTTPNotFound(text="没有这个活动")
+        a = await _get_activity(db, aid)
         rows = await reports.signup_rows(db, aid, status if status in ROW_STATUS else "")
-        await audit.record(db, staff_id=staff.id, action="signup.export", target=f"activity:{aid}",
-                           detail={"format": fmt, "status": status, "rows": len(rows)}, now=_now(request))
+        await _audit(db, ctx, "signup.export", f"activity:{aid}", {"format": fmt, "status": status, "rows": len(rows)})
 
     def t(v: datetime | None) -> str:
-        return v.astimezone(tz).strftime("%Y-%m-%d %H:%M") if v else ""
+        return ctx.local(v).strftime("%Y-%m-%d %H:%M") if v else ""
 
     table = [[i, r["signup"].name, mask(r["signup"].phone, "phone"), r["signup"].employer,
               ROW_STATUS[r["status"]] + (f"第{r['position']}位" if r["position"] else ""),
@@ -301,33 +284,22 @@ async def export(request: web.Request) -> web.Response:
 
 async def make_qr(request: web.Request) -> web.StreamResponse:
     """Create the permanent check-in QR code through the WeChat API (online accounts only)."""
-    from bot.keys import API  # the parent app's API client
-
-    staff = current_staff(request)
+    ctx = ops_context(request)
     aid = int(request.match_info["activity_id"])
-    api = request.config_dict.get(API)
-    if api is None:
-        await flash(request, "当前为离线模式，无法生成二维码，请使用签到码", "warn")
-        raise _back(request, aid)
     try:
-        result = await api.create_qrcode(f"checkin:{aid}")
-    except Exception as exc:  # noqa: BLE001 — any API failure is shown to staff, not a 500
-        log.warning("check-in QR for activity %s failed: %s", aid, exc)
-        await flash(request, "生成二维码失败，请稍后再试；现场可先使用签到码", "error")
+        async with db_session(request) as db, db.begin():
+            await ops.create_checkin_qr(db, ctx, aid)
+            await _audit(db, ctx, "signup.qr", f"activity:{aid}")
+    except ops.SignupError as exc:
+        await flash(request, str(exc), "error")
         raise _back(request, aid) from None
-    async with db_session(request) as db, db.begin():
-        a = await db.get(Activity, aid)
-        if a is None:
-            raise web.HTTPNotFound(text="没有这个活动")
-        a.qr_ticket, a.qr_url = result.get("ticket"), result.get("url")
-        await audit.record(db, staff_id=staff.id, action="signup.qr", target=f"activity:{aid}", now=_now(request))
     await flash(request, "签到二维码已生成")
     raise _back(request, aid)
 
 
 # ----------------------------------------------------------------------------- training record
 def _range(request: web.Request) -> tuple[date, date]:
-    today = _now(request).astimezone(_tz(request)).date()
+    today = ops_context(request).local().date()
     try:
         start = date.fromisoformat(request.query.get("from", "")) if request.query.get("from") else date(today.year, 1, 1)
         end = date.fromisoformat(request.query.get("to", "")) if request.query.get("to") else today
@@ -340,7 +312,7 @@ async def record(request: web.Request) -> web.Response:
     """培训台账: trainings attended per worker and per employer in a date range."""
     start, end = _range(request)
     async with db_session(request) as db:
-        data = await reports.training_record(db, start, end, _tz(request))
+        data = await reports.training_record(db, ops_context(request), start, end)
     fields = [{"name": "from", "label": "开始日期", "type": "date", "value": start.isoformat()},
               {"name": "to", "label": "结束日期", "type": "date", "value": end.isoformat()}]
     return render(request, "signup/record.html", {"data": data, "start": start, "end": end, "fields": fields,
@@ -348,13 +320,12 @@ async def record(request: web.Request) -> web.Response:
 
 
 async def record_export(request: web.Request) -> web.Response:
-    staff = current_staff(request)
+    ctx = ops_context(request)
     start, end = _range(request)
     fmt, by = request.match_info["fmt"], request.query.get("by", "worker")
     async with db_session(request) as db, db.begin():
-        data = await reports.training_record(db, start, end, _tz(request))
-        await audit.record(db, staff_id=staff.id, action="signup.record_export", target=f"{start}~{end}",
-                           detail={"format": fmt, "by": by}, now=_now(request))
+        data = await reports.training_record(db, ctx, start, end)
+        await _audit(db, ctx, "signup.record_export", f"{start}~{end}", {"format": fmt, "by": by})
     if by == "employer":
         header = ["序号", "工作单位", "参训人数", "参训人次"]
         rows = [[i, e["employer"], e["people"], e["count"]] for i, e in enumerate(data["employers"], 1)]

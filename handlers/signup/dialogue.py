@@ -14,8 +14,8 @@
 上一步, 跳过, 沿用, 确认/修改/取消, photos and other features' keywords (the form is kept as a
 draft; 「报名」 brings it back) are the engine's and the dispatcher's. A refusal found when
 signing up (the deadline passed meanwhile, the last seat went) goes back to the list and
-keeps the contact details. The rules live in `handlers.signup_ops` (staff views in
-`handlers.signup_reports`).
+keeps the contact details. The rules live in `handlers.signup.ops` (staff views in
+`handlers.signup.reports`).
 """
 from __future__ import annotations
 
@@ -24,14 +24,13 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from bot.core.context import Ctx
 from bot.core.forms import BACK_WORDS, Field, Form, Invalid, Recheck, Stop, text_parser
 from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_int, variants
 from bot.core.router import Filter, Router, click_is, text_is, text_matches
 from bot.core.types import Reply
 from bot.core.validators import mask_phone, parse_mobile, parse_name
+from bot.operations import OpsContext
 from handlers.signup import ops
 
 router = Router("signup")
@@ -39,7 +38,7 @@ router.add_menu("报名", "报名参加职工培训和文化活动")
 router.add_menu("我的报名", "查看或取消我的报名")
 
 TTL = timedelta(hours=2)
-SCENE_PREFIX = "checkin:"
+SCENE_PREFIX = ops.CHECKIN_SCENE
 
 NOTHING_OPEN = "目前没有可以报名的培训或活动，有新活动时我们会在这里发布，欢迎常来看看。"
 # What happened; the caller adds what the worker can do next.
@@ -69,16 +68,16 @@ ASK_EMPLOYER = "请回复您的工作单位（用于培训记录）："
 
 
 # ----------------------------------------------------------------------------- the form
-def _listing_line(a: ops.Activity, mine: str | None) -> str:
+def _listing_line(a: ops.Activity, mine: str | None, octx: OpsContext) -> str:
     return (f"【{a.kind_zh}】{a.title}{MINE.get(mine or '', '')}\n"
-            f"   {ops.when_text(a)}｜{a.place}｜{ops.seats_text(a)}")
+            f"   {ops.when_text(a, octx.tz)}｜{a.place}｜{ops.seats_text(a)}")
 
 
-def _snapshot(a: ops.Activity, mine: str | None, now: datetime) -> dict[str, Any]:
-    """What the summary and the checks need of one activity, read with this message."""
-    dl = ops.local(a.deadline)
-    return {"head": f"【{a.kind_zh}】{a.title}", "title": a.title, "when": ops.when_text(a), "place": a.place,
-            "audience": a.audience or "", "description": a.description or "",
+def _snapshot(a: ops.Activity, mine: str | None, octx: OpsContext, now: datetime) -> dict[str, Any]:
+    """What the summary and the checks need of one activity, read with this message (at `now`)."""
+    dl = octx.local(a.deadline)
+    return {"head": f"【{a.kind_zh}】{a.title}", "title": a.title, "when": ops.when_text(a, octx.tz),
+            "place": a.place, "audience": a.audience or "", "description": a.description or "",
             "deadline": f"{dl.month}月{dl.day}日 {dl:%H:%M}", "seats": ops.seats_text(a),
             "full": a.capacity is not None and a.taken >= a.capacity,
             "refusal": ops.refusal(a, now), "mine": mine}
@@ -86,24 +85,24 @@ def _snapshot(a: ops.Activity, mine: str | None, now: datetime) -> dict[str, Any
 
 async def _load_activities(ctx: Ctx, ids: set[int]) -> dict[str, dict[str, Any]]:
     """Fresh snapshots of these activities (a vanished one is simply absent)."""
-    if not ids:
-        return {}
-    acts = (await ctx.session.scalars(
-        select(ops.Activity).where(ops.Activity.id.in_(ids)).execution_options(populate_existing=True)
-    )).all()
+    acts = await ops.activities_by_id(ctx.session, ids)
     mine = await ops.member_statuses(ctx.session, ctx.member.id, [a.id for a in acts]) if acts else {}
-    return {str(a.id): _snapshot(a, mine.get(a.id), ctx.now) for a in acts}
+    octx = ctx.ops
+    now = octx.now
+    return {str(a.id): _snapshot(a, mine.get(a.id), octx, now) for a in acts}
 
 
 async def _activity_choices(ctx: Ctx, data: Mapping[str, Any]) -> list[tuple[int, str]]:
     """The open activities, numbered; their snapshots go into the form's data."""
-    acts = await ops.open_activities(ctx.session, ctx.now)
+    octx = ctx.ops
+    acts = await ops.open_activities(ctx.session, octx)
     mine = await ops.member_statuses(ctx.session, ctx.member.id, [a.id for a in acts]) if acts else {}
     # The engine passes the form's own data: the snapshots are kept with it for the summary.
-    data["_acts"] = {str(a.id): _snapshot(a, mine.get(a.id), ctx.now) for a in acts}  # type: ignore[index]
+    now = octx.now
+    data["_acts"] = {str(a.id): _snapshot(a, mine.get(a.id), octx, now) for a in acts}  # type: ignore[index]
     # An activity chosen before (上一步, a refusal) is not offered with 沿用: the list is shown again.
     data.get("_prefill", {}).pop("activity", None)
-    return [(a.id, _listing_line(a, mine.get(a.id))) for a in acts]
+    return [(a.id, _listing_line(a, mine.get(a.id), octx)) for a in acts]
 
 
 def _activity_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
@@ -194,7 +193,7 @@ class SignupForm(Form):
     )
 
     async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
-        if not await ops.open_activities(ctx.session, ctx.now):
+        if not await ops.open_activities(ctx.session, ctx.ops):
             return NOTHING_OPEN
         return {}
 
@@ -275,18 +274,18 @@ class SignupForm(Form):
         now empty the form ends with the reason instead of an empty question."""
         if ctx.dialogue.state == f"{self.flow}:confirm":
             _save_profile(ctx, data)  # the worker confirmed these; the activity went wrong, not them
-        if "activity" in exc.fields and not await ops.open_activities(ctx.session, ctx.now):
+        if "activity" in exc.fields and not await ops.open_activities(ctx.session, ctx.ops):
             ctx.dialogue.clear()
             return f"{exc.message}\n目前没有其他可以报名的培训或活动了，有新活动时我们会在这里发布。"
         return await super()._return_to(ctx, data, exc, hint)
 
     async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
         m = _save_profile(ctx, data)
-        res = await ops.sign_up(ctx.session, ctx.now, int(data["activity"]), m, name=m.name, phone=m.phone,
+        res = await ops.sign_up(ctx.session, ctx.ops, int(data["activity"]), m, name=m.name, phone=m.phone,
                                 employer=m.employer or "")
         a = res.activity
         if res.outcome == "confirmed":
-            return (f"报名成功！「{a.title}」\n时间：{ops.when_text(a)}\n地点：{a.place}\n"
+            return (f"报名成功！「{a.title}」\n时间：{ops.when_text(a, ctx.ops.tz)}\n地点：{a.place}\n"
                     f"活动前一天会提醒您；{ops.CHECKIN_HOW}。回复「我的报名」可查看或取消。")
         if res.outcome == "waitlist":
             return (f"名额已满，您已加入「{a.title}」的候补名单，目前排第{res.position}位。"
@@ -310,7 +309,8 @@ async def show_my_signups(ctx: Ctx) -> str:
 
 
 async def _my_list(ctx: Ctx, head: str = "") -> str:
-    rows = await ops.my_signups(ctx.session, ctx.member.id, ctx.now)
+    octx = ctx.ops
+    rows = await ops.my_signups(ctx.session, octx, ctx.member.id)
     lines = [head] if head else []
     if not rows:
         lines.append("您目前没有待参加的报名。回复「报名」看看近期活动。")
@@ -321,7 +321,7 @@ async def _my_list(ctx: Ctx, head: str = "") -> str:
                 state = "已签到" if s.attended_at else "报名成功"
             else:
                 state = f"候补第{await ops.waitlist_position(ctx.session, s)}位"
-            lines.append(f"{i}. {a.title}｜{ops.when_text(a)}｜{a.place}｜{state}")
+            lines.append(f"{i}. {a.title}｜{ops.when_text(a, octx.tz)}｜{a.place}｜{state}")
         lines.append("要取消请回复「取消报名 序号」，例如「取消报名 1」。")
     return "\n".join(lines)
 
@@ -337,11 +337,12 @@ async def cancel_my_signup(ctx: Ctx) -> str:
     if not raw:
         return await _my_list(ctx)
     n = parse_choice_number(raw) or 0
-    rows = await ops.my_signups(ctx.session, ctx.member.id, ctx.now)
+    octx = ctx.ops
+    rows = await ops.my_signups(ctx.session, octx, ctx.member.id)
     if not rows or not 1 <= n <= len(rows):
         return await _my_list(ctx, f"没有序号为 {n or raw} 的报名。")
     s, a = rows[n - 1]
-    res = await ops.cancel_signup(ctx.session, ctx.now, s.id, member_id=ctx.member.id)
+    res = await ops.cancel_signup(ctx.session, octx, s.id, member_id=ctx.member.id)
     if not res.ok:
         if res.reason == "attended":
             return f"您已在「{a.title}」签到，不能再取消了。如有变化请联系现场工作人员。"
@@ -380,18 +381,17 @@ def _has_checkin_code(msg) -> bool:  # noqa: ANN001
 
 
 async def _check_in(ctx: Ctx, act, via: str) -> str:  # noqa: ANN001
-    cfg = ctx.settings.signup
-    res = await ops.check_in(ctx.session, ctx.now, act, ctx.member.id, via=via,
-                             before_minutes=cfg.checkin_before_minutes, after_minutes=cfg.checkin_after_minutes)
+    octx = ctx.ops
+    res = await ops.check_in(ctx.session, octx, act, ctx.member.id, via=via)
     a = res.activity
     if res.outcome == "ok":
         name = f"{res.signup.name}，" if res.signup and res.signup.name else ""
         return f"{name}签到成功！欢迎参加「{a.title}」。"
     if res.outcome == "already":
-        t = ops.local(res.signup.attended_at)
+        t = octx.local(res.signup.attended_at)
         return f"您已于 {t:%H:%M} 签到过「{a.title}」，无需重复签到。"
     if res.outcome == "early":
-        t = ops.local(res.opens_at)
+        t = octx.local(res.opens_at)
         return f"「{a.title}」的签到 {t.month}月{t.day}日 {t:%H:%M} 开始，请到时再签。"
     return CHECKIN_TEXTS[res.outcome]
 
@@ -424,7 +424,7 @@ def _checkin_scene(msg) -> bool:  # noqa: ANN001
 async def check_in_by_scan(ctx: Ctx) -> str:
     """A scan (or a follow through the scan) of an activity's check-in QR code."""
     raw = ctx.msg.event_key[len(SCENE_PREFIX):]
-    act = await ctx.session.get(ops.Activity, int(raw)) if raw.isdigit() else None
+    act = await ops.find_activity(ctx.session, int(raw)) if raw.isdigit() else None
     reply = await _check_in(ctx, act, "qr") if act is not None else QR_UNKNOWN
     if ctx.msg.event == "subscribe":
         reply = "欢迎关注街道总工会！\n" + reply

@@ -8,25 +8,21 @@ and whose activity has not started yet.
 """
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from handlers.signup import ops as signup_ops
 from bot.jobs import JobContext, JobSpec
 
 
 async def send_reminders(ctx: JobContext) -> int:
     """Queue the reminders that are due and not queued yet; returns how many were queued."""
-    now = ctx.clock.now()
-    tz = ZoneInfo(ctx.settings.app.timezone)
     async with ctx.sessionmaker() as session, session.begin():
-        return await signup_ops.queue_reminders(session, now, ctx.settings.signup.reminder_time, tz)
+        return await signup_ops.queue_reminders(session, ctx.ops)
 
 
 async def erase_pending(ctx: JobContext) -> int:
     """Empty the sign-ups of workers who asked for deletion once the activity is over or
     cancelled (or the sign-up was cancelled); returns how many rows were emptied."""
     async with ctx.sessionmaker() as session, session.begin():
-        return await signup_ops.erase_pending_signups(session, ctx.clock.now())
+        return await signup_ops.erase_pending_signups(session, ctx.ops)
 
 
 JOBS: list[JobSpec] = [

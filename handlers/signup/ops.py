@@ -9,7 +9,9 @@ transaction, so each freed seat promotes exactly one person, once.
 """
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,6 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.db.models.core import Member
 from bot.db.models.signup import Activity, Signup
+from bot.operations import DomainError, OpsContext
+
+log = logging.getLogger(__name__)
 
 
 # What the feature sends (declared in its manifest): outbox purposes with staff-facing labels,
@@ -32,24 +37,24 @@ OUTBOX_PURPOSES = {CHANGED_PURPOSE: "活动变更", CANCELLED_PURPOSE: "活动�
 STATUS_TEMPLATE, REMINDER_TEMPLATE = "signup_status", "signup_reminder"
 TEMPLATE_KINDS = (STATUS_TEMPLATE, REMINDER_TEMPLATE)
 
-TZ = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = "一二三四五六日"
 ACTIVE = ("confirmed", "waitlist")
 # How to check in, for every message sent ahead: the code itself is only announced on site
 # (a code sent beforehand would let people check in from home).
 CHECKIN_HOW = "到场后回复「签到」加现场公布的6位数字即可签到"
+CHECKIN_SCENE = "checkin:"  # the scene of an activity's check-in QR code: checkin:<activity id>
 
 
-class SignupError(Exception):
-    """A staff operation that cannot be done, worded for staff (Chinese)."""
+class SignupError(DomainError):
+    """A refused sign-up operation: `str(exc)` is a complete Chinese sentence, shown as it is."""
 
 
 # ----------------------------------------------------------------------------- formatting
-def local(dt: datetime, tz: ZoneInfo = TZ) -> datetime:
+def local(dt: datetime, tz: ZoneInfo) -> datetime:
     return dt.astimezone(tz)
 
 
-def when_text(act: Activity, tz: ZoneInfo = TZ) -> str:
+def when_text(act: Activity, tz: ZoneInfo) -> str:
     """11月26日（周三）14:00–16:00, with the end date when it differs."""
     s, e = local(act.starts_at, tz), local(act.ends_at, tz)
     head = f"{s.month}月{s.day}日（周{WEEKDAYS[s.weekday()]}）{s:%H:%M}"
@@ -77,21 +82,48 @@ async def _new_code(session: AsyncSession) -> str:
 
 def _check_fields(fields: dict[str, Any]) -> None:
     if not (fields.get("title") or "").strip():
-        raise SignupError("请填写活动名称")
+        raise SignupError("请填写活动名称。")
+    if not (fields.get("place") or "").strip():
+        raise SignupError("请填写活动地点。")
+    if fields.get("starts_at") is None or fields.get("ends_at") is None:
+        raise SignupError("请填写活动的开始时间和结束时间。")
     if fields["ends_at"] <= fields["starts_at"]:
-        raise SignupError("结束时间应晚于开始时间")
+        raise SignupError("结束时间应晚于开始时间。")
     if fields.get("deadline") and fields["deadline"] > fields["starts_at"]:
-        raise SignupError("报名截止时间不能晚于活动开始时间")
+        raise SignupError("报名截止时间不能晚于活动开始时间。")
     cap = fields.get("capacity")
     if cap is not None and cap < 1:
-        raise SignupError("人数上限至少为 1（不限人数请留空）")
+        raise SignupError("人数上限至少为 1（不限人数请留空）。")
     if fields.get("kind") not in ("training", "event"):
-        raise SignupError("请选择类别：培训或活动")
+        raise SignupError("请选择类别：培训或活动。")
 
 
-async def create_activity(session: AsyncSession, now: datetime, **fields: Any) -> Activity:
+async def find_activity(session: AsyncSession, activity_id: int) -> Activity | None:
+    return await session.get(Activity, activity_id)
+
+
+async def get_activity(session: AsyncSession, activity_id: int) -> Activity:
+    """The activity, or SignupError when there is none."""
+    act = await session.get(Activity, activity_id)
+    if act is None:
+        raise SignupError("没有这个活动。")
+    return act
+
+
+async def activities_by_id(session: AsyncSession, ids: Iterable[int]) -> list[Activity]:
+    """These activities read afresh (seats and deadlines move); a vanished one is absent."""
+    ids = list(ids)
+    if not ids:
+        return []
+    return list((await session.scalars(
+        select(Activity).where(Activity.id.in_(ids)).execution_options(populate_existing=True)
+    )).all())
+
+
+async def create_activity(session: AsyncSession, ctx: OpsContext, **fields: Any) -> Activity:
     """Publish a new activity; `deadline` defaults to the start time."""
     _check_fields(fields)
+    now = ctx.now
     fields["deadline"] = fields.get("deadline") or fields["starts_at"]
     act = Activity(**fields, checkin_code=await _new_code(session), status="open", taken=0, seq=0,
                    created_at=now, updated_at=now)
@@ -108,34 +140,35 @@ async def lock_activity(session: AsyncSession, activity_id: int) -> Activity | N
     )
 
 
-async def update_activity(session: AsyncSession, now: datetime, activity_id: int,
+async def update_activity(session: AsyncSession, ctx: OpsContext, activity_id: int,
                           **fields: Any) -> tuple[Activity, int]:
     """Edit an activity; more seats promote the waitlist, fewer than taken is refused.
 
     A new time or place is told to everyone signed up or waitlisted; returns
     (activity, how many were told)."""
+    now = ctx.now
     act = await lock_activity(session, activity_id)
     if act is None:
-        raise SignupError("没有这个活动")
+        raise SignupError("没有这个活动。")
     if act.status == "cancelled":
-        raise SignupError("活动已取消，不能再修改")
+        raise SignupError("活动已取消，不能再修改。")
     _check_fields(fields)
     fields["deadline"] = fields.get("deadline") or fields["starts_at"]
     cap = fields.get("capacity")
     if cap is not None and cap < act.taken:
-        raise SignupError(f"已有 {act.taken} 人报名成功，人数上限不能少于 {act.taken}")
+        raise SignupError(f"已有 {act.taken} 人报名成功，人数上限不能少于 {act.taken}。")
     before = (act.starts_at, act.ends_at, act.place)
     for k, v in fields.items():
         setattr(act, k, v)
     act.updated_at = now
     await session.flush()
-    told = await _tell_changed(session, act, now) if (act.starts_at, act.ends_at, act.place) != before else 0
-    while await _fill_seat(session, act, now):
+    told = await _tell_changed(session, ctx, act, now) if (act.starts_at, act.ends_at, act.place) != before else 0
+    while await _fill_seat(session, ctx, act, now):
         pass
     return act, told
 
 
-async def _tell_changed(session: AsyncSession, act: Activity, now: datetime) -> int:
+async def _tell_changed(session: AsyncSession, ctx: OpsContext, act: Activity, now: datetime) -> int:
     """A new time or place: tell everyone signed up or waitlisted (one message per edit)."""
     rows = (await session.scalars(
         select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE)).order_by(Signup.seq)
@@ -143,19 +176,20 @@ async def _tell_changed(session: AsyncSession, act: Activity, now: datetime) -> 
     for s in rows:
         key = f"signup:changed:{act.id}:{s.member_id}:{now:%Y%m%d%H%M%S%f}"
         how = f"{CHECKIN_HOW}。" if s.status == "confirmed" else ""
-        text = (f"您报名的「{act.title}」时间或地点有变动，请留意：\n时间：{when_text(act)}\n地点：{act.place}\n"
+        text = (f"您报名的「{act.title}」时间或地点有变动，请留意：\n时间：{when_text(act, ctx.tz)}\n地点：{act.place}\n"
                 f"{how}如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
         await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose=CHANGED_PURPOSE,
-                             template=_status_template(act, "时间或地点变动", "请按新的时间地点参加"))
+                             template=_status_template(act, "时间或地点变动", "请按新的时间地点参加", ctx.tz))
         s.notice_key = key
     return len(rows)
 
 
-async def cancel_activity(session: AsyncSession, now: datetime, activity_id: int, reason: str = "") -> int:
+async def cancel_activity(session: AsyncSession, ctx: OpsContext, activity_id: int, reason: str = "") -> int:
     """Cancel an activity and tell everyone signed up or waitlisted; returns how many were told."""
+    now = ctx.now
     act = await lock_activity(session, activity_id)
     if act is None:
-        raise SignupError("没有这个活动")
+        raise SignupError("没有这个活动。")
     if act.status == "cancelled":
         return 0
     act.status, act.cancelled_at, act.updated_at, act.cancel_reason = "cancelled", now, now, reason[:200]
@@ -165,23 +199,24 @@ async def cancel_activity(session: AsyncSession, now: datetime, activity_id: int
     why = f"（原因：{reason}）" if reason else ""
     for s in rows:
         key = f"signup:cancelled:{act.id}:{s.member_id}"
-        text = (f"很抱歉通知您：您报名的「{act.title}」（{when_text(act)}）已取消{why}。"
+        text = (f"很抱歉通知您：您报名的「{act.title}」（{when_text(act, ctx.tz)}）已取消{why}。"
                 "给您带来不便，敬请谅解。更多活动请回复「报名」查看。")
         await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose=CANCELLED_PURPOSE,
-                             template=_status_template(act, "活动已取消", reason or "活动取消"))
+                             template=_status_template(act, "活动已取消", reason or "活动取消", ctx.tz))
         s.notice_key = key
     return len(rows)
 
 
-def _status_template(act: Activity, status: str, remark: str) -> dict[str, Any]:
+def _status_template(act: Activity, status: str, remark: str, tz: ZoneInfo) -> dict[str, Any]:
     return {"kind": STATUS_TEMPLATE, "data": {
-        "keyword1": act.title, "keyword2": when_text(act), "keyword3": act.place, "keyword4": status,
+        "keyword1": act.title, "keyword2": when_text(act, tz), "keyword3": act.place, "keyword4": status,
         "remark": remark,
     }}
 
 
 def refusal(act: Activity | None, now: datetime) -> str | None:
-    """Why this activity cannot be signed up for now (a code), or None."""
+    """Why this activity cannot be signed up for at `now` (a code), or None. A pure rule on the
+    instant given (the caller's `ctx.now`), so one operation judges with one instant."""
     if act is None:
         return "missing"
     if act.status == "cancelled":
@@ -193,10 +228,10 @@ def refusal(act: Activity | None, now: datetime) -> str | None:
     return None
 
 
-async def open_activities(session: AsyncSession, now: datetime) -> list[Activity]:
+async def open_activities(session: AsyncSession, ctx: OpsContext) -> list[Activity]:
     """Activities one can still sign up for (or join the waitlist of), soonest first."""
     rows = (await session.scalars(
-        select(Activity).where(Activity.status == "open", Activity.deadline > now)
+        select(Activity).where(Activity.status == "open", Activity.deadline > ctx.now)
         .order_by(Activity.starts_at, Activity.id)
     )).all()
     return list(rows)
@@ -302,9 +337,10 @@ async def _claim_seat(session: AsyncSession, activity_id: int) -> bool:
     return result.rowcount == 1
 
 
-async def sign_up(session: AsyncSession, now: datetime, activity_id: int, member: Member, *,
+async def sign_up(session: AsyncSession, ctx: OpsContext, activity_id: int, member: Member, *,
                   name: str, phone: str, employer: str = "") -> SignupResult:
     """Give `member` a seat on the activity, or a waitlist place, or the reason why not."""
+    now = ctx.now
     act = await lock_activity(session, activity_id)
     why = refusal(act, now)
     existing = await session.scalar(
@@ -336,8 +372,9 @@ async def sign_up(session: AsyncSession, now: datetime, activity_id: int, member
     return SignupResult(status, act, existing, position=pos)
 
 
-async def _fill_seat(session: AsyncSession, act: Activity, now: datetime) -> Signup | None:
-    """Give a free seat to the first waitlisted sign-up (caller holds the activity lock)."""
+async def _fill_seat(session: AsyncSession, ctx: OpsContext, act: Activity, now: datetime) -> Signup | None:
+    """Give a free seat to the first waitlisted sign-up (caller holds the activity lock;
+    `now` is the caller's instant)."""
     if act.status != "open" or now >= act.starts_at:
         return None
     if act.capacity is not None and act.taken >= act.capacity:
@@ -359,10 +396,10 @@ async def _fill_seat(session: AsyncSession, act: Activity, now: datetime) -> Sig
     await session.refresh(nxt)
     key = f"signup:promoted:{act.id}:{nxt.member_id}:{nxt.seq}"
     text = (f"好消息！有人取消了报名，您已从候补转为正式报名「{act.title}」。\n"
-            f"时间：{when_text(act)}\n地点：{act.place}\n"
+            f"时间：{when_text(act, ctx.tz)}\n地点：{act.place}\n"
             f"{CHECKIN_HOW}。如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
     await outbox.enqueue(session, key=key, openid=nxt.openid, now=now, text=text, purpose=PROMOTED_PURPOSE,
-                         template=_status_template(act, "候补转正式报名", "请准时参加"))
+                         template=_status_template(act, "候补转正式报名", "请准时参加", ctx.tz))
     nxt.notice_key = key
     return nxt
 
@@ -376,13 +413,14 @@ class CancelResult:
     was: str = ""
 
 
-async def cancel_signup(session: AsyncSession, now: datetime, signup_id: int,
+async def cancel_signup(session: AsyncSession, ctx: OpsContext, signup_id: int,
                         member_id: int | None = None) -> CancelResult:
     """Cancel one sign-up; a freed seat goes to the first waitlisted person, exactly once.
 
     The sign-up is read again after the activity lock is held: a waitlisted row
     promoted meanwhile must free its seat when cancelled.
     """
+    now = ctx.now
     activity_id = await session.scalar(select(Signup.activity_id).where(Signup.id == signup_id))
     if activity_id is None:
         return CancelResult(False, "not_found")
@@ -406,15 +444,15 @@ async def cancel_signup(session: AsyncSession, now: datetime, signup_id: int,
     if was == "confirmed":
         act.taken -= 1
         await session.flush()
-        promoted = await _fill_seat(session, act, now)
+        promoted = await _fill_seat(session, ctx, act, now)
     return CancelResult(True, "", act, promoted, was)
 
 
-async def my_signups(session: AsyncSession, member_id: int, now: datetime) -> list[tuple[Signup, Activity]]:
+async def my_signups(session: AsyncSession, ctx: OpsContext, member_id: int) -> list[tuple[Signup, Activity]]:
     """The member's live sign-ups (not ended, not cancelled), numbered in this order."""
     rows = (await session.execute(
         select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
-        .where(Signup.member_id == member_id, Signup.status.in_(ACTIVE), Activity.ends_at > now,
+        .where(Signup.member_id == member_id, Signup.status.in_(ACTIVE), Activity.ends_at > ctx.now,
                Activity.status == "open")
         .order_by(Activity.starts_at, Signup.id)
     )).all()
@@ -440,22 +478,26 @@ class CheckinResult:
     opens_at: datetime | None = None
 
 
-def checkin_window(act: Activity, before_minutes: int, after_minutes: int) -> tuple[datetime, datetime]:
-    return act.starts_at - timedelta(minutes=before_minutes), act.ends_at + timedelta(minutes=after_minutes)
+def checkin_window(ctx: OpsContext, act: Activity) -> tuple[datetime, datetime]:
+    """When check-in opens and closes (`[signup] checkin_before_minutes` / `checkin_after_minutes`)."""
+    cfg = ctx.settings.signup
+    return (act.starts_at - timedelta(minutes=cfg.checkin_before_minutes),
+            act.ends_at + timedelta(minutes=cfg.checkin_after_minutes))
 
 
 async def find_by_code(session: AsyncSession, code: str) -> Activity | None:
     return await session.scalar(select(Activity).where(Activity.checkin_code == code.strip().upper()))
 
 
-async def check_in(session: AsyncSession, now: datetime, act: Activity | None, member_id: int, *,
-                   before_minutes: int, after_minutes: int, via: str) -> CheckinResult:
+async def check_in(session: AsyncSession, ctx: OpsContext, act: Activity | None, member_id: int, *,
+                   via: str) -> CheckinResult:
     """Mark the member's attendance within the activity's check-in window."""
     if act is None:
         return CheckinResult("unknown_code")
     if act.status == "cancelled":
         return CheckinResult("cancelled", act)
-    opens, closes = checkin_window(act, before_minutes, after_minutes)
+    now = ctx.now
+    opens, closes = checkin_window(ctx, act)
     if now < opens:
         return CheckinResult("early", act, opens_at=opens)
     if now > closes:
@@ -473,37 +515,67 @@ async def check_in(session: AsyncSession, now: datetime, act: Activity | None, m
     return CheckinResult("ok", act, s)
 
 
-async def staff_check_in(session: AsyncSession, now: datetime, signup_id: int) -> Signup:
+async def get_signup(session: AsyncSession, activity_id: int, signup_id: int) -> Signup:
+    """One sign-up of this activity, or SignupError when there is none."""
+    s = await session.get(Signup, signup_id)
+    if s is None or s.activity_id != activity_id:
+        raise SignupError("没有这条报名。")
+    return s
+
+
+async def staff_check_in(session: AsyncSession, ctx: OpsContext, activity_id: int, signup_id: int) -> Signup:
     """Manual check-in by staff (no time window: staff know who came)."""
     s = await session.get(Signup, signup_id, populate_existing=True)
-    if s is None or s.status != "confirmed":
-        raise SignupError("只有报名成功的人员可以签到")
+    if s is None or s.activity_id != activity_id:
+        raise SignupError("没有这条报名。")
+    if s.status != "confirmed":
+        raise SignupError("只有报名成功的人员可以签到。")
     if s.attended_at is None:
+        now = ctx.now
         s.attended_at, s.checkin_via, s.updated_at = now, "staff", now
         await session.flush()
     return s
 
 
+async def create_checkin_qr(session: AsyncSession, ctx: OpsContext, activity_id: int) -> Activity:
+    """The activity's permanent check-in QR code, made through the WeChat API (`ctx.services["api"]`;
+    None on an offline account) and kept on the activity. The API is called before the database
+    is touched, so no transaction waits on the network."""
+    api = ctx.services.get("api")
+    if api is None:
+        raise SignupError("当前为离线模式，无法生成二维码，请使用签到码。")
+    try:
+        result = await api.create_qrcode(f"{CHECKIN_SCENE}{activity_id}")
+    except Exception as exc:  # noqa: BLE001 — any API failure is told to staff, not a 500
+        log.warning("check-in QR for activity %s failed: %s", activity_id, exc)
+        raise SignupError("生成二维码失败，请稍后再试；现场可先使用签到码。") from None
+    act = await get_activity(session, activity_id)
+    act.qr_ticket, act.qr_url = result.get("ticket"), result.get("url")
+    await session.flush()
+    return act
+
+
 # ----------------------------------------------------------------------------- reminders
-def reminder_due_at(act: Activity, at: Any, tz: ZoneInfo = TZ) -> datetime:
-    """The day before the start, at `at` (a time of day), local time."""
-    day = local(act.starts_at, tz).date() - timedelta(days=1)
-    return datetime.combine(day, at, tz)
+def reminder_due_at(ctx: OpsContext, act: Activity) -> datetime:
+    """The day before the start, at `[signup] reminder_time`, local time."""
+    day = ctx.local(act.starts_at).date() - timedelta(days=1)
+    return datetime.combine(day, ctx.settings.signup.reminder_time, ctx.tz)
 
 
-async def queue_reminders(session: AsyncSession, now: datetime, at: Any, tz: ZoneInfo = TZ) -> int:
+async def queue_reminders(session: AsyncSession, ctx: OpsContext) -> int:
     """Queue the day-before reminder for every confirmed sign-up that is due; idempotent, catches up.
 
     One per activity, worker and start day: moving an activity to another day
     reminds again; a time change on the same day is told by the change notice.
     """
+    now, tz = ctx.now, ctx.tz
     acts = (await session.scalars(
         select(Activity).where(Activity.status == "open", Activity.starts_at > now,
                                Activity.starts_at <= now + timedelta(days=2))
     )).all()
     queued = 0
     for act in acts:
-        due = reminder_due_at(act, at, tz)
+        due = reminder_due_at(ctx, act)
         if now < due:
             continue
         people = (await session.scalars(
@@ -549,9 +621,10 @@ def _strip(s: Signup, now: datetime) -> None:
     s.updated_at = now
 
 
-async def erase_member_signups(session: AsyncSession, now: datetime, member_id: int) -> SignupErasure:
+async def erase_member_signups(session: AsyncSession, ctx: OpsContext, member_id: int) -> SignupErasure:
     """删除我的信息 for sign-ups: past and cancelled ones lose the personal data at once;
     upcoming ones are flagged and keep it until the activity is over."""
+    now = ctx.now
     rows = (await session.execute(
         select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
         .where(Signup.member_id == member_id).order_by(Activity.starts_at, Signup.id)
@@ -569,9 +642,10 @@ async def erase_member_signups(session: AsyncSession, now: datetime, member_id: 
     return out
 
 
-async def erase_pending_signups(session: AsyncSession, now: datetime) -> int:
+async def erase_pending_signups(session: AsyncSession, ctx: OpsContext) -> int:
     """Remove the personal data of flagged sign-ups no longer needed (activity over or
     cancelled, sign-up cancelled). Idempotent; returns how many rows were emptied."""
+    now = ctx.now
     rows = (await session.execute(
         select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
         .where(Signup.erase_requested_at.is_not(None), Signup.member_id.is_not(None))

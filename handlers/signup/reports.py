@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.db.models.signup import Activity, Signup
-from handlers.signup.ops import TZ
+from bot.operations import OpsContext
 
 ERASED = "（本人已删除个人信息）"
 
@@ -53,9 +52,11 @@ async def signup_rows(session: AsyncSession, activity_id: int, status: str = "")
     return out
 
 
-async def training_record(session: AsyncSession, start: date, end: date, tz: ZoneInfo = TZ,
+async def training_record(session: AsyncSession, ctx: OpsContext, start: date, end: date,
                           kind: str = "training") -> dict[str, list[dict[str, Any]]]:
-    """培训台账: attended trainings per worker and per employer, for activities starting in [start, end]."""
+    """培训台账: attended trainings per worker and per employer, for activities starting in
+    [start, end] (local days, `ctx.tz`)."""
+    tz = ctx.tz
     lo = datetime.combine(start, datetime.min.time(), tz)
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)
     rows = (await session.execute(

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.db.models.chairs import Chair, ChairReport
 from bot.db.models.core import AuditLog
+from bot.operations import OpsContext
 from handlers.chairs import ops
 from handlers.chairs import stats
 from handlers.chairs.quarters import Quarter
@@ -23,15 +24,15 @@ FIGS = {"visits": 3, "problems": None, "summary": "一切正常，按计划推�
 
 async def seed(db, clock, settings):  # noqa: ANN001, ANN201
     async with db() as s, s.begin():
-        a = await ops.add_chair(s, clock.now(), name="王建国", organisation="东湖电子厂工会", community="东湖社区",
+        a = await ops.add_chair(s, OpsContext(clock, settings), name="王建国", organisation="东湖电子厂工会", community="东湖社区",
                                 mobile="13800138001")
-        b = await ops.add_chair(s, clock.now(), name="李秀英", organisation="东湖物流工会", community="东湖社区",
+        b = await ops.add_chair(s, OpsContext(clock, settings), name="李秀英", organisation="东湖物流工会", community="东湖社区",
                                 mobile="13800138002")
-        c = await ops.add_chair(s, clock.now(), name="张伟", organisation="西园机械厂工会", community="西园社区",
+        c = await ops.add_chair(s, OpsContext(clock, settings), name="张伟", organisation="西园机械厂工会", community="西园社区",
                                 mobile="13900139003")
-        await ops.submit_report(s, clock.now(), settings, a, Q4, {
+        await ops.submit_report(s, OpsContext(clock, settings), a, Q4, {
             "enterprises": 20, "unionised": 19, "wage_agreements": 18, "harmonious": 10, **FIGS})
-        await ops.submit_report(s, clock.now(), settings, c, Q4, {
+        await ops.submit_report(s, OpsContext(clock, settings), c, Q4, {
             "enterprises": 10, "unionised": 8, "wage_agreements": 6, "harmonious": 2, **FIGS})
     return a, b, c
 
@@ -129,7 +130,7 @@ async def test_notice_list_keeps_units_that_reported_only_after_being_listed(app
     await send_reminders(job_context(app))
     clock.set(datetime(2027, 1, 4, 10, 0))
     async with db() as s, s.begin():
-        await ops.mark_received(s, clock.now(), settings, b.id, Q4, None)
+        await ops.mark_received(s, OpsContext(clock, settings), b.id, Q4)
     await log_in_staff(client, db)
     resp = await client.get("/admin/chairs/export.xlsx?quarter=2026Q4")
     assert "filename*=UTF-8''" in resp.headers["Content-Disposition"]
@@ -143,7 +144,7 @@ async def test_notice_list_keeps_units_that_reported_only_after_being_listed(app
 async def test_dashboard_trend_uses_each_units_latest_figures(client, db, clock, settings) -> None:  # noqa: ANN001
     a, b, c = await seed(db, clock, settings)  # a and c reported 2026Q4
     async with db() as s, s.begin():  # b reported only 2026Q3
-        await ops.submit_report(s, clock.now(), settings, b, Quarter(2026, 3), {
+        await ops.submit_report(s, OpsContext(clock, settings), b, Quarter(2026, 3), {
             "enterprises": 10, "unionised": 3, "wage_agreements": 3, "harmonious": 3, **FIGS})
     async with db() as s:
         data = await stats.dashboard(s, Q4)

@@ -6,13 +6,14 @@ from datetime import datetime
 from sqlalchemy import select
 
 from bot.db.models.chairs import Chair, ChairReport
+from bot.operations import OpsContext
 from handlers.chairs import ops
 from handlers.chairs.quarters import Quarter
 from tests.support.chairs import ANSWERS, bound_chair, file_report, issue_code, make_chair
 
 
 async def test_good_code_binds_and_mentions_the_next_deadline(sim, db, clock, settings) -> None:  # noqa: ANN001
-    chair = await make_chair(db, clock)
+    chair = await make_chair(db, clock, settings)
     code = await issue_code(db, clock, settings, chair.id)
     reply = await sim.user("oChair1").send(f"绑定 {code.lower()}")
     assert "绑定成功" in reply and "王建国" in reply
@@ -22,7 +23,7 @@ async def test_good_code_binds_and_mentions_the_next_deadline(sim, db, clock, se
 
 
 async def test_reused_code_is_refused_for_someone_else(sim, db, clock, settings) -> None:  # noqa: ANN001
-    chair = await make_chair(db, clock)
+    chair = await make_chair(db, clock, settings)
     code = await issue_code(db, clock, settings, chair.id)
     assert "绑定成功" in await sim.user("oChair1").send(f"绑定 {code}")
     reply = await sim.user("oOther").send(f"绑定 {code}")
@@ -32,7 +33,7 @@ async def test_reused_code_is_refused_for_someone_else(sim, db, clock, settings)
 
 
 async def test_expired_code_is_refused(sim, db, clock, settings) -> None:  # noqa: ANN001
-    chair = await make_chair(db, clock)
+    chair = await make_chair(db, clock, settings)
     code = await issue_code(db, clock, settings, chair.id)
     clock.advance(hours=settings.chairs.bind_code_ttl_hours + 1)
     reply = await sim.user("oChair1").send(f"绑定 {code}")
@@ -42,7 +43,7 @@ async def test_expired_code_is_refused(sim, db, clock, settings) -> None:  # noq
 
 
 async def test_new_code_replaces_the_old_one(sim, db, clock, settings) -> None:  # noqa: ANN001
-    chair = await make_chair(db, clock)
+    chair = await make_chair(db, clock, settings)
     old = await issue_code(db, clock, settings, chair.id)
     new = await issue_code(db, clock, settings, chair.id)
     assert "失效" in await sim.user("oChair1").send(f"绑定 {old}")
@@ -50,7 +51,7 @@ async def test_new_code_replaces_the_old_one(sim, db, clock, settings) -> None: 
 
 
 async def test_wrong_codes_are_throttled_per_account(sim, db, clock, settings) -> None:  # noqa: ANN001
-    chair = await make_chair(db, clock)
+    chair = await make_chair(db, clock, settings)
     code = await issue_code(db, clock, settings, chair.id)
     u = sim.user("oGuess")
     replies = [await u.send(f"绑定 ZZZZ{i:02d}") for i in range(5)]
@@ -135,5 +136,5 @@ async def test_first_report_after_the_deadline_is_late(sim, db, clock, settings)
 async def test_deactivated_chair_cannot_report(sim, db, clock, settings) -> None:  # noqa: ANN001
     chair = await bound_chair(sim, db, clock, settings)
     async with db() as s, s.begin():
-        await ops.set_active(s, clock.now(), chair.id, False)
+        await ops.set_active(s, OpsContext(clock, settings), chair.id, False)
     assert "绑定码" in await sim.user("oChair1").send("报送")

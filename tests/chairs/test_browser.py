@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.db.models.core import Outbox
+from bot.operations import OpsContext
 from handlers.chairs import ops
 from bot.jobs import JobContext
 from handlers.chairs.quarters import Quarter
@@ -32,13 +33,14 @@ UNITS = [("王建国", "东湖电子有限公司工会", "东湖社区"), ("李�
 
 async def seed(sessionmaker, clock, settings) -> None:  # noqa: ANN001
     async with sessionmaker() as s, s.begin():
-        chairs = [await ops.add_chair(s, clock.now(), name=n, organisation=o, community=c, mobile=f"1380013800{i}")
+        chairs = [await ops.add_chair(s, OpsContext(clock, settings), name=n, organisation=o, community=c,
+                                      mobile=f"1380013800{i}")
                   for i, (n, o, c) in enumerate(UNITS)]
         chairs[2].openid, chairs[4].openid = "oChairZhang", "oChairChen"
         for i, q in enumerate((Quarter(2026, 1), Quarter(2026, 2), Quarter(2026, 3), Quarter(2026, 4))):
             for j, chair in enumerate(chairs[:4] if q.q < 4 else chairs[:2]):
                 e = 20 + j * 5
-                await ops.submit_report(s, clock.now(), settings, chair, q, {
+                await ops.submit_report(s, OpsContext(clock, settings), chair, q, {
                     "enterprises": e, "unionised": e - 3 + i, "wage_agreements": e - 6 + i, "harmonious": 5 + i + j,
                     "visits": 3, "problems": None, "summary": "工作正常开展。"})
     # the reminder ladder of 2026Q4 ran; one message could not be delivered

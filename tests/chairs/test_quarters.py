@@ -8,6 +8,7 @@ from sqlalchemy import select, update
 
 from bot.db.models.chairs import ChairReport
 from bot.db.models.core import Outbox
+from bot.operations import OpsContext
 from handlers.chairs import ops
 from handlers.chairs.quarters import Quarter
 from handlers.chairs.jobs import send_reminders
@@ -109,7 +110,7 @@ async def test_staff_marking_received_cancels_waiting_reminders(app, sim, db, cl
     clock.set(datetime(2026, 12, 22, 9, 0))
     await send_reminders(job_context(app))
     async with db() as s, s.begin():
-        await ops.mark_received(s, clock.now(), settings, chair.id, Quarter(2026, 4), None, "纸质材料")
+        await ops.mark_received(s, OpsContext(clock, settings), chair.id, Quarter(2026, 4), "纸质材料")
     async with db() as s:
         statuses = {o.key: o.status for o in (await s.scalars(select(Outbox))).all()}
         reports = (await s.scalars(select(ChairReport))).all()
@@ -119,7 +120,7 @@ async def test_staff_marking_received_cancels_waiting_reminders(app, sim, db, cl
 async def test_bind_tolerates_a_colon_and_says_plainly_when_tries_run_out(sim, db, clock, settings) -> None:  # noqa: ANN001
     from tests.support.chairs import issue_code, make_chair
 
-    chair = await make_chair(db, clock)
+    chair = await make_chair(db, clock, settings)
     code = await issue_code(db, clock, settings, chair.id)
     u = sim.user("oGuess")
     replies = [await u.send(f"绑定 ZZZZ{i:02d}") for i in range(5)]

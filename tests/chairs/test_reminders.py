@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from bot.db.models.chairs import ChairReminder
 from bot.db.models.core import Outbox
+from bot.operations import OpsContext
 from handlers.chairs import ops
 from handlers.chairs import stats
 from handlers.chairs.jobs import send_reminders
@@ -62,7 +63,7 @@ async def test_each_stage_is_sent_once_when_due(app, db, clock, settings) -> Non
     rems = await reminders(db)
     assert rems[(chair, "t+3")].status == "listed" and rems[(phone_only, "t+3")].status == "listed"
     async with db() as s:
-        grid = await stats.quarter_grid(s, clock.now(), settings, Q4)
+        grid = await stats.quarter_grid(s, OpsContext(clock, settings), Q4)
     by_id = {r.chair.id: r for r in grid}
     assert by_id[chair].status == "missing" and by_id[chair].listed and by_id[chair].sent == 4
     assert by_id[phone_only].unreachable
@@ -116,7 +117,7 @@ async def test_no_reminders_after_submission(app, db, clock, settings) -> None: 
     await send_reminders(ctx)
     async with db() as s, s.begin():
         c = await ops.get_chair(s, chair)
-        await ops.submit_report(s, clock.now(), settings, c, Q4, {
+        await ops.submit_report(s, OpsContext(clock, settings), c, Q4, {
             "enterprises": 10, "unionised": 10, "wage_agreements": 9, "harmonious": 4, "visits": 3,
             "problems": None, "summary": "一切正常，按计划推进。"})
     for day in (22, 24, 28, 30):
@@ -158,5 +159,5 @@ async def test_unreachable_reminders_show_in_the_grid(app, db, clock, settings) 
     async with db() as s, s.begin():
         await s.execute(update(Outbox).values(status="unreachable", last_error="outside window; no template"))
     async with db() as s:
-        row = (await stats.quarter_grid(s, clock.now(), settings, Q4))[0]
+        row = (await stats.quarter_grid(s, OpsContext(clock, settings), Q4))[0]
     assert row.unreachable and row.status == "pending"

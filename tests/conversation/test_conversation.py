@@ -14,6 +14,7 @@ from bot.core.normalize import NotANumber, fold, parse_choice_number, parse_numb
 from bot.core.router import Router, text_is
 from bot.db.models.core import Outbox
 from bot.db.models.hardship import HardshipPhoto, HardshipRequest
+from bot.operations import OpsContext
 from handlers.chairs import ops as chairs_ops
 from handlers.chairs.quarters import Quarter
 
@@ -267,9 +268,9 @@ async def test_a_quiz_answer_detour_keeps_the_hardship_draft_and_says_so(sim) ->
 async def bound_chair(sim, db, clock, settings):  # noqa: ANN001, ANN201
     clock.set(datetime(2026, 12, 5, 10, 0))
     async with db() as s, s.begin():
-        chair = await chairs_ops.add_chair(s, clock.now(), name="李主席", organisation="幸福社区联合工会",
+        chair = await chairs_ops.add_chair(s, OpsContext(clock, settings), name="李主席", organisation="幸福社区联合工会",
                                           community="幸福社区", mobile="13900000001")
-        code, _ = await chairs_ops.issue_bind_code(s, clock.now(), settings, chair.id)
+        code, _ = await chairs_ops.issue_bind_code(s, OpsContext(clock, settings), chair.id)
     await sim.user("oChairC").send(f"绑定 {code}")
     return chair
 

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.clock import FakeClock
 from bot.db.models.core import Outbox
+from bot.operations import OpsContext
 from handlers.chairs import reminders as chairs_reminders
 from handlers.hardship import ops as hops
 from handlers.signup import ops as sops
@@ -58,7 +60,7 @@ async def test_check_in_code_is_never_sent_ahead_only_how_to_check_in(
     fields = dict(kind="training", title=act.title, description="", place="街道职工之家二楼", capacity=1,
                   waitlist=True, audience="", deadline=None)
     async with db() as s, s.begin():  # staff move it: both are told
-        await sops.update_activity(s, clock.now(), act.id, **fields, starts_at=at(26, 15), ends_at=at(26, 17))
+        await sops.update_activity(s, job_context(app).ops, act.id, **fields, starts_at=at(26, 15), ends_at=at(26, 17))
     assert "已为您取消" in await a.send("取消报名 1")  # B moves up from the waitlist
     clock.set(at(25, 18, 0))
     assert await send_signup_reminders(job_context(app)) == 1  # B's day-before reminder
@@ -89,11 +91,11 @@ async def test_decision_notices_give_the_office_number(sim, db, clock, deliver, 
     r1, r2 = await requests(db)
     async with db() as s, s.begin():
         for r in (r1, r2):
-            await hops.start_review(s, r.id, now=clock.now(), staff_id=None, office=settings.office)
-        await hops.reject(s, r1.id, now=clock.now(), staff_id=None, reason="收入高于标准", office=settings.office)
-        await hops.approve(s, r2.id, now=clock.now(), staff_id=None, office=settings.office)
-        await hops.deliver(s, r2.id, now=clock.now(), staff_id=None, amount=2000, aid_kind="",
-                           aid_date=clock.now().date(), office=settings.office)
+            await hops.start_review(s, OpsContext(clock, settings), r.id)
+        await hops.reject(s, OpsContext(clock, settings), r1.id, reason="收入高于标准")
+        await hops.approve(s, OpsContext(clock, settings), r2.id)
+        await hops.deliver(s, OpsContext(clock, settings), r2.id, amount=2000, aid_kind="",
+                           aid_date=clock.now().date())
     await deliver()
     rejected = received(fake_wechat, "oW1")[-1]
     delivered = received(fake_wechat, "oW2")[-1]
@@ -141,6 +143,7 @@ async def test_last_working_day_before_a_monday_deadline_is_not_tomorrow(db, clo
     monday = make_settings(db_url, tmp_path, chairs={"deadline_day": 28}, office={"phone": OFFICE_PHONE})
     chair, _ = await setup_chairs(db, clock, monday)
     async with db() as s, s.begin():  # Fri 25 Dec, the working day before Mon 28 Dec
-        await chairs_reminders.run_reminders(s, datetime(2026, 12, 25, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai")), monday)
+        await chairs_reminders.run_reminders(
+            s, OpsContext(FakeClock(datetime(2026, 12, 25, 9, 30, tzinfo=ZoneInfo("Asia/Shanghai"))), monday))
     text = await outbox_text(db, f"chairs:{Q4.label}:chair{chair}:t-1")
     assert "截止日期是12月28日（周一），距截止还有1个工作日。" in text and "明天" not in text

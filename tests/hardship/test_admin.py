@@ -11,6 +11,7 @@ from bot.db.models.core import AuditLog, Member, Outbox
 from bot.db.models.hardship import HardshipPhoto, HardshipRequest
 from handlers.hardship import ops
 from tests.support.admin import create_staff_user, csrf_at, csrf_from, log_in_staff
+from tests.support.hardship import ops_ctx
 
 ID_NUMBER = "11010519491231002X"
 
@@ -23,8 +24,7 @@ async def seed(db, app, clock, *, openid="oW1", name="王小明", phone="1380013
         if openid and await s.scalar(select(Member).where(Member.openid == openid)) is None:
             s.add(Member(openid=openid, first_seen=now, last_seen=now))
         return await ops.submit_request(
-            s, now=now, openid=openid, crypto=app[SERVICES]["crypto"], dibao={"2026": 1200.0},
-            consent_version="2026-1",
+            s, ops_ctx(app), openid=openid, consent_version="2026-1",
             data={"kind": kind, "description": description, "household": household, "income": income,
                   "expenses": expenses, "name": name, "phone": phone, "employer": "街道环卫所",
                   "id_number": id_number, "photos": ["MEDIA1"]})

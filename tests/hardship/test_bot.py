@@ -10,7 +10,7 @@ from bot.db.models.core import Member, Outbox
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
 from handlers.hardship import ops
 from handlers.hardship.privacy import ANON_NAME
-from tests.support.hardship import ANSWERS, ID_NUMBER, apply, requests
+from tests.support.hardship import ANSWERS, ID_NUMBER, apply, ops_ctx, requests
 
 
 async def test_full_application_gets_reference_and_self_check(sim, db, settings):  # noqa: ANN001
@@ -36,7 +36,7 @@ async def test_full_application_gets_reference_and_self_check(sim, db, settings)
     assert (member.name, member.phone, member.employer) == ("王小明", "13800138000", "街道环卫所")
 
 
-async def test_profile_prefilled_next_time_and_duplicate_refused(sim, db):  # noqa: ANN001
+async def test_profile_prefilled_next_time_and_duplicate_refused(sim, db, app):  # noqa: ANN001
     u = sim.user("oWorker2")
     await apply(u)
     await u.send("确认")
@@ -47,8 +47,8 @@ async def test_profile_prefilled_next_time_and_duplicate_refused(sim, db):  # no
     # once it is finished, a new one starts with the profile offered
     async with db() as s, s.begin():
         req = (await s.scalars(select(HardshipRequest))).one()
-        await ops.start_review(s, req.id, now=req.created_at, staff_id=None)
-        await ops.reject(s, req.id, now=req.created_at, staff_id=None, reason="不符合条件")
+        await ops.start_review(s, ops_ctx(app), req.id)
+        await ops.reject(s, ops_ctx(app), req.id, reason="不符合条件")
     await u.send("帮扶")
     for a in ["同意", "子女就学", "孩子考上大学，学费和住宿费一次要交八千多元。", "4", "6000", "800"]:
         reply = await u.send(a)
@@ -149,7 +149,7 @@ async def test_unfinished_form_expires_with_a_message(sim, db, clock, settings):
     assert await requests(db) == []
 
 
-async def test_my_requests_and_supplement(sim, db, clock):  # noqa: ANN001
+async def test_my_requests_and_supplement(sim, db, clock, app):  # noqa: ANN001
     u = sim.user("oWorker8")
     assert "还没有提交过" in await u.send("我的申请")
     await apply(u)
@@ -157,8 +157,8 @@ async def test_my_requests_and_supplement(sim, db, clock):  # noqa: ANN001
     [req] = await requests(db)
     assert "没有正在办理" in await sim.user("oNobody").send("补充")  # no request: nothing to add to
     async with db() as s, s.begin():
-        await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
-        await ops.request_more(s, req.id, now=clock.now(), staff_id=None, message="请补拍一张清楚的住院发票")
+        await ops.start_review(s, ops_ctx(app), req.id)
+        await ops.request_more(s, ops_ctx(app), req.id, message="请补拍一张清楚的住院发票")
     reply = await u.send("我的申请")
     assert "BF-2026-0001" in reply and "需要您补充材料" in reply and "请补拍一张清楚的住院发票" in reply
     assert "waiting" not in reply
@@ -178,7 +178,7 @@ async def test_my_requests_and_supplement(sim, db, clock):  # noqa: ANN001
     assert [p.media_id for p in req.photos][-1] == "LATE"
 
     async with db() as s, s.begin():
-        await ops.request_more(s, req.id, now=clock.now(), staff_id=None, message="收入证明也要一份")
+        await ops.request_more(s, ops_ctx(app), req.id, message="收入证明也要一份")
     assert "已附到申请 BF-2026-0001" in await u.send("补充：单位开不了收入证明，我可以写个说明")
     async with db() as s:
         events = list(await s.scalars(select(HardshipEvent).where(HardshipEvent.action == "supplement")))
@@ -204,9 +204,9 @@ async def test_erase_my_data(sim, db, clock, app):  # noqa: ANN001
 
     # closing the request lets the next retention run remove it, without waiting the retention period
     async with db() as s, s.begin():
-        await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
-        await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="收入超过标准")
-        await ops.close(s, req.id, now=clock.now(), staff_id=None)
+        await ops.start_review(s, ops_ctx(app), req.id)
+        await ops.reject(s, ops_ctx(app), req.id, reason="收入超过标准")
+        await ops.close(s, ops_ctx(app), req.id)
     from handlers.hardship.jobs import anonymise_closed
     from scheduler.setup import job_context
 
@@ -218,14 +218,14 @@ async def test_erase_my_data(sim, db, clock, app):  # noqa: ANN001
     assert "还没有提交过" in await u.send("我的申请")
 
 
-async def test_erase_finished_request_at_once_and_form_drafts(sim, db, clock):  # noqa: ANN001
+async def test_erase_finished_request_at_once_and_form_drafts(sim, db, clock, app):  # noqa: ANN001
     u = sim.user("oWorker10")
     await apply(u)
     await u.send("确认")
     [req] = await requests(db)
     async with db() as s, s.begin():
-        await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
-        await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="王小明家收入超过标准")
+        await ops.start_review(s, ops_ctx(app), req.id)
+        await ops.reject(s, ops_ctx(app), req.id, reason="王小明家收入超过标准")
     # mid-form, the wish interrupts (it is not taken as an answer) and the form waits
     await u.send("帮扶")
     await u.send("同意")

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.keys import SERVICES
 from bot.db.models.core import Member, Outbox
 from handlers.hardship import ops
 from tests.support.admin import DEFAULT_PASSWORD, DEFAULT_USER, create_staff_user
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.hardship import ops_ctx
 from bot.wechat.simulator import WeChatSim
 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
@@ -42,17 +42,16 @@ async def seed_others(db, app, clock) -> None:  # noqa: ANN001
             s.add(Member(openid=openid, first_seen=clock.now(), last_seen=clock.now()))
             await s.flush()
             req = await ops.submit_request(
-                s, now=clock.now(), openid=openid, crypto=app[SERVICES]["crypto"], dibao={"2026": 1200.0},
-                consent_version="2026-1",
+                s, ops_ctx(app), openid=openid, consent_version="2026-1",
                 data={"kind": kind, "description": desc, "household": household, "income": income,
                       "expenses": expenses, "name": name, "phone": phone, "employer": "某物业服务公司",
                       "id_number": id_number})
             if status != "submitted":
-                await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
+                await ops.start_review(s, ops_ctx(app), req.id)
             if status == "approved":
-                await ops.approve(s, req.id, now=clock.now(), staff_id=None)
+                await ops.approve(s, ops_ctx(app), req.id)
             if status == "waiting":
-                await ops.request_more(s, req.id, now=clock.now(), staff_id=None, message="请补充工伤认定书")
+                await ops.request_more(s, ops_ctx(app), req.id, message="请补充工伤认定书")
 
 
 async def test_staff_approve_in_browser_and_worker_is_notified(aiohttp_server, aiohttp_client, app, db, clock,

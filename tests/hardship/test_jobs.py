@@ -1,9 +1,11 @@
 """Hardship background work: photo fetching and the retention job (run twice, with time travel)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 
-from bot.keys import SERVICES
+from bot.keys import SETTINGS
 from bot.config import WeChatSettings
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
 from bot.media import MAX_ATTEMPTS, fetch_pending
@@ -13,13 +15,13 @@ from handlers.hardship.privacy import ANON_NAME
 from handlers.hardship.jobs import JOBS, anonymise_closed
 from scheduler.setup import job_context
 from tests.support.fake_wechat import JPEG_BYTES, FakeWeChat
+from tests.support.hardship import ops_ctx
 
 
 async def seed(db, app, clock, *, online: bool, photos=("M1", "M2")) -> HardshipRequest:  # noqa: ANN001
     async with db() as s, s.begin():
         return await ops.submit_request(
-            s, now=clock.now(), openid="oW1", crypto=app[SERVICES]["crypto"], dibao={"2026": 1200.0},
-            consent_version="2026-1", photos_online=online,
+            s, ops_ctx(app, api_available=online), openid="oW1", consent_version="2026-1",
             data={"kind": "因病", "description": "住院", "household": 2, "income": 3000, "expenses": 500,
                   "name": "王小明", "phone": "13800138000", "employer": "环卫所", "id_number": "11010519491231002X",
                   "photos": list(photos)})
@@ -76,12 +78,13 @@ async def test_retention_anonymises_closed_requests_after_the_period(db, app, cl
     req = await seed(db, app, clock, online=False)
     other = None
     async with db() as s, s.begin():
-        await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
-        await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="不符合")
-        await ops.close(s, req.id, now=clock.now(), staff_id=None)
+        await ops.start_review(s, ops_ctx(app), req.id)
+        await ops.reject(s, ops_ctx(app), req.id, reason="不符合")
+        await ops.close(s, ops_ctx(app), req.id)
     async with db() as s, s.begin():  # an open request of someone else is never touched
-        other = await ops.submit_request(
-            s, now=clock.now(), openid="oW2", crypto=app[SERVICES]["crypto"], dibao={}, consent_version="v",
+        no_dibao = app[SETTINGS].model_copy(update={"hardship": app[SETTINGS].hardship.model_copy(update={"dibao": {}})})
+        other = await ops.submit_request(  # no 低保 standard configured
+            s, replace(ops_ctx(app), settings=no_dibao), openid="oW2", consent_version="v",
             data={"kind": "其他", "description": "x", "household": 1, "income": 1, "name": "赵六",
                   "phone": "13900000000"})
     ctx = job_context(app)
@@ -107,8 +110,8 @@ async def test_retention_also_covers_requests_left_rejected(db, app, clock, sett
     """A rejection nobody closed must not keep personal data for ever."""
     req = await seed(db, app, clock, online=False)
     async with db() as s, s.begin():
-        await ops.start_review(s, req.id, now=clock.now(), staff_id=None)
-        await ops.reject(s, req.id, now=clock.now(), staff_id=None, reason="王小明家收入高于标准")
+        await ops.start_review(s, ops_ctx(app), req.id)
+        await ops.reject(s, ops_ctx(app), req.id, reason="王小明家收入高于标准")
     ctx = job_context(app)
     clock.advance(days=settings.hardship.retention_days - 1)
     assert await anonymise_closed(ctx) == 0

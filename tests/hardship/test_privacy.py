@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.db.models.core import Member, Outbox
 from bot.db.models.signup import Signup
+from bot.operations import OpsContext
 from handlers.hardship import ops as hops
 from handlers.signup import ops as sops
 from handlers.signup import reports as signup_reports
@@ -19,7 +20,7 @@ from handlers.hardship.jobs import anonymise_closed
 from scheduler.setup import job_context
 from handlers.signup.jobs import JOBS as SIGNUP_JOBS
 from tests.support.settings import make_settings
-from tests.support.hardship import apply, requests
+from tests.support.hardship import apply, ops_ctx, requests
 from tests.support.signup import at, make_activity, sign_up_in_chat
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -44,18 +45,17 @@ async def signups_of(db) -> list[Signup]:  # noqa: ANN001
 
 # --- hardship: finished means any final state ------------------------------------------------
 
-async def _finish(s, req_id: int, now: datetime, how: str, office) -> None:  # noqa: ANN001
+async def _finish(s, req_id: int, ctx: OpsContext, how: str) -> None:  # noqa: ANN001
     """Staff's decision, through the operations the admin pages call."""
-    await hops.start_review(s, req_id, now=now, staff_id=None, office=office)
+    await hops.start_review(s, ctx, req_id)
     if how == "rejected":
-        await hops.reject(s, req_id, now=now, staff_id=None, reason="家庭收入高于标准", office=office)
+        await hops.reject(s, ctx, req_id, reason="家庭收入高于标准")
     elif how == "delivered":
-        await hops.approve(s, req_id, now=now, staff_id=None, office=office)
-        await hops.deliver(s, req_id, now=now, staff_id=None, amount=1500, aid_kind="米面油",
-                           aid_date=date(2026, 11, 24), office=office)
+        await hops.approve(s, ctx, req_id)
+        await hops.deliver(s, ctx, req_id, amount=1500, aid_kind="米面油", aid_date=date(2026, 11, 24))
     else:
-        await hops.reject(s, req_id, now=now, staff_id=None, reason="家庭收入高于标准", office=office)
-        await hops.close(s, req_id, now=now, staff_id=None)
+        await hops.reject(s, ctx, req_id, reason="家庭收入高于标准")
+        await hops.close(s, ctx, req_id)
 
 
 @pytest.mark.parametrize("final", ["rejected", "delivered", "closed"])
@@ -73,7 +73,7 @@ async def test_request_erased_while_open_is_anonymised_in_any_final_state(
     assert req.phone == "13800138000" and req.erase_requested_at is not None  # staff still need it
 
     async with db() as s, s.begin():
-        await _finish(s, req.id, clock.now(), final, settings.office)
+        await _finish(s, req.id, ops_ctx(app), final)
     await deliver()
     told = [d["text"] for d in fake_wechat.delivered_to("oErase1")]
     assert told and ("没有通过" in told[-1] or "帮扶已发放" in told[-1])  # the decision still reaches the worker
@@ -87,7 +87,7 @@ async def test_request_erased_while_open_is_anonymised_in_any_final_state(
     assert req.kind == "因病" and req.per_capita == 1000  # the figures stay
     if final != "closed":  # staff can still file it away
         async with db() as s, s.begin():
-            closed = await hops.close(s, req.id, now=clock.now(), staff_id=None)
+            closed = await hops.close(s, ops_ctx(app), req.id)
         assert closed.status == "closed" and closed.name == ANON_NAME
     assert "还没有提交过" in await u.send("我的申请")
 
@@ -99,7 +99,7 @@ async def test_delivered_and_never_closed_is_anonymised_after_the_retention_peri
     await u.send("确认")
     [req] = await requests(db)
     async with db() as s, s.begin():
-        await _finish(s, req.id, clock.now(), "delivered", settings.office)
+        await _finish(s, req.id, ops_ctx(app), "delivered")
     ctx = job_context(app)
     assert await anonymise_closed(ctx) == 0  # no wish: kept for the retention period
     clock.advance(days=settings.hardship.retention_days + 1)
@@ -145,7 +145,7 @@ async def test_erasure_covers_sign_ups_past_now_upcoming_after_the_activity(app,
     async with db() as s:
         m = await s.scalar(select(Member).where(Member.openid == "oWang"))
         counts = await signup_reports.counts(s, past.id)
-        record = await signup_reports.training_record(s, date(2026, 11, 1), date(2026, 11, 30))
+        record = await signup_reports.training_record(s, job_context(app).ops, date(2026, 11, 1), date(2026, 11, 30))
     assert (m.name, m.phone, m.employer) == (None, None, None)
     assert counts["attended"] == 1
     assert [(w["name"], w["phone"], w["count"]) for w in record["workers"]] == [(signup_reports.ERASED, "", 1)]
@@ -156,7 +156,7 @@ async def test_erasure_covers_sign_ups_past_now_upcoming_after_the_activity(app,
     fields = dict(kind="training", title=soon.title, description="", place="街道职工之家", capacity=2,
                   waitlist=True, audience="", deadline=None)
     async with db() as s, s.begin():
-        await sops.update_activity(s, clock.now(), soon.id, **fields, starts_at=dec(3, 14), ends_at=dec(3, 16))
+        await sops.update_activity(s, job_context(app).ops, soon.id, **fields, starts_at=dec(3, 14), ends_at=dec(3, 16))
     await deliver()
     assert any("安全生产讲座」时间或地点有变动" in d.get("text", "") for d in fake_wechat.delivered_to("oWang"))
 

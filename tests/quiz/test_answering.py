@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.db.models.quiz import QuizAnswer
 from handlers.quiz import ops
 from handlers.quiz import scores as quiz_scores
-from tests.support.quiz import add_bank, add_period, local
+from tests.support.quiz import add_bank, add_period, local, ops_ctx
 
 
 async def answers(db, openid: str | None = None) -> list[QuizAnswer]:  # noqa: ANN001
@@ -83,9 +83,9 @@ async def test_database_refuses_a_second_answer_to_the_same_question(db, clock, 
     period = await add_period(db, clock, "2026-11", [ids[0]])
     async with db() as s, s.begin():
         q = await s.get(ops.QuizQuestion, ids[0])
-        await ops.record_answer(s, period, q, "oRace", "A", now=clock.now())
+        await ops.record_answer(s, ops_ctx(clock), period, q, "oRace", "A")
         with pytest.raises(ops.AlreadyAnswered):
-            await ops.record_answer(s, period, q, "oRace", "B", now=clock.now())
+            await ops.record_answer(s, ops_ctx(clock), period, q, "oRace", "B")
     with pytest.raises(IntegrityError):
         async with db() as s, s.begin():
             s.add(QuizAnswer(period_id=period.id, question_id=ids[0], openid="oRace", chosen="B", correct=True,
@@ -147,7 +147,7 @@ async def test_removed_question_keeps_past_answers(sim, db, clock):
     await u.send("答题")
     await u.send("B")
     async with db() as s, s.begin():
-        await ops.delete_question(s, await s.get(ops.QuizQuestion, ids[0]), now=clock.now())
+        await ops.delete_question(s, ops_ctx(clock), await s.get(ops.QuizQuestion, ids[0]))
     async with db() as s:
         bank, _ = await ops.list_questions(s)
         assert ids[0] not in [q.id for q in bank]

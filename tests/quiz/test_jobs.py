@@ -7,7 +7,7 @@ from bot.db.models.core import Outbox
 from handlers.quiz import ops
 from handlers.quiz.jobs import open_periods
 from scheduler.setup import job_context
-from tests.support.quiz import add_bank, add_period, local
+from tests.support.quiz import add_bank, add_period, local, ops_ctx
 
 
 async def outbox_rows(db) -> list[Outbox]:  # noqa: ANN001
@@ -59,7 +59,7 @@ async def test_notices_are_off_by_default_but_questions_get_drawn(app, sim, db, 
     reply = await keen.send("答题")
     assert "请留意公众号通知" in reply and "提醒" not in reply
     async with db() as s, s.begin():
-        await ops.create_period(s, "2026-12", now=clock.now(), tz="Asia/Shanghai", draw=False)
+        await ops.create_period(s, ops_ctx(clock), "2026-12", draw=False)
     ctx = job_context(app)
     assert (await open_periods(ctx))["drawn"] == []  # not open yet
     clock.set(local(2026, 12, 1, 0, 5))

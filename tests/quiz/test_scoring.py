@@ -7,11 +7,12 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from bot.db.models.core import Member
+from bot.operations import OpsContext
 from handlers.chairs import ops as chairs_ops
 from handlers.quiz import ops
 from handlers.quiz import scores as quiz_scores
 from tests.support.admin import log_in_staff
-from tests.support.quiz import add_bank, add_period, local
+from tests.support.quiz import add_bank, add_period, local, ops_ctx
 
 
 async def take(sim, openid: str, letters: str) -> str:  # noqa: ANN001
@@ -40,7 +41,7 @@ async def test_ranking_by_participation_then_score(sim, db, clock, settings):
             await s.execute(update(Member).where(Member.openid == o).values(employer=emp, name=name))
 
     async with db() as s:
-        table = await quiz_scores.year_table(s, 2026, clock.now(), month_weight=1, half_weight=2)
+        table = await quiz_scores.year_table(s, ops_ctx(clock, quiz={"month_weight": 1, "half_weight": 2}), 2026)
         board = await quiz_scores.employer_board(s, table)
     assert [(r.openid, r.rank, r.participation, r.total) for r in table.rows[:2]] == [
         ("oA", 1, 100.0, 100.0), ("oB", 2, 100.0, 50.0)]
@@ -76,7 +77,7 @@ async def test_half_year_weight_in_the_year_end_score(sim, db, clock):
     await u.send("B")
     await u.send("A")  # half-year 1/2 = 50
     async with db() as s:
-        table = await quiz_scores.year_table(s, 2026, clock.now(), month_weight=1, half_weight=2)
+        table = await quiz_scores.year_table(s, ops_ctx(clock, quiz={"month_weight": 1, "half_weight": 2}), 2026)
     row = table.for_openid("oW")
     assert (row.month_avg, row.half_avg, row.total) == (100.0, 50.0, 66.7)
     header, rows = quiz_scores.year_export_rows(table)
@@ -87,14 +88,14 @@ async def test_export_marks_chairs_and_masks_phones(sim, db, clock, settings, cl
     ids = await add_bank(db, clock)
     await add_period(db, clock, "2026-11", [ids[0]])
     async with db() as s, s.begin():
-        bound = await chairs_ops.add_chair(s, clock.now(), name="周主席", organisation="丁公司工会", community="东社区",
-                                           mobile="13700000001")
-        absent = await chairs_ops.add_chair(s, clock.now(), name="吴主席", organisation="戊公司工会",
+        bound = await chairs_ops.add_chair(s, OpsContext(clock, settings), name="周主席", organisation="丁公司工会",
+                                           community="东社区", mobile="13700000001")
+        absent = await chairs_ops.add_chair(s, OpsContext(clock, settings), name="吴主席", organisation="戊公司工会",
                                             community="东社区", mobile="13700000002")
-        await chairs_ops.add_chair(s, clock.now(), name="郑主席", organisation="己公司工会", community="东社区",
-                                   mobile="13700000003")  # never bound: not in the quiz table
-        code1, _ = await chairs_ops.issue_bind_code(s, clock.now(), settings, bound.id)
-        code2, _ = await chairs_ops.issue_bind_code(s, clock.now(), settings, absent.id)
+        await chairs_ops.add_chair(s, OpsContext(clock, settings), name="郑主席", organisation="己公司工会",
+                                   community="东社区", mobile="13700000003")  # never bound: not in the quiz table
+        code1, _ = await chairs_ops.issue_bind_code(s, OpsContext(clock, settings), bound.id)
+        code2, _ = await chairs_ops.issue_bind_code(s, OpsContext(clock, settings), absent.id)
     assert "周主席" in await sim.user("oChair").send(f"绑定 {code1}")
     assert "吴主席" in await sim.user("oAbsentChair").send(f"绑定 {code2}")
     await take(sim, "oChair", "B")
@@ -126,12 +127,12 @@ async def test_drawing_avoids_repeats_within_a_year(db, clock, app):
     async with db() as s, s.begin():
         drawn = []
         for m in range(1, 6):
-            p = await ops.create_period(s, f"2026-{m:02d}", now=clock.now(), tz="Asia/Shanghai")
+            p = await ops.create_period(s, ops_ctx(clock), f"2026-{m:02d}")
             drawn += [q.id for q in await ops.period_questions(s, p)]
         assert len(drawn) == 5 and len(set(drawn)) == 5
-        p6 = await ops.create_period(s, "2026-06", now=clock.now(), tz="Asia/Shanghai", count=2)
+        p6 = await ops.create_period(s, ops_ctx(clock), "2026-06", count=2)
         assert len(await ops.period_questions(s, p6)) == 2  # bank exhausted: reuse is allowed
-        h1 = await ops.create_period(s, "2026-H1", now=clock.now(), tz="Asia/Shanghai")
+        h1 = await ops.create_period(s, ops_ctx(clock), "2026-H1")
         assert len(await ops.period_questions(s, h1)) == 5  # only 5 in the bank
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from bot.db.models.core import Member, Outbox
 from bot.db.models.signup import Activity, Signup
 from handlers.signup import ops
-from tests.support.signup import make_activity
+from tests.support.signup import make_activity, ops_ctx
 
 N = 200
 SEATS = 50
@@ -89,7 +89,7 @@ async def test_200_sessions_50_seats_no_waitlist(db, clock, engine):
         s.add_all(members)
     async def one(m: Member) -> str:
         async with db() as s, s.begin():
-            return (await ops.sign_up(s, clock.now(), act.id, m, name="职工", phone="13900000000")).outcome
+            return (await ops.sign_up(s, ops_ctx(clock), act.id, m, name="职工", phone="13900000000")).outcome
     outcomes = await _all(one(m) for m in members)
     assert outcomes.count("confirmed") == SEATS and outcomes.count("refused") == N - SEATS
     async with db() as s:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.db.models.core import Member
 from bot.db.models.signup import Activity, Signup
 from handlers.signup import ops
-from tests.support.signup import at, make_activity, signup_via_chat
+from tests.support.signup import at, make_activity, ops_ctx, signup_via_chat
 
 CODE = "273697"
 
@@ -134,7 +134,7 @@ async def test_refusal_goes_back_to_the_list_and_keeps_the_contact_details(sim, 
     await u.send("13500004444")
     assert "安全生产讲座" in await u.send("物流公司")
     async with db() as s, s.begin():  # staff cancel it while the worker reads the summary
-        await ops.cancel_activity(s, clock.now(), closing.id, "场地检修")
+        await ops.cancel_activity(s, ops_ctx(clock), closing.id, "场地检修")
     back = await u.send("确认")
     assert "这个活动已取消，不能报名了" in back and "其他内容都保留着" in back
     assert "1. 【活动】读书会" in back and "安全生产讲座" not in back  # only what is still open
@@ -153,10 +153,10 @@ async def test_a_refusal_found_when_signing_up_returns_to_the_list(sim, db, cloc
     await u.send("1")
     real = ops.sign_up
 
-    async def seat_gone(session, now, activity_id, member, **kw):  # noqa: ANN001, ANN003, ANN202
+    async def seat_gone(session, ctx, activity_id, member, **kw):  # noqa: ANN001, ANN003, ANN202
         if activity_id == act.id:
             return ops.SignupResult("refused", await session.get(Activity, activity_id), reason="full")
-        return await real(session, now, activity_id, member, **kw)
+        return await real(session, ctx, activity_id, member, **kw)
     monkeypatch.setattr(ops, "sign_up", seat_gone)
     back = await u.send("确认")
     assert "名额已满，也不设候补。这次没有报上" in back and "2. 【活动】读书会" in back

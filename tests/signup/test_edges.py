@@ -12,7 +12,7 @@ from bot.db.models.core import Member, Outbox
 from bot.db.models.signup import Activity, Signup
 from handlers.signup import ops
 from tests.support.admin import csrf_at, log_in_staff
-from tests.support.signup import at, make_activity, one_seat_taken_one_waiting, signup_via_chat
+from tests.support.signup import at, make_activity, one_seat_taken_one_waiting, ops_ctx, signup_via_chat
 
 
 async def test_attended_signup_cannot_be_cancelled_and_stays_in_the_record(client, sim, db, clock):
@@ -108,15 +108,15 @@ async def test_cancel_of_a_row_promoted_meanwhile_frees_its_seat(db, clock, engi
     sign = {}
     for m in ms:
         async with db() as s, s.begin():
-            sign[m.openid] = (await ops.sign_up(s, clock.now(), act.id, m, name="职工", phone="13900000000")).signup.id
+            sign[m.openid] = (await ops.sign_up(s, ops_ctx(clock), act.id, m, name="职工", phone="13900000000")).signup.id
     s1 = db()
     await s1.begin()
-    res = await ops.cancel_signup(s1, clock.now(), sign["oA"])  # holds the lock, promotes B
+    res = await ops.cancel_signup(s1, ops_ctx(clock), sign["oA"])  # holds the lock, promotes B
     assert res.promoted.openid == "oB"
 
     async def cancel_b() -> ops.CancelResult:
         async with db() as s2, s2.begin():
-            return await ops.cancel_signup(s2, clock.now(), sign["oB"], member_id=res.promoted.member_id)
+            return await ops.cancel_signup(s2, ops_ctx(clock), sign["oB"], member_id=res.promoted.member_id)
     task = asyncio.create_task(cancel_b())
     async with engine.connect() as watch:  # wait until B's cancel waits for the lock
         while not task.done() and not await watch.scalar(text(

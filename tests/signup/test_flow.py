@@ -6,7 +6,7 @@ from sqlalchemy import select
 from bot.db.models.core import Member, Outbox
 from bot.db.models.signup import Activity, Signup
 from handlers.signup import ops
-from tests.support.signup import at, make_activity, signup_via_chat
+from tests.support.signup import at, make_activity, ops_ctx, signup_via_chat
 
 
 async def test_whole_flow_profile_asked_once_then_reused(sim, db, clock):
@@ -119,7 +119,7 @@ async def test_refusals_deadline_cancelled_full_without_waitlist(sim, db, clock)
     await b.send("报名")
     assert "书画摄影比赛" in await b.send("1")  # straight to the summary
     async with db() as s, s.begin():
-        await ops.cancel_activity(s, clock.now(), act2.id, "场地检修")
+        await ops.cancel_activity(s, ops_ctx(clock), act2.id, "场地检修")
     reply = await b.send("确认")
     assert "已取消，不能报名" in reply and "没有其他可以报名" in reply
 
@@ -155,9 +155,9 @@ async def test_cancelling_activity_notifies_signed_up_and_waitlisted(sim, db, cl
     await signup_via_chat(sim.user("oA"), "王一", "13800000001")
     await signup_via_chat(sim.user("oB"), "王二", "13800000002")
     async with db() as s, s.begin():
-        assert await ops.cancel_activity(s, clock.now(), act.id, "天气原因") == 2
+        assert await ops.cancel_activity(s, ops_ctx(clock), act.id, "天气原因") == 2
     async with db() as s, s.begin():
-        assert await ops.cancel_activity(s, clock.now(), act.id) == 0
+        assert await ops.cancel_activity(s, ops_ctx(clock), act.id) == 0
     async with db() as s:
         rows = (await s.scalars(select(Outbox).where(Outbox.purpose == "signup.cancelled"))).all()
     assert sorted(r.openid for r in rows) == ["oA", "oB"]

@@ -69,10 +69,10 @@ async def test_moved_to_another_day_reminds_again_same_day_change_does_not(app, 
     fields = dict(kind="training", title=act.title, description="", place=act.place, capacity=2, waitlist=True,
                   audience="", deadline=None)
     async with db() as s, s.begin():  # same day, one hour later: the change notice tells it, no 2nd reminder
-        await ops.update_activity(s, clock.now(), act.id, **fields, starts_at=at(26, 15), ends_at=at(26, 17))
+        await ops.update_activity(s, ctx.ops, act.id, **fields, starts_at=at(26, 15), ends_at=at(26, 17))
     assert await send_reminders(ctx) == 0
     async with db() as s, s.begin():  # moved to the 28th: reminded again the day before
-        await ops.update_activity(s, clock.now(), act.id, **fields, starts_at=at(28, 9), ends_at=at(28, 11))
+        await ops.update_activity(s, ctx.ops, act.id, **fields, starts_at=at(28, 9), ends_at=at(28, 11))
     clock.set(at(27, 18, 0))
     assert await send_reminders(ctx) == 1
     rows = await reminders(db)

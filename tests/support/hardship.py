@@ -1,9 +1,13 @@
 """Helpers for the hardship tests: a whole application through the simulator, the stored requests."""
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import select
 
 from bot.db.models.hardship import HardshipRequest
+from bot.keys import CLOCK, SERVICES, SETTINGS
+from bot.operations import OpsContext
 
 ID_NUMBER = "11010519491231002X"
 
@@ -26,3 +30,9 @@ async def apply(u, answers=ANSWERS, photos=("MEDIA1", "MEDIA2")):  # noqa: ANN00
 async def requests(db) -> list[HardshipRequest]:  # noqa: ANN001
     async with db() as s:
         return list(await s.scalars(select(HardshipRequest).order_by(HardshipRequest.id)))
+
+
+def ops_ctx(app, staff_id: int | None = None, **services: Any) -> OpsContext:  # noqa: ANN001
+    """The context the hardship operations take, built from the app as its pages and jobs build it
+    (`services` override the app's, e.g. `api_available=True`)."""
+    return OpsContext(app[CLOCK], app[SETTINGS], {**app[SERVICES], **services}, staff_id=staff_id)

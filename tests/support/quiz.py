@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.config import build_settings
+from bot.operations import OpsContext
 from handlers.quiz import ops
 
-TZ = ZoneInfo("Asia/Shanghai")
+TZ = ZoneInfo("Asia/Shanghai")  # the tests' clock and settings timezone (the defaults)
 
 
 def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=TZ)
+
+
+def ops_ctx(clock, settings=None, **sections: dict[str, Any]) -> OpsContext:  # noqa: ANN001
+    """The context the quiz operations take: the test's clock and its settings (default: the
+    defaults, with `sections` overriding, e.g. `quiz={"half_weight": 2}`)."""
+    return OpsContext(clock, settings if settings is not None else build_settings(sections, env={}))
 
 
 QUESTIONS = [
@@ -32,10 +41,10 @@ async def add_bank(db, clock, n: int = len(QUESTIONS)) -> list[int]:  # noqa: AN
     async with db() as s, s.begin():
         ids = []
         for q in QUESTIONS[:n]:
-            ids.append((await ops.create_question(s, now=clock.now(), **q)).id)
+            ids.append((await ops.create_question(s, ops_ctx(clock), **q)).id)
         return ids
 
 
 async def add_period(db, clock, code: str, ids: list[int], **kw):  # noqa: ANN001, ANN003, ANN201
     async with db() as s, s.begin():
-        return await ops.create_period(s, code, now=clock.now(), tz="Asia/Shanghai", question_ids=ids, **kw)
+        return await ops.create_period(s, ops_ctx(clock), code, question_ids=ids, **kw)

@@ -4,7 +4,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from bot.config import Settings, build_settings
 from bot.db.models.signup import Activity
+from bot.operations import OpsContext
 from handlers.signup import ops
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -14,13 +16,18 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 11, day, hour, minute, tzinfo=TZ)
 
 
+def ops_ctx(clock, settings: Settings | None = None) -> OpsContext:  # noqa: ANN001
+    """The context the sign-up operations take: the test's clock, and its settings (or the defaults)."""
+    return OpsContext(clock, settings or build_settings({}, env={}))
+
+
 async def make_activity(db, clock, **kw) -> Activity:  # noqa: ANN001
     fields = dict(kind="training", title="电工技能培训", description="持证上岗复训", place="街道职工之家",
                   starts_at=at(26, 14), ends_at=at(26, 16), capacity=2, deadline=None, waitlist=True,
                   audience="辖区企业职工")
     fields.update(kw)
     async with db() as s, s.begin():
-        return await ops.create_activity(s, clock.now(), **fields)
+        return await ops.create_activity(s, ops_ctx(clock), **fields)
 
 
 async def signup_via_chat(u, name: str, phone: str, pick: str = "1") -> str:  # noqa: ANN001

@@ -32,6 +32,8 @@ class HardshipRequest(Base):
     phone: Mapped[str] = mapped_column(String(20), default="")
     employer: Mapped[str] = mapped_column(String(128), default="")
     id_number_enc: Mapped[str | None] = mapped_column(Text, nullable=True)  # Fernet token
+    # The masked form (110***********002X), kept so lists never decrypt (None before 0003).
+    id_number_masked: Mapped[str | None] = mapped_column(String(24), nullable=True)
     consent_version: Mapped[str] = mapped_column(String(32), default="")
     consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
