@@ -164,8 +164,8 @@ def _row_button(q: ops.QuizQuestion, page: lists.ListPage) -> Markup:
 async def _remove_one(db, qid: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
     """批量移出题库, one question: the same operation and audit row as the row's button."""
     q = await ops.get_question(db, qid)
-    if q is None or q.deleted_at is not None:
-        raise ops.QuizError(f"#{qid} 不在题库中")
+    if q is None:
+        raise ops.QuizError(f"没有第 {qid} 题。")
     await ops.delete_question(db, ctx.ops, q)
     await audit.record(db, staff_id=ctx.staff.id, action="quiz.question_delete", target=f"question:{qid}",
                        detail={"bulk": True}, now=ctx.now)
@@ -174,8 +174,8 @@ async def _remove_one(db, qid: int, ctx: lists.ActionContext) -> str:  # noqa: A
 
 async def _restore_one(db, qid: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
     q = await ops.get_question(db, qid)
-    if q is None or q.deleted_at is None:
-        raise ops.QuizError(f"#{qid} 没有被移出")
+    if q is None:
+        raise ops.QuizError(f"没有第 {qid} 题。")
     await ops.restore_question(db, ctx.ops, q)
     await audit.record(db, staff_id=ctx.staff.id, action="quiz.question_restore", target=f"question:{qid}",
                        detail={"bulk": True}, now=ctx.now)
@@ -319,15 +319,20 @@ async def question_delete(request: web.Request) -> web.Response:
     qid = int(request.match_info["qid"])
     restore = request.path.endswith("/restore")
     ctx = ops_context(request)
-    async with db_session(request) as db, db.begin():
-        q = await ops.get_question(db, qid)
-        if q is None:
-            raise web.HTTPNotFound(text="没有这道题")
-        if restore:
-            await ops.restore_question(db, ctx, q)
-        else:
-            await ops.delete_question(db, ctx, q)
-        await _record(db, ctx, "quiz.question_restore" if restore else "quiz.question_delete", f"question:{qid}")
+    try:
+        async with db_session(request) as db, db.begin():
+            q = await ops.get_question(db, qid)
+            if q is None:
+                raise web.HTTPNotFound(text="没有这道题")
+            if restore:
+                await ops.restore_question(db, ctx, q)
+            else:
+                await ops.delete_question(db, ctx, q)
+            await _record(db, ctx, "quiz.question_restore" if restore else "quiz.question_delete",
+                          f"question:{qid}")
+    except ops.QuizError as exc:  # e.g. a second click: it was removed already
+        await flash(request, str(exc), "warn")
+        raise web.HTTPSeeOther(_url(request, "quiz.questions")) from None
     await flash(request, f"题目 #{qid} 已恢复" if restore else f"题目 #{qid} 已移出题库（历史作答保留）")
     raise web.HTTPSeeOther(_url(request, "quiz.questions"))
 

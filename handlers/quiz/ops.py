@@ -477,11 +477,16 @@ async def update_question(session: AsyncSession, ctx: OpsContext, q: QuizQuestio
 
 async def delete_question(session: AsyncSession, ctx: OpsContext, q: QuizQuestion) -> None:
     """Remove from the bank (soft): past periods and answers keep it."""
+    if q.deleted_at is not None:
+        raise QuizError(f"第 {q.id} 题已经不在题库中了。")
     q.deleted_at = ctx.now
     q.updated_at = ctx.now
 
 
 async def restore_question(session: AsyncSession, ctx: OpsContext, q: QuizQuestion) -> None:
+    """Put a removed question back in the bank."""
+    if q.deleted_at is None:
+        raise QuizError(f"第 {q.id} 题在题库中，没有被移出。")
     q.deleted_at = None
     q.updated_at = ctx.now
 

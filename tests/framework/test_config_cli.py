@@ -101,3 +101,42 @@ async def test_menu_push_creates_the_menu_through_the_api(tmp_path, aiohttp_serv
 def test_menu_push_offline_says_why(tmp_path) -> None:  # noqa: ANN001
     result = unionbot("menu", "push", cwd=tmp_path)
     assert result.returncode == 2 and "offline" in result.stderr
+
+
+def test_a_menu_key_or_template_kind_no_feature_declares_stops_the_start(tmp_path) -> None:  # noqa: ANN001
+    """Checked against the feature manifests at start: a typo would otherwise fail silently."""
+    from bot.app import check_config, features
+    from bot.config import ConfigError, build_settings
+
+    feats = features()
+    good = build_settings({"wechat": {"menu": [{"name": "帮扶", "key": "HARDSHIP"},
+                                               {"name": "我的", "sub": [{"name": "帮助", "key": "HELP"}]}],
+                                      "templates": {"hardship_status": "TPL1"}}}, env={})
+    check_config(good, feats)
+    typo = build_settings({"wechat": {"menu": [{"name": "我的", "sub": [{"name": "帮助", "key": "HLEP"}]}]}}, env={})
+    with pytest.raises(ConfigError) as exc:
+        check_config(typo, feats)
+    assert str(exc.value).startswith("config error: 'wechat.menu[0].sub[0].key' 'HLEP'") and "\n" not in str(exc.value)
+    kind = build_settings({"wechat": {"templates": {"hardship_stauts": "TPL1"}}}, env={})
+    with pytest.raises(ConfigError, match="'wechat.templates.hardship_stauts' is not a template kind"):
+        check_config(kind, feats)
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[wechat]\ntemplates = { quiz_opn = "X" }\n', encoding="utf-8")
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    result = CliRunner().invoke(main, ["jobs", "list", "--config", str(cfg)])
+    assert result.exit_code == 2 and "wechat.templates.quiz_opn" in result.output
+
+
+def test_the_old_timezone_key_still_works_with_a_warning(caplog) -> None:  # noqa: ANN001
+    from bot.config import ConfigError, build_settings
+
+    with caplog.at_level("WARNING", logger="unionbot.config"):
+        s = build_settings({"scheduler": {"timezone": "Asia/Urumqi"}}, env={})
+    assert s.app.timezone == "Asia/Urumqi" and "app.timezone" in caplog.text
+    with pytest.raises(ConfigError, match="contradicts 'app.timezone'"):
+        build_settings({"scheduler": {"timezone": "Asia/Urumqi"}, "app": {"timezone": "Asia/Shanghai"}}, env={})
+    with pytest.raises(ConfigError, match="'app.timezone' is not a known IANA timezone"):
+        build_settings({"app": {"timezone": "Mars/Base"}}, env={})
