@@ -186,7 +186,7 @@ def test_installed_versions_pass_and_pyproject_pins_the_same_ranges() -> None:
     from bot.db.inline_sqlite import SUPPORTED, check_versions
 
     check_versions()
-    pyproject = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     deps = {d.split("[")[0].split(">")[0].split("<")[0].strip(): d for d in pyproject["project"]["dependencies"]}
     for dist, (low, high) in SUPPORTED.items():
         assert deps[dist].endswith(f"{low},{high}"), (dist, deps[dist])
