@@ -116,7 +116,7 @@ async def _serve_and_measure(db: str, directory: Path, rate: float, seconds: flo
 
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import create_app, freeze_startup_objects
     from bot.config import build_settings
 
     port = free_port()
@@ -125,6 +125,7 @@ async def _serve_and_measure(db: str, directory: Path, rate: float, seconds: flo
                                "scheduler": {"enabled": False}}, env={})
     os.chdir(directory)
     app = create_app(settings, scheduler=False, extra_routers=[slow_router()])
+    freeze_startup_objects()  # as a serving process does
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

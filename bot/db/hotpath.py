@@ -4,7 +4,7 @@ The statements are SQLAlchemy Core, defined once at the bottom of this module, a
 operations (`Rows`) are written once on top of them. Only *how a statement runs* differs:
 
 - `CoreRows` executes it through the session's SQLAlchemy connection (PostgreSQL; and SQLite in
-  the tests that compare both ways, see tests/test_writer_paths.py);
+  the tests that compare both ways, see tests/framework/test_writer_paths.py);
 - `SQLiteRows` executes the very same statement, compiled once for the engine's SQLite dialect
   (`Plan`), straight on the sqlite3 connection under the session's transaction. Measured with
   `python -m bench webhook`, SQLAlchemy's execution layer (async adapter, greenlet switch,
@@ -20,7 +20,6 @@ Feature code never comes here: handlers use the session (ORM) as usual.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -28,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import LargeBinary, bindparam, event, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.db.base import UTCDateTime
@@ -126,6 +125,7 @@ class Rows:
         self.conn = conn
         self.app_id = app_id
         self.dialect = conn.dialect.name
+        self.info = conn.info  # the pooled connection's own dict: `_open_pending` finds the savepoint there
 
     # Execution primitives --------------------------------------------------------------------
     async def _fetch(self, stmt: Any, params: dict[str, Any]) -> list[Sequence[Any]]:
@@ -145,17 +145,35 @@ class Rows:
         """Does `_run_many` count the rows it matched? (asyncpg's executemany doesn't.)"""
         return bool(self.conn.dialect.supports_sane_multi_rowcount)
 
-    def savepoint(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[None]:
-        """A SAVEPOINT around one handler: an exception inside rolls back only what it did."""
+    def _sql_in_hook(self, conn: Any, sql: str) -> None:
+        """Run a SAVEPOINT statement from inside SQLAlchemy's before_execute (sync, in its greenlet)."""
         raise NotImplementedError
+
+    async def _sql(self, sql: str) -> None:
+        raise NotImplementedError
+
+    def savepoint(self, session: AsyncSession) -> "HandlerSavepoint":
+        """A SAVEPOINT around one handler: an exception inside rolls back only what it did."""
+        if self.conn.sync_engine not in _LISTENING:
+            event.listen(self.conn.sync_engine, "before_execute", _open_pending)
+            _LISTENING.add(self.conn.sync_engine)
+        return HandlerSavepoint(self, session)
 
     # Operations ------------------------------------------------------------------------------
     async def claim(self, items: Sequence[tuple[str, str, str]], now: datetime) -> set[str]:
         """Insert (key, openid, kind) dedup records; the keys that were new."""
-        params: dict[str, Any] = {}
-        for i, (key, openid, kind) in enumerate(items):
-            params[f"key_{i}"], params[f"openid_{i}"], params[f"kind_{i}"], params[f"at_{i}"] = key, openid, kind, now
-        return {r[0] for r in await self._fetch(_claim(self.dialect, len(items)), params)}
+        rows = await self._insert_returning(_claim, [{"key": k, "openid": o, "kind": kind, "at": now}
+                                                     for k, o, kind in items])
+        return {r[0] for r in rows}
+
+    async def _insert_returning(self, factory: Callable[[str, int], Any],
+                                rows: list[dict[str, Any]]) -> list[Sequence[Any]]:
+        """One INSERT ... RETURNING of many rows: `factory(dialect, n)` is the statement for n rows,
+        its parameters named `<name>_<row>`. SQLAlchemy doesn't cache a multi-row VALUES statement
+        (it compiled it for every batch: ~3 ms on PostgreSQL), so this way sends the one-row
+        statement as an executemany, which SQLAlchemy turns into multi-row VALUES itself."""
+        return list((await self.conn.execute(factory(self.dialect, 1),
+                                             [{f"{k}_0": v for k, v in r.items()} for r in rows])).all())
 
     async def stored(self, keys: Sequence[str]) -> dict[str, tuple[str, bytes | None]]:
         rows = await self._fetch(_STORED, {"keys": list(keys)})
@@ -185,7 +203,8 @@ class Rows:
                 "data": s.data, "version": s.expected + 1, "updated_at": s.updated_at,
                 "expires_at": s.expires_at} for s in saves if s.expected is not None]
         lost: list[str] = []
-        for stmt, params, who in ((_insert_dialogue(self.dialect), new, "openid"), (_UPDATE_DIALOGUE, old, "w_openid")):
+        for stmt, params, who in ((_insert_dialogue(self.dialect), new, "openid"),
+                                  (_UPDATE_DIALOGUE, old, "w_openid")):
             if not params:
                 continue
             if len(params) == 1 or not self.counts_many:  # one statement each, each counted
@@ -221,19 +240,23 @@ class CoreRows(Rows):
         result = await self.conn.execute(stmt, params)
         return result.rowcount if self.conn.dialect.supports_sane_multi_rowcount else None
 
-    def savepoint(self, session: AsyncSession) -> contextlib.AbstractAsyncContextManager[Any]:
-        return session.begin_nested()
+    def _sql_in_hook(self, conn: Any, sql: str) -> None:
+        conn.exec_driver_sql(sql)
+
+    async def _sql(self, sql: str) -> None:
+        await self.conn.exec_driver_sql(sql)
 
 
 class SQLiteRows(Rows):
     """The same statements straight on the sqlite3 connection of the session's transaction."""
 
-    _SAVEPOINT = "unionbot_handler"
-
     def __init__(self, conn: AsyncConnection, raw: Any, app_id: str) -> None:
         super().__init__(conn, app_id)
         self.db = raw  # the sqlite3.Connection under SQLAlchemy's pooled connection
         self._plans = _plans_for(conn.dialect)
+        if not self._plans:  # the first batch of this engine compiles the claims of every chunk size (~30 ms)
+            for size in (1, 2, 4, 8, 16, 32, 64):
+                self._plan(_claim(self.dialect, size), {})
 
     def _plan(self, stmt: Any, params: dict[str, Any]) -> "Plan":
         plans = self._plans
@@ -247,6 +270,22 @@ class SQLiteRows(Rows):
         rows = self.db.execute(plan.sql, plan.args(params, {})).fetchall()
         return plan.convert(rows)
 
+    async def _insert_returning(self, factory: Callable[[str, int], Any],
+                                rows: list[dict[str, Any]]) -> list[Sequence[Any]]:
+        """The multi-row statement itself (sqlite3 can't executemany with RETURNING), in chunks of
+        64, 32, ... 1 rows: seven statements to compile (64 rows: ~14 ms, once) rather than one per
+        batch size, which showed as stalls in the p99 of `python -m bench webhook`."""
+        out: list[Sequence[Any]] = []
+        start, size = 0, 64
+        while start < len(rows):
+            while size > len(rows) - start:
+                size //= 2
+            chunk = rows[start:start + size]
+            params = {f"{k}_{i}": v for i, r in enumerate(chunk) for k, v in r.items()}
+            out += await self._fetch(factory(self.dialect, size), params)
+            start += size
+        return out
+
     async def _run(self, stmt: Any, params: dict[str, Any]) -> int:
         plan = self._plan(stmt, params)
         return self.db.execute(plan.sql, plan.args(params, {})).rowcount
@@ -256,46 +295,78 @@ class SQLiteRows(Rows):
         memo: dict[int, Any] = {}  # one conversion per value object (the batch's `now`, shared by all rows)
         return self.db.executemany(plan.sql, [plan.args(p, memo) for p in params]).rowcount
 
-    def savepoint(self, session: AsyncSession) -> "_RawSavepoint":
-        return _RawSavepoint(self.db, session)
+    def _sql_in_hook(self, conn: Any, sql: str) -> None:
+        self.db.execute(sql)
+
+    async def _sql(self, sql: str) -> None:
+        self.db.execute(sql)
 
 
-class _RawSavepoint:
-    """A SAVEPOINT on the sqlite3 connection (SQLAlchemy's begin_nested costs ~50 µs a message).
+class HandlerSavepoint:
+    """The SAVEPOINT one handler runs under (`async with rows.savepoint(session)`).
 
-    The handler's ORM changes are flushed inside it. On an exception the savepoint is rolled back
-    and the session forgets its objects (every earlier handler's changes were flushed, so nothing
-    else is lost; later reads load fresh rows). A failed *flush* is the exception: SQLAlchemy then
-    rolls back the whole transaction itself, so the error goes up and the batch is re-run."""
+    Opened lazily, just before the handler's first statement reaches the connection (`_open_pending`,
+    a before_execute listener): most handlers — menus, answers — never touch the database, and
+    SQLAlchemy's `begin_nested()` cost ~50 µs a message on SQLite and two round trips on PostgreSQL
+    even then. The handler's ORM changes are flushed inside it. On an exception the savepoint is
+    rolled back and the session forgets its objects: every earlier handler's changes were flushed,
+    so nothing else is lost, and later reads load fresh rows. The one exception to "only itself": a
+    failed *flush* makes SQLAlchemy roll back the whole transaction, so the error goes up and the
+    batch is re-run message by message (bot/pipeline.py) — the same outcome, later."""
 
-    __slots__ = ("db", "session")
+    __slots__ = ("rows", "session", "opened")
+    SQL = ("SAVEPOINT unionbot_handler", "RELEASE SAVEPOINT unionbot_handler",
+           "ROLLBACK TO SAVEPOINT unionbot_handler")
 
-    def __init__(self, db: Any, session: AsyncSession) -> None:
-        self.db, self.session = db, session
+    def __init__(self, rows: Rows, session: AsyncSession) -> None:
+        self.rows, self.session, self.opened = rows, session, False
+
+    def open(self, conn: Any) -> None:
+        if not self.opened:
+            self.opened = True  # first: our own statement passes the listener too
+            self.rows._sql_in_hook(conn, self.SQL[0])
 
     async def __aenter__(self) -> None:
-        self.db.execute("SAVEPOINT unionbot_handler")
+        self.rows.info[_PENDING] = self
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> bool:
         sync = self.session.sync_session
-        if exc_type is None:
-            try:
-                # `_is_clean` is what Session.flush asks first (0.3 µs; new/dirty/deleted build sets: 2 µs).
-                if not sync._is_clean():
-                    await self.session.flush()
-            except BaseException:
-                self._undo(sync)
-                raise
-            self.db.execute("RELEASE unionbot_handler")
-        else:
-            self._undo(sync)
+        try:
+            if exc_type is None:
+                try:
+                    # `_is_clean` is what Session.flush asks first (0.3 µs; new/dirty/deleted build sets: 2 µs).
+                    if not sync._is_clean():
+                        await self.session.flush()
+                except BaseException:
+                    await self._undo(sync)
+                    raise
+                if self.opened:
+                    await self.rows._sql(self.SQL[1])
+            else:
+                await self._undo(sync)
+        finally:
+            self.rows.info.pop(_PENDING, None)
         return False
 
-    def _undo(self, sync: Any) -> None:
-        if sync.is_active and self.db.in_transaction:
-            self.db.execute("ROLLBACK TO unionbot_handler")
-            self.db.execute("RELEASE unionbot_handler")
-            sync.expunge_all()
+    async def _undo(self, sync: Any) -> None:
+        if not sync.is_active:  # SQLAlchemy rolled back the whole transaction (a failed flush)
+            return
+        self.rows.info.pop(_PENDING, None)
+        if self.opened:
+            await self.rows._sql(self.SQL[2])
+            await self.rows._sql(self.SQL[1])
+        sync.expunge_all()
+
+
+_PENDING = "unionbot_pending_savepoint"
+_LISTENING: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+
+def _open_pending(conn: Any, *_args: Any) -> None:
+    """before_execute: open the running handler's savepoint before its first statement."""
+    pending = conn.info.get(_PENDING)
+    if pending is not None and not pending.opened:
+        pending.open(conn)
 
 
 async def rows_for(conn: AsyncConnection, app_id: str, *, fast: bool = True) -> Rows:
@@ -333,8 +404,7 @@ class Plan:
     __slots__ = ("sql", "slots", "args", "results")
     results: "Callable[[Sequence[Any]], tuple[Any, ...]] | None"
 
-    def __init__(self, stmt: Any, dialect: Any, lengths: dict[str, int]) -> None:
-        compiled = stmt.compile(dialect=dialect)
+    def __init__(self, stmt: Any, compiled: Any, dialect: Any, lengths: dict[str, int]) -> None:
         if not compiled.positional:
             raise ValueError(f"{dialect.name}: expected a positional paramstyle, got {dialect.paramstyle}")
         probe: dict[str, Any] = {}
@@ -383,32 +453,52 @@ class Plan:
 
 
 def _args_function(slots: tuple) -> Callable[[dict[str, Any], dict[int, Any]], tuple[Any, ...]]:
-    """The parameter tuple of a plan as one generated expression (~0.5 µs a row, where a loop over
-    the slots took ~2 µs): `p` the caller's parameters, `m` the memo of converted values."""
+    """The parameter tuple of a plan as generated code (~0.5 µs a row, where a loop over the slots
+    took ~2 µs): `p` the caller's parameters, `m` the memo of converted timestamps. Each parameter
+    is converted once per row; a timestamp object once per call (the batch's `now`)."""
     env: dict[str, Any] = {"_convert": _convert}
-    parts = []
+    lines: list[str] = []
+    parts: list[str] = []
+    seen: dict[tuple[Any, ...], str] = {}
     for i, (kind, a, index, proc) in enumerate(slots):
         if kind == _CONST:
             env[f"c{i}"] = a
-            expr = f"c{i}"
-        elif kind == _CALL:
+            parts.append(f"c{i}")
+            continue
+        if kind == _PARAM and (a, index, id(proc)) in seen:  # a parameter used twice (`now`): once
+            parts.append(seen[(a, index, id(proc))])
+            continue
+        if kind == _CALL:
             env[f"f{i}"] = a
             expr = f"f{i}()"
         else:
             expr = f"p[{a!r}]" if index is None else f"p[{a!r}][{index:d}]"
         if proc is not None:
             env[f"x{i}"] = proc
-            expr = f"_convert(m, x{i}, {expr})"
+            expr = f"_convert(m, x{i}, {expr})" if proc is _dt_to_sqlite else f"x{i}({expr})"
+        if kind == _PARAM:
+            seen[(a, index, id(proc))] = f"v{i}"
+            lines.append(f"    v{i} = {expr}\n")
+            expr = f"v{i}"
         parts.append(expr)
     namespace: dict[str, Any] = {}
-    exec(f"def args(p, m):\n    return ({', '.join(parts)},)\n", env, namespace)  # noqa: S102 — our own slots
+    source = f"def args(p, m):\n{''.join(lines)}    return ({', '.join(parts)},)\n"
+    exec(source, env, namespace)  # noqa: S102 — built from our own slots
     return namespace["args"]
 
 
 def _row_function(procs: list[Callable[[Any], Any] | None]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
     """A row's values through the result processors, as one generated expression."""
-    env = {f"x{i}": proc for i, proc in enumerate(procs) if proc is not None}
-    parts = [f"x{i}(r[{i}])" if proc is not None else f"r[{i}]" for i, proc in enumerate(procs)]
+    env: dict[str, Any] = {f"x{i}": proc for i, proc in enumerate(procs) if proc is not None}
+    env["_iso"] = datetime.fromisoformat
+    parts = []
+    for i, proc in enumerate(procs):
+        if proc is None:
+            parts.append(f"r[{i}]")
+        elif proc is _sqlite_to_dt:  # inlined: most member columns are timestamps, many of them NULL
+            parts.append(f"(None if r[{i}] is None else _iso(r[{i}] + '+00:00'))")
+        else:
+            parts.append(f"x{i}(r[{i}])")
     namespace: dict[str, Any] = {}
     exec(f"def row(r):\n    return ({', '.join(parts)},)\n", env, namespace)  # noqa: S102 — our own columns
     return namespace["row"]
@@ -426,19 +516,20 @@ def _convert(memo: dict[int, Any], proc: Callable[[Any], Any], value: Any) -> An
 class _Plans:
     """The plans of one statement, by the lengths of its IN lists."""
 
-    __slots__ = ("stmt", "dialect", "expanding", "by_lengths")
+    __slots__ = ("stmt", "dialect", "compiled", "expanding", "by_lengths")
 
     def __init__(self, stmt: Any, dialect: Any) -> None:
         self.stmt, self.dialect = stmt, dialect  # keeps the statement (and so its id) alive
-        compiled = stmt.compile(dialect=dialect)
-        self.expanding = tuple(name for name, b in compiled.binds.items() if b.expanding)
+        self.compiled = stmt.compile(dialect=dialect)  # once: a new IN-list length only re-expands it
+        self.expanding = tuple(name for name, b in self.compiled.binds.items() if b.expanding)
         self.by_lengths: dict[tuple[int, ...], Plan] = {}
 
     def get(self, params: dict[str, Any]) -> Plan:
         key = tuple(len(params[name]) for name in self.expanding)
         plan = self.by_lengths.get(key)
         if plan is None:
-            plan = self.by_lengths[key] = Plan(self.stmt, self.dialect, dict(zip(self.expanding, key)))
+            plan = self.by_lengths[key] = Plan(self.stmt, self.compiled, self.dialect,
+                                               dict(zip(self.expanding, key)))
         return plan
 
 
@@ -452,9 +543,12 @@ def _plans_for(dialect: Any) -> dict[int, _Plans]:
     return plans
 
 
-# Faster equivalents of SQLAlchemy's UTCDateTime processors on SQLite (the TypeDecorator plus the
-# DATETIME string format cost ~5 µs a value). Used only after giving the same results as
+# Faster equivalents of SQLAlchemy's processors on SQLite. UTCDateTime (the TypeDecorator plus the
+# DATETIME string format cost ~5 µs a value): used only after giving the same results as
 # SQLAlchemy's own processors on sample values (checked once per dialect), else SQLAlchemy's.
+# LargeBinary: SQLAlchemy wraps the value in sqlite3.Binary (a memoryview); sqlite3 binds the
+# bytes themselves as the same BLOB (tests/framework/test_writer_paths.py compares the stored
+# rows), and the wrapping measured ~3% of the writer's time per message.
 
 def _dt_to_sqlite(value: datetime | None) -> str | None:
     if value is None:
@@ -468,7 +562,8 @@ def _sqlite_to_dt(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value + "+00:00")
 
 
-_SAMPLES = [datetime(2026, 3, 1, 8, 5, 9, 7, tzinfo=timezone.utc), datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
+_SAMPLES = [datetime(2026, 3, 1, 8, 5, 9, 7, tzinfo=timezone.utc),
+            datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc),
             datetime(2026, 7, 1, 0, 0, tzinfo=timezone.utc).astimezone()]
 _VERIFIED: "weakref.WeakKeyDictionary[Any, bool]" = weakref.WeakKeyDictionary()
 
@@ -490,6 +585,8 @@ def _fast_ok(dialect: Any) -> bool:
 def _fast_bind(type_: Any, dialect: Any, proc: Callable[[Any], Any] | None) -> Callable[[Any], Any] | None:
     if proc is not None and isinstance(type_, UTCDateTime) and dialect.name == "sqlite" and _fast_ok(dialect):
         return _dt_to_sqlite
+    if proc is not None and isinstance(type_, LargeBinary) and dialect.name == "sqlite":
+        return None  # sqlite3 binds bytes as a BLOB itself
     return proc
 
 
@@ -515,7 +612,8 @@ def _claim(dialect: str, n: int) -> Any:
     rows = [{"key": _typed(f"key_{i}", _IM.c.key), "openid": _typed(f"openid_{i}", _IM.c.openid),
              "kind": _typed(f"kind_{i}", _IM.c.kind), "received_at": _typed(f"at_{i}", _IM.c.received_at)}
             for i in range(n)]
-    return _INSERT[dialect](_IM).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(_IM.c.key)
+    return (_INSERT[dialect](_IM).values(rows if n > 1 else rows[0])  # one row: not the multi-row form
+            .on_conflict_do_nothing(index_elements=["key"]).returning(_IM.c.key))
 
 
 @functools.cache
@@ -533,7 +631,8 @@ _MEMBERS = select(*_MT.c).where(_MT.c.app_id == bindparam("app_id"),
                                 _MT.c.openid.in_(bindparam("openids", expanding=True)))
 _LOAD_DIALOGUES = select(_DT.c.openid, _DT.c.state, _DT.c.data, _DT.c.version, _DT.c.expires_at).where(
     _DT.c.app_id == bindparam("app_id"), _DT.c.openid.in_(bindparam("openids", expanding=True)))
-_DIALOGUE_VALUES = {name: _typed(name, _DT.c[name]) for name in ("state", "data", "version", "updated_at", "expires_at")}
+_DIALOGUE_VALUES = {name: _typed(name, _DT.c[name])
+                    for name in ("state", "data", "version", "updated_at", "expires_at")}
 _UPDATE_DIALOGUE = (update(_DT).where(_DT.c.app_id == bindparam("w_app_id"), _DT.c.openid == bindparam("w_openid"),
                                       _DT.c.version == bindparam("expected")).values(**_DIALOGUE_VALUES))
 

@@ -107,7 +107,8 @@ async def test_both_sqlite_paths_store_identical_rows(tmp_path) -> None:  # noqa
     assert members["oC"][5] == 1 and members["oC"][6] is None  # unsubscribed, then subscribed again
 
 
-async def test_reads_are_typed_the_same_everywhere(tmp_path, engine: AsyncEngine, backend: str) -> None:  # noqa: ANN001
+async def test_reads_are_typed_the_same_everywhere(tmp_path, engine: AsyncEngine,  # noqa: ANN001
+                                                  backend: str) -> None:
     """The fast SQLite path, and SQLAlchemy on this test's backend, read back the same Python values."""
     sqlite_engine = await _fresh_sqlite(tmp_path / "reference.db")
     try:
@@ -126,7 +127,8 @@ async def test_reads_are_typed_the_same_everywhere(tmp_path, engine: AsyncEngine
     assert member.subscribed is False and member.unsubscribed_at == T0 + timedelta(minutes=5)
     assert member.first_seen == T0 and member.first_seen.tzinfo is not None
     dialogue = got["dialogues2"]["oA"]
-    assert isinstance(dialogue, DialogueRow) and dialogue.version == 2 and dialogue.data == {"d": {"age": 30}, "drafts": {}}
+    assert isinstance(dialogue, DialogueRow) and dialogue.version == 2
+    assert dialogue.data == {"d": {"age": 30}, "drafts": {}}
     assert got["dialogues2"]["oC"].version == 1 and got["dialogues2"]["oB"].version == 1
 
 
