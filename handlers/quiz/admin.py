@@ -161,25 +161,17 @@ def _row_button(q: ops.QuizQuestion, page: lists.ListPage) -> Markup:
                               confirm="移出后不再被抽到，已有的作答记录保留。确定吗？", style="btn-small")
 
 
-async def _remove_one(db, qid: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
-    """批量移出题库, one question: the same operation and audit row as the row's button."""
-    q = await ops.get_question(db, qid)
-    if q is None:
-        raise ops.QuizError(f"没有第 {qid} 题。")
-    await ops.delete_question(db, ctx.ops, q)
-    await audit.record(db, staff_id=ctx.staff.id, action="quiz.question_delete", target=f"question:{qid}",
-                       detail={"bulk": True}, now=ctx.now)
-    return f"#{qid}"
-
-
-async def _restore_one(db, qid: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
-    q = await ops.get_question(db, qid)
-    if q is None:
-        raise ops.QuizError(f"没有第 {qid} 题。")
-    await ops.restore_question(db, ctx.ops, q)
-    await audit.record(db, staff_id=ctx.staff.id, action="quiz.question_restore", target=f"question:{qid}",
-                       detail={"bulk": True}, now=ctx.now)
-    return f"#{qid}"
+def _bank_action(restore: bool):  # noqa: ANN202
+    """批量移出题库 / 批量恢复, one question: the same operation and audit row as the row's button."""
+    async def one(db, qid: int, ctx: lists.ActionContext) -> str:  # noqa: ANN001
+        q = await ops.get_question(db, qid)
+        if q is None:
+            raise ops.QuizError(f"没有第 {qid} 题。")
+        await (ops.restore_question if restore else ops.delete_question)(db, ctx.ops, q)
+        await audit.record(db, staff_id=ctx.staff.id, target=f"question:{qid}", detail={"bulk": True},
+                           action="quiz.question_restore" if restore else "quiz.question_delete", now=ctx.now)
+        return f"#{qid}"
+    return one
 
 
 async def _topic_choices(db) -> list[tuple[str, str]]:  # noqa: ANN001
@@ -224,10 +216,10 @@ QUESTIONS = lists.ListView(
         lists.Column("difficulty", "难度", value=lambda q: ops.DIFFICULTY.get(q.difficulty, "")),
     ]),
     actions=[
-        lists.BulkAction("remove", "批量移出题库", lists.each(_remove_one),
+        lists.BulkAction("remove", "批量移出题库", lists.each(_bank_action(restore=False)),
                          confirm="将所选 {n} 道题移出题库：以后不再被抽到，已有的作答记录保留。确定吗？",
                          shown=lambda st: not _removed_view(st)),
-        lists.BulkAction("restore", "批量恢复", lists.each(_restore_one),
+        lists.BulkAction("restore", "批量恢复", lists.each(_bank_action(restore=True)),
                          shown=_removed_view),
     ],
     unit="道",
