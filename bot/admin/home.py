@@ -84,4 +84,4 @@ async def reveal_contact(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/", home, name="home")
-    app.router.add_post("/outbox/{outbox_id:\\d+}/contact", reveal_contact, name="home.reveal_contact")
+    app.router.add_post("/outbox/{outbox_id:\\d{1,9}}/contact", reveal_contact, name="home.reveal_contact")

@@ -28,6 +28,8 @@ class Quarter:
         m = cls._RX.fullmatch(text.strip())
         if not m:
             raise ValueError(f"not a quarter: {text!r} (expected e.g. 2026Q4)")
+        if not 2000 <= int(m.group(1)) <= 2100:  # the calendar (and a sensible report) stops there
+            raise ValueError(f"not a quarter we report on: {text!r}")
         return cls(int(m.group(1)), int(m.group(2)))
 
     @property
