@@ -13,10 +13,11 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, check_keys
 from bot.core.dispatcher import Dispatcher
 from bot.db.engine import make_engine, make_sessionmaker
 from bot.feature import Feature
+from bot.operations import OpsContext
 from bot.keys import API, CLOCK, DELIVERY, ENGINE, FEATURES, JOBS, PROCESSOR, SERVICES, SESSIONMAKER, SETTINGS
 from bot.pipeline import Processor
 from scheduler.setup import all_jobs
@@ -28,6 +29,7 @@ def features() -> list[Feature]:
     import handlers.chairs
     import handlers.common
     import handlers.hardship
+    import handlers.inbox
     import handlers.office
     import handlers.quiz
     import handlers.signup
@@ -39,6 +41,7 @@ def features() -> list[Feature]:
         handlers.quiz.FEATURE,
         handlers.chairs.FEATURE,
         handlers.office.FEATURE,
+        handlers.inbox.FEATURE,
     ]
 
 
@@ -67,6 +70,15 @@ def check_config(settings: Settings, feats: list[Feature]) -> None:
         if kind not in kinds_known:
             raise ConfigError(f"config error: 'wechat.templates.{kind}' is not a template kind any feature sends "
                               f"(known: {', '.join(sorted(kinds_known))})")
+
+
+async def run_startup_hooks(feats: list[Feature], sessionmaker: async_sessionmaker[AsyncSession],
+                            ctx: OpsContext) -> None:
+    """Each feature's `startup` (e.g. seeding editable content once), one transaction each."""
+    for f in feats:
+        if f.startup is not None:
+            async with sessionmaker() as session, session.begin():
+                await f.startup(session, ctx)
 
 
 def build_services(settings: Settings) -> dict[str, Any]:
@@ -105,13 +117,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
 
     feats = features() if feature_list is None else feature_list
     check_config(settings, feats)
+    check_keys(settings)  # online without [admin] field_key: refuse to start
     clock = clock or Clock(settings.app.timezone)
     engine = engine or make_engine(settings.database.url, echo=settings.database.echo,
                                    pool_size=settings.database.pool_size)
     sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
     services = build_services(settings)
 
-    app = web.Application(client_max_size=settings.server.max_body)
+    # aiohttp takes the body limit of every request from this top-level app, so it is the admin's
+    # (imports, photos: `[server] admin_max_body`); the webhook reads its body itself and refuses
+    # more than its own `max_body` (64 KB) with a 413 (bot/wechat/webhook.py `read_capped`).
+    app = web.Application(client_max_size=max(settings.server.max_body, settings.server.admin_max_body))
     if settings.server.behind_proxy:
         from aiohttp_remotes import XForwardedRelaxed
 
@@ -144,6 +160,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
     app.add_subapp("/admin", create_admin_app(settings, sessionmaker, clock, services, feats))
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await run_startup_hooks(feats, sessionmaker, OpsContext(clock, settings, services))
         stop = asyncio.Event()
         tasks: list[asyncio.Task] = []
         if background:

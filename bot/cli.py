@@ -1,4 +1,4 @@
-"""The `unionbot` command: serve, db, chat, menu, staff, chairs, quiz, jobs."""
+"""The `unionbot` command: serve, db, chat, menu, staff, chairs, quiz, jobs, keys."""
 from __future__ import annotations
 
 import asyncio
@@ -41,6 +41,13 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int, 
 
     setup_logging(log_level, json=log_json)
     settings = settings_from(config)
+    try:
+        from bot.config import check_keys
+
+        check_keys(settings)  # online without [admin] field_key: one line, no start
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
     if host:
         settings.server.host = host
     if port:
@@ -110,70 +117,50 @@ def menu() -> None:
 @menu.command("push")
 @config_option
 def menu_push(config: str | None) -> None:
-    """Create the custom menu from [wechat].menu in the config."""
+    """Create the custom menu: the one saved in the admin, else [wechat].menu, else the default."""
     from bot.app import features
-    from bot.menu import default_menu, menu_payload
+    from bot.menu import SOURCE_LABELS, click_keys, menu_to_push, record_push, validate
 
     settings = settings_from(config)
     if settings.wechat.offline:
         click.echo("wechat.app_id is not set: nothing to push (offline mode)", err=True)
         sys.exit(2)
-    buttons = menu_payload(settings.wechat.menu) if settings.wechat.menu else default_menu(features())
+    feats = features()
 
-    async def push() -> dict:
+    async def push() -> tuple[str, list[str], dict]:
         from bot.clock import Clock
         from bot.wechat.api import WeChatAPI
 
         async with database(settings) as sessionmaker:
-            api = WeChatAPI(settings.wechat, sessionmaker, Clock())
+            async with sessionmaker() as session:
+                buttons, source = await menu_to_push(session, settings, feats)
+            errors = validate(buttons, click_keys(feats))
+            if errors:
+                return source, errors, {}
+            clock = Clock(settings.app.timezone)
+            api = WeChatAPI(settings.wechat, sessionmaker, clock)
             try:
-                return await api.create_menu(buttons)
+                result = await api.create_menu(buttons)
             finally:
                 await api.close()
+            async with sessionmaker() as session, session.begin():
+                await record_push(session, buttons, True, "unionbot menu push", now=clock.now(), staff_id=None)
+            return source, [], result
 
-    result = run(push())
-    click.echo(f"menu pushed: {result}")
-
-
-@main.group()
-def staff() -> None:
-    """Staff accounts of the admin site."""
-
-
-@staff.command("add")
-@click.argument("username")
-@click.option("--name", "display_name", default="", help="display name, e.g. 王老师")
-@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
-@config_option
-def staff_add(username: str, display_name: str, password_stdin: bool, config: str | None) -> None:
-    """Create a staff account (asks for the password twice)."""
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != password:
-            click.echo("passwords differ", err=True)
-            sys.exit(2)
-    settings = settings_from(config)
-
-    async def add() -> None:
-        from bot.admin.staff import create_staff
-        from bot.clock import Clock
-
-        await asyncio.to_thread(migrate_embedded, settings)
-        async with database(settings) as sessionmaker, sessionmaker() as session, session.begin():
-            await create_staff(session, username, password, display_name or username, Clock().now())
-
-    try:
-        run(add())
-    except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
+    source, errors, result = run(push())
+    if errors:
+        click.echo(f"the menu ({SOURCE_LABELS[source]}) is not valid, nothing pushed:\n" + "\n".join(errors), err=True)
         sys.exit(2)
-    click.echo(f"staff account {username!r} created")
+    click.echo(f"menu pushed ({source}): {result}")
+
+
+from bot.commands.staff import staff as _staff  # noqa: E402  (unionbot staff add/passwd/list/deactivate)
+
+main.add_command(_staff)
 
 
 # Feature command groups (bot/commands/<feature>.py), added when present.
-for _name, _attr in (("chairs", "chairs"), ("quiz", "quiz"), ("jobs", "jobs")):
+for _name, _attr in (("chairs", "chairs"), ("quiz", "quiz"), ("jobs", "jobs"), ("keys", "keys")):
     try:
         _mod = importlib.import_module(f"bot.commands.{_name}")
     except ModuleNotFoundError as _exc:

@@ -38,11 +38,16 @@ class ServerSettings(_Section):
     reply_timeout: float = Field(4.0, gt=0, le=4.8)
     # Largest accepted webhook body, in bytes.
     max_body: int = Field(64 * 1024, ge=1024)
+    # Largest accepted request body in the staff admin (/admin: imports, photos), in bytes.
+    admin_max_body: int = Field(10 * 1024 * 1024, ge=64 * 1024, le=200 * 1024 * 1024)
     # Seconds a signed timestamp may be off from our clock.
     timestamp_tolerance: int = Field(300, ge=30)
     # True when a reverse proxy (nginx) in front sets X-Forwarded-For/-Proto: the
     # client's address then comes from those headers (login throttling, audit log).
     behind_proxy: bool = False
+    # /metrics and the details of /readyz answer loopback callers, or callers sending
+    # `Authorization: Bearer <metrics_token>` (empty: loopback only).
+    metrics_token: str = ""
 
     @field_validator("webhook_path")
     @classmethod
@@ -69,7 +74,7 @@ class WeChatSettings(_Section):
     # chair_reminder, signup_reminder, quiz_open). Missing → customer-service
     # message only, or `unreachable` outside the user's window.
     templates: dict[str, str] = {}
-    # The custom menu pushed by `unionbot menu push`.
+    # The custom menu pushed by `unionbot menu push` while staff have saved none in the admin.
     menu: list[MenuButton] = []
 
     @field_validator("encoding_aes_key")
@@ -91,14 +96,64 @@ class DatabaseSettings(_Section):
 
 
 class AdminSettings(_Section):
-    # 32+ random characters; signs and encrypts the staff session cookie.
+    # Signs nothing any more (staff sessions live in the database; the cookie is a random token).
+    # Only read to re-encrypt ID numbers older versions derived from it (`unionbot keys rotate`).
     secret_key: str = ""
-    # Fernet key (urlsafe base64, 32 bytes) that encrypts ID numbers at rest.
+    # The key of personal fields at rest (ID numbers): 44 characters, from `unionbot keys generate`.
+    # Required once wechat.app_id is set; see docs/security.md for rotation.
     field_key: str = ""
+    # The previous field_key while `unionbot keys rotate` moves stored values to the new one.
+    field_key_old: str = ""
+    # A staff login ends after this many seconds in any case (absolute lifetime) …
     session_max_age: int = Field(8 * 3600, ge=60)
+    # … and after this many minutes without a page view (idle timeout).
+    session_idle_minutes: int = Field(30, ge=1)
+    # Wrong passwords for one username from one address before that pair must wait
+    # login_block_seconds; each further failure doubles the wait, up to login_lockout_seconds.
     login_max_failures: int = Field(5, ge=1)
+    login_block_seconds: int = Field(60, ge=1)
     login_lockout_seconds: int = Field(900, ge=1)
+    # Failed logins (any usernames) from one address within the window before the address waits
+    # one window. Behind nginx this needs [server] behind_proxy = true (docs/deploy.md).
+    login_address_max_failures: int = Field(50, ge=5)
+    login_address_window_seconds: int = Field(900, ge=60)
     page_size: int = Field(20, ge=5, le=200)
+
+    @field_validator("field_key")
+    @classmethod
+    def _field_key(cls, v: str) -> str:
+        v = v.strip()
+        if v and not _is_fernet_key(v):
+            raise ValueError("must be a key made by `unionbot keys generate` (44 characters); "
+                             "an older passphrase goes into admin.field_key_old, then run `unionbot keys rotate`")
+        return v
+
+
+def _is_fernet_key(v: str) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(v) == 44 and len(base64.urlsafe_b64decode(v.encode("ascii"))) == 32
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        return False
+
+
+def check_keys(settings: "Settings") -> None:
+    """At the service's start: with a WeChat account (online), personal fields need their own key."""
+    if not settings.wechat.offline and not settings.admin.field_key:
+        raise ConfigError("config error: 'admin.field_key' must be set when wechat.app_id is set (it encrypts "
+                          "ID numbers); create one with `unionbot keys generate` or set UNIONBOT_ADMIN_FIELD_KEY")
+
+
+def check_proxy(settings: "Settings") -> None:
+    """An https public_url means a proxy (nginx) terminates TLS in front of the service: without
+    behind_proxy every visitor would have the proxy's address, and one address's login limit
+    would lock every staff member out."""
+    if settings.server.public_url.lower().startswith("https://") and not settings.server.behind_proxy:
+        raise ConfigError("config error: 'server.behind_proxy' must be true when server.public_url is https "
+                          "(a proxy such as nginx is in front; otherwise every visitor has the proxy's address "
+                          "and login throttling counts them all as one); see docs/deploy.md")
 
 
 def _known_timezone(v: str | None) -> str | None:
@@ -215,6 +270,49 @@ class OfficeSettings(_Section):
         return f"致电{self.name}（{self.phone}）"
 
 
+class FederationSettings(_Section):
+    """The street federation (街道总工会) and its community unions (社区联合工会)."""
+    # The communities a worker may name in the hardship and sign-up dialogues (a numbered
+    # choice), and staff may give a request or an activity; a community account
+    # (`unionbot staff add NAME --role ROLE --community NAME`) sees only its community's records.
+    # Empty: the question is not asked.
+    communities: list[str] = []
+
+    @field_validator("communities")
+    @classmethod
+    def _communities(cls, v: list[str]) -> list[str]:
+        names = [str(c).strip() for c in v]
+        if any(not c for c in names):
+            raise ValueError("community names must not be empty")
+        if any(len(c) > 64 for c in names):
+            raise ValueError("each community name must be at most 64 characters")
+        if len(set(names)) != len(names):
+            raise ValueError("each community must be named once")
+        if len(names) > 50:
+            raise ValueError("at most 50 communities")
+        return names
+
+
+class InboxSettings(_Section):
+    """Workers' questions that reach a person (the staff inbox)."""
+    # What a worker picks when they write to the union (留言 / 人工 / 咨询 / 联系工会).
+    topics: list[str] = ["劳动争议/讨薪", "工伤", "帮扶", "入会", "其他"]
+    # Hand questions no one can answer here to WeChat's own customer-service system instead.
+    transfer_to_wechat_kf: bool = False
+    # A thread with nothing new for this long is closed (the worker is told).
+    close_after_days: int = Field(14, ge=1)
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, v: list[str]) -> list[str]:
+        topics = [t.strip() for t in v if t.strip()]
+        if not topics or len(topics) > 9:
+            raise ValueError("must name 1 to 9 topics, e.g. [\"劳动争议/讨薪\", \"工伤\", \"其他\"]")
+        if any(len(t) > 32 for t in topics) or len(set(topics)) != len(topics):
+            raise ValueError("each topic must be unique and at most 32 characters")
+        return topics
+
+
 class Settings(_Section):
     app: AppSettings = AppSettings()
     server: ServerSettings = ServerSettings()
@@ -229,6 +327,8 @@ class Settings(_Section):
     chairs: ChairsSettings = ChairsSettings()
     signup: SignupSettings = SignupSettings()
     quiz: QuizSettings = QuizSettings()
+    inbox: InboxSettings = InboxSettings()
+    federation: FederationSettings = FederationSettings()
 
 
 # Environment variables that override secrets (and a few deployment keys).
@@ -240,6 +340,8 @@ ENV_KEYS = {
     "UNIONBOT_DATABASE_URL": ("database", "url"),
     "UNIONBOT_ADMIN_SECRET_KEY": ("admin", "secret_key"),
     "UNIONBOT_ADMIN_FIELD_KEY": ("admin", "field_key"),
+    "UNIONBOT_ADMIN_FIELD_KEY_OLD": ("admin", "field_key_old"),
+    "UNIONBOT_SERVER_METRICS_TOKEN": ("server", "metrics_token"),
 }
 
 
@@ -267,6 +369,7 @@ def build_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> S
         settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc.errors()[0])) from None
+    check_proxy(settings)
     old = settings.scheduler.timezone
     if old is not None:
         given = (data.get("app") or {}).get("timezone") if isinstance(data.get("app"), dict) else None

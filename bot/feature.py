@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from bot.core.router import Router
+    from bot.operations import OpsContext
     from bot.jobs import JobSpec
 
 
@@ -24,6 +27,8 @@ class NavEntry(NamedTuple):
     title: str
     path: str
     order: int = 100
+    # How many things wait there (shown beside the link), counted per page view.
+    badge: "Callable[[AsyncSession], Awaitable[int]] | None" = None
 
 
 class MenuItem(NamedTuple):
@@ -43,7 +48,19 @@ class TodoItem(NamedTuple):
     url: str
 
 
+class MemberFact(NamedTuple):
+    """What a feature knows of one worker, shown beside their inbox thread (with a link)."""
+
+    label: str  # e.g. 「困难帮扶」
+    text: str  # e.g. 「BF-2026-0012 待审核」
+    url: str = ""
+
+
 TodoFunc = Callable[[Any], Awaitable[list[TodoItem]]]
+# (session, openid) → facts; the admin shows them to staff answering that worker.
+MemberContextFunc = Callable[["AsyncSession", str], Awaitable[list[MemberFact]]]
+# Run once per process start, in one transaction (e.g. seed editable content once).
+StartupFunc = Callable[["AsyncSession", "OpsContext"], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -59,3 +76,7 @@ class Feature:
     template_kinds: tuple[str, ...] = ()  # `[wechat] templates` kinds the feature sends
     outbox_purposes: Mapping[str, str] = field(default_factory=dict)  # purpose → staff-facing label
     todos: TodoFunc | None = None
+    # The staff role (bot/admin/roles.py) whose accounts use this feature's admin pages.
+    role: str | None = None
+    member_context: MemberContextFunc | None = None
+    startup: StartupFunc | None = None

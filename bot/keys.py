@@ -29,3 +29,4 @@ ADMIN_FEATURES = web.AppKey("admin_features", list)
 ADMIN_NAV = web.AppKey("admin_nav", list)
 
 REQUEST_STAFF: web.RequestKey[Any] = web.RequestKey("admin_staff", object)
+CSP_NONCE: web.RequestKey[str] = web.RequestKey("admin_csp_nonce", str)  # this response's CSP nonce

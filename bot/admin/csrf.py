@@ -1,40 +1,50 @@
-"""CSRF protection: one random token per session, required on every unsafe request.
+"""CSRF protection: one random token per staff session, required on every unsafe request.
 
 Forms carry it as `<input type="hidden" name="_csrf" value="{{ csrf_token }}">`;
 scripts send the `X-CSRF-Token` header. A mismatch answers 403 with a Chinese page.
-The login page creates a pre-session so the login POST is protected as well.
-(aiohttp has no maintained CSRF middleware that fits aiohttp-session, so this
-small one is written here.)
+The token of a logged-in staff member lives in their server-side session row (a new one at
+every login). Before login, the login form's token is a random value also sent as a separate
+cookie (double-submit), so the login POST is protected as well.
 """
 from __future__ import annotations
 
-import secrets
+import hmac
 
 from aiohttp import web
-from aiohttp_session import Session, get_session
+
+from bot.admin.sessions import request_session
 
 FIELD = "_csrf"
 HEADER = "X-CSRF-Token"
-SESSION_KEY = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 
 
-def ensure_token(session: Session) -> str:
-    token = session.get(SESSION_KEY)
-    if not token:
-        token = secrets.token_urlsafe(32)
-        session[SESSION_KEY] = token
-    return token
-
-
-def rotate_token(session: Session) -> str:
-    session[SESSION_KEY] = secrets.token_urlsafe(32)
-    return session[SESSION_KEY]
+def token_for(request: web.Request) -> str:
+    """This request's token: the staff session's, or the anonymous login form's."""
+    state = request_session(request)
+    return state.csrf_token if state.id is not None else state.anonymous_csrf()
 
 
 async def csrf_processor(request: web.Request) -> dict[str, str]:
     """Jinja2 context processor: `{{ csrf_token }}` in every template."""
-    return {"csrf_token": ensure_token(await get_session(request))}
+    return {"csrf_token": token_for(request)}
+
+
+def expected_tokens(request: web.Request, *, public_route: bool) -> list[str]:
+    """Tokens an unsafe request may carry: the session's; on a public route (the login form)
+    also the anonymous one."""
+    state = request_session(request)
+    tokens = [state.csrf_token] if state.id is not None and state.csrf_token else []
+    if public_route and state.pre_token:
+        tokens.append(state.pre_token)
+    return tokens
+
+
+def matches(expected: list[str], sent: str) -> bool:
+    ok = False
+    for token in expected:
+        ok |= bool(sent) and hmac.compare_digest(token.encode(), sent.encode())
+    return ok
 
 
 async def sent_token(request: web.Request) -> str:

@@ -7,11 +7,14 @@ day. Outbox purposes are labelled with the features' `outbox_purposes`.
 """
 from __future__ import annotations
 
+import inspect
+
 from aiohttp import web
 from sqlalchemy import func, select
 
 from bot import outbox
-from bot.admin import audit
+from bot.admin import audit, permissions
+from bot.admin.roles import ADMIN
 from bot.admin.auth import current_staff
 from bot.admin.web import CLOCK, db_session, flash, render
 from bot.feature import Feature, NavEntry
@@ -35,15 +38,43 @@ def purpose_labels(features: list[Feature]) -> dict[str, str]:
     return labels
 
 
+def _purpose_owners(features: list[Feature]) -> dict[str, Feature]:
+    return {purpose: f for f in features for purpose in f.outbox_purposes}
+
+
+def _may_follow_up(request: web.Request, msg, member: Member | None) -> bool:  # noqa: ANN001
+    """A message to phone about: of a feature the account works with (the framework's own:
+    admins), and for a community account, to a member of its community."""
+    feature = _purpose_owners(request.app[ADMIN_FEATURES]).get(msg.purpose)
+    if feature is None:
+        if not permissions.principal(request).reads(ADMIN):
+            return False
+    elif not permissions.feature_roles(request, [feature]):
+        return False
+    return permissions.in_scope(request, member.community if member is not None else None)
+
+
+async def _todos(request: web.Request, db, feature: Feature) -> list:  # noqa: ANN001
+    """A feature's to-dos, counted for this account's community when the feature can."""
+    if "community" in inspect.signature(feature.todos).parameters:
+        return await feature.todos(db, community=permissions.community(request))
+    if permissions.community(request) is not None:
+        return []  # counts of every community are not a community account's business
+    return await feature.todos(db)
+
+
 async def home(request: web.Request) -> web.Response:
     """Counts of members and outbox rows, and the newest messages that did not go out."""
     async with db_session(request) as db:
         members = await db.scalar(select(func.count()).select_from(Member).where(Member.subscribed.is_(True)))
         by_status = await outbox.status_counts(db, ("pending", "sending", *outbox.NEEDS_PHONE))
-        messages = await outbox.needing_follow_up(db, FOLLOW_UP_LIMIT)
+        messages = await outbox.needing_follow_up(db, FOLLOW_UP_LIMIT * 5)
         people = await _members(db, {m.openid for m in messages})
+        messages = [o for o in messages if _may_follow_up(request, o, people.get(o.openid))][:FOLLOW_UP_LIMIT]
         features = request.app[ADMIN_FEATURES]
-        todos = [item for f in features if f.todos is not None for item in await f.todos(db)]
+        # Only the features this account works with (a viewer: all of them, to read).
+        todos = [item for f in permissions.feature_roles(request, features) if f.todos is not None
+                 for item in await _todos(request, db, f)]
     counts = {
         "members": members or 0,
         "pending": by_status.get("pending", 0) + by_status.get("sending", 0),
@@ -73,7 +104,9 @@ async def reveal_contact(request: web.Request) -> web.StreamResponse:
         if msg is None:
             raise web.HTTPNotFound(text="没有这条消息")
         member = (await _members(db, {msg.openid})).get(msg.openid)
-        await audit.record(db, staff_id=staff.id, action="reveal_phone", target=f"outbox:{outbox_id}",
+        if not _may_follow_up(request, msg, member):
+            permissions.hide(request, not_found="没有这条消息")  # answered as if there were none
+        await audit.record(db, staff_id=staff.id, action="member.reveal_phone", target=f"outbox:{outbox_id}",
                            detail={"openid": msg.openid}, now=request.app[CLOCK].now())
     if member is not None and member.phone:
         await flash(request, f"{member.name or '该用户'}的电话：{member.phone}")

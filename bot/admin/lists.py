@@ -26,12 +26,17 @@ for descending; only declared sort keys are accepted), `page`. Export (`<path>/e
 `.xlsx`) takes the same parameters without the page, and is audited. Bulk actions POST
 `action`, `ids` and `back` (plus `_csrf`, checked by the site's middleware) to `<path>/bulk`.
 
-`permission(staff, what)` decides whether a staff member may `"view"` the list, `"export"`
-it or `"act"` on it (every staff member may, until roles plug in here); a bulk action may
-add its own `allowed(staff)`.
+Permissions: the list's routes are allowed or refused by `bot.admin.permissions` like every
+admin route (the feature's role; viewers read but don't export personal data or act), and the
+export links and bulk buttons show only when they would be allowed. `permission(staff, what)`
+may refuse more (`"view"`, `"export"`, `"act"`); a bulk action may add its own `allowed(staff)`.
+`scope=Model.community` keeps a community account to its own community's rows
+(`scope_shared=True`: and the federation's own rows, community NULL) — in the page, the
+export and the count alike.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,7 +52,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keys
-from bot.admin import audit
+from bot.admin import audit, permissions
 from bot.admin.export import spreadsheet_response
 from bot.admin.filters import with_query
 from bot.admin.web import CLOCK, SERVICES, SETTINGS, db_session, flash, ops_context, render, render_error
@@ -93,7 +98,8 @@ Choices = Sequence[tuple[str, str]] | Callable[[AsyncSession], Awaitable[Sequenc
 @dataclass(frozen=True)
 class Choice:
     """A select box; only one of `choices` (value, label) is accepted, else "" (= 全部).
-    `choices` may be an async function of the database session (e.g. the communities in use).
+    `choices` may be an async function of the database session (e.g. the communities in use), or
+    of the session and the request (choices that depend on the account, e.g. its community).
     `hidden=True` keeps the value through the filter form without showing a box (a view
     switched by a link, e.g. 已移出的题目)."""
 
@@ -396,6 +402,9 @@ class ListView:
     export: Export | None = None
     actions: Sequence[BulkAction] = ()
     permission: Permission = everyone
+    # The community column of the rows (community accounts see only theirs); see the docstring.
+    scope: Any = None
+    scope_shared: bool = False
     template: str = "_list.html"
     context: Callable[[web.Request], Awaitable[dict[str, Any]]] | None = None  # extra template context
     unit: str = "条"
@@ -419,10 +428,11 @@ class ListView:
             router.add_post(path.rstrip("/") + "/bulk", self.bulk_handler, name=self.bulk_name)
 
     # ---- reading the request
-    async def _choices(self, db: AsyncSession, f: Choice) -> list[tuple[str, str]]:
+    async def _choices(self, db: AsyncSession, f: Choice, request: web.Request) -> list[tuple[str, str]]:
         raw = f.choices
         if callable(raw):
-            raw = await raw(db)
+            takes_request = len(inspect.signature(raw).parameters) > 1
+            raw = await (raw(db, request) if takes_request else raw(db))
         return [(str(v), str(label)) for v, label in raw]
 
     async def state(self, request: web.Request, db: AsyncSession) -> tuple[ListState, list[dict[str, Any]]]:
@@ -436,7 +446,7 @@ class ListView:
                            "value": q.get(s.param, "")[:s.max_len]})
         for f in self.filters:
             if isinstance(f, Choice):
-                options = await self._choices(db, f)
+                options = await self._choices(db, f, request)
                 raw = q.get(f.name, "")
                 values[f.name] = raw if raw in {v for v, _ in options} else ""
                 fields.append({"name": f.name, "label": f.label, "type": "hidden" if f.hidden else "select",
@@ -467,6 +477,8 @@ class ListView:
     def statement(self, state: ListState) -> Select:
         """The feature's query with the search and the order applied (no page)."""
         stmt = self.query(state)
+        if self.scope is not None:
+            stmt = stmt.where(permissions.scope_filter(state.request, self.scope, shared=self.scope_shared))
         if self.search is not None and state.search:
             stmt = stmt.where(self.search.where(state.search))
         if not state.sort:
@@ -497,6 +509,9 @@ class ListView:
         return items, total
 
     def _allowed(self, request: web.Request, what: str) -> bool:
+        route = {"view": self.name, "export": self.export_name, "act": self.bulk_name}.get(what, "")
+        if route and not permissions.may(request, route, "POST" if what == "act" else "GET"):
+            return False
         return self.permission(request.get(keys.REQUEST_STAFF), what)
 
     async def _refuse(self, request: web.Request) -> web.Response:

@@ -1,13 +1,23 @@
 """The admin navigation, built once per admin app from the features' manifests.
 
 Paths are relative to the admin root (`/admin`); a path already starting with `/admin` is
-kept as is.
+kept as is. An entry's `badge` (how many things wait there) is counted per page view by
+`badges`: one short query per counted entry the account may open, only on a logged-in staff
+member's GET pages.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot import keys
+from bot.admin import permissions
 from bot.feature import NavEntry
+
+log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/admin"
 
@@ -22,7 +32,7 @@ def build(declared: Iterable[NavEntry]) -> list[NavEntry]:
     """The entries in menu order, with full paths; a path declared twice is an error."""
     out: dict[str, NavEntry] = {}
     for e in declared:
-        full = NavEntry(e.title, _full_path(e.path), e.order)
+        full = NavEntry(e.title, _full_path(e.path), e.order, e.badge)
         if full.path in out:
             raise ValueError(f"admin nav path {full.path} declared twice")
         out[full.path] = full
@@ -43,3 +53,26 @@ def active_path(built: list[NavEntry], request_path: str) -> str | None:
         if hit and (best is None or len(path) > len(best)):
             best = path
     return best
+
+
+async def badges(request: web.Request) -> dict[str, int]:
+    """path -> the count shown beside that link, for the page being rendered (0s left out)."""
+    if request.method != "GET" or request.get(keys.REQUEST_STAFF) is None:
+        return {}
+    resource = getattr(request.match_info.route, "resource", None)
+    if resource is not None and resource.name == "static":
+        return {}
+    counted = [e for e in request.app[keys.ADMIN_NAV]
+               if e.badge is not None and permissions.may_open(request, e.path)]
+    if not counted:
+        return {}
+    out: dict[str, int] = {}
+    try:
+        async with request.app[keys.ADMIN_SESSIONMAKER]() as db:
+            for e in counted:
+                n = await e.badge(db)
+                if n:
+                    out[e.path] = n
+    except (SQLAlchemyError, OSError):  # a count is not worth an error page
+        log.exception("admin nav badge count failed")
+    return out

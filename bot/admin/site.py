@@ -11,22 +11,19 @@ with `bot.admin.audit.record`.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
+import ipaddress
 import logging
-import secrets
 from pathlib import Path
 from collections.abc import Sequence
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from aiohttp_session import get_session, session_middleware
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keys
-from bot.admin import auth, csrf, filters, home, nav
+from bot.admin import audit_page, auth, csrf, filters, headers, home, nav, permissions
+from bot.admin import account, sessions, staff_admin, throttle, uploads
 from bot.admin import staff as staff_ops
 from bot.admin.web import CLOCK, SERVICES, SESSIONMAKER, SETTINGS, THROTTLE, layout_processor, render_error
 from bot.clock import Clock
@@ -38,19 +35,20 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-COOKIE_NAME = "unionbot_admin"
+COOKIE_NAME = sessions.COOKIE  # the staff session cookie: a random token, the session is in the database
 
 
-
-def session_key(secret_key: str) -> bytes:
-    """32 bytes for the cookie cipher: SHA-256 of the configured secret, or random."""
-    if secret_key:
-        return hashlib.sha256(secret_key.encode("utf-8")).digest()
-    log.warning(
-        "admin.secret_key is empty: using a random key for this process; "
-        "staff sessions will not survive a restart (set admin.secret_key or UNIONBOT_ADMIN_SECRET_KEY)"
-    )
-    return secrets.token_bytes(32)
+def _proxy_warning(settings: Settings) -> None:
+    """behind_proxy trusts the last X-Forwarded-For hop: only the proxy may reach the port."""
+    host = settings.server.host
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if settings.server.behind_proxy and not loopback:
+        log.warning("server.behind_proxy is set and server.host is %s: make sure only the proxy can reach "
+                    "port %d (firewall), or anyone can forge X-Forwarded-For (see docs/deploy.md)",
+                    host, settings.server.port)
 
 
 async def _first_start_hint(app: web.Application) -> None:
@@ -66,22 +64,17 @@ async def _first_start_hint(app: web.Application) -> None:
 async def _security_headers(request: web.Request, handler):  # noqa: ANN001
     if request.path == nav.ADMIN_PREFIX:  # "/admin" → "/admin/" (the home route)
         raise web.HTTPFound(nav.ADMIN_PREFIX + "/")
-    response = await handler(request)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if response.content_type == "text/html":
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
+    # CSP with a per-response nonce (templates: csp_nonce), no-store, no framing: bot/admin/headers.py
+    return await headers.apply(request, handler)
 
 
 @web.middleware
 async def _csrf_middleware(request: web.Request, handler):  # noqa: ANN001
     if request.method in csrf.SAFE_METHODS:
         return await handler(request)
-    expected = (await get_session(request)).get(csrf.SESSION_KEY, "")
+    expected = csrf.expected_tokens(request, public_route=auth._route_name(request) in auth.PUBLIC_ROUTES)
     sent = await csrf.sent_token(request)
-    if not expected or not sent or not hmac.compare_digest(str(expected), sent):
+    if not csrf.matches(expected, sent):
         back = request.headers.get("Referer", "")
         link = request.rel_url.path if request.rel_url.path.endswith("/login") else ""
         if not link and back.split("://", 1)[-1].split("/", 1)[0] == request.host:
@@ -99,31 +92,25 @@ def create_admin_app(
     features: Sequence[Feature] = (),
 ) -> web.Application:
     """Build the admin sub-application (mount it at /admin) with the features' pages."""
-    storage = EncryptedCookieStorage(
-        session_key(settings.admin.secret_key),  # raw 32 bytes; the storage base64-encodes them
-        cookie_name=COOKIE_NAME,
-        max_age=settings.admin.session_max_age,
-        path=nav.ADMIN_PREFIX,
-        secure=settings.server.public_url.lower().startswith("https://"),
-        httponly=True,
-        samesite="Lax",
-    )
+    _proxy_warning(settings)
     app = web.Application(middlewares=[
-        _security_headers, session_middleware(storage), auth.login_required_middleware, _csrf_middleware,
+        _security_headers, sessions.session_middleware, auth.login_required_middleware, uploads.body_limit_middleware, _csrf_middleware,
+        permissions.permission_middleware,  # after the login: every route allowed or refused in one place
     ])
     app[SETTINGS] = settings
     app[SESSIONMAKER] = sessionmaker
     app[CLOCK] = clock
     app[SERVICES] = dict(services or {})
-    app[THROTTLE] = auth.FailureCounter(settings.admin.login_max_failures, settings.admin.login_lockout_seconds)
+    app[THROTTLE] = throttle.Throttle(throttle.Policy.from_settings(settings.admin))
     app[keys.ADMIN_FEATURES] = list(features)
-    app[keys.ADMIN_NAV] = nav.build([home.NAV, *(e for f in features for e in f.nav)])
+    app[keys.ADMIN_NAV] = nav.build([home.NAV, audit_page.NAV, *(e for f in features for e in f.nav)])
 
     env = aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader([str(TEMPLATES), *(str(f.templates) for f in features if f.templates)]),
         autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-        context_processors=[layout_processor, csrf.csrf_processor],
+        context_processors=[layout_processor, csrf.csrf_processor, permissions.template_processor,
+                            headers.csp_processor],
     )
     env.filters["localtime"] = filters.make_localtime(settings.app.timezone)
     env.filters["mask"] = filters.mask
@@ -132,8 +119,14 @@ def create_admin_app(
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     auth.setup_routes(app)
     home.setup(app)
+    account.setup(app)  # /admin/me: own password and sessions (every staff member)
+    staff_admin.setup(app)  # /admin/staff (admin role)
+    audit_page.setup(app)  # /admin/audit (admin role)
+    app[permissions.ROUTE_OWNERS] = {}
     for feature in features:
         if feature.admin is not None:
+            before = list(app.router.resources())
             feature.admin(app)
+            permissions.record_owners(app, feature, before)  # the feature's routes need its role
     app.on_startup.append(_first_start_hint)
     return app

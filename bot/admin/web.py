@@ -10,11 +10,11 @@ from typing import Any
 
 import aiohttp_jinja2
 from aiohttp import web
-from aiohttp_session import get_session
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import keys
-from bot.admin import csrf, nav
+from bot.admin import csrf, nav, permissions
+from bot.admin.sessions import request_session
 from bot.operations import OpsContext
 
 SETTINGS = keys.ADMIN_SETTINGS
@@ -22,7 +22,6 @@ SESSIONMAKER = keys.ADMIN_SESSIONMAKER
 CLOCK = keys.ADMIN_CLOCK
 SERVICES = keys.ADMIN_SERVICES
 THROTTLE = keys.ADMIN_THROTTLE
-FLASH_KEY = "flash"
 
 
 def render(request: web.Request, template: str, context: dict[str, Any] | None = None, *, status: int = 200) -> web.Response:
@@ -42,9 +41,9 @@ async def render_error(request: web.Request, status: int, title: str, message: s
 
 
 async def flash(request: web.Request, message: str, kind: str = "ok") -> None:
-    """Show `message` once on the next page rendered (kind: ok | warn | error)."""
-    session = await get_session(request)
-    session[FLASH_KEY] = [*session.get(FLASH_KEY, []), [kind, message]][-5:]
+    """Show `message` once on the next page rendered (kind: ok | warn | error). Kept in the
+    staff member's server-side session; without a login there is nowhere to keep it."""
+    request_session(request).flash(kind, message)
 
 
 def ops_context(request: web.Request) -> OpsContext:
@@ -60,16 +59,18 @@ def db_session(request: web.Request) -> AsyncSession:
 
 
 async def layout_processor(request: web.Request) -> dict[str, Any]:
-    session = await get_session(request)
+    state = request_session(request)
 
     def flashes() -> list[tuple[str, str]]:
         # Popped only when a page actually renders them, so a redirect keeps them.
-        return [tuple(x) for x in session.pop(FLASH_KEY, [])]
+        return state.pop_flashes()
 
     return {
         "request": request,
         "staff": request.get(keys.REQUEST_STAFF),
-        "nav_entries": nav.entries(request.app[keys.ADMIN_NAV]),
+        "csp_nonce": request.get(keys.CSP_NONCE, ""),  # <script nonce="{{ csp_nonce }}"> (bot/admin/headers.py)
+        "nav_entries": [e for e in nav.entries(request.app[keys.ADMIN_NAV]) if permissions.may_open(request, e.path)],
         "nav_active": nav.active_path(request.app[keys.ADMIN_NAV], request.path),
+        "nav_badges": await nav.badges(request),
         "flashes": flashes,
     }

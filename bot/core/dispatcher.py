@@ -6,7 +6,8 @@ Tiers, first match wins:
       own start word, leaves the dialogue by its Flow's policy (keep / pause / end) and goes
       there; anything else is the dialogue's answer;
   (c) keywords, clicks and events for users with no open dialogue;
-  (d) the fallback.
+  (d) the features' `unmatched` handlers in order (the FAQ, the staff inbox), each may PASS;
+  (e) the fallback.
 
 Replies longer than WeChat's passive limit are shortened here, in one place: the first part
 answers now and the rest follows through the outbox in the same transaction.
@@ -18,7 +19,7 @@ from collections.abc import Sequence
 
 from bot.core.context import Ctx
 from bot.core.router import Flow, Handler, Route, Router
-from bot.core.types import NewsReply, Reply, TextReply, as_reply
+from bot.core.types import PASS, NewsReply, Reply, TextReply, as_reply
 
 log = logging.getLogger("unionbot.dispatch")
 
@@ -31,6 +32,7 @@ class Dispatcher:
         self.routers = list(routers)
         self.fallback = fallback
         self.flows: dict[str, Flow] = {}
+        self.catchers: list[Handler] = [h for r in self.routers for h in r.catchers]
         for r in self.routers:
             for flow in r.flows:
                 if flow.name in self.flows:
@@ -64,7 +66,7 @@ class Dispatcher:
             if owner is not None:
                 leave = self._leaving_route(ctx)
                 if leave is not None:
-                    return self._leaving(ctx.dialogue.flow or "", leave.handler)
+                    return self._leaving(ctx.dialogue.flow or "", leave.handler, stay=owner.handler)
                 if msg.kind == "event":
                     return self.fallback  # a view click or a location report is no answer
                 return owner.handler
@@ -75,7 +77,15 @@ class Dispatcher:
             for route in r.routes:
                 if route.filter(msg):
                     return route.handler
-        return self.fallback
+        return self.unmatched
+
+    async def unmatched(self, ctx: Ctx) -> Reply | str | None:
+        """What no route took: each feature's `unmatched` handler in turn, then the fallback."""
+        for catcher in self.catchers:
+            reply = await catcher(ctx)
+            if reply is not PASS:
+                return reply
+        return await self.fallback(ctx)
 
     def _leaving_route(self, ctx: Ctx) -> Route | None:
         """An event, or a whole-message keyword that doesn't start the open flow itself."""
@@ -90,11 +100,14 @@ class Dispatcher:
                     return route
         return None
 
-    def _leaving(self, flow_name: str, handler: Handler) -> Handler:
-        """Run another feature's handler after leaving the open flow by its policy."""
+    def _leaving(self, flow_name: str, handler: Handler, stay: Handler) -> Handler:
+        """Run another feature's handler after leaving the open flow by its policy — unless the
+        keyword is one of the choices the form's current step offers: then it is the answer."""
         flow = self.flows.get(flow_name) or Flow(flow_name, "内容", on_leave="end")
 
         async def run(ctx: Ctx) -> Reply | str | None:
+            if flow.form is not None and await flow.form.offers_choice(ctx):
+                return await stay(ctx)
             if flow.on_leave != "keep":
                 ctx.dialogue.clear()
                 reply = as_reply(await handler(ctx))

@@ -433,6 +433,19 @@ class Form:
             if f.name in data and not f.asked(data):
                 del data[f.name]
 
+    async def offers_choice(self, ctx: Ctx) -> bool:
+        """Whether the message names one of the choices the current step offers (by its words).
+
+        A choice on offer is an answer even when it is also another feature's keyword: at
+        「您想咨询哪方面的问题？」 the answer 「帮扶」 picks the topic, it doesn't start an application.
+        """
+        state = ctx.dialogue.state or ""
+        f = self._field(state.split(":", 1)[1] if ":" in state else "")
+        if f is None or f.choices is None or ctx.msg.kind not in ("text", "voice"):
+            return False
+        said = variants(ctx.msg.text)
+        return any(fold(_label(c)).lower() in said for c in await self._choices(ctx, f, dict(ctx.dialogue.data)) or ())
+
     async def handle(self, ctx: Ctx) -> Reply | str | None:
         """A message in one of this form's states."""
         state = ctx.dialogue.state or ""

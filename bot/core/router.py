@@ -140,6 +140,8 @@ class Router:
     - `interrupt`: tried first, even inside another dialogue (取消, 菜单, menu clicks).
     - `state`: handlers for the user's current dialogue state.
     - `on`: for users with no open dialogue (keywords, clicks, events).
+    - `unmatched`: tried, in feature order, for what nothing above took (before the fallback);
+      such a handler returns `PASS` to leave the message to the next one.
     `menu` lists (keyword, description) shown in the menu text.
     """
 
@@ -149,6 +151,7 @@ class Router:
     routes: list[Route] = field(default_factory=list)
     menu: list[tuple[str, str]] = field(default_factory=list)
     flows: list[Flow] = field(default_factory=list)
+    catchers: list[Handler] = field(default_factory=list)
 
     def interrupt(self, flt: Filter) -> Callable[[Handler], Handler]:
         def deco(fn: Handler) -> Handler:
@@ -167,6 +170,10 @@ class Router:
             self.routes.append(Route(flt, fn, starts))
             return fn
         return deco
+
+    def unmatched(self, fn: Handler) -> Handler:
+        self.catchers.append(fn)
+        return fn
 
     def add_flow(self, flow: Flow) -> Flow:
         self.flows.append(flow)

@@ -48,12 +48,27 @@ class NewsReply:
     articles: tuple[Article, ...]
 
 
-Reply = TextReply | NewsReply
+@dataclass(frozen=True)
+class TransferReply:
+    """Hand the message to WeChat's own customer-service system (transfer_customer_service)."""
+
+
+Reply = TextReply | NewsReply | TransferReply
+
+
+class _Pass:
+    """What an `unmatched` handler returns to leave a message to the next one."""
+
+    def __repr__(self) -> str:
+        return "PASS"
+
+
+PASS = _Pass()
 
 
 def as_reply(value: Reply | str | None) -> Reply | None:
     """Let handlers return a bare string for a text reply."""
-    if value is None or isinstance(value, (TextReply, NewsReply)):
+    if value is None or isinstance(value, (TextReply, NewsReply, TransferReply)):
         return value
     if isinstance(value, str):
         return TextReply(value) if value else None

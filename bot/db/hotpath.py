@@ -60,6 +60,7 @@ class MemberRow(NamedTuple):
     msg_window_used: int
     evt_window_at: datetime | None
     evt_window_used: int
+    community: str | None
 
 
 class DialogueRow(NamedTuple):

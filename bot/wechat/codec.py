@@ -24,12 +24,12 @@ from wechatpy.events import EVENT_TYPES
 from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
-from wechatpy.replies import ArticlesReply, create_reply
+from wechatpy.replies import ArticlesReply, TransferCustomerServiceReply, create_reply
 from wechatpy.replies import TextReply as WxTextReply
 from wechatpy.utils import WeChatSigner
 
 from bot.clock import Clock
-from bot.core.types import Incoming, NewsReply, Reply, TextReply
+from bot.core.types import Incoming, NewsReply, Reply, TextReply, TransferReply
 
 KINDS = frozenset({"text", "image", "voice", "video", "shortvideo", "location", "link", "event"})
 SUCCESS = b"success"
@@ -323,6 +323,8 @@ class Codec:
                 for a in reply.articles[:MAX_ARTICLES]
             ]
             wx = ArticlesReply(articles=articles, **common)
+        elif isinstance(reply, TransferReply):  # hand the message to WeChat's customer service (多客服)
+            wx = TransferCustomerServiceReply(**common)
         else:
             raise TypeError(f"cannot render {type(reply).__name__}")
         return create_reply(wx, render=True).encode("utf-8")

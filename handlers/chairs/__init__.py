@@ -9,6 +9,7 @@ from handlers.chairs.dialogue import router
 
 FEATURE = Feature(
     name="chairs",
+    role="chairs",  # who uses its admin pages (bot/admin/roles.py)
     router=router,
     jobs=tuple(jobs.JOBS),
     admin=admin.setup,
@@ -17,4 +18,5 @@ FEATURE = Feature(
     menu=(MenuItem("REPORT", "工会主席报送", "我的", 40),),
     template_kinds=(ops.TEMPLATE_KIND,),
     outbox_purposes={ops.REMINDER_PURPOSE: "报送提醒", ops.ESCALATION_PURPOSE: "逾期督办"},
+    member_context=ops.member_context,
 )

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.admin import audit, lists
+from bot.admin import audit, lists, permissions
 from bot.admin.export import spreadsheet_response
 from bot.admin.filters import mask
 from bot.admin.web import db_session, flash, ops_context, render
@@ -35,6 +35,31 @@ REMINDER = {"queued": "已安排发送", "skipped": "停机跳过", "unbound": "
 OUTBOX = {"pending": "待发送", "sending": "发送中", "sent": "已送达", "simulated": "已模拟（离线）",
           "failed": "发送失败", "unreachable": "无法送达", "cancelled": "已取消",
           "uncertain": "可能未送达"}
+
+
+MISSING = "没有这位主席。"  # ops.get_chair's words: another community's chair reads the same
+
+
+async def _scoped_chair(request: web.Request, db: Any, chair_id: int, *, error: Exception | None = None) -> Chair:
+    """The chair, when this account's community may see it; else as if there were none."""
+    try:
+        chair = await ops.get_chair(db, chair_id)
+    except ops.ChairError:
+        if error is not None:
+            raise error from None
+        raise web.HTTPNotFound(text=MISSING) from None
+    permissions.check_scope(request, chair.community, not_found=MISSING, error=error)
+    return chair
+
+
+def _community(request: web.Request) -> str | None:
+    """The community filter: a community account's own, whatever the address says."""
+    return permissions.community(request) or request.query.get("community", "").strip() or None
+
+
+async def _community_names(request: web.Request, db: Any) -> list[str]:
+    mine = permissions.community(request)
+    return [mine] if mine is not None else await stats.communities(db)
 
 
 def _quarter(request: web.Request, ctx: OpsContext) -> Quarter:
@@ -75,11 +100,11 @@ async def grid(request: web.Request) -> web.Response:
     """Chairs × this quarter's status, reminders and reachability; filter by community and status."""
     ctx = ops_context(request)
     quarter = _quarter(request, ctx)
-    community = request.query.get("community", "").strip() or None
+    community = _community(request)
     want = request.query.get("status", "").strip()
     async with db_session(request) as db:
         rows = await stats.quarter_grid(db, ctx, quarter, community)
-        names = await stats.communities(db)
+        names = await _community_names(request, db)
     counts = {k: sum(1 for r in rows if r.status == k) for k in STATUS}
     counts["unreachable"] = sum(1 for r in rows if r.needs_call)
     if want == "unreachable":
@@ -120,7 +145,7 @@ async def export(request: web.Request) -> web.Response:
     fmt = request.match_info["fmt"]
     ctx = ops_context(request)
     quarter = _quarter(request, ctx)
-    community = request.query.get("community", "").strip() or None
+    community = _community(request)
     async with db_session(request) as db, db.begin():
         rows = await stats.quarter_grid(db, ctx, quarter, community, only_missing=True)
         await audit.record(db, staff_id=ctx.staff_id, action="chairs.export", target=f"{quarter.label}.{fmt}",
@@ -138,6 +163,7 @@ async def mark_received(request: web.Request) -> web.StreamResponse:
     try:
         quarter = ops.parse_quarter(str(form.get("quarter", "")))
         async with db_session(request) as db, db.begin():
+            await _scoped_chair(request, db, chair_id, error=ops.ChairError(MISSING))
             await ops.mark_received(db, ctx, chair_id, quarter, str(form.get("note", "")))
             await audit.record(db, staff_id=ctx.staff_id, action="chairs.received", target=f"chair:{chair_id}",
                                detail={"quarter": quarter.label}, now=ctx.now)
@@ -150,8 +176,8 @@ async def mark_received(request: web.Request) -> web.StreamResponse:
 
 # ---- registry ----------------------------------------------------------------------------------
 
-async def _communities(db: Any) -> list[tuple[str, str]]:
-    return [(c, c) for c in await stats.communities(db)]
+async def _communities(db: Any, request: web.Request) -> list[tuple[str, str]]:
+    return [(c, c) for c in await _community_names(request, db)]
 
 
 def _bound(c: Chair) -> str:
@@ -166,6 +192,7 @@ REGISTRY = lists.ListView(
     title="基层工会主席名册",
     template="chairs/registry.html",
     query=lambda st: ops.registry_query(community=st.filters["community"], state=st.filters["state"]),
+    scope=Chair.community,  # a community account: its community's chairs only
     search=lists.Search(ops.registry_search, placeholder="姓名 / 单位 / 手机号"),
     filters=[lists.Choice("community", "社区", _communities),
              lists.Choice("state", "状态", [("active", "在任"), ("unbound", "在任·未绑定微信"), ("inactive", "已停用")])],
@@ -195,6 +222,7 @@ def _form_fields(form: Any) -> dict[str, str]:
 
 async def add(request: web.Request) -> web.StreamResponse:
     fields = _form_fields(await request.post())
+    fields["community"] = permissions.forced_community(request, fields["community"])
     ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
@@ -209,6 +237,17 @@ async def add(request: web.Request) -> web.StreamResponse:
 
 
 MAX_UPLOAD = 5 * 1024 * 1024
+
+
+def _own_rows_only(request: web.Request, rows: list[tuple[int, dict[str, Any]]]) -> None:
+    """A community account imports its own community's chairs only: every row or none."""
+    mine = permissions.community(request)
+    if mine is None:
+        return
+    wrong = [line for line, row in rows if str(row.get("community") or "").strip() != mine]
+    if wrong:
+        shown = "、".join(str(n) for n in wrong[:10]) + (" 等" if len(wrong) > 10 else "")
+        raise ops.ChairError(f"第 {shown} 行的社区不是「{mine}」：本账号只能导入本社区的主席，这次没有导入任何数据。")
 
 
 async def import_upload(request: web.Request) -> web.StreamResponse:
@@ -226,45 +265,63 @@ async def import_upload(request: web.Request) -> web.StreamResponse:
     ctx = ops_context(request)
     try:
         rows = chairs_import.read_chair_bytes(upload.filename, data)
+        _own_rows_only(request, rows)
         async with db_session(request) as db, db.begin():
             result = await chairs_import.import_chairs(db, ctx, rows, source=upload.filename)
             await audit.record(db, staff_id=ctx.staff_id, action="chairs.import", target=upload.filename[:128],
                                detail={"added": result.added, "updated": result.updated}, now=ctx.now)
     except ops.ChairError as exc:  # unreadable file, or some rows wrong (then nothing is imported)
+        await audit.record_refused(request, action="chairs.import", target=upload.filename[:128], reason=str(exc))
         await flash(request, str(exc), "error")
         raise web.HTTPSeeOther(back) from None
     await flash(request, f"导入完成：新增 {result.added} 人，更新 {result.updated} 人")
     raise web.HTTPSeeOther(back)
 
 
-async def detail(request: web.Request) -> web.Response:
-    """One chair: edit form, binding, reports and reminders."""
+async def detail(request: web.Request, *, revealed: str = "") -> web.Response:
+    """One chair: edit form, binding, reports and reminders. The mobile number shows masked;
+    `reveal` shows it in full (audited)."""
     chair_id = int(request.match_info["chair_id"])
     ctx = ops_context(request)
-    async with db_session(request) as db:
-        try:
-            chair = await ops.get_chair(db, chair_id)
-        except ops.ChairError as exc:
-            raise web.HTTPNotFound(text=str(exc)) from None
+    async with db_session(request) as db, db.begin():
+        chair = await _scoped_chair(request, db, chair_id)
         reports = await ops.reports_of(db, chair_id)
         reminders = await ops.recent_reminders(db, chair_id)
+        if revealed:
+            await audit.record(db, staff_id=ctx.staff_id, action="chairs.reveal_mobile", target=f"chair:{chair_id}",
+                               now=ctx.now)
     return render(request, "chairs/detail.html", {
         "chair": chair, "reports": reports, "reminders": reminders, "reminder_labels": REMINDER,
+        "revealed": chair.mobile if revealed else "",
         "current": ops.focus_quarter(ctx), "code": None,
         "quarters": _quarter_options(ops.current_quarter(ctx)),
         "stage_label": stage_label, "quarter_zh": lambda label: Quarter.parse(label).label_zh,
     })
 
 
+async def reveal(request: web.Request) -> web.Response:
+    """The chair's full mobile number on the detail page; the click is audited."""
+    return await detail(request, revealed="mobile")
+
+
 async def edit(request: web.Request) -> web.StreamResponse:
     chair_id = int(request.match_info["chair_id"])
     fields = _form_fields(await request.post())
+    fields["community"] = permissions.forced_community(request, fields["community"])  # can't move it away
     ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
+            chair = await _scoped_chair(request, db, chair_id, error=ops.ChairError(MISSING))
+            if not fields["mobile"]:  # the form shows the number masked: empty keeps it
+                fields["mobile"] = chair.mobile
+            before = {k: getattr(chair, k) for k in fields}
             await ops.update_chair(db, ctx, chair_id, **fields)
+            changed = [k for k in fields if getattr(chair, k) != before[k]]
+            # The names of the fields changed; the new values of the non-personal ones.
             await audit.record(db, staff_id=ctx.staff_id, action="chairs.edit", target=f"chair:{chair_id}",
-                               detail={k: v for k, v in fields.items() if k != "mobile"}, now=ctx.now)
+                               detail={"changed": changed, **{k: getattr(chair, k) for k in changed
+                                                              if k in ("organisation", "community")}},
+                               now=ctx.now)
         await flash(request, "已保存")
     except ops.ChairError as exc:
         await flash(request, str(exc), "error")
@@ -277,6 +334,7 @@ async def toggle(request: web.Request) -> web.StreamResponse:
     active = (await request.post()).get("active") == "1"
     ctx = ops_context(request)
     async with db_session(request) as db, db.begin():
+        await _scoped_chair(request, db, chair_id)
         try:
             chair = await ops.set_active(db, ctx, chair_id, active)
         except ops.ChairError as exc:
@@ -293,6 +351,7 @@ async def new_code(request: web.Request) -> web.Response:
     ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
+            await _scoped_chair(request, db, chair_id, error=ops.ChairError(MISSING))
             code, expires = await ops.issue_bind_code(db, ctx, chair_id)
             await audit.record(db, staff_id=ctx.staff_id, action="chairs.bind_code", target=f"chair:{chair_id}",
                                now=ctx.now)
@@ -311,7 +370,7 @@ async def dashboard(request: web.Request) -> web.Response:
     ctx = ops_context(request)
     quarter = _quarter(request, ctx)
     async with db_session(request) as db:
-        data = await stats.dashboard(db, quarter)
+        data = await stats.dashboard(db, quarter, community=permissions.community(request))
     fields = [{"name": "quarter", "label": "截至季度", "type": "select",
                "options": _quarter_options(ops.current_quarter(ctx))}]
     return render(request, "chairs/dashboard.html", {
@@ -360,6 +419,7 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/chairs/registry/import", import_upload, name="chairs.upload")
     app.router.add_get("/chairs/{chair_id:\\d{1,9}}", detail, name="chairs.detail")
     app.router.add_post("/chairs/{chair_id:\\d{1,9}}/edit", edit, name="chairs.edit")
+    app.router.add_post("/chairs/{chair_id:\\d{1,9}}/reveal", reveal, name="chairs.reveal")
     app.router.add_post("/chairs/{chair_id:\\d{1,9}}/active", toggle, name="chairs.toggle")
     app.router.add_post("/chairs/{chair_id:\\d{1,9}}/code", new_code, name="chairs.code")
     app.router.add_post("/chairs/{chair_id:\\d{1,9}}/received", mark_received, name="chairs.received")

@@ -24,6 +24,7 @@ from bot import outbox
 from bot.core.forms import Invalid
 from bot.core.validators import parse_mobile, parse_name
 from bot.db.models.chairs import Chair, ChairBindCode, ChairBindFailure, ChairReminder, ChairReport
+from bot.feature import MemberFact
 from bot.operations import DomainError, OpsContext
 from bot.workdays import format_day
 from handlers.chairs.quarters import Quarter, Stage, deadline_date, stages
@@ -323,6 +324,19 @@ async def bind(session: AsyncSession, ctx: OpsContext, openid: str, code: str) -
 
 async def chair_for_openid(session: AsyncSession, openid: str) -> Chair | None:
     return await session.scalar(select(Chair).where(Chair.openid == openid, Chair.active.is_(True)))
+
+
+async def member_context(session: AsyncSession, openid: str) -> list[MemberFact]:
+    """The worker is a bound chair: who, and their latest report (for staff in the inbox)."""
+    chair = await chair_for_openid(session, openid)
+    if chair is None:
+        return []
+    url = f"/admin/chairs/{chair.id}"
+    latest = await session.scalar(select(ChairReport.quarter).where(ChairReport.chair_id == chair.id)
+                                  .order_by(ChairReport.quarter.desc()).limit(1))
+    reported = f"最近报送：{Quarter.parse(latest).label_zh}" if latest else "尚无报送记录"
+    return [MemberFact("工会主席", f"{chair.name} · {chair.organisation}（{chair.community}）", url),
+            MemberFact("季度报送", reported, url)]
 
 
 async def bound_chairs(session: AsyncSession) -> dict[str, Chair]:

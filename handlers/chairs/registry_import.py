@@ -1,8 +1,6 @@
 """Reading and importing the chair registry from CSV or XLSX (`unionbot chairs import`)."""
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +9,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import spreadsheet
 from bot.db.models.chairs import Chair
 from bot.operations import OpsContext
 from handlers.chairs.ops import ChairError, validate_chair
@@ -33,22 +32,14 @@ def read_chair_file(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
 
 
 def read_chair_bytes(filename: str, data: bytes) -> list[tuple[int, dict[str, Any]]]:
-    """The same for an uploaded file's name and bytes (the admin's upload form)."""
-    if filename.lower().endswith((".xlsx", ".xlsm")):
-        from openpyxl import load_workbook
-
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:  # noqa: BLE001 — any unreadable workbook gets the same plain answer
-            raise ChairError("没有导入：读不了这个 Excel 文件，请确认是 .xlsx 格式。") from None
-        raw = [["" if c is None else str(c) for c in row] for row in wb.active.iter_rows(values_only=True)]
-        wb.close()
-    else:
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            raise ChairError("没有导入：CSV 文件请用 UTF-8 编码保存（Excel 另存为“CSV UTF-8”）。") from None
-        raw = list(csv.reader(io.StringIO(text)))
+    """The same for an uploaded file's name and bytes (the admin's upload form). A file that
+    can't be read is refused with a `ChairError` naming the problem (bot/spreadsheet.py)."""
+    try:
+        table = spreadsheet.read_table(filename, data)
+    except spreadsheet.SpreadsheetError as exc:
+        raise ChairError(f"没有导入：{exc}") from None
+    raw = [["" if c is None else str(c) for c in row] for _line, row in table]
+    lines = [line for line, _row in table]
     if not raw:
         raise ChairError("没有导入：文件是空的。")
     header = [h.strip().lower() for h in raw[0]]
@@ -59,11 +50,9 @@ def read_chair_bytes(filename: str, data: bytes) -> list[tuple[int, dict[str, An
                 cols[key] = i
                 break
         else:
-            raise ChairError(f"没有导入：第1行缺少“{HEADERS[key][1]}”（{key}）列。")
+            raise ChairError(f"没有导入：第{lines[0]}行（表头）缺少“{HEADERS[key][1]}”列。")
     out = []
-    for n, row in enumerate(raw[1:], start=2):
-        if not any(str(c).strip() for c in row):
-            continue
+    for n, row in zip(lines[1:], raw[1:]):
         out.append((n, {k: (row[i].strip() if i < len(row) else "") for k, i in cols.items()}))
     return out
 

@@ -119,10 +119,15 @@ class Totals:
         return out
 
 
-async def dashboard(session: AsyncSession, upto: Quarter, trend_quarters: int = 8) -> dict[str, Any]:
+async def dashboard(session: AsyncSession, upto: Quarter, trend_quarters: int = 8,
+                    community: str | None = None) -> dict[str, Any]:
     """The three indicators from each active chair's latest report up to `upto`, per community
-    and overall; the trend computes the same figure as it stood at the end of each quarter."""
-    chairs = {c.id: c for c in (await session.scalars(select(Chair).where(Chair.active.is_(True)))).all()}
+    and overall; the trend computes the same figure as it stood at the end of each quarter.
+    With `community`, that community's chairs only (its "overall" is the community's)."""
+    q = select(Chair).where(Chair.active.is_(True))
+    if community is not None:
+        q = q.where(Chair.community == community)
+    chairs = {c.id: c for c in (await session.scalars(q)).all()}
     quarters = [upto]
     while len(quarters) < trend_quarters:
         quarters.insert(0, quarters[0].prev())

@@ -1,34 +1,62 @@
 """Words that work everywhere: 菜单, 帮助, 取消; follow and unfollow; the fallback."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from bot.core.context import Ctx
+from bot.core.normalize import is_word
 from bot.core.router import Router, click_is, event_is, text_is
+from handlers.common import texts
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 router = Router("common")
 
 MENU_WORDS = ("菜单", "帮助", "help", "menu", "?", "？", "你好", "您好")
 CANCEL_WORDS = ("取消", "退出", "算了")
 
-WELCOME = "您好，欢迎关注{name}！这里是职工的娘家，有困难、想学习、想参加活动，都可以找我们。"
 NOT_UNDERSTOOD = "抱歉，没太明白您的意思。"
+TO_A_PERSON = "请回复「留言」，会有专人回复您。"
+HELLO_WORDS = ("在吗", "在不在", "有人吗", "有人在吗", "在么", "有没有人")
 
 
-def menu_text(ctx: Ctx) -> str:
-    """The list of things one can ask, composed from every feature's menu items."""
+def menu_text(ctx: Ctx, intro: str | None = None) -> str:
+    """The list of things one can ask, composed from every feature's menu items; `intro` is
+    the 帮助 text staff edit (texts.HELP; see `help_reply`)."""
     items = ctx.dispatcher.menu_items() if ctx.dispatcher else []
-    lines = ["您可以回复下面的关键词："]
+    return compose_menu(intro or texts.default_text("help", ctx.settings), items, ctx.settings)
+
+
+def compose_menu(intro: str, items: list[tuple[str, str]], settings: Settings) -> str:
+    """The 帮助 reply: the intro, the keywords, and how to reach a person (also the admin's preview)."""
+    lines = [intro]
     lines += [f"【{kw}】{desc}" for kw, desc in items]
     lines.append("【取消】退出正在填写的内容")
     lines.append("打字、语音都可以，数字说「三千五」「三口人」也行。")
-    lines.append(office_line(ctx))
+    lines.append(office_text(settings))
     return "\n".join(lines)
 
 
 def office_line(ctx: Ctx) -> str:
     """How to reach a person: the office's phone, hours and address from config."""
-    o = ctx.settings.office
+    return office_text(ctx.settings)
+
+
+def office_text(settings: Settings) -> str:
+    o = settings.office
     where = f"，地址：{o.address}" if o.address else ""
     return f"找工作人员：{o.call_line()}，{o.hours}{where}。"
+
+
+async def help_reply(ctx: Ctx) -> str:
+    """The 帮助 reply with the intro staff edited."""
+    return menu_text(ctx, await texts.get_text(ctx.session, "help", ctx.settings))
+
+
+def welcome_reply(welcome: str, menu: str) -> str:
+    """What a new follower reads: the welcome staff edited, then the 帮助 reply."""
+    return welcome + "\n\n" + menu
 
 
 @router.interrupt(text_is(*CANCEL_WORDS))
@@ -46,13 +74,13 @@ async def cancel_dialogue(ctx: Ctx) -> str:
         ctx.dialogue.drafts.clear()
         ctx.dialogue.mark()
         return "好的，已清除您未填完的" + "、".join(titles or ["内容"]) + "。"
-    return "当前没有进行中的事项。\n" + menu_text(ctx)
+    return "当前没有进行中的事项。\n" + await help_reply(ctx)
 
 
 @router.interrupt(text_is(*MENU_WORDS) | click_is("HELP"))
 async def show_menu(ctx: Ctx) -> str:
     """Show what one can ask; an open form stays open."""
-    text = menu_text(ctx)
+    text = await help_reply(ctx)
     flow = ctx.dialogue.flow
     if flow and flow in ctx.dispatcher.flows:
         text += f"\n\n您正在填写{ctx.dispatcher.flow_title(flow)}，直接回复即可继续。"
@@ -61,8 +89,8 @@ async def show_menu(ctx: Ctx) -> str:
 
 @router.on(event_is("subscribe"))
 async def welcome_follower(ctx: Ctx) -> str:
-    """Welcome a new (or returning) follower with the menu."""
-    return WELCOME.format(name=ctx.settings.office.name) + "\n\n" + menu_text(ctx)
+    """Welcome a new (or returning) follower with the menu (both texts as staff edited them)."""
+    return welcome_reply(await texts.get_text(ctx.session, "welcome", ctx.settings), await help_reply(ctx))
 
 
 @router.on(event_is("unsubscribe"))
@@ -71,11 +99,15 @@ async def mark_unfollowed(ctx: Ctx) -> None:
     return None
 
 
-def _media_answer(ctx: Ctx) -> str:
+async def _media_answer(ctx: Ctx) -> str:
     """A photo, video, location or link no feature took: say it wasn't kept and what to do."""
     what = {"image": "照片", "location": "位置", "link": "链接"}.get(ctx.msg.kind, "视频")
-    return (f"收到您的{what}啦，不过这里没有地方保存它。如果是申请帮扶的材料，请先回复「帮扶」，"
-            "按提示填写时再发送照片，我们才能把它归到您的申请里。\n" + menu_text(ctx))
+    if ctx.msg.kind == "image":
+        where = ("想请工作人员看看，请先回复「留言」说一下是什么情况，再发照片；如果是申请帮扶的材料，"
+                 "请先回复「帮扶」，按提示填写时再发送照片，我们才能把它归到您的申请里。")
+    else:
+        where = f"想找工作人员，{TO_A_PERSON}"
+    return f"收到您的{what}啦，不过这里没有地方保存它。{where}\n" + await help_reply(ctx)
 
 
 async def fallback(ctx: Ctx) -> str | None:
@@ -83,7 +115,12 @@ async def fallback(ctx: Ctx) -> str | None:
     if ctx.msg.kind == "event":
         return None  # view clicks, location reports, template receipts...
     if ctx.msg.kind in ("image", "video", "shortvideo", "location", "link"):
-        return _media_answer(ctx)
+        return await _media_answer(ctx)
     if ctx.msg.kind == "voice" and not ctx.text:
-        return "抱歉，这条语音没有识别出文字，麻烦您再说一遍或打字告诉我们。\n" + menu_text(ctx)
-    return NOT_UNDERSTOOD + "\n" + menu_text(ctx)
+        return "抱歉，这条语音没有识别出文字，麻烦您再说一遍或打字告诉我们。\n" + await help_reply(ctx)
+    opener = NOT_UNDERSTOOD
+    if "谢" in ctx.text:
+        opener = "不客气！"
+    elif is_word(ctx.text, HELLO_WORDS):
+        opener = "在的，您好！"
+    return f"{opener}想找工作人员，{TO_A_PERSON}\n" + await help_reply(ctx)

@@ -9,6 +9,7 @@ from handlers.hardship.dialogue import router
 
 FEATURE = Feature(
     name="hardship",
+    role="hardship",  # who uses its admin pages (bot/admin/roles.py)
     router=router,
     jobs=tuple(jobs.JOBS),
     admin=admin.setup,
@@ -18,4 +19,5 @@ FEATURE = Feature(
     template_kinds=(ops.TEMPLATE_KIND,),
     outbox_purposes={ops.NOTIFY_PURPOSE: "帮扶进度"},
     todos=admin.todo,
+    member_context=ops.member_context,
 )

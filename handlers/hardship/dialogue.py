@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.community import ask_community, community_field
 from bot.core.context import Ctx
 from bot.core.forms import Field, Form, Invalid, int_parser, money_parser, parts_text, text_parser
 from bot.core.normalize import is_word
@@ -133,6 +134,7 @@ FIELDS = (
           prefill=_prefill("phone")),
     Field("employer", "您的工作单位是？（已失业的请填原单位）", parse=_employer, label="工作单位",
           prefill=_prefill("employer")),
+    community_field(),  # only with [federation] communities; kept on the profile
     Field("id_number", "如方便，请填写身份证号（加密保存，便于核实）；不填也可以。", parse=_id_number,
           label="身份证号", optional=True, show=mask_id),
     Field("photos", _photos_prompt, label="证明材料", kind="images", optional=True),
@@ -153,7 +155,7 @@ class HardshipForm(Form):
         if req is not None:
             return (f"您已有一份帮扶申请正在办理，不用重复提交：\n{_describe(req, ctx)}\n"
                     "如需补充材料，请回复「补充」；查看全部请回复「我的申请」。")
-        return {"consent_version": ctx.settings.hardship.consent_version}
+        return {"consent_version": ctx.settings.hardship.consent_version, **ask_community(ctx)}
 
     async def handle(self, ctx: Ctx):  # noqa: ANN201
         """Record the time of 同意 with the notice version shown; 不同意 stores nothing."""
@@ -229,7 +231,7 @@ def check_answers(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
     data: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for f in FIELDS:
-        if f.name in ("consent", "photos"):
+        if f.name in ("consent", "photos", "community"):  # staff choose the community apart
             continue
         value = str(raw.get(f.name) or "").strip()
         if not value and f.optional:
@@ -313,10 +315,10 @@ async def photo_outside_a_form(ctx: Ctx) -> str | None:
     """A photo sent late: with an open request it is that request's new material, said so."""
     req = await ops.open_request(ctx.session, ctx.openid)
     if req is None:
-        return await ctx.dispatcher.fallback(ctx)
+        return await ctx.dispatcher.unmatched(ctx)
     await SUPPLEMENT.start(ctx)
     if ctx.dialogue.flow != SUPPLEMENT.flow:
-        return await ctx.dispatcher.fallback(ctx)
+        return await ctx.dispatcher.unmatched(ctx)
     await SUPPLEMENT.handle(ctx)
     return (f"收到照片，已作为申请 {req.ref} 的补充材料保存，工作人员会看到。"
             "还有照片或说明请继续发送，发完回复「完成」。")

@@ -21,10 +21,11 @@ from sqlalchemy.orm import raiseload
 
 from bot import outbox
 from bot.config import OfficeSettings
-from bot.core.validators import mask_id
+from bot.core.validators import mask_id, mask_phone
 from bot.db.engine import dialect_insert
 from bot.db.models.core import Member, Sequence as Counter, Staff
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
+from bot.feature import MemberFact
 from bot.operations import DomainError, OpsContext
 
 # Only the staff list's date filter (`filtered`) and its export (export.py) still read this:
@@ -66,7 +67,7 @@ ACTION_LABELS = {
     "submit": "提交申请", "submit_for": "代办录入", "start_review": "开始审核", "request_more": "请职工补充材料",
     "supplement": "职工补充材料", "approve": "审核通过", "reject": "不予通过", "deliver": "登记发放",
     "close": "结束", "note": "内部备注", "assign": "分配经办人", "erase_request": "职工申请删除个人信息",
-    "anonymise": "个人信息已匿名化", "material": "职工补充新材料",
+    "anonymise": "个人信息已匿名化", "material": "职工补充新材料", "community": "更改所属社区",
 }
 NOTIFY_PURPOSE = "hardship.status"
 TEMPLATE_KIND = "hardship_status"
@@ -184,6 +185,12 @@ async def worker_requests(session: AsyncSession, openid: str, limit: int = 10) -
         .order_by(HardshipRequest.id.desc()).limit(limit)))
 
 
+async def member_context(session: AsyncSession, openid: str) -> list[MemberFact]:
+    """The worker's latest requests, for staff answering them in the inbox."""
+    return [MemberFact("困难帮扶", f"{r.ref} {STATUS_LABELS.get(r.status, r.status)}", f"/admin/hardship/{r.id}")
+            for r in await worker_requests(session, openid, limit=3)]
+
+
 async def notice_statuses(session: AsyncSession, keys: Sequence[str]) -> dict[str, str]:
     """Outbox status by key (to show 'unreachable' so staff phone instead)."""
     return await outbox.statuses(session, keys)
@@ -198,6 +205,7 @@ class Filters:
     date_to: date | None = None
     q: str = ""
     erase: bool = False  # only requests whose worker asked for deletion (not yet anonymised)
+    community: str = ""  # a community's requests; "none": those without one
     tz: ZoneInfo | None = None  # the service's timezone: dates are local days
 
     def midnight(self, d: date) -> datetime:
@@ -221,6 +229,10 @@ def filtered(f: Filters) -> Select:
         stmt = stmt.where(HardshipRequest.created_at < f.midnight(f.date_to + timedelta(days=1)))
     if f.erase:
         stmt = stmt.where(HardshipRequest.erase_requested_at.is_not(None), HardshipRequest.anonymised_at.is_(None))
+    if f.community == "none":
+        stmt = stmt.where(HardshipRequest.community.is_(None))
+    elif f.community:
+        stmt = stmt.where(HardshipRequest.community == f.community)
     q = f.q.strip()
     if q:
         stmt = stmt.where(_matches(q))
@@ -241,12 +253,13 @@ def _matches(q: str):  # noqa: ANN202
 
 
 def list_query(tz: ZoneInfo, *, status: str = "", kind: str = "", tier: str = "", date_from: date | None = None,
-               date_to: date | None = None, erase: bool = False) -> Select:
+               date_to: date | None = None, erase: bool = False, community: str = "") -> Select:
     """The staff list's query (filters only; the search box adds `search_clause`), newest first.
 
-    The timeline and photos are not loaded: a list row shows neither."""
+    The timeline and photos are not loaded: a list row shows neither. (A community account's
+    scope is added by the admin list itself.)"""
     return filtered(Filters(status=status, kind=kind, tier=tier, date_from=date_from, date_to=date_to,
-                            erase=erase, tz=tz)).options(raiseload(HardshipRequest.photos), raiseload(HardshipRequest.events))
+                            erase=erase, community=community, tz=tz)).options(raiseload(HardshipRequest.photos), raiseload(HardshipRequest.events))
 
 
 def search_clause(q: str):  # noqa: ANN201
@@ -272,22 +285,27 @@ async def list_rows(session: AsyncSession, ctx: OpsContext, reqs: Sequence[Hards
             for r in reqs]
 
 
-async def status_counts(session: AsyncSession) -> dict[str, int]:
-    """How many requests are in each status."""
-    rows = await session.execute(select(HardshipRequest.status, func.count()).group_by(HardshipRequest.status))
+def _in_community(stmt: Select, community: str | None) -> Select:
+    return stmt if community is None else stmt.where(HardshipRequest.community == community)
+
+
+async def status_counts(session: AsyncSession, community: str | None = None) -> dict[str, int]:
+    """How many requests are in each status (of one community's requests, when given)."""
+    rows = await session.execute(_in_community(
+        select(HardshipRequest.status, func.count()).group_by(HardshipRequest.status), community))
     return {status: n for status, n in rows.all()}
 
 
-async def erase_requested_count(session: AsyncSession) -> int:
+async def erase_requested_count(session: AsyncSession, community: str | None = None) -> int:
     """Requests whose worker asked for deletion while they were open (still holding data)."""
-    return await session.scalar(select(func.count()).select_from(HardshipRequest).where(
-        HardshipRequest.erase_requested_at.is_not(None), HardshipRequest.anonymised_at.is_(None))) or 0
+    return await session.scalar(_in_community(select(func.count()).select_from(HardshipRequest).where(
+        HardshipRequest.erase_requested_at.is_not(None), HardshipRequest.anonymised_at.is_(None)), community)) or 0
 
 
-async def member_by_phone(session: AsyncSession, phone: str) -> Member | None:
-    """The one follower who left this mobile number (代办 links the request to them), else None."""
-    rows = list(await session.scalars(select(Member).where(Member.phone == phone).limit(2)))
-    return rows[0] if len(rows) == 1 else None
+async def communities_in_use(session: AsyncSession) -> list[str]:
+    """The communities requests belong to (the list's filter)."""
+    return list(await session.scalars(select(HardshipRequest.community).where(
+        HardshipRequest.community.is_not(None)).distinct().order_by(HardshipRequest.community)))
 
 
 # --- creating -------------------------------------------------------------------------
@@ -315,7 +333,9 @@ async def submit_request(
 
     From the worker (`ctx.staff_id` None), or 代办 by the staff member acting (`ctx.staff_id`).
     The self-check uses the 低保 standard of the local year (`[hardship] dibao`); the ID
-    number is encrypted with `ctx.services["crypto"]`."""
+    number is encrypted with `ctx.services["crypto"]`. `data["community"]` (the worker's answer,
+    or the one staff chose) decides which community accounts see the request; the worker's
+    own answer is kept on the profile too ("" = 不清楚, not asked again)."""
     now = ctx.now
     staff_id = ctx.staff_id
     if openid:
@@ -340,7 +360,7 @@ async def submit_request(
         description=str(data.get("description") or ""), household_size=household, monthly_income=income,
         fixed_expenses=expenses, per_capita=check.per_capita, dibao=check.dibao, tier=check.tier,
         name=str(data.get("name") or ""), phone=str(data.get("phone") or ""),
-        employer=str(data.get("employer") or ""),
+        employer=str(data.get("employer") or ""), community=str(data.get("community") or "") or None,
         id_number_enc=crypto.encrypt(id_number) if id_number else None,
         id_number_masked=mask_id(id_number) if id_number else None,
         consent_version=consent_version, consent_at=consent_at or now, created_at=now, updated_at=now,
@@ -359,23 +379,68 @@ async def submit_request(
             member.name = req.name or member.name
             member.phone = req.phone or member.phone
             member.employer = req.employer or member.employer
+            if "community" in data and staff_id is None:  # the worker's own answer (or 不清楚)
+                member.community = req.community or ""
     await session.flush()
     return req
+
+
+@dataclass(frozen=True)
+class LinkMatch:
+    """The WeChat follower a 代办 request could be linked to, as staff see it before confirming."""
+
+    openid: str
+    name: str  # the follower's name in their profile ("" when they gave none)
+    phone_masked: str
+    last_seen: datetime
+    name_mismatch: bool  # the profile's name differs from the name typed for the request
+    by: str  # "openid" (typed by staff) | "phone" (the mobile number they left)
+
+
+def _same_name(a: str, b: str) -> bool:
+    return "".join(a.split()) == "".join(b.split())
+
+
+async def find_link(session: AsyncSession, *, openid: str, phone: str, name: str) -> tuple[LinkMatch | None, str]:
+    """代办: the follower the request may be linked to — the one whose openid staff typed, else the
+    one follower who left this mobile number — and a note for staff when none can be offered.
+    Nothing is linked here: staff confirm the match (`submit_on_behalf(openid=...)`)."""
+    if openid:
+        member = await session.scalar(select(Member).where(Member.openid == openid))
+        if member is None:
+            raise HardshipError("没有找到这个微信用户（openid）；不关联微信的话，这一栏可以留空。")
+        existing = await open_request(session, openid)
+        if existing is not None:
+            raise HardshipError(f"已有一份进行中的申请 {existing.ref}，办结前不能再提交新的申请。")
+        by = "openid"
+    else:
+        if not phone:
+            return None, ""
+        rows = list(await session.scalars(select(Member).where(Member.phone == phone).limit(2)))
+        if len(rows) > 1:
+            return None, "这个手机号对应多位微信用户，无法确定是哪一位，本次不关联微信。"
+        if not rows:
+            return None, ""
+        member, by = rows[0], "phone"
+    profile_name = (member.name or "").strip()
+    return LinkMatch(
+        openid=member.openid, name=profile_name, phone_masked=mask_phone(member.phone or ""),
+        last_seen=member.last_seen, name_mismatch=bool(profile_name) and not _same_name(profile_name, name), by=by,
+    ), ""
 
 
 async def submit_on_behalf(session: AsyncSession, ctx: OpsContext, *, openid: str,
                            data: Mapping[str, Any]) -> HardshipRequest:
     """代办: staff (`ctx.staff_id`) record a request for a worker who agreed in person.
 
-    With an `openid` the request belongs to that follower (who must exist); without one it is
-    linked to the one follower who left this mobile number, if any, so progress reaches them."""
+    `openid` is the follower staff confirmed is the worker (see `find_link`; they must exist),
+    or "" to record the request unlinked (progress then goes by phone). A request is never
+    linked by its phone number alone: a typo would send someone's decisions to a stranger."""
+    member = None
     if openid:
         member = await session.scalar(select(Member).where(Member.openid == openid))
         if member is None:
             raise HardshipError("没有找到这个微信用户（openid）；不关联微信的话，这一栏可以留空。")
-    else:
-        member = await member_by_phone(session, str(data.get("phone") or ""))
-        openid = member.openid if member is not None else ""
     # consent given in person, now (submit_request's own time)
     return await submit_request(session, ctx, openid=openid, data=data, consent_version="代办（本人当面同意）",
                                 member=member)
@@ -513,6 +578,21 @@ async def assign(session: AsyncSession, ctx: OpsContext, request_id: int, *,
            text=(assignee.display_name or assignee.username) if assignee is not None else "（未分配）", internal=True)
     await session.flush()
     return req
+
+
+async def set_community(session: AsyncSession, ctx: OpsContext, request_id: int, *,
+                        community: str | None) -> tuple[HardshipRequest, str | None]:
+    """Staff give the request to a community (None: to none, the federation's accounts only);
+    on the timeline (internal). Returns (request, the community before)."""
+    req = await get_request(session, request_id)
+    before = req.community
+    if community == before:
+        raise HardshipError("所属社区没有变化。")
+    req.community = community
+    _event(req, ctx.now, "community", staff_id=ctx.staff_id, text=community or "（未指定社区）", internal=True,
+           detail={"from": before, "to": community})
+    await session.flush()
+    return req, before
 
 
 def reveal_id(req: HardshipRequest, crypto: Any) -> str:

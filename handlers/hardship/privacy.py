@@ -20,11 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models.core import Member
 from bot.operations import OpsContext
 from bot.db.models.hardship import HardshipRequest
+from handlers.inbox import ops as inbox_ops
 from handlers.signup import ops as signup_ops
 from handlers.hardship.ops import FINISHED_STATUSES, OPEN_STATUSES, _event
 
 ANON_NAME = "（已匿名）"
-PROFILE_FIELDS = (("name", "姓名"), ("phone", "手机号"), ("employer", "工作单位"))
+PROFILE_FIELDS = (("name", "姓名"), ("phone", "手机号"), ("employer", "工作单位"), ("community", "所在社区"))
 # Half-filled dialogues (drafts) by flow, as the worker knows them.
 DRAFT_LABELS = {"hardship": "未填完的帮扶申请", "signup": "未完成的报名", "chairs_report": "未填完的报送"}
 
@@ -91,6 +92,7 @@ class ErasureResult:
     requests_kept: list[str] = field(default_factory=list)  # open ones: until they are finished
     signups_erased: int = 0  # past or cancelled sign-ups emptied now
     signups_kept: list[tuple[str, datetime]] = field(default_factory=list)  # (title, start) until it is over
+    conversations_erased: int = 0  # conversations with staff (留言咨询), deleted now
 
 
 async def erase_worker_data(session: AsyncSession, ctx: OpsContext, *, openid: str, member: Member | None,
@@ -119,11 +121,12 @@ async def erase_worker_data(session: AsyncSession, ctx: OpsContext, *, openid: s
             result.requests_anonymised.append(req.ref)
     if member is not None:  # the profile only serves to prefill the next form
         result.profile = [label for attr, label in PROFILE_FIELDS if getattr(member, attr)]
-        member.name = member.phone = member.employer = None
+        member.name = member.phone = member.employer = member.community = None
         if member.id is not None:
             signups = await signup_ops.erase_member_signups(session, ctx, member.id)
             result.signups_erased = signups.erased
             result.signups_kept = [(act.title, act.starts_at) for _, act in signups.kept]
+    result.conversations_erased = await inbox_ops.erase_member_threads(session, ctx, openid)
     await session.flush()
     return result
 
@@ -143,6 +146,8 @@ def erasure_reply(result: ErasureResult, ctx: OpsContext) -> str:
         removed.append(f"帮扶申请 {'、'.join(result.requests_anonymised)} 中的个人信息和证明材料照片")
     if result.signups_erased:
         removed.append(f"{result.signups_erased}条已结束或已取消的报名记录中的姓名、手机号、工作单位")
+    if result.conversations_erased:
+        removed.append(f"您和工作人员的{result.conversations_erased}次留言咨询记录（含照片）")
 
     kept: list[str] = []
     if result.requests_kept:

@@ -9,6 +9,7 @@ from handlers.quiz.dialogue import router
 
 FEATURE = Feature(
     name="quiz",
+    role="quiz",  # who uses its admin pages (bot/admin/roles.py)
     router=router,
     jobs=tuple(jobs.JOBS),
     admin=admin.setup,

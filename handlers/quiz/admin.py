@@ -12,13 +12,15 @@ from markupsafe import Markup
 
 from bot.admin import audit, lists
 from bot.admin.export import spreadsheet_response
-from bot.admin.web import db_session, flash, ops_context, render
+from bot.admin.web import db_session, flash, ops_context, render, render_error
 from bot.operations import OpsContext
 from handlers.quiz import ops
 from handlers.quiz import bank_import as quiz_import
 from handlers.quiz import scores as quiz_scores
 
 MAX_UPLOAD = 5 * 1024 * 1024
+SCORES_PER_PAGE = 50
+YEARS = range(2000, 2101)  # years the pages accept in ?year= (others: this year)
 
 
 def _url(request: web.Request, name: str, **parts: str) -> str:
@@ -26,10 +28,19 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
 
 
 def _year(request: web.Request, ctx: OpsContext) -> int:
-    try:
-        return int(request.query.get("year", ""))
-    except ValueError:
-        return ctx.local().year
+    raw = request.query.get("year", "").strip()
+    if raw.isdigit() and len(raw) == 4 and int(raw) in YEARS:
+        return int(raw)
+    return ctx.local().year
+
+
+def _page(request: web.Request) -> int:
+    raw = request.query.get("page", "").strip()
+    return int(raw) if raw.isdigit() and len(raw) < 7 and int(raw) > 0 else 1
+
+
+async def _not_found(request: web.Request, what: str, back: str) -> web.Response:
+    return await render_error(request, 404, f"没有找到{what}", f"{what}不存在，可能已被删除，或链接有误。", link=back)
 
 
 def _local_input(value: object, ctx: OpsContext) -> datetime | None:
@@ -54,13 +65,19 @@ async def index(request: web.Request) -> web.Response:
     now = ctx.now
     async with db_session(request) as db:
         periods = []
-        for p in await ops.list_periods(db, year):
+        all_periods = await ops.list_periods(db, year)
+        for p in all_periods:
             r = await quiz_scores.period_results(db, p)
             periods.append({"p": p, "title": ops.period_title(p), "status": ops.period_status(p, now),
+                            "window": ops.window_text(p, ctx.tz),
                             "questions": len(r.questions), "participants": r.participants, "average": r.average})
         bank_size = (await ops.list_questions(db, limit=1))[1]
+    choices = ops.period_choices(year, [p.code for p in all_periods])
+    local = ctx.local()
+    this_month = f"{local.year}-{local.month:02d}"
+    upcoming = next((c for c, _ in choices if c >= this_month and "H" not in c), choices[0][0] if choices else "")
     return render(request, "quiz/index.html", {
-        "year": year, "periods": periods, "bank_size": bank_size,
+        "year": year, "periods": periods, "bank_size": bank_size, "choices": choices, "suggested": upcoming,
         "per_month": ops.default_count(ctx.settings, "month"), "per_half": ops.default_count(ctx.settings, "half")})
 
 
@@ -83,11 +100,19 @@ async def create_period(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(_url(request, "quiz.period", code=period.code))
 
 
+class _NoPeriod(Exception):
+    pass
+
+
 async def _period_or_404(db, code: str) -> ops.QuizPeriod:  # noqa: ANN001
-    period = await ops.get_period(db, code)
+    period = await ops.get_period(db, code) if len(code) <= 16 else None
     if period is None:
-        raise web.HTTPNotFound(text="没有这一期")
+        raise _NoPeriod(code)
     return period
+
+
+async def _no_period(request: web.Request) -> web.Response:
+    return await _not_found(request, "这一期", _url(request, "quiz.index"))
 
 
 async def period_page(request: web.Request) -> web.Response:
@@ -95,7 +120,10 @@ async def period_page(request: web.Request) -> web.Response:
     code = request.match_info["code"]
     ctx = ops_context(request)
     async with db_session(request) as db:
-        period = await _period_or_404(db, code)
+        try:
+            period = await _period_or_404(db, code)
+        except _NoPeriod:
+            return await _no_period(request)
         results = await quiz_scores.period_results(db, period)
         locked = await ops.questions_locked(db, period)
         members = await quiz_scores.members_by_openid(db, results.scores)
@@ -106,6 +134,7 @@ async def period_page(request: web.Request) -> web.Response:
         "takers": [{"member": members.get(o), "score": s} for o, s in takers],
         "opens_local": _datetime_local(period.opens_at, ctx),
         "closes_local": _datetime_local(period.closes_at, ctx),
+        "window": ops.window_text(period, ctx.tz), "ends": ops.end_text(period.closes_at, ctx.tz),
         "question_ids": ",".join(str(s.question.id) for s in results.questions),
     })
 
@@ -123,9 +152,11 @@ async def edit_period(request: web.Request) -> web.Response:
             await _record(db, ctx, "quiz.period_edit", code, {
                 "opens_at": period.opens_at.isoformat(), "closes_at": period.closes_at.isoformat(),
                 "reveal": period.reveal})
-        await flash(request, "已保存")
+        await flash(request, f"已保存：答题时间 {ops.window_text(period, ctx.tz)}")
     except ops.QuizError as exc:
         await flash(request, str(exc), "error")
+    except _NoPeriod:
+        return await _no_period(request)
     raise web.HTTPSeeOther(_url(request, "quiz.period", code=code))
 
 
@@ -145,7 +176,40 @@ async def period_questions(request: web.Request) -> web.Response:
         await flash(request, f"本期题目已更新，共 {len(chosen)} 道")
     except ops.QuizError as exc:
         await flash(request, str(exc), "error")
+    except _NoPeriod:
+        return await _no_period(request)
     raise web.HTTPSeeOther(_url(request, "quiz.period", code=code))
+
+
+async def delete_period(request: web.Request) -> web.Response:
+    """GET: what deleting the period means, and a button to confirm; POST: delete it (only while
+    no one has answered; refused otherwise), audited."""
+    code = request.match_info["code"]
+    ctx = ops_context(request)
+    if request.method != "POST":
+        async with db_session(request) as db:
+            try:
+                period = await _period_or_404(db, code)
+            except _NoPeriod:
+                return await _no_period(request)
+            results = await quiz_scores.period_results(db, period)
+        return render(request, "quiz/period_delete.html", {
+            "period": period, "title": ops.period_title(period), "window": ops.window_text(period, ctx.tz),
+            "questions": len(results.questions), "participants": results.participants})
+    try:
+        async with db_session(request) as db, db.begin():
+            period = await _period_or_404(db, code)
+            title, year = ops.period_title(period), period.year
+            n = await ops.delete_period(db, ctx, period)
+            await _record(db, ctx, "quiz.period_delete", code, {"title": title, "questions": n})
+    except ops.QuizError as exc:
+        await flash(request, str(exc), "error")
+        raise web.HTTPSeeOther(_url(request, "quiz.period", code=code)) from None
+    except _NoPeriod:
+        await flash(request, "这一期已经不存在了（可能刚被删除）。", "warn")
+        raise web.HTTPSeeOther(_url(request, "quiz.index")) from None
+    await flash(request, f"已删除「{title}」" + (f"（{n} 道题已放回题库，可再次抽取）" if n else ""))
+    raise web.HTTPSeeOther(_url(request, "quiz.index") + f"?year={year}")
 
 
 # ------------------------------------------------------------------ bank
@@ -243,6 +307,10 @@ async def import_upload(request: web.Request) -> web.Response:
         if report.ok:
             await _record(db, ctx, "quiz.import", upload.filename[:128],
                           {"added": report.added, "skipped": report.skipped})
+        else:  # a rejected file is logged too (nothing was imported)
+            await audit.record(db, staff_id=ctx.staff_id, action="quiz.import", target=upload.filename[:128],
+                               detail={"errors": len(report.errors), "reason": report.error_text(sep=" ")},
+                               now=ctx.now, refused=True)
     if not report.ok:
         await flash(request, f"没有导入任何题目，{upload.filename} 有 {len(report.errors)} 处问题："
                     + report.error_text(sep=" "), "error")
@@ -283,27 +351,39 @@ async def question_new(request: web.Request) -> web.Response:
 
 
 async def question_edit(request: web.Request) -> web.Response:
+    """Edit a question. A new answer key for a question already answered is saved only after
+    staff confirm it, told how many answers it re-marks; the flash then says what changed."""
     qid = int(request.match_info["qid"])
     async with db_session(request) as db:
         q = await ops.get_question(db, qid)
+        answers = await ops.question_answer_count(db, qid) if q is not None else 0
     if q is None:
-        raise web.HTTPNotFound(text="没有这道题")
+        return await _not_found(request, f"第 {qid} 题", _url(request, "quiz.questions"))
+    page = {"q": q, "letters": ops.LETTERS, "answers": answers}
     if request.method == "POST":
-        fields = _form_fields(await request.post())
+        form = await request.post()
+        fields = _form_fields(form)
         ctx = ops_context(request)
         try:
             async with db_session(request) as db, db.begin():
                 q = await ops.get_question(db, qid)
+                edit = await ops.preview_question_edit(db, q, **fields)
+                if edit.key_changed and edit.answers and form.get("confirm_key") != edit.new_answer:
+                    # Not saved yet: ask first, with what the new key does to the answers given.
+                    return render(request, "quiz/question_form.html", {**page, "q": q, "form": fields,
+                                                                       "confirm": edit})
                 changed = await ops.update_question(db, ctx, q, **fields)
-                await _record(db, ctx, "quiz.question_edit", f"question:{qid}", {"rescored": changed})
+                await _record(db, ctx, "quiz.question_edit", f"question:{qid}", {
+                    "changed": edit.changed, "rescored": changed,
+                    **({"answer": [edit.old_answer, edit.new_answer]} if edit.key_changed else {})})
         except ops.QuizError as exc:
             async with db_session(request) as db:  # the failed transaction expired `q`: read it again
                 q = await ops.get_question(db, qid)
-            return render(request, "quiz/question_form.html", {"q": q, "form": fields, "error": str(exc),
-                                                               "letters": ops.LETTERS}, status=400)
-        await flash(request, "已保存" + (f"；答案有改动，已重新判分 {changed} 份作答" if changed else ""))
+            return render(request, "quiz/question_form.html", {**page, "q": q, "form": fields, "error": str(exc)},
+                          status=400)
+        await flash(request, f"已保存题目 #{qid}：{edit.summary()}" if edit.changed else f"题目 #{qid} 没有改动")
         raise web.HTTPSeeOther(_url(request, "quiz.question", qid=str(qid)))
-    return render(request, "quiz/question_form.html", {"q": q, "form": None, "letters": ops.LETTERS})
+    return render(request, "quiz/question_form.html", {**page, "form": None})
 
 
 async def question_delete(request: web.Request) -> web.Response:
@@ -315,7 +395,7 @@ async def question_delete(request: web.Request) -> web.Response:
         async with db_session(request) as db, db.begin():
             q = await ops.get_question(db, qid)
             if q is None:
-                raise web.HTTPNotFound(text="没有这道题")
+                raise ops.QuizError(f"没有第 {qid} 题。")
             if restore:
                 await ops.restore_question(db, ctx, q)
             else:
@@ -344,8 +424,13 @@ async def scores_page(request: web.Request) -> web.Response:
     table = await _table(request, ctx, year)
     chairs_only = request.query.get("chairs") == "1"
     rows = [r for r in table.rows if r.chair] if chairs_only else table.rows
-    return render(request, "quiz/scores.html", {"year": year, "table": table, "rows": rows,
-                                                "board": table.board, "chairs_only": chairs_only})
+    pages = max(1, -(-len(rows) // SCORES_PER_PAGE))
+    page = min(_page(request), pages)
+    shown = rows[(page - 1) * SCORES_PER_PAGE:page * SCORES_PER_PAGE]
+    return render(request, "quiz/scores.html", {
+        "year": year, "table": table, "rows": shown, "total": len(rows), "page": page, "pages": pages,
+        "labels": {p.code: ops.period_label(p) for p in table.periods},
+        "board": table.board, "chairs_only": chairs_only})
 
 
 async def export(request: web.Request) -> web.StreamResponse:
@@ -358,7 +443,7 @@ async def export(request: web.Request) -> web.StreamResponse:
     header, rows = quiz_scores.year_export_rows(table)
     async with db_session(request) as db, db.begin():
         await _record(db, ctx, "quiz.export", str(year), {"format": fmt, "rows": len(rows)})
-    return spreadsheet_response(fmt, header, rows, filename=f"quiz-{year}", sheet=f"{year}年答题成绩")
+    return spreadsheet_response(fmt, header, rows, filename=f"{year}年答题成绩", sheet=f"{year}年答题成绩", tz=ctx.tz)
 
 
 def setup(app: web.Application) -> None:
@@ -368,7 +453,8 @@ def setup(app: web.Application) -> None:
     r.add_get("/quiz/periods/{code}", period_page, name="quiz.period")
     r.add_post("/quiz/periods/{code}/edit", edit_period, name="quiz.period_edit")
     r.add_post("/quiz/periods/{code}/questions", period_questions, name="quiz.period_questions")
-    QUESTIONS.add_routes(r, "/quiz/questions", name="quiz.questions", export_name="quiz.bank_export",
+    r.add_route("*", "/quiz/periods/{code}/delete", delete_period, name="quiz.period_delete")
+    QUESTIONS.add_routes(r, "/quiz/questions", name="quiz.questions", export_name="quiz.bank_download",  # no personal data
                          bulk_name="quiz.bank_bulk")
     r.add_post("/quiz/questions/import", import_upload, name="quiz.upload")
     r.add_get("/quiz/questions/template.xlsx", import_template, name="quiz.template")

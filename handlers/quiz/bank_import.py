@@ -4,16 +4,15 @@ Used by `unionbot quiz import FILE` (with a progress bar) and the admin upload.
 """
 from __future__ import annotations
 
-import csv
-import io
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import spreadsheet
 from bot.db.models.quiz import QuizQuestion
 from bot.operations import OpsContext
 from handlers.quiz.ops import LETTERS, QuizError, validate_question
@@ -69,7 +68,7 @@ def _map_header(header: Sequence[Any]) -> dict[str, int]:
     return cols
 
 
-Progress = Callable[[Iterable[Any], int, str], Iterable[Any]]
+Progress = spreadsheet.Progress
 
 
 def _no_progress(rows: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
@@ -79,38 +78,13 @@ def _no_progress(rows: Iterable[Any], total: int, desc: str) -> Iterable[Any]:
 def read_table(filename: str, data: bytes, progress: Progress = _no_progress
                ) -> tuple[int, list[Any], list[tuple[int, list[Any]]]]:
     """The header's line, the header and (line number, cells) of every later non-empty row
-    of a CSV or XLSX file."""
-    name = filename.lower()
-    if name.endswith((".xlsx", ".xlsm")):
-        from openpyxl import load_workbook  # imported late: only XLSX files need it
-
-        try:
-            wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception as exc:  # openpyxl raises many kinds on a damaged file
-            raise QuizError(f"无法读取这个 Excel 文件（{exc}），请确认文件完好、是 .xlsx 格式。") from None
-        ws = wb.worksheets[0]
-        cells = progress(ws.iter_rows(values_only=True), ws.max_row or 0, "读取表格")
-        rows = [(i, list(r)) for i, r in enumerate(cells, 1)]
-        wb.close()
-    elif name.endswith((".csv", ".txt")):
-        for enc in ("utf-8-sig", "gb18030"):  # Excel in China saves CSV as GBK
-            try:
-                text = data.decode(enc)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise QuizError("无法识别文件编码，请另存为 UTF-8 的 CSV。")
-        reader = csv.reader(io.StringIO(text, newline=""))
-        rows, start = [], 1
-        for r in reader:
-            rows.append((start, r))
-            start = reader.line_num + 1
-    else:
-        raise QuizError("只支持 .csv 或 .xlsx 文件。")
-    rows = [(i, r) for i, r in rows if any(c is not None and str(c).strip() for c in r)]
-    if not rows:
-        raise QuizError("文件是空的。")
+    of a CSV or XLSX file. A file that can't be read (another kind of file, damaged, an
+    XLSX that unpacks too big or declares XML entities) is refused with a `QuizError`
+    naming the problem (bot/spreadsheet.py checks it)."""
+    try:
+        rows = spreadsheet.read_table(filename, data, progress=progress)
+    except spreadsheet.SpreadsheetError as exc:
+        raise QuizError(str(exc)) from None
     return rows[0][0], rows[0][1], rows[1:]
 
 

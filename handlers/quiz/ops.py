@@ -98,16 +98,44 @@ class PeriodCode:
             return f"{self.year}年{self.part}月 每月一题"
         return f"{self.year}年{'上' if self.part == 1 else '下'}半年测试"
 
+    @property
+    def label(self) -> str:
+        """The short name staff read in tables and exports: 「2026年12月」「2026年下半年测试」."""
+        if self.kind == "month":
+            return f"{self.year}年{self.part}月"
+        return self.title
+
+
+# What staff may type for a period besides the codes: 2026年12月, 2026.12, 2026年下半年(测试), 2026H2.
+_CN_MONTH_RE = re.compile(r"^(\d{4})(?:年|[-/.])(\d{1,2})月?(?:每月一题)?$")
+_CN_HALF_RE = re.compile(r"^(\d{4})(?:年|-)?(?:H([12])|([上下])半年)(?:测试|考试)?$")
+
 
 def parse_period_code(code: str) -> PeriodCode:
-    code = code.strip().upper()
+    """`2026-12` / `2026-H2`, or as staff write them: 「2026年12月」「2026年下半年测试」."""
+    code = unicodedata.normalize("NFKC", code or "").strip().upper().replace(" ", "")
     m = MONTH_RE.match(code)
     if m:
         return PeriodCode(code, "month", int(m[1]), int(m[2]))
     m = HALF_RE.match(code)
     if m:
         return PeriodCode(code, "half", int(m[1]), int(m[2]))
-    raise QuizError(f"期次「{code}」格式不对：每月写 2026-12，半年测试写 2026-H2。")
+    m = _CN_MONTH_RE.match(code)
+    if m and 1 <= int(m[2]) <= 12:
+        return parse_period_code(f"{m[1]}-{int(m[2]):02d}")
+    m = _CN_HALF_RE.match(code)
+    if m:
+        return parse_period_code(f"{m[1]}-H{m[2] or (1 if m[3] == '上' else 2)}")
+    raise QuizError(f"期次「{code}」格式不对：每月一题写「2026年12月」，半年测试写「2026年下半年」。")
+
+
+def period_choices(year: int, taken: Iterable[str] = ()) -> list[tuple[str, str]]:
+    """(code, label) of the year's months and half-year tests not set up yet, for a select."""
+    taken = set(taken)
+    codes = [f"{year}-{m:02d}" for m in range(1, 13)]
+    codes.insert(6, f"{year}-H1")  # the half-year tests after their month (June, December)
+    codes.append(f"{year}-H2")
+    return [(c, parse_period_code(c).label) for c in codes if c not in taken]
 
 
 def default_window(pc: PeriodCode, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -251,6 +279,28 @@ def period_title(period: QuizPeriod) -> str:
     return period.title or parse_period_code(period.code).title
 
 
+def period_label(period: QuizPeriod) -> str:
+    """The short name staff read in tables and exports: 「2026年12月」「2026年下半年测试」 (never `2026-H2`)."""
+    try:
+        return parse_period_code(period.code).label
+    except QuizError:
+        return period_title(period)
+
+
+def end_text(closes_at: datetime, tz: tzinfo) -> str:
+    """When a window ends, as staff read it: a local midnight is the end of the day before
+    (「2026-12-31 24:00」, not 「2027-01-01 00:00」)."""
+    local = closes_at.astimezone(tz)
+    if (local.hour, local.minute, local.second) == (0, 0, 0):
+        return f"{(local - timedelta(days=1)):%Y-%m-%d} 24:00"
+    return f"{local:%Y-%m-%d %H:%M}"
+
+
+def window_text(period: QuizPeriod, tz: tzinfo) -> str:
+    """「2026-12-01 00:00 至 2026-12-31 24:00」."""
+    return f"{period.opens_at.astimezone(tz):%Y-%m-%d %H:%M} 至 {end_text(period.closes_at, tz)}"
+
+
 async def get_period(session: AsyncSession, code: str) -> QuizPeriod | None:
     return await session.scalar(select(QuizPeriod).where(QuizPeriod.code == code.strip().upper()))
 
@@ -286,7 +336,7 @@ async def create_period(
     The window defaults to the local month (half-year test: June / December) in `ctx.tz`."""
     pc = parse_period_code(code)
     if await get_period(session, pc.code) is not None:
-        raise QuizError(f"期次 {pc.code} 已经存在。")
+        raise QuizError(f"「{pc.label}」已经存在，不能重复创建。")
     d_open, d_close = default_window(pc, ctx.tz)
     opens_at, closes_at = opens_at or d_open, closes_at or d_close
     _check_window(opens_at, closes_at)
@@ -311,7 +361,7 @@ def _check_window(opens_at: datetime, closes_at: datetime) -> None:
 
 def _check_reveal(reveal: str) -> None:
     if reveal not in REVEAL_MODES:
-        raise QuizError("公布方式只能是立即公布（immediate）或结束后公布（after_close）。")
+        raise QuizError("公布方式只能是「答完立即公布」或「本期结束后公布」。")
 
 
 async def update_period(session: AsyncSession, ctx: OpsContext, period: QuizPeriod, *,
@@ -341,6 +391,32 @@ async def _answer_count(session: AsyncSession, period: QuizPeriod) -> int:
 async def questions_locked(session: AsyncSession, period: QuizPeriod) -> bool:
     """Once anyone has answered, the period's questions can no longer be changed."""
     return await _answer_count(session, period) > 0
+
+
+async def delete_period(session: AsyncSession, ctx: OpsContext, period: QuizPeriod) -> int:
+    """Delete a period set up by mistake — only while no one has answered it (answers are
+    never thrown away). Its question list goes (the questions stay in the bank) and 「已经开始」
+    messages for it not yet sent are cancelled. Returns how many questions it had."""
+    title = period_label(period)
+    answered = await _answer_count(session, period)
+    if answered:
+        people = await session.scalar(select(func.count(func.distinct(QuizAnswer.openid)))
+                                      .where(QuizAnswer.period_id == period.id)) or 0
+        raise QuizError(f"「{title}」已有 {people} 人作答（{answered} 份答案），不能删除，以免丢失成绩。"
+                        "如果不想再让人作答，可以把结束时间改到现在。")
+    rows = list(await session.scalars(select(QuizPeriodQuestion).where(QuizPeriodQuestion.period_id == period.id)))
+    for row in rows:
+        await session.delete(row)
+    prefix = f"quiz:open:{period.code}:"
+    queued = await outbox.openids_with_prefix(session, prefix)
+    await outbox.cancel_pending(session, [prefix + o for o in queued], "期次已删除")
+    await session.delete(period)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:  # someone answered in the meantime
+        raise QuizError(f"「{title}」刚刚有人作答，不能删除了。") from None
+    return len(rows)
 
 
 async def set_period_questions(session: AsyncSession, ctx: OpsContext, period: QuizPeriod,
@@ -454,6 +530,59 @@ async def create_question(session: AsyncSession, ctx: OpsContext, *, source: str
     session.add(q)
     await session.flush()
     return q
+
+
+FIELD_LABELS = {"stem": "题干", "options": "选项", "answer": "正确答案", "explanation": "解析", "topic": "专题",
+                "difficulty": "难度"}
+
+
+@dataclass(frozen=True)
+class QuestionEdit:
+    """What saving an edit of a question would change (shown before staff confirm a new key)."""
+    changed: list[str]  # field labels, e.g. ["正确答案", "解析"]
+    old_answer: str
+    new_answer: str
+    answers: int  # answers already given to the question
+    to_right: int  # of them, wrong now and right under the new key
+    to_wrong: int  # right now and wrong under the new key
+
+    @property
+    def key_changed(self) -> bool:
+        return self.old_answer != self.new_answer
+
+    @property
+    def rescored(self) -> int:
+        return self.to_right + self.to_wrong
+
+    def summary(self) -> str:
+        """「改了正确答案（B → A）、解析；已按新答案重新判分：1 份由错改为对」 (after saving)."""
+        parts = [f"正确答案（{self.old_answer} → {self.new_answer}）" if c == "正确答案" else c for c in self.changed]
+        text = "改了" + "、".join(parts) if parts else "内容没有变化"
+        if self.key_changed and self.answers:
+            moves = [f"{n} 份{what}" for n, what in ((self.to_right, "由错改为对"), (self.to_wrong, "由对改为错")) if n]
+            text += "；已按新答案重新判分：" + ("，".join(moves) if moves else f"{self.answers} 份作答的对错都没有变化")
+        return text
+
+
+async def preview_question_edit(session: AsyncSession, q: QuizQuestion, **fields: Any) -> QuestionEdit:
+    """Validate an edit (QuizError when wrong) and say what saving it would change, and how
+    many answers a new key would re-mark."""
+    values = validate_question(**fields)
+    current = {"stem": q.stem, "options": list(q.options), "answer": q.answer, "explanation": q.explanation or "",
+               "topic": q.topic or "", "difficulty": q.difficulty}
+    changed = [label for k, label in FIELD_LABELS.items() if values[k] != current[k]]
+    to_right = to_wrong = n = 0
+    for a in await session.scalars(select(QuizAnswer).where(QuizAnswer.question_id == q.id)):
+        n += 1
+        ok = a.chosen == values["answer"]
+        to_right += ok and not a.correct
+        to_wrong += a.correct and not ok
+    return QuestionEdit(changed, q.answer, values["answer"], n, to_right, to_wrong)
+
+
+async def question_answer_count(session: AsyncSession, qid: int) -> int:
+    """Answers given to question `qid` in any period."""
+    return await session.scalar(select(func.count()).select_from(QuizAnswer).where(QuizAnswer.question_id == qid)) or 0
 
 
 async def update_question(session: AsyncSession, ctx: OpsContext, q: QuizQuestion, **fields: Any) -> int:

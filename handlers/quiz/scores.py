@@ -19,7 +19,7 @@ from bot.db.models.core import Member
 from bot.db.models.quiz import QuizAnswer, QuizPeriod, QuizPeriodQuestion, QuizQuestion
 from bot.operations import OpsContext
 from handlers.chairs.ops import bound_chairs
-from handlers.quiz.ops import (LETTERS, TakerView, list_periods, percent, period_questions, period_title,
+from handlers.quiz.ops import (LETTERS, TakerView, list_periods, percent, period_label, period_questions,
                                what_taker_sees)
 
 
@@ -258,16 +258,16 @@ async def period_results(session: AsyncSession, period: QuizPeriod) -> PeriodRes
 
 # ------------------------------------------------------------------ year-end export
 def year_export_rows(table: YearTable) -> tuple[list[str], list[list[Any]]]:
-    """The year-end assessment sheet: one row per person (phone masked)."""
-    header = ["排名", "姓名", "单位/社区", "手机", "工会主席"]
-    header += [period_title(p) for p in table.periods]
-    header += ["参与期数", "参与率(%)", "每月一题平均", "半年测试平均",
-               f"年终考核得分(月{table.month_weight:g}:半年{table.half_weight:g})"]
+    """The year-end assessment sheet: one row per person (phone masked). The year-end score is
+    the first number after the name, as on the scores page; periods are named as staff say
+    them (「2026年12月」「2026年下半年测试」)."""
+    header = ["排名", "姓名", f"年终考核得分(月{table.month_weight:g}:半年{table.half_weight:g})", "参与率(%)",
+              "参与期数", "单位/社区", "手机", "工会主席", "每月一题平均", "半年测试平均"]
+    header += [period_label(p) for p in table.periods]
     rows = []
     for r in table.rows:
-        row: list[Any] = [r.rank, r.name or "未留姓名", r.employer, mask_phone(r.phone) if r.phone else "",
-                          "是" if r.chair else ""]
+        row: list[Any] = [r.rank, r.name or "未留姓名", r.total, r.participation, f"{r.taken}/{r.held}", r.employer,
+                          mask_phone(r.phone) if r.phone else "", "是" if r.chair else "", r.month_avg, r.half_avg]
         row += [(s.score if s else "未参加") for s in (r.scores.get(p.code) for p in table.periods)]
-        row += [f"{r.taken}/{r.held}", r.participation, r.month_avg, r.half_avg, r.total]
         rows.append(row)
     return header, rows

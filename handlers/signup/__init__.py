@@ -9,6 +9,7 @@ from handlers.signup.dialogue import router
 
 FEATURE = Feature(
     name="signup",
+    role="events",  # who uses its admin pages (bot/admin/roles.py)
     router=router,
     jobs=tuple(jobs.JOBS),
     admin=admin.setup,
@@ -17,4 +18,5 @@ FEATURE = Feature(
     menu=(MenuItem("SIGNUP", "活动报名", "学习活动", 20),),
     template_kinds=ops.TEMPLATE_KINDS,
     outbox_purposes=ops.OUTBOX_PURPOSES,
+    member_context=ops.member_context,
 )

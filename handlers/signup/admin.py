@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.admin import audit, lists
+from bot.admin import audit, lists, permissions
 from bot.admin.export import spreadsheet_response
 from bot.admin.filters import mask
 from bot.admin.web import db_session, flash, ops_context, render
@@ -36,11 +36,23 @@ async def _audit(db: Any, ctx: OpsContext, action: str, target: str, detail: dic
     await audit.record(db, staff_id=ctx.staff_id, action=action, target=target, detail=detail, now=ctx.now)
 
 
-async def _get_activity(db: Any, activity_id: int) -> Activity:
-    try:
-        return await ops.get_activity(db, activity_id)
-    except ops.SignupError as exc:
-        raise web.HTTPNotFound(text=str(exc)) from None
+MISSING = "没有这个活动。"  # ops.get_activity's words: another community's activity reads the same
+
+
+async def _scoped_activity(request: web.Request, db: Any, activity_id: int, *, act: bool,
+                           error: Exception | None = None) -> Activity:
+    """The activity as this account may see it (`act`: to act on — its own community's only; a
+    federation-wide one is read-only for community accounts). Another community's is "not found"."""
+    a = await ops.find_activity(db, activity_id)
+    if a is None:
+        if error is not None:
+            raise error
+        raise web.HTTPNotFound(text=MISSING)
+    if act:
+        permissions.check_own(request, a.community, not_found=MISSING, error=error)
+    else:
+        permissions.check_scope(request, a.community, shared=True, not_found=MISSING, error=error)
+    return a
 
 
 async def _get_signup(db: Any, activity_id: int, signup_id: int) -> Signup:
@@ -71,6 +83,8 @@ ACTIVITIES = lists.ListView(
     title="培训与活动",
     template="signup/list.html",
     query=lambda st: ops.list_query(kind=st.filters["kind"], state=st.filters["state"], now=st.now),
+    # A community account: its community's activities and the federation's own (read-only).
+    scope=Activity.community, scope_shared=True,
     search=lists.Search(ops.list_search, placeholder="名称 / 地点"),
     filters=[lists.Choice("kind", "类别", list(KINDS.items())),
              lists.Choice("state", "状态", list(ops.LIST_STATES.items()))],
@@ -88,6 +102,7 @@ ACTIVITIES = lists.ListView(
         lists.Column("came", "签到", value=lambda row: row.counts.came),
         lists.Column("phase", "状态", value=lambda row: row.phase[0],
                      render=lambda row, p: p.m.badge("x", *row.phase)),
+        lists.Column("organiser", "主办", value=lambda row: row.a.community or "街道总工会", sort=A.community),
     ],
     default_sort="-starts",
     desc_first=frozenset({"starts", "seats"}),
@@ -109,14 +124,14 @@ def _form_values(a: Activity | None, tz: ZoneInfo) -> dict[str, str]:
     return {"kind": a.kind, "title": a.title, "description": a.description, "place": a.place,
             "starts_at": dt(a.starts_at), "ends_at": dt(a.ends_at), "deadline": dt(a.deadline),
             "capacity": "" if a.capacity is None else str(a.capacity), "waitlist": "1" if a.waitlist else "",
-            "audience": a.audience}
+            "audience": a.audience, "community": a.community or ""}
 
 
 def _parse_form(form: Any, tz: ZoneInfo) -> tuple[dict[str, str], dict[str, Any], dict[str, str]]:
     """(raw values, clean fields, errors by field)."""
     values = {k: str(form.get(k, "")).strip() for k in
               ("kind", "title", "description", "place", "starts_at", "ends_at", "deadline", "capacity", "waitlist",
-               "audience")}
+               "audience", "community")}
     errors: dict[str, str] = {}
 
     def when(name: str, required: bool = True) -> datetime | None:
@@ -144,16 +159,24 @@ def _parse_form(form: Any, tz: ZoneInfo) -> tuple[dict[str, str], dict[str, Any]
     return values, fields, errors
 
 
+def _form_page(request: web.Request, values: dict[str, str], errors: dict[str, str], activity: Activity | None,
+               status: int = 200) -> web.Response:
+    choices = permissions.community_choices(request)
+    if activity is not None and activity.community and activity.community not in choices:
+        choices = [*choices, activity.community]  # a name no longer configured stays selectable
+    return render(request, "signup/form.html", {
+        "values": values, "errors": errors, "kinds": KINDS, "activity": activity,
+        "communities": choices, "own_community": permissions.community(request)}, status=status)
+
+
 async def new_form(request: web.Request) -> web.Response:
-    return render(request, "signup/form.html", {"values": _form_values(None, ops_context(request).tz),
-                                                "errors": {}, "kinds": KINDS, "activity": None})
+    return _form_page(request, _form_values(None, ops_context(request).tz), {}, None)
 
 
 async def edit_form(request: web.Request) -> web.Response:
     async with db_session(request) as db:
-        a = await _get_activity(db, int(request.match_info["activity_id"]))
-    return render(request, "signup/form.html", {"values": _form_values(a, ops_context(request).tz), "errors": {},
-                                                "kinds": KINDS, "activity": a})
+        a = await _scoped_activity(request, db, int(request.match_info["activity_id"]), act=True)
+    return _form_page(request, _form_values(a, ops_context(request).tz), {}, a)
 
 
 async def save(request: web.Request) -> web.StreamResponse:
@@ -161,10 +184,16 @@ async def save(request: web.Request) -> web.StreamResponse:
     ctx = ops_context(request)
     aid = request.match_info.get("activity_id")
     values, fields, errors = _parse_form(await request.post(), ctx.tz)
+    try:  # the organiser: a community account's own community; the federation chooses
+        fields["community"] = permissions.chosen_community(request, values["community"])
+    except permissions.BadCommunity as exc:
+        errors["community"] = str(exc)
     activity, told = None, 0
     if not errors:
         try:
             async with db_session(request) as db, db.begin():
+                if aid is not None:
+                    await _scoped_activity(request, db, int(aid), act=True, error=ops.SignupError(MISSING))
                 if aid is None:
                     activity = await ops.create_activity(db, ctx, **fields)
                 else:
@@ -176,8 +205,9 @@ async def save(request: web.Request) -> web.StreamResponse:
     if errors:
         async with db_session(request) as db:
             current = await ops.find_activity(db, int(aid)) if aid else None
-        return render(request, "signup/form.html", {"values": values, "errors": errors, "kinds": KINDS,
-                                                    "activity": current}, status=400)
+        if current is not None and not permissions.in_scope(request, current.community):
+            current = None  # shown as for an activity that doesn't exist
+        return _form_page(request, values, errors, current, status=400)
     await flash(request, "活动已发布" if aid is None else
                 "活动已保存" + (f"，时间地点的变动已通知 {told} 位报名和候补的职工" if told else ""))
     raise _back(request, activity.id)
@@ -190,6 +220,7 @@ async def cancel(request: web.Request) -> web.StreamResponse:
     reason = str((await request.post()).get("reason", "")).strip()
     try:
         async with db_session(request) as db, db.begin():
+            await _scoped_activity(request, db, aid, act=True, error=ops.SignupError(MISSING))
             told = await ops.cancel_activity(db, ctx, aid, reason)
             await _audit(db, ctx, "signup.cancel", f"activity:{aid}", {"reason": reason, "notified": told})
     except ops.SignupError as exc:
@@ -205,9 +236,11 @@ async def detail(request: web.Request) -> web.Response:
     aid = int(request.match_info["activity_id"])
     status = request.query.get("status", "")
     async with db_session(request) as db:
-        a = await _get_activity(db, aid)
+        a = await _scoped_activity(request, db, aid, act=False)
+        # The sign-up list (workers' names and phones) only to those who run the activity.
+        own = permissions.in_scope(request, a.community)
         counts = await reports.counts(db, aid)
-        rows = await reports.signup_rows(db, aid, status if status in ROW_STATUS else "")
+        rows = await reports.signup_rows(db, aid, status if status in ROW_STATUS else "") if own else []
     opens, closes = ops.checkin_window(ctx, a)
     fields = [{"name": "status", "label": "状态", "type": "select", "options": list(ROW_STATUS.items())}]
     return render(request, "signup/detail.html", {
@@ -215,6 +248,7 @@ async def detail(request: web.Request) -> web.Response:
         "when": ops.when_text(a, ctx.tz), "opens": opens, "closes": closes,
         "qr_image": QR_IMAGE + a.qr_ticket if a.qr_ticket else "",
         "online": not ctx.settings.wechat.offline, "export_query": request.rel_url.query_string,
+        "own": own,
     })
 
 
@@ -224,6 +258,7 @@ async def check_in(request: web.Request) -> web.StreamResponse:
     aid, sid = int(request.match_info["activity_id"]), int(request.match_info["signup_id"])
     try:
         async with db_session(request) as db, db.begin():
+            await _scoped_activity(request, db, aid, act=True, error=ops.SignupError("没有这条报名。"))
             s = await ops.staff_check_in(db, ctx, aid, sid)
             await _audit(db, ctx, "signup.checkin", f"signup:{sid}", {"activity": aid})
         await flash(request, f"{s.name or '该职工'} 已签到")
@@ -238,6 +273,7 @@ async def cancel_one(request: web.Request) -> web.StreamResponse:
     aid, sid = int(request.match_info["activity_id"]), int(request.match_info["signup_id"])
     async with db_session(request) as db, db.begin():
         await _get_signup(db, aid, sid)
+        await _scoped_activity(request, db, aid, act=True, error=web.HTTPNotFound(text="没有这条报名。"))
         res = await ops.cancel_signup(db, ctx, sid)
         await _audit(db, ctx, "signup.cancel_one", f"signup:{sid}",
                      {"activity": aid, "promoted": res.promoted.id if res.promoted else None})
@@ -255,7 +291,8 @@ async def reveal(request: web.Request) -> web.StreamResponse:
     aid, sid = int(request.match_info["activity_id"]), int(request.match_info["signup_id"])
     async with db_session(request) as db, db.begin():
         s = await _get_signup(db, aid, sid)
-        await _audit(db, ctx, "reveal_phone", f"signup:{sid}", {"activity": aid})
+        await _scoped_activity(request, db, aid, act=True, error=web.HTTPNotFound(text="没有这条报名。"))
+        await _audit(db, ctx, "signup.reveal_phone", f"signup:{sid}", {"activity": aid})
     await flash(request, f"{s.name or '该职工'}的电话：{s.phone or '未留'}")
     raise _back(request, aid)
 
@@ -266,7 +303,7 @@ async def export(request: web.Request) -> web.Response:
     aid, fmt = int(request.match_info["activity_id"]), request.match_info["fmt"]
     status = request.query.get("status", "")
     async with db_session(request) as db, db.begin():
-        a = await _get_activity(db, aid)
+        a = await _scoped_activity(request, db, aid, act=True)
         rows = await reports.signup_rows(db, aid, status if status in ROW_STATUS else "")
         await _audit(db, ctx, "signup.export", f"activity:{aid}", {"format": fmt, "status": status, "rows": len(rows)})
 
@@ -287,6 +324,8 @@ async def make_qr(request: web.Request) -> web.StreamResponse:
     ctx = ops_context(request)
     aid = int(request.match_info["activity_id"])
     try:
+        async with db_session(request) as db:  # apart: the API call must not wait inside a transaction
+            await _scoped_activity(request, db, aid, act=True, error=ops.SignupError(MISSING))
         async with db_session(request) as db, db.begin():
             await ops.create_checkin_qr(db, ctx, aid)
             await _audit(db, ctx, "signup.qr", f"activity:{aid}")
@@ -312,7 +351,8 @@ async def record(request: web.Request) -> web.Response:
     """培训台账: trainings attended per worker and per employer in a date range."""
     start, end = _range(request)
     async with db_session(request) as db:
-        data = await reports.training_record(db, ops_context(request), start, end)
+        data = await reports.training_record(db, ops_context(request), start, end,
+                                             community=permissions.community(request))
     fields = [{"name": "from", "label": "开始日期", "type": "date", "value": start.isoformat()},
               {"name": "to", "label": "结束日期", "type": "date", "value": end.isoformat()}]
     return render(request, "signup/record.html", {"data": data, "start": start, "end": end, "fields": fields,
@@ -324,7 +364,7 @@ async def record_export(request: web.Request) -> web.Response:
     start, end = _range(request)
     fmt, by = request.match_info["fmt"], request.query.get("by", "worker")
     async with db_session(request) as db, db.begin():
-        data = await reports.training_record(db, ctx, start, end)
+        data = await reports.training_record(db, ctx, start, end, community=permissions.community(request))
         await _audit(db, ctx, "signup.record_export", f"{start}~{end}", {"format": fmt, "by": by})
     if by == "employer":
         header = ["序号", "工作单位", "参训人数", "参训人次"]
@@ -338,7 +378,7 @@ async def record_export(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     r = app.router
-    ACTIVITIES.add_routes(r, "/signup", name="signup.list", export_name="signup.list_export")
+    ACTIVITIES.add_routes(r, "/signup", name="signup.list", export_name="signup.list_download")  # no personal data
     r.add_get("/signup/new", new_form, name="signup.new")
     r.add_post("/signup/new", save, name="signup.create")
     r.add_get("/signup/record", record, name="signup.record")

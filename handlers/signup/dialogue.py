@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.core.community import ask_community, community_field
 from bot.core.context import Ctx
 from bot.core.forms import BACK_WORDS, Field, Form, Invalid, Recheck, Stop, text_parser
 from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_int, variants
@@ -175,6 +176,8 @@ def _save_profile(ctx: Ctx, data: Mapping[str, Any]) -> Any:
         m.phone = data["phone"]
     if "employer" in data:
         m.employer = data["employer"] or ""  # "" = asked and skipped: not asked again
+    if "community" in data:
+        m.community = data["community"] or ""  # "" = 不清楚 / skipped: not asked again
     return m
 
 
@@ -190,12 +193,13 @@ class SignupForm(Form):
               show=mask_phone),
         Field("employer", ASK_EMPLOYER, parse=text_parser(2, 128), label="工作单位", optional=True,
               known=_known_employer, show=lambda v: v or "（未填）"),
+        community_field(),  # only with [federation] communities; asked once, kept on the profile
     )
 
     async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
         if not await ops.open_activities(ctx.session, ctx.ops):
             return NOTHING_OPEN
-        return {}
+        return ask_community(ctx)
 
     async def _refresh(self, ctx: Ctx) -> None:
         """Read the listed and the chosen activity again: seats and deadlines move."""
@@ -264,6 +268,9 @@ class SignupForm(Form):
             lines.append(f"报名截止：{a['deadline']}｜{a['seats']}")
         lines.append(f"报名人：{data.get('name')} {mask_phone(data.get('phone'))}")
         lines.append(f"工作单位：{data.get('employer') or '（未填）'}")
+        community = next(f for f in self.fields if f.name == "community")
+        if community.asked(data):
+            lines.append(f"所在社区：{community.display(data.get('community'))}")
         if a is not None and a["full"]:
             lines.append("名额已满，确认后加入候补，有人取消时按先后顺序自动递补。")
         lines.append("回复「确认」报名，「修改」更改联系方式，「取消」放弃。")

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.db.models.core import Member
 from bot.db.models.signup import Activity, Signup
+from bot.feature import MemberFact
 from bot.operations import DomainError, OpsContext
 
 log = logging.getLogger(__name__)
@@ -457,6 +458,16 @@ async def my_signups(session: AsyncSession, ctx: OpsContext, member_id: int) -> 
         .order_by(Activity.starts_at, Signup.id)
     )).all()
     return [(s, a) for s, a in rows]
+
+
+async def member_context(session: AsyncSession, openid: str) -> list[MemberFact]:
+    """The worker's latest sign-ups, for staff answering them in the inbox."""
+    rows = (await session.execute(
+        select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
+        .where(Signup.openid == openid, Signup.status.in_(ACTIVE))
+        .order_by(Activity.starts_at.desc()).limit(3))).all()
+    return [MemberFact("活动报名", f"{a.title} " + ("已签到" if s.attended_at else "候补中" if s.status == "waitlist"
+                                                   else "已报名"), f"/admin/signup/{a.id}") for s, a in rows]
 
 
 async def attended(session: AsyncSession, member_id: int, limit: int = 5) -> list[tuple[Signup, Activity]]:

@@ -53,16 +53,17 @@ async def signup_rows(session: AsyncSession, activity_id: int, status: str = "")
 
 
 async def training_record(session: AsyncSession, ctx: OpsContext, start: date, end: date,
-                          kind: str = "training") -> dict[str, list[dict[str, Any]]]:
+                          kind: str = "training", community: str | None = None) -> dict[str, list[dict[str, Any]]]:
     """培训台账: attended trainings per worker and per employer, for activities starting in
-    [start, end] (local days, `ctx.tz`)."""
+    [start, end] (local days, `ctx.tz`); with `community`, only that community's own trainings."""
     tz = ctx.tz
     lo = datetime.combine(start, datetime.min.time(), tz)
     hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tz)
     rows = (await session.execute(
         select(Signup, Activity).join(Activity, Activity.id == Signup.activity_id)
         .where(Activity.kind == kind, Activity.status == "open", Activity.starts_at >= lo, Activity.starts_at < hi,
-               Signup.status == "confirmed", Signup.attended_at.is_not(None))
+               Signup.status == "confirmed", Signup.attended_at.is_not(None),
+               *([Activity.community == community] if community is not None else []))
         .order_by(Activity.starts_at)
     )).all()
     workers: dict[int | str, dict[str, Any]] = {}

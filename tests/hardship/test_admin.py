@@ -251,11 +251,14 @@ async def test_staff_records_request_on_behalf(client, db, app, clock):  # noqa:
     form.update(openid="oW9", _csrf=await csrf_at(client, "/admin/hardship/new"))
     resp = await client.post("/admin/hardship/new", data=form)
     assert resp.status == 400 and "进行中的申请" in await resp.text()
-    # without an openid, the worker is found by the mobile number they left in WeChat
+    # without an openid, the worker is found by the mobile number they left in WeChat, and linked
+    # once staff confirm it is them (tests/hardship/test_proxy_link.py)
     async with db() as s, s.begin():
         s.add(Member(openid="oW10", first_seen=clock.now(), last_seen=clock.now(), phone="13700002222"))
     form.update(openid="", phone="13700002222", _csrf=await csrf_at(client, "/admin/hardship/new"))
     resp = await client.post("/admin/hardship/new", data=form)
+    assert "请核实是不是本人" in await resp.text()
+    resp = await client.post("/admin/hardship/new", data={**form, "link_to": "oW10", "link_confirm": "1"})
     assert "BF-2026-0003（已关联微信，进度会通知本人）" in await resp.text()
     async with db() as s:
         assert (await s.scalar(select(HardshipRequest).where(HardshipRequest.ref == "BF-2026-0003"))).openid == "oW10"

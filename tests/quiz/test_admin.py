@@ -64,10 +64,12 @@ async def test_edit_question_rescores_and_remove_keeps_answers(client, sim, db, 
     await u.send("答题")
     await u.send("A")  # wrong under the original key B
     token = await staff_token(client, db)
-    resp = await client.post(f"/admin/quiz/questions/{ids[0]}", data={
-        "_csrf": token, "stem": "建立基层工会委员会的最低会员人数是？", "optA": "25人", "optB": "10人", "optC": "50人",
-        "answer": "a", "explanation": "会员25人以上。", "topic": "工会法", "difficulty": "1"})
-    assert "重新判分 1 份" in await resp.text()
+    edit = {"_csrf": token, "stem": "建立基层工会委员会的最低会员人数是？", "optA": "25人", "optB": "10人",
+            "optC": "50人", "answer": "a", "explanation": "会员25人以上。", "topic": "工会法", "difficulty": "1"}
+    resp = await client.post(f"/admin/quiz/questions/{ids[0]}", data=edit)
+    assert "还没有保存" in await resp.text()  # a new key for an answered question is confirmed first
+    resp = await client.post(f"/admin/quiz/questions/{ids[0]}", data={**edit, "confirm_key": "A"})
+    assert "1 份由错改为对" in await resp.text()
     assert "答对 1/1" in await u.send("成绩")
     resp = await client.post(f"/admin/quiz/questions/{ids[0]}", data={
         "_csrf": token, "stem": "x", "optA": "只有一个", "answer": "A"})
@@ -105,7 +107,7 @@ async def test_create_period_results_chart_scores_and_export(client, sim, db, cl
     assert resp.status == 200
     ws = load_workbook(io.BytesIO(await resp.read())).active
     header = [c.value for c in ws[1]]
-    assert header[:5] == ["排名", "姓名", "单位/社区", "手机", "工会主席"] and "2026年11月 每月一题" in header
+    assert header[:2] == ["排名", "姓名"] and header[2].startswith("年终考核得分") and "2026年11月" in header
     assert ws.max_row == 2
     resp = await client.get("/admin/quiz/scores/export.csv?year=2026")
     assert (await resp.read()).decode("utf-8-sig").startswith("排名,姓名")

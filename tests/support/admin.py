@@ -50,10 +50,11 @@ async def make_admin_client(aiohttp_client, settings, sessionmaker, clock, servi
 
 async def create_staff_user(
     sessionmaker, username: str = DEFAULT_USER, password: str = DEFAULT_PASSWORD,  # noqa: ANN001
-    display_name: str = "张干事",
+    display_name: str = "张干事", roles: tuple[str, ...] = ("admin",), community: str | None = None,
 ) -> Staff:
     async with sessionmaker() as db, db.begin():
-        return await staff_ops.create_staff(db, username, password, display_name, FakeClock().now())
+        return await staff_ops.create_staff(db, username, password, display_name, FakeClock().now(),
+                                            roles=roles, community=community)
 
 
 async def post_login(client, username: str, password: str, next_: str = "/admin/"):  # noqa: ANN001, ANN201

@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from bot.config import Settings, build_settings
 
+# A fixed key for personal fields in tests (online mode refuses to start without one).
+TEST_FIELD_KEY = "87O73SCa9t2nJW-ZYrMI5T_qFxMmRvNMS1KWCg_e_Fs="
+
 
 def make_settings(db_url: str, tmp_path, **sections) -> Settings:  # noqa: ANN001
     data = {
         "database": {"url": db_url},
-        "admin": {"secret_key": "test-secret-key-0123456789abcdef"},
+        # Feature tests move the FakeClock days ahead while logged in: sessions outlive that here
+        # (idle timeout and lifetime are tested with their real values in test_admin_sessions.py).
+        "admin": {"secret_key": "test-secret-key-0123456789abcdef", "field_key": TEST_FIELD_KEY,
+                  "session_idle_minutes": 10 * 365 * 24 * 60, "session_max_age": 10 * 365 * 24 * 3600},
         "server": {"reply_timeout": 4.0},
     }
     for name, values in sections.items():

@@ -32,6 +32,9 @@ class Member(Base):
     msg_window_used: Mapped[int] = mapped_column(Integer, default=0)
     evt_window_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     evt_window_used: Mapped[int] = mapped_column(Integer, default=0)
+    # Profile too (last, as migration 0006 added it): the community (社区) the member named
+    # ([federation] communities); "" = asked, didn't know (not asked again); None = never asked.
+    community: Mapped[str | None] = mapped_column(String(64), nullable=True)
     __table_args__ = (UniqueConstraint("app_id", "openid", name="uq_member_app_openid"),)
 
 
@@ -104,8 +107,44 @@ class Staff(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Roles (bot/admin/roles.py); several per account. The first account is an admin.
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # A community union's account sees only its community's records; None = the federation.
+    community: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Set by a password reset: the next login must choose a new password.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class StaffSession(Base):
+    """A staff login: the cookie carries only a random token; its hash is the id here.
+
+    Logout, a password change, deactivation and "end all sessions" set `revoked_at`; idle and
+    absolute lifetimes are checked on every request.
+    """
+
+    __tablename__ = "staff_session"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 hex of the cookie token
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(200), default="")
+    csrf_token: Mapped[str] = mapped_column(String(64), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # flash messages and the like
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_reason: Mapped[str] = mapped_column(String(32), default="")
+
+
+class LoginThrottle(Base):
+    """Failed logins counted per key ("addr:<ip>" or "user:<name>|<ip>") and window: one bounded
+    row per key, never one row per attempt."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class AuditLog(Base):
@@ -118,6 +157,8 @@ class AuditLog(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(128), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The action was asked for and not done (a rule or a missing right refused it).
+    refused: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Sequence(Base):

@@ -31,6 +31,9 @@ class HardshipRequest(Base):
     name: Mapped[str] = mapped_column(String(64), default="")
     phone: Mapped[str] = mapped_column(String(20), default="")
     employer: Mapped[str] = mapped_column(String(128), default="")
+    # The worker's community (their answer, or set by staff): a community account sees only its
+    # own community's requests; None = seen by the federation's accounts only.
+    community: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     id_number_enc: Mapped[str | None] = mapped_column(Text, nullable=True)  # Fernet token
     # The masked form (110***********002X), kept so lists never decrypt (None before 0003).
     id_number_masked: Mapped[str | None] = mapped_column(String(24), nullable=True)

@@ -28,6 +28,9 @@ class Activity(Base):
     deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     waitlist: Mapped[bool] = mapped_column(Boolean, default=True)
     audience: Mapped[str] = mapped_column(String(200), default="")
+    # The organiser: a community union (its accounts manage it) or None, the federation's own
+    # (every account sees it; only the federation's accounts manage it).
+    community: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     checkin_code: Mapped[str] = mapped_column(String(12), unique=True)
     # open | cancelled
     status: Mapped[str] = mapped_column(String(16), default="open")

@@ -1,0 +1,203 @@
+"""The worker's side of the inbox: threads opened by a question, follow-ups, closing.
+
+A worker has at most one open thread. Everything they send while it is open (text, voice
+recognition text, photos) is one `InboxMessage` of it, stored once per inbound message
+(`source_key` = the inbound dedup key, so WeChat's re-sends are stored once). A worker
+message marks the thread waiting (the nav badge counts those) and unread for staff.
+A thread with nothing new for `[inbox] close_after_days` whose last word was not the
+worker's is closed, and the worker told (an unanswered question is never closed by itself).
+Staff-side operations (replies, notes, assignment, closing by staff) are in `replies.py`.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.db.models.inbox import InboxMessage, InboxThread
+from bot.operations import DomainError, OpsContext
+from handlers.inbox.question import DEFAULT_TOPIC, guess_topic, looks_like_question
+
+__all__ = ["TEMPLATE_KIND", "REPLY_PURPOSE", "NOTICE_PURPOSE", "InboxError", "count_waiting", "open_thread",
+           "start_thread", "add_worker_message", "add_bot_message", "bot_said", "close_by_worker",
+           "close_quiet_threads", "erase_member_threads", "looks_like_question", "guess_topic", "topic_for", "DEFAULT_TOPIC"]
+
+TEMPLATE_KIND = "inbox_reply"  # `[wechat] templates.inbox_reply`: a staff answer outside the 48-hour window
+REPLY_PURPOSE = "inbox.reply"  # a staff answer
+NOTICE_PURPOSE = "inbox.notice"  # 「工作人员已结束本次咨询」 and similar
+
+SUBJECT_CHARS = 60
+PHOTO_SUBJECT = "（照片）"  # the subject of a thread that began with a photo, until words come
+KINDS = ("text", "voice", "image")
+
+
+class InboxError(DomainError):
+    """A rule of the inbox refused the operation; the text is said to the person as it is."""
+
+
+async def count_waiting(session: AsyncSession) -> int:
+    """Open threads whose last worker message has no staff answer yet (the nav badge)."""
+    return int(await session.scalar(select(func.count()).select_from(InboxThread)
+                                    .where(InboxThread.status == "open", InboxThread.waiting.is_(True))) or 0)
+
+
+async def open_thread(session: AsyncSession, openid: str) -> InboxThread | None:
+    """The worker's open thread (the newest, should there ever be two)."""
+    return await session.scalar(select(InboxThread).where(InboxThread.openid == openid, InboxThread.status == "open")
+                                .order_by(InboxThread.id.desc()).limit(1))
+
+
+def topic_for(ctx: OpsContext, topic: str | None, text: str = "") -> str:
+    """A configured topic: `topic` when it is one, else the one `text` is most likely about."""
+    topics = ctx.settings.inbox.topics
+    if topic in topics:
+        return topic  # type: ignore[return-value]
+    return guess_topic(text, topics) or topics[-1]
+
+
+def _subject(kind: str, text: str) -> str:
+    text = " ".join(text.split())
+    if kind == "image" or not text:
+        return PHOTO_SUBJECT
+    return text if len(text) <= SUBJECT_CHARS else text[:SUBJECT_CHARS] + "…"
+
+
+async def start_thread(session: AsyncSession, ctx: OpsContext, *, openid: str, member_id: int | None, topic: str,
+                       kind: str = "text", text: str = "", media_id: str = "",
+                       source_key: str | None = None) -> InboxThread:
+    """Open a thread with the worker's first message; an open thread is reused (never two)."""
+    thread = await open_thread(session, openid)
+    if thread is None:
+        now = ctx.now
+        thread = InboxThread(member_id=member_id, openid=openid, topic=topic_for(ctx, topic, text),
+                             subject=_subject(kind, text), status="open", waiting=True, waiting_since=now,
+                             unread=0, created_at=now, last_message_at=now)
+        session.add(thread)
+        await session.flush()
+    await add_worker_message(session, ctx, thread, kind=kind, text=text, media_id=media_id, source_key=source_key)
+    return thread
+
+
+async def add_worker_message(session: AsyncSession, ctx: OpsContext, thread: InboxThread, *, kind: str = "text",
+                             text: str = "", media_id: str = "", source_key: str | None = None,
+                             waiting: bool = True) -> InboxMessage | None:
+    """One message of the worker on `thread`; None when this inbound message was stored before.
+
+    `waiting=False` for a pleasantry (谢谢, 好的) after an answer: staff see it, and the thread
+    doesn't count as unanswered because of it."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind {kind!r}")
+    if thread.status != "open":
+        raise InboxError("这次咨询已经结束了，有新问题请直接发来。")
+    if source_key and await session.scalar(select(InboxMessage.id).where(InboxMessage.source_key == source_key)):
+        return None
+    now = ctx.now
+    photo = kind == "image"
+    msg = InboxMessage(thread_id=thread.id, at=now, sender="worker", kind=kind, text=text.strip(),
+                       source_key=source_key or None, media_id=media_id if photo else "",
+                       media_status=("pending" if ctx.services.get("api_available") else "offline") if photo else "",
+                       attempts=0, error="")
+    session.add(msg)
+    values: dict = {"unread": InboxThread.unread + 1, "last_message_at": now}
+    if waiting:
+        values["waiting"] = True
+        values["waiting_since"] = case((InboxThread.waiting.is_(True) & InboxThread.waiting_since.is_not(None),
+                                        InboxThread.waiting_since), else_=now)
+    if not photo and text.strip() and thread.subject in ("", PHOTO_SUBJECT):
+        values["subject"] = _subject(kind, text)
+    await session.flush()
+    # One statement: a staff page marking the thread read at the same moment loses nothing.
+    await session.execute(update(InboxThread).where(InboxThread.id == thread.id).values(**values)
+                          .execution_options(synchronize_session=False))
+    await session.refresh(thread)
+    return msg
+
+
+async def add_bot_message(session: AsyncSession, ctx: OpsContext, thread: InboxThread, text: str) -> InboxMessage:
+    """What the bot already answered (an FAQ entry), so staff see what the worker was told."""
+    msg = InboxMessage(thread_id=thread.id, at=ctx.now, sender="bot", kind="text", text=text, attempts=0, error="")
+    session.add(msg)
+    await session.flush()
+    return msg
+
+
+async def bot_said(session: AsyncSession, thread: InboxThread, text: str) -> bool:
+    """Whether the bot already gave this answer in the thread (an FAQ answer is given once)."""
+    return bool(await session.scalar(select(InboxMessage.id).where(
+        InboxMessage.thread_id == thread.id, InboxMessage.sender == "bot", InboxMessage.text == text).limit(1)))
+
+
+async def close_by_worker(session: AsyncSession, ctx: OpsContext, openid: str) -> InboxThread | None:
+    """结束咨询: close the worker's open thread; None when there is none."""
+    thread = await open_thread(session, openid)
+    if thread is None:
+        return None
+    _close(thread, ctx.now, "worker")
+    await session.flush()
+    return thread
+
+
+def _close(thread: InboxThread, now: datetime, by: str) -> None:
+    thread.status, thread.closed_at, thread.closed_by = "closed", now, by
+    thread.waiting, thread.waiting_since = False, None
+
+
+async def close_quiet_threads(session: AsyncSession, ctx: OpsContext, *, limit: int = 200) -> int:
+    """Close open threads with nothing new for `close_after_days` whose last word was not the
+    worker's, telling each worker once (the notice is a message of the thread, sent through the
+    outbox in the same transaction). Safe to run repeatedly: a closed thread is never picked again."""
+    days = ctx.settings.inbox.close_after_days
+    cutoff = ctx.now - timedelta(days=days)
+    recent = exists().where(InboxMessage.thread_id == InboxThread.id, InboxMessage.at >= cutoff)
+    threads: Sequence[InboxThread] = list(await session.scalars(
+        select(InboxThread).where(InboxThread.status == "open", InboxThread.waiting.is_(False),
+                                  InboxThread.last_message_at < cutoff, ~recent)
+        .order_by(InboxThread.id).limit(limit).with_for_update(skip_locked=True)))
+    for thread in threads:
+        _close(thread, ctx.now, "auto")
+        await _tell_closed(session, ctx, thread, days)
+    await session.flush()
+    return len(threads)
+
+
+async def _tell_closed(session: AsyncSession, ctx: OpsContext, thread: InboxThread, days: int) -> None:
+    """The notice of a quiet thread closed: a message of the thread (staff see what the worker was
+    told, and whether it was delivered) sent through the outbox in the same transaction."""
+    started = ctx.local(thread.created_at)
+    text = (f"您{started.month}月{started.day}日的咨询（{thread.topic}）已经{days}天没有新消息，我们先把它结束了。"
+            "还有问题随时直接发来，工作人员会再回复您。")
+    notice = InboxMessage(thread_id=thread.id, at=ctx.now, sender="bot", kind="text", text=text, attempts=0, error="")
+    session.add(notice)
+    await session.flush()
+    notice.outbox_key = f"inbox:{thread.id}:{notice.id}"
+    template = None
+    if ctx.settings.wechat.templates.get(TEMPLATE_KIND):  # outside the 48-hour window (most likely)
+        template = {"kind": TEMPLATE_KIND, "data": {
+            "topic": thread.topic, "reply": text if len(text) <= 100 else text[:99] + "…",
+            "time": ctx.local().strftime("%Y-%m-%d %H:%M"),
+            "remark": f"如需进一步咨询，请回复本公众号或{ctx.settings.office.call_line()}。"}}
+    await outbox.enqueue(session, key=notice.outbox_key, openid=thread.openid, now=ctx.now, text=text,
+                         purpose=NOTICE_PURPOSE, template=template)
+
+
+async def erase_member_threads(session: AsyncSession, ctx: OpsContext, openid: str) -> int:
+    """删除我的信息: the worker's conversations with staff (every message, photo files included)
+    are deleted; returns how many conversations there were."""
+    import shutil
+    from pathlib import Path
+
+    from sqlalchemy import delete
+
+    ids = list(await session.scalars(select(InboxThread.id).where(InboxThread.openid == openid)))
+    if not ids:
+        return 0
+    await session.execute(delete(InboxMessage).where(InboxMessage.thread_id.in_(ids)))
+    await session.execute(delete(InboxThread).where(InboxThread.id.in_(ids)))
+    media_dir = ctx.services.get("media_dir")
+    if media_dir:
+        for thread_id in ids:
+            shutil.rmtree(Path(media_dir) / "inbox" / str(thread_id), ignore_errors=True)
+    return len(ids)
