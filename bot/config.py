@@ -107,7 +107,7 @@ class AdminSettings(_Section):
     # A staff login ends after this many seconds in any case (absolute lifetime) …
     session_max_age: int = Field(8 * 3600, ge=60)
     # … and after this many minutes without a page view (idle timeout).
-    session_idle_minutes: int = Field(30, ge=1)
+    session_idle_minutes: int = Field(30, ge=5)  # last_seen is written once a minute
     # Wrong passwords for one username from one address before that pair must wait
     # login_block_seconds; each further failure doubles the wait, up to login_lockout_seconds.
     login_max_failures: int = Field(5, ge=1)
@@ -261,7 +261,7 @@ class OfficeSettings(_Section):
     @field_validator("phone")
     @classmethod
     def _phone(cls, v: str) -> str:
-        if not v.strip() or not any(ch.isdigit() for ch in v):
+        if not v.strip() or not any(ch.isdecimal() for ch in v):
             raise ValueError("must be the office's phone number, e.g. 010-12345678")
         return v.strip()
 
@@ -345,6 +345,9 @@ ENV_KEYS = {
 }
 
 
+SECRET_WORDS = ("key", "secret", "token", "password")
+
+
 def _describe(err: dict[str, Any]) -> str:
     key = ".".join(str(p) for p in err["loc"])
     kind = err["type"]
@@ -353,7 +356,10 @@ def _describe(err: dict[str, Any]) -> str:
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    return f"config error: '{key}' {msg[0].lower() + msg[1:] if msg else ''} (got {err.get('input')!r})"
+    text = f"config error: '{key}' {msg[0].lower() + msg[1:] if msg else ''}"
+    if any(word in key for word in SECRET_WORDS):  # never echo a secret into logs (even a wrong one)
+        return text
+    return f"{text} (got {err.get('input')!r})"
 
 
 def build_settings(data: dict[str, Any], env: dict[str, str] | None = None) -> Settings:

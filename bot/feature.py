@@ -27,7 +27,8 @@ class NavEntry(NamedTuple):
     title: str
     path: str
     order: int = 100
-    # How many things wait there (shown beside the link), counted per page view.
+    # How many things wait there (shown beside the link), counted per page view; a badge with a
+    # keyword `community` counts a community account's own (bot/admin/nav.py), else it shows none.
     badge: "Callable[[AsyncSession], Awaitable[int]] | None" = None
 
 
@@ -75,6 +76,7 @@ class Feature:
     menu: tuple[MenuItem, ...] = ()
     template_kinds: tuple[str, ...] = ()  # `[wechat] templates` kinds the feature sends
     outbox_purposes: Mapping[str, str] = field(default_factory=dict)  # purpose → staff-facing label
+    # The 工作台's to-dos; optional keywords `community` and `assigned_to` (bot/admin/home.py).
     todos: TodoFunc | None = None
     # The staff role (bot/admin/roles.py) whose accounts use this feature's admin pages.
     role: str | None = None

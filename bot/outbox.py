@@ -8,6 +8,10 @@ This module is also the only way features read or change outbox rows: the state 
 their messages (`statuses`, `messages`), keys already used (`openids_with_prefix`),
 cancelling what has not gone out (`cancel_pending`) and the counts staff see
 (`status_counts`, `needing_follow_up`). Features never query the table themselves.
+
+Follow-ups: a message in a NEEDS_PHONE state waits on the 工作台 until a staff member marks it
+done (`mark_followed_up`: they phoned the person); `reopen_follow_up` undoes a mistaken mark.
+The message's own status does not change (features still see that it did not go out).
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.engine import dialect_insert
 from bot.db.models import Outbox
+from bot.operations import DomainError
 
 # Final states in which the person was (perhaps) not reached: staff should phone them.
 NEEDS_PHONE = ("unreachable", "failed", "uncertain")
@@ -82,6 +87,8 @@ class Message:
     sent_at: datetime | None
     last_error: str | None
     text: str
+    followed_up_at: datetime | None = None  # when staff marked it done (phoned the person)
+    followed_up_by: int | None = None  # the staff member who did
 
     @property
     def needs_phone(self) -> bool:
@@ -90,7 +97,7 @@ class Message:
 
 def _message(o: Outbox) -> Message:
     return Message(o.id, o.key, o.openid, o.purpose, o.status, o.via, o.created_at, o.sent_at, o.last_error,
-                   str((o.payload or {}).get("text") or ""))
+                   str((o.payload or {}).get("text") or ""), o.followed_up_at, o.followed_up_by)
 
 
 async def statuses(session: AsyncSession, keys: Sequence[str | None]) -> dict[str, str]:
@@ -131,15 +138,58 @@ async def cancel_pending(session: AsyncSession, keys: Sequence[str], reason: str
     return result.rowcount or 0
 
 
-async def status_counts(session: AsyncSession, among: Sequence[str]) -> dict[str, int]:
-    """How many messages are in each of these states (for staff)."""
-    rows = await session.execute(select(Outbox.status, func.count()).where(Outbox.status.in_(list(among)))
-                                 .group_by(Outbox.status))
+async def status_counts(session: AsyncSession, among: Sequence[str], *, open_only: bool = False) -> dict[str, int]:
+    """How many messages are in each of these states (for staff); `open_only`: leaving out the
+    ones staff already followed up by phone."""
+    q = select(Outbox.status, func.count()).where(Outbox.status.in_(list(among)))
+    if open_only:
+        q = q.where(Outbox.followed_up_at.is_(None))
+    rows = await session.execute(q.group_by(Outbox.status))
     return dict(rows.all())
 
 
 async def needing_follow_up(session: AsyncSession, limit: int) -> list[Message]:
-    """The newest messages that may not have reached the person: staff phone them."""
-    q = (select(Outbox).where(Outbox.status.in_(NEEDS_PHONE))
+    """The newest messages that may not have reached the person and that no staff member has
+    followed up yet: staff phone them."""
+    q = (select(Outbox).where(Outbox.status.in_(NEEDS_PHONE), Outbox.followed_up_at.is_(None))
          .order_by(Outbox.created_at.desc(), Outbox.id.desc()).limit(limit))
     return [_message(o) for o in await session.scalars(q)]
+
+
+async def recently_followed_up(session: AsyncSession, *, since: datetime, limit: int) -> list[Message]:
+    """Follow-ups marked done since `since`, newest mark first (so a mistaken mark can be undone)."""
+    q = (select(Outbox).where(Outbox.status.in_(NEEDS_PHONE), Outbox.followed_up_at >= since)
+         .order_by(Outbox.followed_up_at.desc(), Outbox.id.desc()).limit(limit))
+    return [_message(o) for o in await session.scalars(q)]
+
+
+class FollowUpError(DomainError):
+    """A follow-up could not be marked (the text is for staff)."""
+
+
+async def mark_followed_up(session: AsyncSession, message_id: int, *, staff_id: int | None,
+                           now: datetime) -> Message:
+    """Staff phoned the person about this message: it leaves the 工作台's list. Refused for a
+    message that did go out (nothing to follow up) or that someone already marked."""
+    o = await session.get(Outbox, message_id, with_for_update=True)
+    if o is None:
+        raise FollowUpError("没有这条消息。")
+    if o.status not in NEEDS_PHONE:
+        raise FollowUpError("这条消息已经送达或还在发送，不需要电话联系。")
+    if o.followed_up_at is not None:
+        raise FollowUpError("这条消息已经标记为已电话联系。")
+    o.followed_up_at, o.followed_up_by = now, staff_id
+    await session.flush()
+    return _message(o)
+
+
+async def reopen_follow_up(session: AsyncSession, message_id: int) -> Message:
+    """Undo a mistaken 「已联系」: the message is back on the 工作台's list."""
+    o = await session.get(Outbox, message_id, with_for_update=True)
+    if o is None:
+        raise FollowUpError("没有这条消息。")
+    if o.followed_up_at is None:
+        raise FollowUpError("这条消息还没有标记为已联系。")
+    o.followed_up_at, o.followed_up_by = None, None
+    await session.flush()
+    return _message(o)

@@ -40,7 +40,7 @@ def calendar_warning(year: int) -> str | None:
     if known_year(year):
         return None
     return (f"{year}年的法定节假日和调休安排还没有收录，目前只按周末推算工作日，"
-            "截止日和提醒日期可能落在节假日上。请联系技术人员升级节假日数据（chinese-calendar 组件）。")
+            "截止日和提醒日期可能落在节假日上。请联系技术人员升级节假日数据。")
 
 
 def is_working_day(day: date) -> bool:

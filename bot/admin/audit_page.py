@@ -52,26 +52,6 @@ class Row:
         return self.log.id
 
 
-def _date(raw: str) -> date | None:
-    try:
-        d = date.fromisoformat(raw.strip())
-    except ValueError:
-        return None
-    return d if lists.MIN_YEAR <= d.year <= lists.MAX_YEAR else None
-
-
-def date_hint(query: Any) -> str:
-    """A Chinese hint when a date in the query can't be used (it is then left out)."""
-    bad = [label for name, label in (("from", "开始日期"), ("to", "结束日期"))
-           if query.get(name, "").strip() and _date(query.get(name, "")) is None]
-    if bad:
-        return f"{'和'.join(bad)}格式不对，已忽略。请按 2026-01-31 这样的格式填写，或用日期选择框。"
-    start, end = _date(query.get("from", "")), _date(query.get("to", ""))
-    if start and end and start > end:
-        return f"开始日期晚于结束日期，已按 {end.isoformat()} 至 {start.isoformat()} 查询。"
-    return ""
-
-
 def _like_prefix(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
@@ -152,10 +132,6 @@ def _action_cell(row: Row, page: lists.ListPage) -> Markup:
     return Markup('{}<br><span class="muted">{}</span>').format(label, row.log.action)
 
 
-async def _context(request: web.Request) -> dict[str, Any]:
-    return {"date_hint": date_hint(request.query)}
-
-
 LOG = lists.ListView(
     title="审计日志",
     template="audit.html",
@@ -188,7 +164,6 @@ LOG = lists.ListView(
         lists.Column("detail", "详情", value=lambda r: detail_text(r.log.detail)),
     ]),
     permission=permission,
-    context=_context,
     unit="条",
     empty="没有符合条件的记录。",
 )

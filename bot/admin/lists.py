@@ -22,8 +22,12 @@ extend it and fill its blocks). The data comes from a query builder in the featu
     REQUESTS.add_routes(app.router, "/hardship", name="hardship.list", export_name="hardship.export")
 
 Query parameters: the filters' names, the search box's (`q`), `sort` (a column key, `-key`
-for descending; only declared sort keys are accepted), `page`. Export (`<path>/export.csv`,
-`.xlsx`) takes the same parameters without the page, and is audited. Bulk actions POST
+for descending; only declared sort keys are accepted), `page`. A query string may be typed,
+bookmarked or edited by hand, so nothing in it gives an error page: a bad page number reads as
+the first page (past the end: the last), an unknown sort as the default order; a date that
+isn't one (or outside 1900–2100) and a choice that doesn't exist are left out, and the page
+says so in a warning (`ListState.problems`); a date range given backwards is swapped. Export
+(`<path>/export.csv`, `.xlsx`) takes the same parameters without the page, and is audited. Bulk actions POST
 `action`, `ids` and `back` (plus `_csrf`, checked by the site's middleware) to `<path>/bulk`.
 
 Permissions: the list's routes are allowed or refused by `bot.admin.permissions` like every
@@ -54,15 +58,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import keys
 from bot.admin import audit, permissions
 from bot.admin.export import spreadsheet_response
-from bot.admin.filters import with_query
+from bot.admin.filters import MAX_PAGE, MAX_YEAR, MIN_YEAR  # noqa: F401  (still read as lists.MIN_YEAR …)
+from bot.admin.filters import BadValue, clean_text, page_number, parse_date, with_query
 from bot.admin.web import CLOCK, SERVICES, SETTINGS, db_session, flash, ops_context, render, render_error
 from bot.operations import DomainError, OpsContext
 
 log = logging.getLogger(__name__)
 
-MAX_PAGE = 100_000  # a page number beyond this is read as this (no 5xx from a huge offset)
 MAX_BULK = 500  # ids in one bulk action
-MIN_YEAR, MAX_YEAR = 1900, 2100  # dates outside are ignored (no 5xx from 0001-01-01)
+# MAX_PAGE (a bigger page number reads as this) and MIN_YEAR..MAX_YEAR (dates outside are left
+# out): bot/admin/filters.py, shared with the pages that read their own query parameters.
 
 Permission = Callable[[Any, str], bool]  # (staff, "view" | "export" | "act") -> allowed
 
@@ -243,6 +248,7 @@ class ListState:
     sort: str  # "key" or "-key", always a declared sort key (or "")
     page: int
     per_page: int
+    problems: list[str] = field(default_factory=list)  # what the query asked that was left out (staff wording)
 
     @property
     def ops(self) -> OpsContext:
@@ -250,19 +256,25 @@ class ListState:
         return ops_context(self.request)
 
 
-def _date(raw: str) -> date | None:
+def _date(raw: str, label: str = "日期", problems: list[str] | None = None) -> date | None:
     try:
-        d = date.fromisoformat(raw.strip())
-    except ValueError:
+        return parse_date(raw, label)
+    except BadValue as exc:
+        if problems is not None:
+            problems.append(f"{exc}，这个条件没有使用。")
         return None
-    return d if MIN_YEAR <= d.year <= MAX_YEAR else None
+
+
+def _range_labels(f: "DateRange") -> tuple[str, str]:
+    """How a warning names the two boxes: 「提交日期（起）」「提交日期（止）」 for 「提交日期从 … 至」."""
+    base = f.label_from.removesuffix("从").strip()
+    start = f"{base}（起）" if base != f.label_from else f.label_from
+    end = f.label_to if f.label_to.strip() not in ("至", "到") else f"{base or '日期'}（止）"
+    return start, end
 
 
 def _page_number(raw: str) -> int:
-    try:
-        return min(max(1, int(raw)), MAX_PAGE)
-    except ValueError:
-        return 1
+    return page_number(raw)
 
 
 def _query_without(query: Mapping[str, str], drop: Sequence[str]) -> MultiDict[str]:
@@ -440,24 +452,34 @@ class ListView:
         q = request.query
         values: dict[str, Any] = {}
         fields: list[dict[str, Any]] = []
+        problems: list[str] = []
+        search = clean_text(q.get(self.search.param, ""), self.search.max_len) if self.search else ""
         if self.search is not None:
             s = self.search
             fields.append({"name": s.param, "label": s.label, "type": "search", "placeholder": s.placeholder,
-                           "value": q.get(s.param, "")[:s.max_len]})
+                           "value": search})
         for f in self.filters:
             if isinstance(f, Choice):
                 options = await self._choices(db, f, request)
                 raw = q.get(f.name, "")
                 values[f.name] = raw if raw in {v for v, _ in options} else ""
+                if raw and not values[f.name]:
+                    problems.append(f"「{f.label}」没有「{clean_text(raw, 20)}」这一项（可能已经不再使用），已显示全部。")
                 fields.append({"name": f.name, "label": f.label, "type": "hidden" if f.hidden else "select",
                                "options": options, "value": values[f.name]})
             elif isinstance(f, DateRange):
+                label_from, label_to = _range_labels(f)
+                start = _date(q.get(f.name_from, ""), label_from, problems)
+                end = _date(q.get(f.name_to, ""), label_to, problems)
+                if start is not None and end is not None and start > end:
+                    start, end = end, start
+                    problems.append(f"开始日期晚于结束日期，已按 {start.isoformat()} 至 {end.isoformat()} 查询。")
+                values[f.name_from], values[f.name_to] = start, end
                 for name, label in ((f.name_from, f.label_from), (f.name_to, f.label_to)):
-                    values[name] = _date(q.get(name, ""))
                     fields.append({"name": name, "label": label, "type": "date",
                                    "value": values[name].isoformat() if values[name] else ""})
             else:
-                values[f.name] = q.get(f.name, "").strip()[:f.max_len]
+                values[f.name] = clean_text(q.get(f.name, ""), f.max_len)
                 fields.append({"name": f.name, "label": f.label, "type": "text", "placeholder": f.placeholder,
                                "value": values[f.name]})
         raw_sort = q.get("sort", "")
@@ -466,8 +488,9 @@ class ListView:
         settings = request.app[SETTINGS]
         state = ListState(
             request=request, staff=request.get(keys.REQUEST_STAFF), now=request.app[CLOCK].now(),
-            filters=values, search=(q.get(self.search.param, "").strip()[:self.search.max_len] if self.search else ""),
+            filters=values, search=search,
             sort=sort, page=_page_number(q.get("page", "1")), per_page=self.per_page or settings.admin.page_size,
+            problems=problems,
         )
         return state, fields
 
@@ -529,6 +552,8 @@ class ListView:
             state, fields = await self.state(request, db)
             items, total = await self.fetch(db, state)
             rows = await self.rows(db, items, state) if self.rows is not None and items else items
+        for problem in state.problems:  # shown above the list, in this very page
+            await flash(request, problem, "warn")
         env = aiohttp_jinja2.get_env(request.app)
         staff = state.staff
         page = ListPage(
@@ -593,7 +618,7 @@ class ListView:
             return await self._refuse(request)
         ids: list[int] = []
         for raw in form.getall("ids", []):
-            if isinstance(raw, str) and raw.isdigit() and len(raw) < 12 and int(raw) not in ids:
+            if isinstance(raw, str) and raw.isdecimal() and len(raw) < 12 and int(raw) not in ids:
                 ids.append(int(raw))
         if not ids:
             await flash(request, f"请先勾选要{action.label.removeprefix('批量')}的记录", "warn")

@@ -3,10 +3,12 @@
 Paths are relative to the admin root (`/admin`); a path already starting with `/admin` is
 kept as is. An entry's `badge` (how many things wait there) is counted per page view by
 `badges`: one short query per counted entry the account may open, only on a logged-in staff
-member's GET pages.
+member's GET pages; of a community account, its community's count (a badge taking `community`)
+or none.
 """
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Iterable
 
@@ -55,6 +57,18 @@ def active_path(built: list[NavEntry], request_path: str) -> str | None:
     return best
 
 
+async def _count(request: web.Request, db, e: NavEntry) -> int:  # noqa: ANN001
+    """An entry's badge, counted for this account's community when the badge can (a keyword
+    `community`, as the 工作台's to-dos); a community account gets no federation-wide count."""
+    badge = e.badge
+    assert badge is not None
+    if "community" in inspect.signature(badge).parameters:
+        return await badge(db, community=permissions.community(request))  # type: ignore[call-arg]
+    if permissions.community(request) is not None:
+        return 0
+    return await badge(db)
+
+
 async def badges(request: web.Request) -> dict[str, int]:
     """path -> the count shown beside that link, for the page being rendered (0s left out)."""
     if request.method != "GET" or request.get(keys.REQUEST_STAFF) is None:
@@ -70,7 +84,7 @@ async def badges(request: web.Request) -> dict[str, int]:
     try:
         async with request.app[keys.ADMIN_SESSIONMAKER]() as db:
             for e in counted:
-                n = await e.badge(db)
+                n = await _count(request, db, e)
                 if n:
                     out[e.path] = n
     except (SQLAlchemyError, OSError):  # a count is not worth an error page

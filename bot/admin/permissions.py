@@ -21,7 +21,10 @@ Sensitive routes are marked by their name's last part, in every feature the same
 A download without personal data (the question bank, the activity list) is named
 `download` / `*_download`; viewers may take it.
 
-A refused request gets a 403 page in Chinese and an audit row marked refused.
+A refused request gets a 403 page in Chinese and an audit row marked refused, named as the done
+action would be (`refused_action`: `hardship.reveal_id` for a refused 查看身份证号, `hardship.view`
+for another community's request), or `staff.access` (a page or action without a name of its own;
+the route and path are in the row).
 
 Community scope
   An account with `community` set (a community union's staff) sees and acts only on records
@@ -38,13 +41,21 @@ Community scope
     counts), but the sign-up list, exports, reveals and every action only on its own
     community's activities (`check_own`); sign-ups go with their activity; the training
     record counts its own community's trainings;
-  - the quiz, the inbox and the account's menu and texts hold no community: community accounts
-    don't open them at all (`FEDERATION_ONLY`), whatever their roles.
+  - inbox threads by the worker's community (`Member.community` through
+    `InboxThread.member_id`): the list, the thread page and its actions, photos, the nav badge
+    and the 工作台 count; threads of a worker who named no community are seen by federation
+    accounts only, like hardship requests;
+  - the FAQ and the inbox's quick replies are the federation's content, one set for every
+    community: community accounts with the inbox role read and use them, only the federation's
+    accounts change them (`FEDERATION_CONTENT`);
+  - the quiz and the account's menu and texts hold no community: community accounts don't open
+    them at all (`FEDERATION_ONLY`), whatever their roles.
 """
 from __future__ import annotations
 
 import inspect
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -66,9 +77,12 @@ OUT_OF_SCOPE: web.RequestKey[bool] = web.RequestKey("admin_out_of_scope", bool) 
 
 PUBLIC_ROUTES = frozenset({"login", "static"})
 ADMIN_ONLY = ("staff", "audit")  # the site's pages for admins: staff management, the audit log
-# Features whose records carry no community (the quiz, the inbox, the account's menu and texts):
-# only the federation's accounts open them, whatever roles a community account holds.
-FEDERATION_ONLY = frozenset({"quiz", "inbox", "common"})
+# Features whose records carry no community (the quiz, the account's menu and texts): only the
+# federation's accounts open them, whatever roles a community account holds.
+FEDERATION_ONLY = frozenset({"quiz", "common"})
+# Routes (by name prefix) of the federation's shared content — the FAQ, the inbox's quick
+# replies: community accounts may read them (and use them in replies), not change them.
+FEDERATION_CONTENT = ("faq.", "inbox.snippet")
 
 # Kinds of route.
 READ, WRITE, REVEAL, EXPORT, FILE = "read", "write", "reveal", "export", "file"
@@ -146,7 +160,7 @@ def _admin_only(name: str | None, path: str) -> bool:
 @dataclass(frozen=True)
 class Decision:
     allowed: bool
-    reason: str = ""  # why refused: admin_only | role | read_only | federation_only
+    reason: str = ""  # why refused: admin_only | role | read_only | federation_only | federation_content
     message: str = ""  # what the 403 page says
 
 
@@ -162,6 +176,9 @@ def decide(p: Principal, owner: Feature | None, name: str | None, path: str, met
     role = owner.role or ADMIN
     if p.scoped and owner.name in FEDERATION_ONLY:
         return Decision(False, "federation_only", "这个页面由街道总工会管理，社区账号不能打开。")
+    if p.scoped and kind != READ and (name or "").startswith(FEDERATION_CONTENT):
+        return Decision(False, "federation_content",
+                        "常见问题和常用回复由街道总工会统一维护，社区账号可以查看和使用，不能修改。如需调整，请联系街道总工会。")
     if p.holds(role):
         return Decision(True)
     if VIEWER in p.roles:
@@ -332,17 +349,60 @@ def chosen_community(request: web.Request, raw: Any) -> str | None:
 
 
 # ----------------------------------------------------------------------------- the middleware
+# The audit name of a refused request, where the route's name isn't the done action's own
+# (bot/admin/audit.py ACTION_LABELS): `{x}` is filled from the URL's parameters, then the form.
+REFUSED_AS: dict[str, str] = {
+    "home.reveal_contact": "member.reveal_phone",
+    "me.password": "auth.password_change", "me.end_others": "staff.end_sessions",
+    "me.end_session": "staff.end_sessions",
+    "staff.add": "staff.create", "staff.reset": "staff.reset_password",
+    "hardship.detail": "hardship.view", "hardship.reveal": "hardship.reveal_{field}",
+    "hardship.act": "hardship.{action}", "hardship.bulk": "hardship.{action}",
+    "hardship.create": "hardship.submit_for", "hardship.community": "hardship.set_community",
+    "signup.save": "signup.edit", "signup.reveal": "signup.reveal_phone",
+    "chairs.reveal": "chairs.reveal_mobile", "chairs.upload": "chairs.import", "chairs.code": "chairs.bind_code",
+    "quiz.upload": "quiz.import",
+    "inbox.reveal": "inbox.reveal_phone", "inbox.snippet_add": "inbox.snippet_save",
+    "faq.save": "faq.edit",
+    "account.menu_save": "menu.save", "account.menu_reset": "menu.reset",
+    "account.texts_save": "texts.edit", "account.texts_reset": "texts.reset",
+}
+# Any other refused request (a page, or an action without a label): "opened a page / asked for
+# an action", the route's name and the path in the row.
+REFUSED_OTHER = "staff.access"
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def refused_action(name: str | None, match: Any, form: Any) -> str:
+    """The audit action of a refused request to the route `name` (see REFUSED_AS): the done
+    action's name when it has a label, else REFUSED_OTHER."""
+    template = REFUSED_AS.get(name or "", name or "")
+
+    def fill(m: re.Match[str]) -> str:
+        value = (match or {}).get(m.group(1)) or (form or {}).get(m.group(1)) or ""
+        return str(value)[:40]
+
+    action = _PLACEHOLDER.sub(fill, template)
+    return action if action in audit.ACTION_LABELS else REFUSED_OTHER
+
+
 async def _audit_refusal(request: web.Request, p: Principal, name: str | None, reason: str) -> None:
-    detail = {"method": request.method, "path": request.path, "reason": reason,
+    detail = {"method": request.method, "path": request.path, "reason": reason, "route": name or "",
               "roles": sorted(p.roles), "community": p.community}
     kwargs: dict[str, Any] = {}
     if "refused" in inspect.signature(audit.record).parameters:
         kwargs["refused"] = True
     else:
         detail["refused"] = True
+    form: Any = {}
+    if "{" in REFUSED_AS.get(name or "", "") and request.content_type == "application/x-www-form-urlencoded":
+        try:  # a small form (a file upload is never read for this)
+            form = await request.post()
+        except Exception:  # an unreadable body: the refusal is recorded all the same
+            form = {}
     try:
         async with request.app[keys.ADMIN_SESSIONMAKER]() as db, db.begin():
-            action = name if name and "." in name else f"admin.{name or 'request'}"
+            action = refused_action(name, request.match_info, form)
             await audit.record(db, staff_id=p.staff_id, action=action[:64],
                                target=request.path[:128], detail=detail, now=request.app[keys.ADMIN_CLOCK].now(),
                                **kwargs)
@@ -388,4 +448,4 @@ async def template_processor(request: web.Request) -> dict[str, Any]:
 __all__ = ["EXPORT", "FILE", "OutOfScope", "PRINCIPAL", "Principal", "READ", "REVEAL", "ROUTE_OWNERS", "Refused",
            "WRITE", "check_own", "check_scope", "community", "decide", "feature_roles", "forced_community",
            "in_scope", "may", "may_open", "permission_middleware", "principal",
-           "record_owners", "route_kind", "scope_filter", "template_processor"]
+           "record_owners", "refused_action", "route_kind", "scope_filter", "template_processor"]

@@ -22,8 +22,8 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keys
-from bot.admin import audit_page, auth, csrf, filters, headers, home, nav, permissions
-from bot.admin import account, sessions, staff_admin, throttle, uploads
+from bot.admin import audit_page, auth, breadcrumbs, csrf, filters, headers, home, nav, permissions
+from bot.admin import account, errors, sessions, staff_admin, throttle, uploads
 from bot.admin import staff as staff_ops
 from bot.admin.web import CLOCK, SERVICES, SESSIONMAKER, SETTINGS, THROTTLE, layout_processor, render_error
 from bot.clock import Clock
@@ -94,7 +94,8 @@ def create_admin_app(
     """Build the admin sub-application (mount it at /admin) with the features' pages."""
     _proxy_warning(settings)
     app = web.Application(middlewares=[
-        _security_headers, sessions.session_middleware, auth.login_required_middleware, uploads.body_limit_middleware, _csrf_middleware,
+        _security_headers, errors.error_middleware,  # every error inside /admin as a Chinese page
+        sessions.session_middleware, auth.login_required_middleware, uploads.body_limit_middleware, _csrf_middleware,
         permissions.permission_middleware,  # after the login: every route allowed or refused in one place
     ])
     app[SETTINGS] = settings
@@ -115,6 +116,7 @@ def create_admin_app(
     env.filters["localtime"] = filters.make_localtime(settings.app.timezone)
     env.filters["mask"] = filters.mask
     env.globals["with_query"] = filters.with_query  # a global, so imported macros see it too
+    env.globals["breadcrumb_trail"] = breadcrumbs.trail  # base.html: 工作台 › 帮扶审核 › BF-2026-0012
 
     app.router.add_static("/static/", STATIC, name="static", append_version=True)
     auth.setup_routes(app)

@@ -70,7 +70,7 @@ def check_password(password: str, username: str = "") -> str:
     password = password or ""
     if len(password) < MIN_PASSWORD:
         raise ValueError(f"密码至少需要{MIN_PASSWORD}个字符")
-    if password.isdigit():
+    if password.isdecimal():
         raise ValueError("密码不能全是数字，请加入字母或符号")
     name = normalize_username(username)
     if name and (password.lower() == name or (len(name) >= 4 and name in password.lower())):
@@ -107,6 +107,16 @@ def check_community(community: str | None, communities: Sequence[str] = ()) -> s
     if communities and name not in communities:
         raise ValueError(f"「{name}」不在配置的社区列表中（{'、'.join(communities)}）")
     return name
+
+
+ADMIN_WITH_COMMUNITY = ("管理员账号属于街道总工会，管理全部账号和社区，不能同时限定某个社区。"
+                        "请把范围选为「街道（全部社区）」，或去掉管理员角色、只给这个社区账号需要的角色。")
+
+
+def check_admin_scope(roles: Iterable[str], community: str | None) -> None:
+    """An admin manages every account and community: it can't be a community's account."""
+    if ADMIN in set(roles) and community:
+        raise ValueError(ADMIN_WITH_COMMUNITY)
 
 
 def configured_communities(settings: object) -> list[str]:
@@ -156,6 +166,7 @@ async def create_staff(
         roles = [] if await any_staff(session) else [ADMIN]
     chosen = check_roles(list(roles))
     place = check_community(community, communities)
+    check_admin_scope(chosen, place)
     staff = Staff(
         username=name, display_name=(display_name or "").strip()[:64], password_hash=hash_password(password),
         active=True, created_at=now, roles=chosen, community=place,
@@ -173,6 +184,7 @@ async def update_staff(
     """Change roles, community and display name; returns the names of the fields changed."""
     chosen = check_roles(roles)
     place = check_community(community, communities)
+    check_admin_scope(chosen, place)
     name = (display_name or "").strip()[:64]
     if ADMIN not in chosen:
         await _keep_an_admin(session, staff)

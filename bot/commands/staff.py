@@ -73,6 +73,10 @@ def staff_add(username: str, display_name: str, roles: tuple[str, ...], communit
             notes.append("the first account is an admin: role 'admin' added")
         if not wanted:
             raise ValueError(f"give the account at least one --role ({ROLE_HELP})")
+        if ADMIN in wanted and community.strip():
+            first = "the first account is an admin, and " if notes else ""
+            raise ValueError(f"{first}an admin account belongs to the federation (it manages every account and "
+                             "community): drop --community, or give a community account its roles without admin")
         row = await staff_ops.create_staff(
             session, username, password, display_name or username, now, roles=wanted, community=community,
             communities=staff_ops.configured_communities(settings), must_change_password=temporary)

@@ -10,7 +10,10 @@ a form is the dispatcher's business (the form is kept as a draft, see `Flow`).
 
 Nothing a person sends is dropped silently: a photo at a text step is kept when the form
 collects photos (and the reply says so) or the reply says it was not kept; reserved words
-(确认, 沿用, 跳过, 完成, 菜单 …) are never stored as answers.
+(确认, 沿用, 跳过, 完成, 菜单 …) are never stored as answers. An answer that doesn't fit and
+reads like a question for a person (`bot.core.question`) is re-asked with a pointer to the form
+that `takes_questions` (the inbox's 留言: this form waits as a draft meanwhile), and words of
+distress with the help lines.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from typing import Any, ClassVar
 
 from bot.core.context import Ctx
 from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_number, variants
+from bot.core.question import DISTRESS_HELP, is_distress, looks_like_question
 from bot.core.router import Filter, Flow, Router
 from bot.core.types import Reply, as_reply
 
@@ -255,6 +259,9 @@ class Form:
     resume_word: str = ""  # set by mount: the word that starts (and resumes) the form
     # Said when the form expired unfinished (None: the standard 「…已超过保留时间…」).
     expired_note: ClassVar[str | None] = None
+    # The form a worker asks staff anything with (one at most, e.g. the inbox's 留言): another
+    # form's re-ask of an answer that reads like a question points to it.
+    takes_questions: ClassVar[bool] = False
 
     # --- hooks a feature may override -------------------------------------------------
     async def prepare(self, ctx: Ctx) -> Reply | str | dict[str, Any] | None:
@@ -412,6 +419,21 @@ class Form:
             return await self._ask(ctx, f, data, hint)
         return await self._advance(ctx, data, hint)
 
+    def aside(self, ctx: Ctx, text: str) -> str:
+        """After a re-ask: an answer that reads like a question for a person is pointed to the form
+        that `takes_questions` (this one is kept meanwhile); words of distress get the help lines."""
+        if not text or self.takes_questions:
+            return ""
+        flows = ctx.dispatcher.flows if ctx.dispatcher is not None else {}
+        asks = next((f for f in flows.values() if f.name != self.flow and f.resume_word
+                     and getattr(f.form, "takes_questions", False)), None)
+        lines = []
+        if is_distress(text):
+            lines.append(DISTRESS_HELP)
+        if asks is not None and (lines or looks_like_question(text)):
+            lines.append(f"如果是想问工作人员别的问题，回复「{asks.resume_word}」，您填到一半的内容会帮您保存。")
+        return "".join("\n\n" + line for line in lines)
+
     def cancel(self, ctx: Ctx) -> str:
         ctx.dialogue.clear()
         return f"好的，已取消{self.title}，填写的内容没有保存。需要时随时再来找我们。"
@@ -491,7 +513,7 @@ class Form:
             data[f.name] = value
         except Invalid as exc:
             data.pop("_unsure", None)
-            return await self._ask(ctx, f, data, exc.hint)
+            return await self._ask(ctx, f, data, exc.hint) + self.aside(ctx, text)
         except Stop as exc:
             ctx.dialogue.clear()
             return exc.reply
@@ -552,7 +574,8 @@ class Form:
         n = parse_choice_number(text) if text else None
         if n is not None and 1 <= n <= len(fields):
             return await self._edit_field(ctx, fields[n - 1], data)
-        return "请回复「确认」提交，「修改」更改某一项，或「取消」放弃。\n\n" + self.summary(ctx, data)
+        return ("请回复「确认」提交，「修改」更改某一项，或「取消」放弃。\n\n" + self.summary(ctx, data)
+                + self.aside(ctx, text))
 
     async def _at_edit(self, ctx: Ctx, data: dict[str, Any], text: str) -> Reply | str | None:
         fields = self._editable(data)
@@ -638,7 +661,7 @@ class Form:
         got = f"已收到 {len(images)} 张。" if images else ""
         return await self._ask(ctx, f, data, f"这一步请发送照片，刚才的文字没有保存。{got}"
                                              "照片发完了请回复「完成」，没有照片请回复「跳过」。"
-                               if f.optional else f"这一步请发送照片，刚才的文字没有保存。{got}")
+                               if f.optional else f"这一步请发送照片，刚才的文字没有保存。{got}") + self.aside(ctx, text)
 
     async def _parts_step(self, ctx: Ctx, f: Field, data: dict[str, Any], text: str) -> Reply | str | None:
         """Text, voice and photos, as many as the person sends, until 完成."""

@@ -154,7 +154,7 @@ class Codec:
     # ------------------------------------------------------------------ verification
 
     def _check_timestamp(self, timestamp: str) -> None:
-        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        if not (timestamp.isascii() and timestamp.isdecimal() and len(timestamp) <= 12):
             raise Forbidden("bad timestamp")
         skew = abs(self.clock.now().timestamp() - int(timestamp))
         if skew > self.tolerance:
@@ -252,7 +252,7 @@ class Codec:
         if not openid:
             raise BadRequest("missing FromUserName")
         create = _str(raw.get("CreateTime")).strip()
-        if not (create.isascii() and create.isdigit() and len(create) <= 12):
+        if not (create.isascii() and create.isdecimal() and len(create) <= 12):
             raise BadRequest("bad CreateTime")
 
         msg_type = _str(raw.get("MsgType")).strip().lower()

@@ -250,7 +250,7 @@ class WeChatSim:
         reply = xmltodict.parse(xml)["xml"]
         assert reply["ToUserName"] == openid, f"reply addressed to {reply['ToUserName']!r}"
         assert reply["FromUserName"] == self.account, f"reply from {reply['FromUserName']!r}"
-        assert str(reply["CreateTime"]).isdigit()
+        assert str(reply["CreateTime"]).isdecimal()
         kind = reply["MsgType"]
         result["kind"] = kind
         if kind == "text":

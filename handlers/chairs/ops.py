@@ -24,6 +24,7 @@ from bot import outbox
 from bot.core.forms import Invalid
 from bot.core.validators import parse_mobile, parse_name
 from bot.db.models.chairs import Chair, ChairBindCode, ChairBindFailure, ChairReminder, ChairReport
+from bot.db.models.core import AuditLog
 from bot.feature import MemberFact
 from bot.operations import DomainError, OpsContext
 from bot.workdays import format_day
@@ -53,11 +54,11 @@ def current_quarter(ctx: OpsContext) -> Quarter:
 
 
 def parse_quarter(text: str) -> Quarter:
-    """A quarter as a form sends it (2026Q4)."""
+    """A quarter as a form sends it (2026Q4; staff pick it from a list, never type it)."""
     try:
         return Quarter.parse(text)
     except ValueError:
-        raise ChairError(f"季度“{text}”不对，应写成 2026Q4 这样。") from None
+        raise ChairError("没有指明是哪个季度的报送，请回到页面重新操作。") from None
 
 
 def deadline_of(ctx: OpsContext, quarter: Quarter) -> date:
@@ -81,9 +82,37 @@ def reminder_key(quarter: Quarter, chair_id: int, stage: str) -> str:
     return f"chairs:{quarter.label}:chair{chair_id}:{stage}"
 
 
+def default_quarter(ctx: OpsContext) -> Quarter:
+    """The quarter whose reports are being collected now: what every staff quarter view (主席报送,
+    指标看板, the 通报 export, 登记已收到) opens on.
+
+    A quarter's reports are due on `deadline_day` of the quarter's OWN last month (25 December
+    for the fourth quarter, moved back to a working day), so they are collected during the
+    quarter itself: on 5 December the fourth quarter is the one being reported (its first
+    reminder is 7 working days before the deadline), and the third quarter is finished — its
+    deadline and its 通报 list are behind us. So the default is the calendar quarter.
+
+    The one exception: the quarter just ended stays the default while its reminder ladder is
+    still running in the new quarter — with a deadline at the very end of the quarter
+    (deadline_day = 31) the reminders after the deadline and the 通报 list fall in the first
+    working days of the next one (2026Q3: deadline 30 September, 通报 on 10 October). Until the
+    end of the day of its last stage, that quarter's reports are the ones being chased.
+
+    The previous quarter's reports still missing after that are announced on the default
+    quarter's pages with a link (`stats.previous_missing`), not by opening on it.
+    (`focus_quarter` is the chairs' side: which quarter 「报送」 files.)
+    """
+    cur = current_quarter(ctx)
+    prev = cur.prev()
+    if ctx.local().date() <= max(s.day for s in ladder(ctx, prev)):
+        return prev
+    return cur
+
+
 def focus_quarter(ctx: OpsContext) -> Quarter:
-    """The quarter staff and chairs are working on: the previous one until the current
-    quarter's first reminder (late reports and the 通报 happen then), else the current one."""
+    """The quarter chairs are working on (what 「报送」 files first): the previous one until the
+    current quarter's first reminder (late reports and the 通报 happen then), else the current one.
+    Staff pages open on `default_quarter`."""
     now = ctx.now
     cur = Quarter.of(ctx.local(now).date())
     return cur.prev() if now < min(s.due_at for s in ladder(ctx, cur)) else cur
@@ -222,7 +251,7 @@ def registry_query(*, community: str = "", state: str = "") -> Select:
 
 def registry_search(q: str):  # noqa: ANN201
     """The registry's search box: the chair's name, the unit, or digits of the mobile number."""
-    if q.isdigit():
+    if q.isdecimal():
         return Chair.mobile.contains(q, autoescape=True)
     return or_(Chair.name.contains(q, autoescape=True), Chair.organisation.contains(q, autoescape=True))
 
@@ -448,6 +477,41 @@ async def mark_received(session: AsyncSession, ctx: OpsContext, chair_id: int, q
     await cancel_pending_reminders(session, ctx, chair.id, quarter)
     await session.flush()
     return report
+
+
+async def undo_received(session: AsyncSession, ctx: OpsContext, chair_id: int, quarter: Quarter) -> ChairReport:
+    """更正 a mistaken 登记已收到: the report staff recorded (paper, e-mail) is removed and the
+    unit counts as not reported again; the removed row is returned (for the audit).
+
+    Only a receipt staff recorded, whose figures the chair hasn't filled in since on WeChat
+    (then it is the chair's report: correcting it is the chair's, or a phone call). Nothing was
+    sent to the chair when the receipt was recorded, so nothing is sent now; reminders the
+    receipt cancelled stay cancelled, the quarter's later reminders go out as usual."""
+    chair = await get_chair(session, chair_id)
+    report = await report_for(session, chair.id, quarter)
+    if report is None:
+        raise ChairError(f"{chair.organisation}{quarter.label_zh}的报送没有登记过，无需撤销。")
+    if report.channel != "other":
+        raise ChairError(f"{chair.organisation}{quarter.label_zh}的报送是{chair.name}主席在微信上填报的，"
+                         "不能在这里撤销。")
+    await session.delete(report)
+    await session.flush()
+    return report
+
+
+REVEAL_ACTION = "chairs.reveal_mobile"
+REVEAL_FOR = timedelta(minutes=30)  # the chair's page shows the number this long after the audited 查看
+
+
+async def revealed_recently(session: AsyncSession, ctx: OpsContext, chair_id: int) -> bool:
+    """Did this staff member reveal the chair's mobile number lately (its audit row)? The page
+    shows it again on a refresh without a new reveal (and a new audit row)."""
+    if ctx.staff_id is None:
+        return False
+    found = await session.scalar(select(AuditLog.id).where(
+        AuditLog.staff_id == ctx.staff_id, AuditLog.action == REVEAL_ACTION, AuditLog.target == f"chair:{chair_id}",
+        AuditLog.refused.is_(False), AuditLog.at > ctx.now - REVEAL_FOR).limit(1))
+    return found is not None
 
 
 async def cancel_pending_reminders(session: AsyncSession, ctx: OpsContext, chair_id: int, quarter: Quarter

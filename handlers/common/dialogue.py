@@ -1,12 +1,20 @@
-"""Words that work everywhere: 菜单, 帮助, 取消; follow and unfollow; the fallback."""
+"""Words that work everywhere: 菜单, 帮助, 取消; follow and unfollow; the fallback.
+
+The fallback answers small talk as a person would, in a line (「好的～」「早上好！」「不客气！」;
+在吗 / 有人吗 honestly: this is the automatic reply, staff answer in office hours; 你是机器人吗:
+yes), with a short pointer to 帮助 instead of the whole menu; only what it did not understand
+gets the menu.
+"""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from bot.core.context import Ctx
-from bot.core.normalize import is_word
+from bot.core.question import pleasantry_kind
 from bot.core.router import Router, click_is, event_is, text_is
 from handlers.common import texts
+from handlers.inbox import ops as inbox_ops
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -18,7 +26,7 @@ CANCEL_WORDS = ("取消", "退出", "算了")
 
 NOT_UNDERSTOOD = "抱歉，没太明白您的意思。"
 TO_A_PERSON = "请回复「留言」，会有专人回复您。"
-HELLO_WORDS = ("在吗", "在不在", "有人吗", "有人在吗", "在么", "有没有人")
+SHORT_HELP = "需要什么帮助，回复「帮助」看看能办的事。"
 
 
 def menu_text(ctx: Ctx, intro: str | None = None) -> str:
@@ -71,10 +79,16 @@ async def cancel_dialogue(ctx: Ctx) -> str:
         return flows[flow].cancelled if flow in flows else "好的，已取消。需要时随时再来找我们。"
     if ctx.dialogue.drafts:
         titles = [flows[f].title for f in ctx.dialogue.drafts if f in flows]
+        held = [f for f in ctx.dialogue.drafts if f not in flows]  # e.g. photos waiting for their words
         ctx.dialogue.drafts.clear()
         ctx.dialogue.mark()
-        return "好的，已清除您未填完的" + "、".join(titles or ["内容"]) + "。"
-    return "当前没有进行中的事项。\n" + await help_reply(ctx)
+        said = (["已清除您未填完的" + "、".join(titles)] if titles else []) + (["刚才发来、还没转交的内容也不再保留"] if held else [])
+        return "好的，" + "；".join(said) + "。"
+    thread = await inbox_ops.open_thread(ctx.session, ctx.openid)
+    if thread is not None:  # 算了 with a consultation open: it stays open unless they close it
+        return (f"您的咨询（{thread.topic}）还开着，工作人员会在这里回复您。\n"
+                "不需要了请回复「结束咨询」；还有要补充的，直接发来就行。")
+    return f"当前没有进行中的事项。{SHORT_HELP}"
 
 
 @router.interrupt(text_is(*MENU_WORDS) | click_is("HELP"))
@@ -110,17 +124,38 @@ async def _media_answer(ctx: Ctx) -> str:
     return f"收到您的{what}啦，不过这里没有地方保存它。{where}\n" + await help_reply(ctx)
 
 
+def small_talk(ctx: Ctx) -> str | None:
+    """A person's one-line answer to small talk (or a bare number), None for anything else."""
+    text = ctx.text
+    o = ctx.settings.office
+    if re.fullmatch(r"[0-9０-９]{1,4}", text):
+        return f"抱歉，没太明白「{text}」是指什么，现在没有需要回复序号的问题。"
+    kind = pleasantry_kind(text)
+    if kind is None:
+        return None
+    if kind == "bot":
+        return "我是工会的自动回复助手，能回答一些常见问题、帮您办几件事。想找工作人员，回复「留言」，会有专人回复您。"
+    if kind == "presence":
+        return (f"您好！这里是{o.name}的自动回复。有事直接说，我帮您转给工作人员；"
+                f"工作人员在{o.hours}回复留言。")
+    if kind == "greeting":  # 早 → 早上好, 晚上好 → 晚上好, hello → 您好
+        said = "早上" if "早" in text or "morning" in text.lower() else next(
+            (t for t in ("上午", "中午", "下午", "晚上") if t in text), "您")
+        return f"{said}好！"
+    return {"thanks": "不客气！", "bye": "晚安，好好休息～" if "晚安" in text else "再见，有事随时找我们～",
+            "chat": "谢谢关心～我是工会的自动回复助手，随时都在。", "test": "收到，一切正常～", "laugh": "😊",
+            "sigh": "怎么了？遇到什么事可以直接说说，我帮您转给工作人员。"}.get(kind, "好的～")
+
+
 async def fallback(ctx: Ctx) -> str | None:
-    """Anything no feature understood."""
+    """Anything no feature understood: small talk answered in a line, the rest with the menu."""
     if ctx.msg.kind == "event":
         return None  # view clicks, location reports, template receipts...
     if ctx.msg.kind in ("image", "video", "shortvideo", "location", "link"):
         return await _media_answer(ctx)
     if ctx.msg.kind == "voice" and not ctx.text:
         return "抱歉，这条语音没有识别出文字，麻烦您再说一遍或打字告诉我们。\n" + await help_reply(ctx)
-    opener = NOT_UNDERSTOOD
-    if "谢" in ctx.text:
-        opener = "不客气！"
-    elif is_word(ctx.text, HELLO_WORDS):
-        opener = "在的，您好！"
-    return f"{opener}想找工作人员，{TO_A_PERSON}\n" + await help_reply(ctx)
+    line = small_talk(ctx) if ctx.text else None
+    if line is not None:
+        return f"{line}\n{SHORT_HELP}"
+    return f"{NOT_UNDERSTOOD}想找工作人员，{TO_A_PERSON}\n" + await help_reply(ctx)

@@ -15,7 +15,7 @@ FEATURE = Feature(
     admin=admin.setup,
     nav=(NavEntry("帮扶审核", "/hardship", 20),),
     templates=Path(__file__).parent / "templates",
-    menu=(MenuItem("HARDSHIP", "困难帮扶", order=10),),
+    menu=(MenuItem("HARDSHIP", "困难帮扶", order=10), MenuItem("MY_REQUESTS", "我的申请", "我的", 38)),
     template_kinds=(ops.TEMPLATE_KIND,),
     outbox_purposes={ops.NOTIFY_PURPOSE: "帮扶进度"},
     todos=admin.todo,

@@ -108,7 +108,7 @@ def _expenses_plausible(value: float, data: Mapping[str, Any]) -> str | None:
 
 
 def _id_number(text: str) -> str:
-    if not any(ch.isdigit() for ch in text):
+    if not any(ch.isdecimal() for ch in text):
         raise Invalid("这一步请填写18位身份证号；不想填请回复「跳过」。")
     return parse_id_number(text)
 
@@ -213,7 +213,7 @@ def _describe(req: ops.HardshipRequest, ctx: Ctx) -> str:
 MY_WORDS = ("我的申请", "我的帮扶", "申请进度")
 
 
-@router.interrupt(text_is(*MY_WORDS))
+@router.interrupt(text_is(*MY_WORDS) | click_is("MY_REQUESTS"))
 async def list_my_requests(ctx: Ctx) -> str:
     """The worker's requests with status and the latest staff message (an open form stays open)."""
     reqs = await ops.worker_requests(ctx.session, ctx.openid)
@@ -337,7 +337,8 @@ async def ask_erase(ctx: Ctx) -> str:
     return ("将删除您在这里留下的个人信息：\n"
             "· 姓名、手机号、工作单位，以及未填完的申请或报名；\n"
             "· 已有结果（未通过、已发放或已办结）的帮扶申请中的个人信息和照片，只留统计数字；\n"
-            "· 已结束或已取消的报名记录中的姓名、手机号、工作单位。\n"
+            "· 已结束或已取消的报名记录中的姓名、手机号、工作单位；\n"
+            "· 您和工作人员的留言咨询记录（含您发的照片），删除后工作人员就不能再回复这些咨询了。\n"
             "正在办理的帮扶申请、还没举行的活动报名需要联系您，会保留到办结或活动结束后自动删除。\n"
             "确定请回复「确认删除」，否则回复「取消」。")
 

@@ -9,9 +9,12 @@ member. They write the request, its timeline and any outbox message together, an
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +26,7 @@ from bot import outbox
 from bot.config import OfficeSettings
 from bot.core.validators import mask_id, mask_phone
 from bot.db.engine import dialect_insert
-from bot.db.models.core import Member, Sequence as Counter, Staff
+from bot.db.models.core import AuditLog, Member, Sequence as Counter, Staff
 from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
 from bot.feature import MemberFact
 from bot.operations import DomainError, OpsContext
@@ -68,9 +71,32 @@ ACTION_LABELS = {
     "supplement": "职工补充材料", "approve": "审核通过", "reject": "不予通过", "deliver": "登记发放",
     "close": "结束", "note": "内部备注", "assign": "分配经办人", "erase_request": "职工申请删除个人信息",
     "anonymise": "个人信息已匿名化", "material": "职工补充新材料", "community": "更改所属社区",
+    "correct": "更正", "photos": "上传证明材料",
 }
 NOTIFY_PURPOSE = "hardship.status"
 TEMPLATE_KIND = "hardship_status"
+
+# What one delivery may record: a sensible ceiling for a union's one-off aid (a typo such as an
+# extra zero beyond it is refused, never stored or sent to the worker as 「inf 元」).
+MAX_AID_AMOUNT = 100_000
+MAX_NOTE = 2000  # characters of an internal note
+MAX_MESSAGE = 500  # characters of a message to the worker (reason, what to add, a remark)
+REVEAL_FOR = timedelta(minutes=30)  # a revealed phone or ID number shows this long on the page
+REVEAL_ACTIONS = {"phone": "hardship.reveal_phone", "id": "hardship.reveal_id"}
+
+# Photos staff upload with a 代办 request: what they may be.
+MAX_PHOTO_BYTES = 5 * 1024 * 1024
+MAX_PHOTOS = 9
+PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
+
+# 更正: putting right a decision taken by mistake. kind → (from statuses, label staff read).
+# The status it goes to: `_correction_target`.
+CORRECTIONS: dict[str, tuple[frozenset[str], str]] = {
+    "reopen": (frozenset({"approved", "rejected"}), "撤回决定，改回「审核中」"),
+    "undo_delivery": (frozenset({"delivered"}), "撤回「登记发放」（实际还没有发放），改回「已通过」"),
+    "fix_delivery": (frozenset({"delivered"}), "更正发放信息（金额、内容或日期）"),
+    "reopen_closed": (frozenset({"closed"}), "撤回「结束」"),
+}
 
 
 class HardshipError(DomainError):
@@ -99,7 +125,7 @@ class SelfCheck:
 
 def dibao_for(dibao: Mapping[str, float], year: int) -> float | None:
     """The 低保 standard of `year`, or of the latest earlier year configured."""
-    years = sorted(int(y) for y in dibao if str(y).isdigit() and int(y) <= year)
+    years = sorted(int(y) for y in dibao if str(y).isdecimal() and int(y) <= year)
     return float(dibao[str(years[-1])]) if years else None
 
 
@@ -138,6 +164,32 @@ async def get_request(session: AsyncSession, request_id: int, *, lock: bool = Fa
     if row is None:
         raise HardshipError("没有找到这条申请。")
     return row
+
+
+def correction_label(kind: str, status: str) -> str:
+    """What staff read for a 更正 of a request in `status` (e.g. 撤回「审核通过」，改回「审核中」)."""
+    if kind == "reopen" and status in ("approved", "rejected"):
+        return f"撤回「{ACTION_LABELS['approve' if status == 'approved' else 'reject']}」，改回「审核中」"
+    return CORRECTIONS[kind][1]
+
+
+def corrections(req: HardshipRequest) -> tuple[str, ...]:
+    """The 更正 staff can make on this request now (see `correct`)."""
+    if req.anonymised_at is not None:
+        return ()
+    return tuple(k for k, (allowed, _) in CORRECTIONS.items() if req.status in allowed)
+
+
+async def recent_reveals(session: AsyncSession, ctx: OpsContext, ref: str) -> set[str]:
+    """What this staff member revealed on request `ref` in the last REVEAL_FOR ("phone", "id"):
+    the page shows it for that long after the audited click, so a refresh is no new reveal."""
+    if ctx.staff_id is None:
+        return set()
+    rows = await session.scalars(select(AuditLog.action).where(
+        AuditLog.staff_id == ctx.staff_id, AuditLog.target == ref, AuditLog.refused.is_(False),
+        AuditLog.action.in_(list(REVEAL_ACTIONS.values())), AuditLog.at > ctx.now - REVEAL_FOR))
+    found = set(rows)
+    return {field for field, action in REVEAL_ACTIONS.items() if action in found}
 
 
 def next_actions(req: HardshipRequest) -> tuple[str, ...]:
@@ -206,6 +258,9 @@ class Filters:
     q: str = ""
     erase: bool = False  # only requests whose worker asked for deletion (not yet anonymised)
     community: str = ""  # a community's requests; "none": those without one
+    assignee: int | None = None  # requests assigned to this staff member
+    open_only: bool = False  # not finished yet (我的待办)
+    unassigned: bool = False  # assigned to nobody
     tz: ZoneInfo | None = None  # the service's timezone: dates are local days
 
     def midnight(self, d: date) -> datetime:
@@ -233,6 +288,12 @@ def filtered(f: Filters) -> Select:
         stmt = stmt.where(HardshipRequest.community.is_(None))
     elif f.community:
         stmt = stmt.where(HardshipRequest.community == f.community)
+    if f.assignee is not None:
+        stmt = stmt.where(HardshipRequest.assigned_staff_id == f.assignee)
+    if f.unassigned:
+        stmt = stmt.where(HardshipRequest.assigned_staff_id.is_(None))
+    if f.open_only:
+        stmt = stmt.where(HardshipRequest.status.in_(OPEN_STATUSES))
     q = f.q.strip()
     if q:
         stmt = stmt.where(_matches(q))
@@ -246,20 +307,30 @@ def _matches(q: str):  # noqa: ANN202
     upper = q.upper()
     if upper.startswith("BF"):
         return and_(HardshipRequest.ref >= upper, HardshipRequest.ref < upper + "\uffff")
-    if q.isdigit():
+    if q.isdecimal():
         return or_(HardshipRequest.phone.contains(q, autoescape=True),
                    HardshipRequest.ref.endswith(q, autoescape=True))
     return HardshipRequest.name.contains(q, autoescape=True)
 
 
+# The list's 经办 filter: value → what staff read.
+MINE_CHOICES = (("me", "我的待办（分配给我、未办结）"), ("me_all", "分配给我的（全部）"), ("none", "未分配经办人"))
+
+
 def list_query(tz: ZoneInfo, *, status: str = "", kind: str = "", tier: str = "", date_from: date | None = None,
-               date_to: date | None = None, erase: bool = False, community: str = "") -> Select:
+               date_to: date | None = None, erase: bool = False, community: str = "", mine: str = "",
+               staff_id: int | None = None) -> Select:
     """The staff list's query (filters only; the search box adds `search_clause`), newest first.
 
-    The timeline and photos are not loaded: a list row shows neither. (A community account's
-    scope is added by the admin list itself.)"""
+    `mine` (MINE_CHOICES) keeps the requests assigned to `staff_id` ("me": still open, "me_all")
+    or to nobody ("none"). The timeline and photos are not loaded: a list row shows neither.
+    (A community account's scope is added by the admin list itself.)"""
+    assignee = staff_id if mine in ("me", "me_all") else None
+    if mine in ("me", "me_all") and staff_id is None:
+        assignee = -1  # nobody is logged in: nothing is "mine"
     return filtered(Filters(status=status, kind=kind, tier=tier, date_from=date_from, date_to=date_to,
-                            erase=erase, community=community, tz=tz)).options(raiseload(HardshipRequest.photos), raiseload(HardshipRequest.events))
+                            erase=erase, community=community, tz=tz, assignee=assignee, open_only=mine == "me",
+                            unassigned=mine == "none")).options(raiseload(HardshipRequest.photos), raiseload(HardshipRequest.events))
 
 
 def search_clause(q: str):  # noqa: ANN201
@@ -294,6 +365,12 @@ async def status_counts(session: AsyncSession, community: str | None = None) -> 
     rows = await session.execute(_in_community(
         select(HardshipRequest.status, func.count()).group_by(HardshipRequest.status), community))
     return {status: n for status, n in rows.all()}
+
+
+async def my_open_count(session: AsyncSession, staff_id: int, community: str | None = None) -> int:
+    """Open requests assigned to this staff member (我的待办; of one community's, when given)."""
+    return await session.scalar(_in_community(select(func.count()).select_from(HardshipRequest).where(
+        HardshipRequest.assigned_staff_id == staff_id, HardshipRequest.status.in_(OPEN_STATUSES)), community)) or 0
 
 
 async def erase_requested_count(session: AsyncSession, community: str | None = None) -> int:
@@ -385,6 +462,9 @@ async def submit_request(
     return req
 
 
+NO_FOLLOWER = "没有找到这个微信用户编号；不关联微信的话，这一栏可以留空。"
+
+
 @dataclass(frozen=True)
 class LinkMatch:
     """The WeChat follower a 代办 request could be linked to, as staff see it before confirming."""
@@ -401,14 +481,18 @@ def _same_name(a: str, b: str) -> bool:
     return "".join(a.split()) == "".join(b.split())
 
 
-async def find_link(session: AsyncSession, *, openid: str, phone: str, name: str) -> tuple[LinkMatch | None, str]:
+async def find_link(session: AsyncSession, *, openid: str, phone: str, name: str,
+                    community: str | None = None) -> tuple[LinkMatch | None, str]:
     """代办: the follower the request may be linked to — the one whose openid staff typed, else the
     one follower who left this mobile number — and a note for staff when none can be offered.
-    Nothing is linked here: staff confirm the match (`submit_on_behalf(openid=...)`)."""
+    Nothing is linked here: staff confirm the match (`submit_on_behalf(openid=...)`). A community
+    account (`community`) is offered only followers of its community: a phone number is no way to
+    learn the name of another community's worker."""
+    scope = (Member.community == community,) if community is not None else ()
     if openid:
-        member = await session.scalar(select(Member).where(Member.openid == openid))
+        member = await session.scalar(select(Member).where(Member.openid == openid, *scope))
         if member is None:
-            raise HardshipError("没有找到这个微信用户（openid）；不关联微信的话，这一栏可以留空。")
+            raise HardshipError(NO_FOLLOWER)
         existing = await open_request(session, openid)
         if existing is not None:
             raise HardshipError(f"已有一份进行中的申请 {existing.ref}，办结前不能再提交新的申请。")
@@ -416,7 +500,7 @@ async def find_link(session: AsyncSession, *, openid: str, phone: str, name: str
     else:
         if not phone:
             return None, ""
-        rows = list(await session.scalars(select(Member).where(Member.phone == phone).limit(2)))
+        rows = list(await session.scalars(select(Member).where(Member.phone == phone, *scope).limit(2)))
         if len(rows) > 1:
             return None, "这个手机号对应多位微信用户，无法确定是哪一位，本次不关联微信。"
         if not rows:
@@ -429,21 +513,88 @@ async def find_link(session: AsyncSession, *, openid: str, phone: str, name: str
     ), ""
 
 
-async def submit_on_behalf(session: AsyncSession, ctx: OpsContext, *, openid: str,
-                           data: Mapping[str, Any]) -> HardshipRequest:
+async def submit_on_behalf(session: AsyncSession, ctx: OpsContext, *, openid: str, data: Mapping[str, Any],
+                           photos: Sequence[UploadedPhoto] = ()) -> HardshipRequest:
     """代办: staff (`ctx.staff_id`) record a request for a worker who agreed in person.
 
     `openid` is the follower staff confirmed is the worker (see `find_link`; they must exist),
     or "" to record the request unlinked (progress then goes by phone). A request is never
-    linked by its phone number alone: a typo would send someone's decisions to a stranger."""
+    linked by its phone number alone: a typo would send someone's decisions to a stranger.
+    `photos` (checked by `check_photo`) are stored with it as evidence."""
     member = None
     if openid:
         member = await session.scalar(select(Member).where(Member.openid == openid))
         if member is None:
-            raise HardshipError("没有找到这个微信用户（openid）；不关联微信的话，这一栏可以留空。")
+            raise HardshipError(NO_FOLLOWER)
     # consent given in person, now (submit_request's own time)
-    return await submit_request(session, ctx, openid=openid, data=data, consent_version="代办（本人当面同意）",
-                                member=member)
+    req = await submit_request(session, ctx, openid=openid, data=data, consent_version="代办（本人当面同意）",
+                               member=member)
+    await attach_photos(session, ctx, req, photos)
+    return req
+
+
+# --- photos staff upload (代办) ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class UploadedPhoto:
+    """A photo staff chose in the 代办 form, checked by `check_photo`."""
+
+    data: bytes
+    content_type: str  # one of PHOTO_TYPES
+
+
+def photo_type(data: bytes) -> str:
+    """The image type by the file's own first bytes (not its name): a PHOTO_TYPES key or ""."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return ""
+
+
+def check_photo(name: str, data: bytes) -> UploadedPhoto:
+    """A photo file staff uploaded, or a HardshipError naming the file and what is wrong."""
+    label = f"「{name[-40:]}」" if name else "这张照片"
+    if not data:
+        raise HardshipError(f"{label}是空文件，请重新选择。")
+    if len(data) > MAX_PHOTO_BYTES:
+        raise HardshipError(f"{label}超过了 {MAX_PHOTO_BYTES // (1024 * 1024)} MB，请压缩后再上传。")
+    ctype = photo_type(data)
+    if not ctype:
+        raise HardshipError(f"{label}不是 JPG、PNG 或 WEBP 格式的照片，请换一张（手机拍的照片一般是 JPG）。")
+    return UploadedPhoto(data, ctype)
+
+
+def _media_root(ctx: OpsContext) -> Path:
+    return Path(ctx.services.get("media_dir") or "data/media")
+
+
+async def attach_photos(session: AsyncSession, ctx: OpsContext, req: HardshipRequest,
+                        photos: Sequence[UploadedPhoto]) -> None:
+    """Store photos staff uploaded for `req` as evidence, under media_dir/hardship/<request>/ like the
+    photos fetched from WeChat (served by the same page, deleted by the same retention rule)."""
+    if len(photos) > MAX_PHOTOS:
+        raise HardshipError(f"一份申请最多上传 {MAX_PHOTOS} 张照片。")
+    if not photos:
+        return
+    now = ctx.now
+    rows = [HardshipPhoto(media_id="", status="fetched", content_type=p.content_type, created_at=now,
+                          fetched_at=now) for p in photos]
+    req.photos.extend(rows)
+    await session.flush()
+    root = _media_root(ctx)
+    for row, photo in zip(rows, photos):
+        rel = Path("hardship") / str(req.id) / f"{row.id}{PHOTO_TYPES[photo.content_type]}"
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(target.suffix + ".part")
+        tmp.write_bytes(photo.data)
+        tmp.replace(target)
+        row.path = rel.as_posix()
+    _event(req, now, "photos", staff_id=ctx.staff_id, internal=True, detail={"photos": len(rows)})
+    await session.flush()
 
 
 # --- transitions ----------------------------------------------------------------------
@@ -501,39 +652,111 @@ async def start_review(session: AsyncSession, ctx: OpsContext, request_id: int) 
     return await _transition(session, ctx, request_id, "start_review")
 
 
+def _message(text: str, what: str) -> str:
+    """A message for the worker, refused (never cut) when longer than MAX_MESSAGE."""
+    text = text.strip()
+    if len(text) > MAX_MESSAGE:
+        raise HardshipError(f"{what}最多 {MAX_MESSAGE} 字（现在 {len(text)} 字），请精简一下。")
+    return text
+
+
 async def request_more(session: AsyncSession, ctx: OpsContext, request_id: int, *, message: str) -> HardshipRequest:
-    if not message.strip():
+    message = _message(message, "需要补充的材料")
+    if not message:
         raise HardshipError("请写明需要职工补充什么材料。")
     return await _transition(session, ctx, request_id, "request_more", message=message.strip())
 
 
 async def approve(session: AsyncSession, ctx: OpsContext, request_id: int, *, message: str = "") -> HardshipRequest:
-    return await _transition(session, ctx, request_id, "approve", message=message.strip())
+    return await _transition(session, ctx, request_id, "approve", message=_message(message, "给职工的留言"))
 
 
 async def reject(session: AsyncSession, ctx: OpsContext, request_id: int, *, reason: str) -> HardshipRequest:
     """Not approved: the worker is told why, with the office's number."""
-    if not reason.strip():
+    reason = _message(reason, "不通过原因")
+    if not reason:
         raise HardshipError("不予通过需要填写原因。")
-    req = await _transition(session, ctx, request_id, "reject", message=reason.strip())
-    req.reject_reason = reason.strip()
+    req = await _transition(session, ctx, request_id, "reject", message=reason)
+    req.reject_reason = reason
     return req
+
+
+def parse_amount(raw: str) -> float | None:
+    """What staff typed as an amount of yuan ("" → None): 500, 500.5, 1,200, ¥300, 300元.
+    Refused with a HardshipError: anything not a plain number (inf, nan), below 0, more than
+    two decimals or above MAX_AID_AMOUNT (1e309 is far above it)."""
+    text = raw.strip()
+    for junk in (",", "，", "¥", "￥", " "):
+        text = text.replace(junk, "")
+    text = text.removesuffix("元")
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        value = Decimal("NaN")
+    if not value.is_finite():
+        raise HardshipError(f"发放金额「{raw.strip()[:20]}」不是一个数字，请填写例如 500 或 500.50。")
+    if value < 0:
+        raise HardshipError("发放金额不能是负数。")
+    if value > MAX_AID_AMOUNT:
+        raise HardshipError(f"发放金额不能超过 {MAX_AID_AMOUNT:,} 元，请核对是否多打了数字。")
+    if value != value.quantize(Decimal("0.01")):
+        raise HardshipError("发放金额最多保留两位小数（到分）。")
+    return float(value)
+
+
+def parse_day(raw: str, label: str = "日期") -> date | None:
+    """A date staff typed or picked (2026-11-24; "" → None), or a HardshipError saying what is wrong."""
+    text = raw.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise HardshipError(f"{label}「{text[:20]}」不是有效的日期，请用日期选择框或按 2026-11-24 的格式填写。") from None
+
+
+def worker_was_told(req: HardshipRequest) -> bool:
+    """Whether the worker got a notice about the request's current status (a 更正 tells them too)."""
+    return _was_told(req)
+
+
+def _delivery(req: HardshipRequest, ctx: OpsContext, *, amount: float | None, aid_kind: str,
+              aid_date: date | None) -> tuple[float | None, str, date]:
+    """What a delivery records, checked: an amount in range and/or what was handed out, and a
+    date between the request's submission and today. Returns (amount or None, kind, date)."""
+    aid_kind = aid_kind.strip()
+    if amount is not None and (not math.isfinite(amount) or amount < 0 or amount > MAX_AID_AMOUNT):
+        raise HardshipError(f"发放金额应在 0–{MAX_AID_AMOUNT:,} 元之间，请核对。")
+    if len(aid_kind) > 200:
+        raise HardshipError("实物或说明最多 200 字。")
+    if (amount is None or amount <= 0) and not aid_kind:
+        raise HardshipError("请填写发放金额或实物内容。")
+    if aid_date is None:
+        raise HardshipError("请填写发放日期。")
+    today = ctx.local().date()
+    if aid_date > today:
+        raise HardshipError(f"登记的是已经发放的帮扶：发放日期不能晚于今天（{today.isoformat()}）。")
+    submitted = ctx.local(req.created_at).date()
+    if aid_date < submitted:
+        raise HardshipError(f"发放日期不能早于申请提交的日期（{submitted.isoformat()}），请核对。")
+    return (round(amount, 2) if amount and amount > 0 else None), aid_kind, aid_date
+
+
+def _delivery_text(amount: float | None, aid_kind: str, aid_date: date) -> str:
+    what = "，".join(p for p in (f"{amount:.2f} 元" if amount else "", aid_kind) if p)
+    return f"发放内容：{what}，发放日期：{aid_date.isoformat()}。"
 
 
 async def deliver(session: AsyncSession, ctx: OpsContext, request_id: int, *, amount: float | None, aid_kind: str,
                   aid_date: date | None) -> HardshipRequest:
     """Aid handed out: the worker is told what and when, with the office's number."""
-    aid_kind = aid_kind.strip()
-    if (amount is None or amount <= 0) and not aid_kind:
-        raise HardshipError("请填写发放金额或实物内容。")
-    if aid_date is None:
-        raise HardshipError("请填写发放日期。")
-    parts = [f"{amount:.2f} 元" if amount else "", aid_kind]
-    what = "，".join(p for p in parts if p)
-    message = f"发放内容：{what}，发放日期：{aid_date.isoformat()}。"
-    req = await _transition(session, ctx, request_id, "deliver", message=message,
+    amount, aid_kind, aid_date = _delivery(await get_request(session, request_id), ctx, amount=amount,
+                                           aid_kind=aid_kind, aid_date=aid_date)
+    req = await _transition(session, ctx, request_id, "deliver", message=_delivery_text(amount, aid_kind, aid_date),
                             detail={"amount": amount, "kind": aid_kind, "date": aid_date.isoformat()})
-    req.aid_amount = amount if amount and amount > 0 else None
+    req.aid_amount = amount
     req.aid_kind = aid_kind
     req.aid_date = aid_date
     return req
@@ -541,6 +764,112 @@ async def deliver(session: AsyncSession, ctx: OpsContext, request_id: int, *, am
 
 async def close(session: AsyncSession, ctx: OpsContext, request_id: int) -> HardshipRequest:
     return await _transition(session, ctx, request_id, "close", notify=False)
+
+
+# --- 更正: a decision taken by mistake --------------------------------------------------
+
+@dataclass
+class Correction:
+    """What `correct` did: the request, its state before and after, and whether the worker was told."""
+
+    req: HardshipRequest
+    before: dict[str, Any]
+    after: dict[str, Any]
+    told: bool
+
+
+def _state(req: HardshipRequest) -> dict[str, Any]:
+    state: dict[str, Any] = {"status": req.status}
+    if req.status in ("delivered", "closed") or req.aid_date is not None:
+        state.update(amount=req.aid_amount, kind=req.aid_kind, date=req.aid_date.isoformat() if req.aid_date else None)
+    return state
+
+
+def _was_told(req: HardshipRequest) -> bool:
+    """Whether the worker was sent a notice about the request's current status (by the decision
+    that brought it there, or an earlier 更正 of it)."""
+    ev = next((e for e in reversed(req.events) if e.to_status == req.status), None)
+    return bool(req.openid) and ev is not None and bool((ev.detail or {}).get("outbox_key"))
+
+
+def _correction_text(req: HardshipRequest, kind: str, before: str, office: OfficeSettings) -> str:
+    """What the worker reads after a 更正: what was wrong, where the request stands, an apology."""
+    call = office.call_line()
+    head = f"关于您的帮扶申请 {req.ref}："
+    if kind == "reopen":
+        body = (f"之前发给您的「{WORKER_STATUS[before]}」通知有误，给您添麻烦了，非常抱歉。"
+                "您的申请目前还在审核中，有结果会第一时间告诉您。")
+    elif kind == "undo_delivery":
+        body = ("之前发给您的「帮扶已发放」通知有误，给您添麻烦了，非常抱歉。您的申请已审核通过，"
+                "帮扶正在安排，发放时会再通知您。")
+    else:
+        body = f"之前通知的发放信息有误，非常抱歉。更正后为：{_delivery_text(req.aid_amount, req.aid_kind, req.aid_date)}"
+    return f"{head}{body}\n如有疑问，欢迎{call}。\n回复「我的申请」可随时查看。"
+
+
+async def correct(session: AsyncSession, ctx: OpsContext, request_id: int, *, kind: str, reason: str,
+                  amount: float | None = None, aid_kind: str = "", aid_date: date | None = None) -> Correction:
+    """更正 a decision taken by mistake (`kind`, one of CORRECTIONS), with the reason (internal):
+
+    - "reopen": 审核通过 / 不予通过 → back to 审核中;
+    - "undo_delivery": 登记发放 recorded but nothing handed out → back to 已通过 (aid cleared);
+    - "fix_delivery": the amount, kind or date recorded → replaced (checked as a delivery);
+    - "reopen_closed": 结束 → back to the status it had.
+
+    On the timeline with before/after; where the worker was told the mistaken decision, a short
+    correction goes to them through the outbox (NOTIFY_PURPOSE)."""
+    if kind not in CORRECTIONS:
+        raise HardshipError("没有这种更正。")
+    reason = reason.strip()
+    if not reason:
+        raise HardshipError("请写明更正的原因（仅工作人员可见），方便以后查看。")
+    if len(reason) > MAX_MESSAGE:
+        raise HardshipError(f"更正原因最多 {MAX_MESSAGE} 字。")
+    now = ctx.now
+    req = await get_request(session, request_id, lock=True)
+    if req.anonymised_at is not None:
+        raise HardshipError("这份申请的个人信息已经匿名化，不能再更正。")
+    allowed, label = CORRECTIONS[kind]
+    if req.status not in allowed:
+        raise HardshipError(f"当前状态为「{STATUS_LABELS.get(req.status, req.status)}」，不能{label}。")
+    before = _state(req)
+    told = _was_told(req)
+    frm = req.status
+    if kind == "reopen":
+        req.status = "reviewing"
+        if frm == "rejected":
+            req.reject_reason = ""
+        req.last_message = ""
+    elif kind == "undo_delivery":
+        req.status = "approved"
+        req.aid_amount, req.aid_kind, req.aid_date = None, "", None
+        req.last_message = ""
+    elif kind == "fix_delivery":
+        new = _delivery(req, ctx, amount=amount, aid_kind=aid_kind, aid_date=aid_date)
+        if new == (req.aid_amount, req.aid_kind, req.aid_date):
+            raise HardshipError("发放信息和原来一样，没有需要更正的内容。")
+        req.aid_amount, req.aid_kind, req.aid_date = new
+        req.last_message = _delivery_text(*new)
+    else:  # reopen_closed: back to the status it was closed from
+        closing = next((e for e in reversed(req.events) if e.action == "close"), None)
+        req.status = closing.from_status if closing is not None and closing.from_status else "delivered"
+        req.closed_at = None
+        told = False  # closing told the worker nothing
+    after = _state(req)
+    ev = _event(req, now, "correct", staff_id=ctx.staff_id, from_status=frm, to_status=req.status, text=reason,
+                internal=True, detail={"kind": kind, "before": before, "after": after})
+    await session.flush()
+    if told:
+        text = _correction_text(req, kind, frm, ctx.settings.office)
+        key = f"hardship:{req.ref}:{ev.id}"
+        await outbox.enqueue(session, key=key, openid=req.openid, now=now, text=text, purpose=NOTIFY_PURPOSE,
+                             template={"kind": TEMPLATE_KIND, "data": {
+                                 "ref": req.ref, "status": WORKER_STATUS[req.status],
+                                 "remark": "更正：之前的通知有误，请以本条为准"[:100],
+                                 "time": ctx.local(now).strftime("%Y-%m-%d %H:%M")}})
+        req.last_notice_key = key
+        ev.detail = {**ev.detail, "outbox_key": key}
+    return Correction(req, before, after, told)
 
 
 async def supplement(session: AsyncSession, ctx: OpsContext, request_id: int, *, text: str = "",
@@ -560,8 +889,10 @@ async def add_note(session: AsyncSession, ctx: OpsContext, request_id: int, *, t
     """An internal note by the staff member acting: on the timeline, never sent to the worker."""
     if not text.strip():
         raise HardshipError("备注内容不能为空。")
+    if len(text.strip()) > MAX_NOTE:
+        raise HardshipError(f"备注最多 {MAX_NOTE} 字（现在 {len(text.strip())} 字），请分成几条。")
     req = await get_request(session, request_id)
-    ev = _event(req, ctx.now, "note", staff_id=ctx.staff_id, text=text.strip()[:2000], internal=True)
+    ev = _event(req, ctx.now, "note", staff_id=ctx.staff_id, text=text.strip(), internal=True)
     await session.flush()
     return ev
 
@@ -578,6 +909,12 @@ async def assign(session: AsyncSession, ctx: OpsContext, request_id: int, *,
            text=(assignee.display_name or assignee.username) if assignee is not None else "（未分配）", internal=True)
     await session.flush()
     return req
+
+
+async def staff_name(session: AsyncSession, staff_id: int | None) -> str:
+    """How staff read a colleague's name ("" for nobody)."""
+    staff = await session.get(Staff, staff_id) if staff_id is not None else None
+    return (staff.display_name or staff.username) if staff is not None else ""
 
 
 async def set_community(session: AsyncSession, ctx: OpsContext, request_id: int, *,

@@ -27,7 +27,8 @@ from handlers.hardship.ops import FINISHED_STATUSES, OPEN_STATUSES, _event
 ANON_NAME = "（已匿名）"
 PROFILE_FIELDS = (("name", "姓名"), ("phone", "手机号"), ("employer", "工作单位"), ("community", "所在社区"))
 # Half-filled dialogues (drafts) by flow, as the worker knows them.
-DRAFT_LABELS = {"hardship": "未填完的帮扶申请", "signup": "未完成的报名", "chairs_report": "未填完的报送"}
+DRAFT_LABELS = {"hardship": "未填完的帮扶申请", "signup": "未完成的报名", "chairs_report": "未填完的报送",
+                "inbox": "未写完的留言", "inbox_photo": "还没转交给工作人员的照片"}
 
 
 def _media_dir(ctx: OpsContext) -> Path | None:
@@ -93,6 +94,7 @@ class ErasureResult:
     signups_erased: int = 0  # past or cancelled sign-ups emptied now
     signups_kept: list[tuple[str, datetime]] = field(default_factory=list)  # (title, start) until it is over
     conversations_erased: int = 0  # conversations with staff (留言咨询), deleted now
+    conversation_photos: int = 0  # photos the worker had sent in them
 
 
 async def erase_worker_data(session: AsyncSession, ctx: OpsContext, *, openid: str, member: Member | None,
@@ -126,7 +128,8 @@ async def erase_worker_data(session: AsyncSession, ctx: OpsContext, *, openid: s
             signups = await signup_ops.erase_member_signups(session, ctx, member.id)
             result.signups_erased = signups.erased
             result.signups_kept = [(act.title, act.starts_at) for _, act in signups.kept]
-    result.conversations_erased = await inbox_ops.erase_member_threads(session, ctx, openid)
+    result.conversations_erased, result.conversation_photos = await inbox_ops.erase_member_threads(
+        session, ctx, openid)
     await session.flush()
     return result
 
@@ -147,7 +150,8 @@ def erasure_reply(result: ErasureResult, ctx: OpsContext) -> str:
     if result.signups_erased:
         removed.append(f"{result.signups_erased}条已结束或已取消的报名记录中的姓名、手机号、工作单位")
     if result.conversations_erased:
-        removed.append(f"您和工作人员的{result.conversations_erased}次留言咨询记录（含照片）")
+        photos = f"（含{result.conversation_photos}张照片）" if result.conversation_photos else ""
+        removed.append(f"您和工作人员的{result.conversations_erased}次留言咨询记录{photos}")
 
     kept: list[str] = []
     if result.requests_kept:

@@ -19,7 +19,7 @@ from bot import keys
 from bot.admin import audit, lists, permissions
 from bot.admin.auth import current_staff
 from bot.admin.web import SERVICES, db_session, flash, ops_context, render, render_error
-from bot.db.models.inbox import InboxMessage, InboxThread
+from bot.db.models.inbox import InboxThread
 from bot.feature import TodoItem
 from handlers.inbox import ops, replies
 
@@ -58,6 +58,10 @@ async def _list_context(request: web.Request) -> dict[str, Any]:
     return {"views": replies.VIEWS, "view": request.query.get("view", "")}
 
 
+async def _topics(db, request: web.Request) -> list[tuple[str, str]]:  # noqa: ANN001
+    return await replies.topic_choices(db, permissions.community(request))
+
+
 T = InboxThread
 THREADS = lists.ListView(
     title="留言咨询",
@@ -66,7 +70,7 @@ THREADS = lists.ListView(
                                         staff_id=getattr(st.staff, "id", None)),
     search=lists.Search(replies.search_clause, placeholder="内容、姓名或电话"),
     filters=[lists.Choice("view", "范围", list(replies.VIEWS.items()), hidden=True),
-             lists.Choice("topic", "类别", replies.topic_choices)],
+             lists.Choice("topic", "类别", _topics)],
     rows=lambda db, threads, st: replies.list_rows(db, st.ops, threads),
     row_id=lambda row: row.thread.id,
     columns=[
@@ -80,6 +84,7 @@ THREADS = lists.ListView(
     default_sort="-last",
     tiebreak=T.id.desc(),
     context=_list_context,
+    scope=ops.thread_community(),  # a community account: its community's workers' threads only
     unit="条",
     empty="没有符合条件的留言。",
 )
@@ -109,13 +114,32 @@ async def _not_found(request: web.Request) -> web.Response:
                               link=str(request.app.router["inbox.list"].url_for()))
 
 
+async def _visible(request: web.Request, thread_id: int) -> bool:
+    """The thread exists and this account's community may see it. Another community's thread is
+    answered exactly as a missing one (`_not_found`), and audited as refused."""
+    async with db_session(request) as db:
+        try:
+            thread = await replies.get_thread(db, thread_id)
+            permissions.check_scope(request, await replies.community_of(db, thread),
+                                    error=replies.InboxError(replies.MISSING))
+        except replies.InboxError:
+            return False
+    return True
+
+
 async def _thread_page(request: web.Request, thread_id: int, *, draft: str = "", error: str = "",
                        token: str = "", status: int = 200) -> web.Response:
+    if not await _visible(request, thread_id):
+        return await _not_found(request)
     ctx = ops_context(request)
     answers = permissions.principal(request).holds(replies.ANSWER_ROLES[0])  # a viewer only reads
     try:
         async with db_session(request) as db, db.begin():
-            view = await replies.thread_view(db, ctx, thread_id, _contexts(request))
+            view = await replies.thread_view(db, ctx, thread_id, _contexts(request),
+                                             scope=permissions.community(request))
+            if status == 200:  # a view of what a worker wrote is audited, like a hardship record's
+                await audit.record(db, staff_id=current_staff(request).id, action="inbox.view",
+                                   target=f"inbox:{thread_id}", now=ctx.now)
             if status == 200 and answers:
                 await replies.mark_read(db, ctx, thread_id)
     except replies.InboxError:
@@ -145,6 +169,8 @@ async def reply(request: web.Request) -> web.StreamResponse:
     """Send an answer to the worker (through the outbox, once per form)."""
     staff = current_staff(request)
     thread_id = _thread_id(request)
+    if not await _visible(request, thread_id):
+        return await _not_found(request)
     form = await request.post()
     text = str(form.get("text", ""))
     token = str(form.get("token", ""))
@@ -153,7 +179,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     try:
         async with db_session(request) as db, db.begin():
             result = await replies.reply(db, ctx, thread_id, text, token=token,
-                                         seen=int(seen) if seen.isdigit() and len(seen) < 12 else 0)
+                                         seen=int(seen) if seen.isdecimal() and len(seen) < 12 else 0)
             if not result.duplicate and result.message is not None:
                 await audit.record(db, staff_id=staff.id, action="inbox.reply", target=f"inbox:{thread_id}",
                                    detail={"message": result.message.id, "chars": len(result.message.text)},
@@ -161,11 +187,10 @@ async def reply(request: web.Request) -> web.StreamResponse:
     except replies.InboxError as exc:
         if await _missing(request, thread_id):
             return await _not_found(request)
-        return await _thread_page(request, thread_id, draft=text, error=str(exc), token=token, status=400)
+        status = 409 if isinstance(exc, replies.ColleagueReplied) else 400
+        return await _thread_page(request, thread_id, draft=text, error=str(exc), token=token, status=status)
     if result.duplicate:
         await flash(request, "这条回复刚才已经发送过了，没有重复发送。", "warn")
-    elif result.others_replied:
-        await flash(request, "已发送。另一位同事刚刚也回复了，请看上面。", "warn")
     elif result.worker_wrote:
         await flash(request, "已发送。职工刚刚又发来了新消息，请看上面。", "warn")
     else:
@@ -178,6 +203,8 @@ async def _act(request: web.Request, action: str, fn, done: str, **detail: Any) 
     """One change to a thread through its operation, audited; the outcome flashed."""
     staff = current_staff(request)
     thread_id = _thread_id(request)
+    if not await _visible(request, thread_id):
+        return await _not_found(request)
     ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
@@ -202,7 +229,7 @@ async def assign(request: web.Request) -> web.StreamResponse:
     raw = str((await request.post()).get("assignee", ""))
     if raw == "me":
         raw = str(current_staff(request).id)
-    who = int(raw) if raw.isdigit() and len(raw) < 10 else None
+    who = int(raw) if raw.isdecimal() and len(raw) < 10 else None
     return await _act(request, "assign", lambda db, ctx, tid: replies.assign(db, ctx, tid, who),
                       "已更新经办人" if who else "已取消分配", assignee=who)
 
@@ -219,6 +246,8 @@ async def reveal(request: web.Request) -> web.StreamResponse:
     """Show the worker's full phone number on the thread page (audited once per click)."""
     staff = current_staff(request)
     thread_id = _thread_id(request)
+    if not await _visible(request, thread_id):
+        return await _not_found(request)
     ctx = ops_context(request)
     try:
         async with db_session(request) as db, db.begin():
@@ -237,9 +266,12 @@ async def photo(request: web.Request) -> web.StreamResponse:
     """A worker's photo, fetched like hardship evidence (only through the logged-in admin)."""
     media_dir = Path(request.app[SERVICES].get("media_dir") or "data/media")
     async with db_session(request) as db:
-        row = await db.get(InboxMessage, int(request.match_info["message_id"]))
+        found = await replies.message_thread(db, int(request.match_info["message_id"]))
+        community = await replies.community_of(db, found[1]) if found is not None else None
+    row = found[0] if found is not None else None
     if row is None or row.kind != "image" or not row.path:
         raise web.HTTPNotFound(text="照片尚未获取")
+    permissions.check_scope(request, community, not_found="照片尚未获取")  # another community's: the same 404
     path = (media_dir / row.path).resolve()
     if not path.is_relative_to(media_dir.resolve()) or not path.is_file():
         raise web.HTTPNotFound(text="照片文件不存在")
@@ -312,9 +344,13 @@ async def snippet_delete(request: web.Request) -> web.StreamResponse:
 
 
 # ----------------------------------------------------------------------------- 工作台 and routes
-async def todo(db) -> list[TodoItem]:  # noqa: ANN001
-    """The 工作台's inbox line: workers' questions waiting for an answer."""
-    return [TodoItem("待回复的留言", await ops.count_waiting(db), "/admin/inbox?view=waiting")]
+async def todo(db, community: str | None = None, assigned_to: int | None = None) -> list[TodoItem]:  # noqa: ANN001
+    """The 工作台's inbox line: workers' questions waiting for an answer (of a community
+    account: its community's workers'); with `assigned_to`, 我的待办 — those assigned to them."""
+    if assigned_to is not None:
+        return [TodoItem("分给我的待回复留言", await ops.count_waiting(db, community, assigned_to),
+                         "/admin/inbox?view=mine")]
+    return [TodoItem("待回复的留言", await ops.count_waiting(db, community), "/admin/inbox?view=waiting")]
 
 
 def setup(app: web.Application) -> None:

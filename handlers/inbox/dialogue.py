@@ -1,19 +1,25 @@
 """The worker's side of the inbox: a person behind the account.
 
-- 留言 / 人工 / 咨询 / 联系工会 / 找工作人员 and the menu click CONTACT open a short form: pick a
-  topic, write the message (text, voice or a photo); the first message opens the thread.
+- 留言 / 人工 / 咨询 / 找人 / 转人工客服 / 我要投诉 … and the menu click CONTACT open a short form:
+  pick a topic, write the message (text, voice or a photo); the first message opens the thread
+  and gets the FAQ's first answer beside it when one matches. At the topic step 其它 is 其他, a
+  topic in other words (就是社保, 欠薪) picks it, a question is taken as the message, and an
+  acknowledgement or anything unclear is asked once more before moving on (no loop).
 - What no feature took (`@router.unmatched`): with an open thread it is added to it (text,
-  voice recognition text, photos); otherwise the FAQ answers what it can (legal-aid entries
-  marked 「转人工」 also reach a person), and a message that reads like a real question goes to
-  the staff inbox (or to WeChat's customer service with `[inbox] transfer_to_wechat_kf`);
-  「想问个事」 (the question still to come) opens the 留言 form. Greetings and gibberish pass
-  on to the friendly menu.
+  voice recognition text, photos); otherwise words of distress reach a person at once with the
+  help lines (12356, 110/120); the FAQ answers what it can (legal-aid entries marked 「转人工」
+  also reach a person); a bare topic word (社保, 退休金) gets a follow-up question; a message
+  that reads like a real question goes to the staff inbox (or to WeChat's customer service with
+  `[inbox] transfer_to_wechat_kf`); 「想问个事」 (the question still to come) opens the 留言 form.
+  A photo sent first is held for 30 minutes (`HOLD`, a draft of the dialogue) and goes into the
+  thread with the words that follow. Small talk and gibberish pass on to the fallback.
 - 结束咨询 closes the open thread (结束 / 不用了 too, but only while one is open).
 Every change goes through `handlers/inbox/ops.py`; FAQ matching is `handlers/inbox/faq.py`.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from bot.core.context import Ctx
@@ -23,24 +29,40 @@ from bot.core.router import Router, click_is, text_is
 from bot.core.types import PASS, Reply, TransferReply
 from bot.db.models.inbox import InboxThread
 from handlers.inbox import faq, ops
-from handlers.inbox.question import is_ask_to_ask, is_pleasantry
+from handlers.inbox.question import (DEFAULT_TOPIC, DISTRESS_HELP, bare_topic, distress_topic, guess_topic,
+                                     is_ask_to_ask, is_distress, is_pleasantry, looks_like_question,
+                                     pleasantry_kind)
 
 router = Router("inbox")
 router.add_menu("留言", "有问题留言给工作人员，有专人回复")
 
-CONTACT_WORDS = ("留言", "人工", "咨询", "联系工会", "找工作人员", "联系工作人员", "转人工", "人工客服", "人工服务",
-                 "找人工", "真人", "留言咨询", "我要留言", "找工会")
+# Whole messages asking for a person (polite wrappers allowed: 我要…, 请…, …一下).
+CONTACT_WORDS = ("留言", "人工", "咨询", "联系工会", "找工作人员", "联系工作人员", "工作人员", "转人工", "转人工客服",
+                 "转人工服务", "人工客服", "人工服务", "找人工", "接人工", "有人工吗", "真人", "找真人", "真人客服",
+                 "有真人吗", "客服", "找客服", "联系客服", "转客服", "找人", "找个人", "找人问问", "找个人问问",
+                 "找人问一下", "找你们", "找领导", "找负责人", "留言咨询", "我要留言", "找工会", "投诉", "我要投诉",
+                 "举报", "反映问题", "反映情况", "反映")
 END_WORDS = ("结束咨询", "结束留言", "结束对话", "关闭咨询")
 # Only while a thread is open (elsewhere they mean other things: a form's 结束, hardship's 不用了).
 SOFT_END_WORDS = frozenset({"结束", "不用了", "没事了", "不需要了", "问题解决了", "已经解决了", "解决了"})
+# At the topic step: 其它 is 其他; 不知道 / 随便: no topic, the message tells.
+OTHER_WORDS = frozenset({"其它", "其他", "别的", "其他问题", "其它问题", "别的问题", "别的事", "其他的", "其它的",
+                         "都不是", "以上都不是", "都不对"})
+UNSURE_WORDS = frozenset({"不知道", "不清楚", "不确定", "说不清", "说不好", "随便", "不懂", "不晓得"})
 THANKS = ("谢", "感谢", "辛苦")
 
 FLOW = "inbox"
+HOLD = "inbox_photo"  # a draft of the dialogue: photos sent first, waiting for the words that explain them
+HOLD_FOR = timedelta(minutes=30)
+MAX_HELD = 9
 
 
 # --- what the worker reads -------------------------------------------------------------
 
-def handed_over(ctx: Ctx, lead: str = "收到，您的问题已转给工作人员，会有专人回复您。") -> str:
+RECEIVED = "收到，您的问题已转给工作人员，会有专人回复您。"
+
+
+def handed_over(ctx: Ctx, lead: str = RECEIVED) -> str:
     """The honest answer once a question reached the inbox: who, when, where, and if urgent."""
     o = ctx.settings.office
     return (f"{lead}\n"
@@ -48,6 +70,14 @@ def handed_over(ctx: Ctx, lead: str = "收到，您的问题已转给工作人�
             "· 回复会直接发到这个公众号对话里，请留意消息；\n"
             f"· 情况紧急请{o.call_line()}。\n"
             "还有要补充的，直接发文字、语音或照片就行；问题解决了请回复「结束咨询」。")
+
+
+def distress_reply(ctx: Ctx) -> str:
+    """Words of distress: a person will answer, and the help lines at once. No label, no advice."""
+    o = ctx.settings.office
+    return ("谢谢您愿意说出来，听起来您最近真的很不容易。您的话已经转给工会的工作人员，会有专人回复您"
+            f"（工作时间 {o.hours}）。\n{DISTRESS_HELP}\n"
+            "想说什么随时发在这里，我们都会看到。")
 
 
 def _photo_first(ctx: Ctx) -> str:
@@ -60,18 +90,81 @@ PHOTO_ADDED = "照片已收到并转给工作人员。"
 FAQ_MORE = "（没解决您的问题？回复「留言」，工作人员会回复您。）"
 CLOSED = "好的，这次咨询已结束，谢谢您的信任。以后有问题随时直接发来，或回复「留言」。"
 NOTHING_OPEN = "您现在没有进行中的咨询。有问题随时直接发来，或回复「留言」。"
+STILL_OPEN = "您的咨询还开着，工作人员会在这里回复您；问题解决了请回复「结束咨询」。"
+HOLD_ASK = "说一下是什么情况（打字、语音都可以），我连同照片一起转给工作人员。"
 
 
 def _kind(ctx: Ctx) -> str:
     return "voice" if ctx.msg.kind == "voice" else "text"
 
 
-async def _start(ctx: Ctx, topic: str | None, *, photo: bool = False) -> InboxThread:
-    """Open the worker's thread with this message."""
+# --- photos sent first: held until the words come ----------------------------------------
+
+def held_photos(ctx: Ctx) -> list[dict[str, str]]:
+    """Photos sent outside any form and thread in the last 30 minutes: [{"m": media id, "k": dedup key}]."""
+    draft = ctx.dialogue.drafts.get(HOLD)
+    return list((draft or {}).get("data", {}).get("photos") or [])
+
+
+def _hold(ctx: Ctx, photos: list[dict[str, str]]) -> None:
+    ctx.dialogue.drafts[HOLD] = {"state": f"{HOLD}:held", "data": {"photos": photos},
+                                 "expires_at": (ctx.now + HOLD_FOR).isoformat()}
+    ctx.dialogue.mark()
+
+
+def take_held(ctx: Ctx) -> list[dict[str, str]]:
+    photos = held_photos(ctx)
+    ctx.dialogue.drop_draft(HOLD)
+    return photos
+
+
+def _hold_photo(ctx: Ctx) -> str:
+    """A photo with no thread and no form: kept for a while, and the worker asked what it is about."""
+    photos = held_photos(ctx)
+    if len(photos) >= MAX_HELD:
+        return f"已经帮您收着{MAX_HELD}张照片了，这张没有保存。{HOLD_ASK}"
+    if not any(p["k"] == ctx.msg.dedup_key for p in photos):
+        photos.append({"m": ctx.msg.media_id, "k": ctx.msg.dedup_key})
+    _hold(ctx, photos)
+    if len(photos) > 1:
+        return f"第{len(photos)}张照片也帮您收着了。{HOLD_ASK}"
+    return (f"收到您的照片了，先帮您收着。{HOLD_ASK}\n"
+            "如果是申请帮扶的证明材料，请回复「帮扶」，按提示填写时再发照片。")
+
+
+# --- opening a thread ----------------------------------------------------------------------
+
+async def _open(ctx: Ctx, topic: str | None, held: Sequence[Mapping[str, str]] = (), *,
+                photo: bool = False) -> InboxThread:
+    """Open the worker's thread: the held photos first, then this message (words or a photo)."""
+    topic = ops.topic_for(ctx.ops, topic, "" if photo else ctx.msg.text)
+    for p in held:
+        await ops.start_thread(ctx.session, ctx.ops, openid=ctx.openid, member_id=ctx.member_row.id,
+                                        topic=topic, kind="image", media_id=p["m"], source_key=p["k"])
     return await ops.start_thread(
-        ctx.session, ctx.ops, openid=ctx.openid, member_id=ctx.member_row.id, topic=topic or "",
+        ctx.session, ctx.ops, openid=ctx.openid, member_id=ctx.member_row.id, topic=topic,
         kind="image" if photo else _kind(ctx), text="" if photo else ctx.msg.text,
         media_id=ctx.msg.media_id if photo else "", source_key=ctx.msg.dedup_key)
+
+
+async def hand_over(ctx: Ctx, topic: str | None, held: Sequence[Mapping[str, str]] = (), *,
+                    look_up: bool = True, found: faq.FaqMatch | None = None) -> str:
+    """This message (and the held photos) to a person; the FAQ's first answer beside it when one
+    matches (`found`: the entry already looked up and counted); the help lines when the words are
+    of distress."""
+    text = ctx.msg.text
+    if is_distress(text):
+        await _open(ctx, topic or distress_topic(text, ctx.settings.inbox.topics), held)
+        return distress_reply(ctx)
+    thread = await _open(ctx, topic, held)
+    lead = "收到，您的问题和照片已转给工作人员，会有专人回复您。" if held else RECEIVED
+    match = await faq.match(ctx.session, text) if look_up else found
+    if match is None:
+        return handed_over(ctx, lead)
+    if look_up:
+        await faq.record_hit(ctx.session, match.entry_id, ctx.now)
+    await ops.add_bot_message(ctx.session, ctx.ops, thread, match.answer)
+    return handed_over(ctx, f"{lead}先给您一些参考：\n{match.answer}\n")
 
 
 # --- 留言 / 人工 / 咨询: the short form -----------------------------------------------------
@@ -80,16 +173,28 @@ async def _topics(ctx: Ctx, data: Mapping[str, Any]) -> list[str]:
     return list(ctx.settings.inbox.topics)
 
 
+def _message_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
+    about = data.get("_about")
+    if about:  # a bare topic word: asked about as a person would
+        return f"关于{about}，您想问哪方面？直接说说情况，打字、发语音都可以，我帮您转给工作人员。"
+    return ("请直接写下您的问题，打字、发语音都可以，也可以发照片。说清楚发生了什么、希望工会帮什么，"
+            "工作人员能更快帮到您。")
+
+
+def _default_topic(topics: Sequence[str]) -> str:
+    return DEFAULT_TOPIC if DEFAULT_TOPIC in topics else topics[-1]
+
+
 class ContactForm(Form):
     """Pick a topic, then the first message (text, voice or a photo) opens the thread."""
 
     flow = FLOW
     title = "留言"
     confirm = False
+    takes_questions = True  # other forms' re-asks point here for a question that isn't theirs
     fields = (
         Field("topic", "请问您想咨询哪方面的问题？", label="问题类型", choices=_topics),
-        Field("message", "请直接写下您的问题，打字、发语音都可以，也可以发照片。说清楚发生了什么、希望工会帮什么，"
-                         "工作人员能更快帮到您。", parse=text_parser(2, 1000), label="留言内容"),
+        Field("message", _message_prompt, parse=text_parser(2, 1000), label="留言内容"),
     )
 
     async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
@@ -97,40 +202,79 @@ class ContactForm(Form):
         if thread is not None:
             return (f"您已有一个咨询正在进行（{thread.topic}），工作人员会在这里回复您。\n"
                     "要补充的话直接发文字、语音或照片就行，都会放进同一个咨询里；问题解决了请回复「结束咨询」。")
-        return {}
+        held = take_held(ctx)
+        return {"held": held} if held else {}
 
     def intro(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
+        if data.get("held"):
+            return "好的，我们帮您把问题转给工作人员，刚才的照片也会一起转过去。"
         return "好的，我们帮您把问题转给工作人员。"
+
+    async def start_about(self, ctx: Ctx, word: str) -> Reply | str | None:
+        """A bare topic word (社保): the topic preset, the worker asked what about it."""
+        topics = list(ctx.settings.inbox.topics)
+        ctx.dialogue.drop_draft(self.flow)
+        return await self._advance(ctx, {"topic": guess_topic(word, topics) or _default_topic(topics),
+                                         "_about": word})
+
+    def cancel(self, ctx: Ctx) -> str:
+        ctx.dialogue.clear()
+        return "好的，已取消留言，没有转交任何内容。需要时随时再来找我们。"
 
     async def handle(self, ctx: Ctx) -> Reply | str | None:
         step = (ctx.dialogue.state or "").split(":", 1)[-1]
+        data = dict(ctx.dialogue.data)
         text = ctx.text if ctx.msg.kind in ("text", "voice") else ""
         if text and (is_word(text, END_WORDS) or is_word(text, SOFT_END_WORDS)):
-            ctx.dialogue.clear()
-            return "好的，已取消留言，没有保存任何内容。需要时随时再来找我们。"
+            return self.cancel(ctx)
         if ctx.msg.kind == "image" and step in ("topic", "message"):
-            # A photo first is kept (it may be the whole story: a pay slip, an injury).
-            topic = ctx.dialogue.data.get("topic")
+            # A photo is kept at once (it may be the whole story: a pay slip, an injury).
             ctx.dialogue.clear()
-            await _start(ctx, topic, photo=True)
+            await _open(ctx, data.get("topic"), data.get("held") or (), photo=True)
             return _photo_first(ctx)
         if step == "topic" and text:
+            return await self._at_topic(ctx, data, text)
+        if step == "message" and text:
             topics = list(ctx.settings.inbox.topics)
-            try:
-                pick(ctx.msg.text, topics)
-            except Invalid:
-                if ops.looks_like_question(text):  # the question straight away: take it as it is
-                    ctx.dialogue.clear()
-                    await _start(ctx, None)
-                    return handed_over(ctx)
-                guessed = ops.guess_topic(text, topics, default=None)
-                if guessed is not None:  # 「欠薪」「摔伤了」: the topic in other words
-                    return await super().handle(ctx.with_text(guessed))
+            if is_word(text, OTHER_WORDS) or is_word(text, topics):  # still choosing: the topic, then the message
+                data["topic"] = _default_topic(topics) if is_word(text, OTHER_WORDS) else pick(ctx.msg.text, topics)
+                return await self._ask(ctx, self.fields[1], data, f"好的，是{data['topic']}方面的问题。")
+            if not data.get("_about") and bare_topic(text):
+                data["_about"] = bare_topic(text)  # 「社保」 is no message yet: what about it?
+                return await self._ask(ctx, self.fields[1], data)
         return await super().handle(ctx)
 
+    async def _at_topic(self, ctx: Ctx, data: dict[str, Any], text: str) -> Reply | str | None:
+        """A topic by number or name, in other words, or the question straight away; anything else
+        is asked about once, then the form moves on (a worker never loops here)."""
+        topics = list(ctx.settings.inbox.topics)
+        default = _default_topic(topics)
+        said = default if is_word(text, OTHER_WORDS) else ctx.msg.text
+        try:
+            pick(said, topics)
+        except Invalid as exc:
+            hint = exc.hint
+        else:
+            return await super().handle(ctx.with_text(said))
+        if is_word(text, UNSURE_WORDS):
+            data["topic"] = default
+            return await self._advance(ctx, data, "没关系。")
+        word = bare_topic(text)  # 就是社保, 工伤的事
+        guessed = guess_topic(word or text, topics, default=None)
+        if word is None and (is_distress(text) or looks_like_question(text)):
+            ctx.dialogue.clear()  # the question straight away: taken as it is, the topic guessed
+            return await hand_over(ctx, None, data.get("held") or ())
+        if guessed is not None or word is not None:  # 「欠薪」「摔伤了」: the topic in other words
+            return await super().handle(ctx.with_text(guessed or default))
+        if data.get("_nudged"):
+            data["topic"] = default
+            return await self._advance(ctx, data, "好的。")
+        data["_nudged"] = True
+        nudge = "选不准也没关系，直接说说您的问题也行。"
+        return await self._ask(ctx, self.fields[0], data, nudge if is_pleasantry(text) else f"{hint}{nudge}")
+
     async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> str:
-        await _start(ctx, data.get("topic"))
-        return handed_over(ctx)
+        return await hand_over(ctx, data.get("topic"), data.get("held") or ())
 
 
 FORM = ContactForm.mount(router, start=text_is(*CONTACT_WORDS) | click_is("CONTACT"), resume_word="留言")
@@ -150,32 +294,42 @@ async def end_consultation(ctx: Ctx) -> str:
 
 @router.unmatched
 async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
-    """An open thread takes everything; else the FAQ; else a real question reaches a person."""
+    """An open thread takes everything; else distress, held photos, the FAQ, a bare topic word,
+    and a real question reach a person."""
     if ctx.msg.kind == "event":
         return PASS
     thread = await ops.open_thread(ctx.session, ctx.openid)
     if thread is not None:
         return await _follow_up(ctx, thread)
-    if ctx.msg.kind not in ("text", "voice") or not ctx.text:
-        return PASS  # a photo or a silent voice with no thread: the friendly fallback says what to do
-    question = ops.looks_like_question(ctx.text)
+    if ctx.msg.kind == "image":
+        return TransferReply() if ctx.settings.inbox.transfer_to_wechat_kf else _hold_photo(ctx)
+    held = held_photos(ctx)
+    if ctx.msg.kind not in ("text", "voice"):
+        return f"照片还帮您收着，{HOLD_ASK}" if held else PASS
+    if not ctx.text:
+        return "这条语音没有识别出文字，麻烦您再说一遍或打字。照片还帮您收着。" if held else PASS
+    if is_distress(ctx.text) or (held and not is_pleasantry(ctx.text)):
+        return await hand_over(ctx, None, take_held(ctx))  # the words that explain the photos
+    if held:
+        return f"好的～照片还帮您收着，{HOLD_ASK}"
+    question = looks_like_question(ctx.text)
     match = await faq.match(ctx.session, ctx.msg.text)
     if match is not None:
         await faq.record_hit(ctx.session, match.entry_id, ctx.now)
         if not (match.to_inbox and question):
             return f"{match.answer}\n\n{FAQ_MORE}"
-        thread = await _start(ctx, match.topic or None)
-        await ops.add_bot_message(ctx.session, ctx.ops, thread, match.answer)
-        return handed_over(ctx, f"收到，您的问题已转给工作人员，会有专人回复您。先给您一些参考：\n{match.answer}\n")
+        return await hand_over(ctx, match.topic or None, look_up=False, found=match)
+    word = bare_topic(ctx.text)  # 社保, 退休金: what about it?
     asking = is_ask_to_ask(ctx.text)  # 「想问个事」: the question is still to come
-    if not (question or asking):
+    if not (question or asking or word):
         return PASS
     if ctx.settings.inbox.transfer_to_wechat_kf:
         return TransferReply()
+    if word:
+        return await FORM.start_about(ctx, word)
     if asking:
         return await FORM.start(ctx)
-    await _start(ctx, None)
-    return handed_over(ctx)
+    return await hand_over(ctx, None, look_up=False)
 
 
 async def _follow_up(ctx: Ctx, thread: InboxThread) -> str:
@@ -193,13 +347,19 @@ async def _follow_up(ctx: Ctx, thread: InboxThread) -> str:
     if is_word(ctx.text, SOFT_END_WORDS):
         await ops.close_by_worker(ctx.session, ctx.ops, ctx.openid)
         return CLOSED
-    if is_pleasantry(ctx.text):  # 谢谢 / 好的 / 在吗: staff see it, it doesn't make the thread unanswered
+    small_talk = pleasantry_kind(ctx.text)
+    if small_talk is not None:  # 谢谢 / 好的 / 在吗: staff see it, it doesn't make the thread unanswered
         await ops.add_worker_message(ctx.session, ctx.ops, thread, kind=_kind(ctx), text=ctx.msg.text,
                                      source_key=ctx.msg.dedup_key, waiting=False)
+        if small_talk in ("bot", "presence"):
+            return (f"您好！这里是{ctx.settings.office.name}的自动回复。您的咨询已经转给工作人员，他们会在工作时间"
+                    f"（{ctx.settings.office.hours}）在这里回复您；问题解决了请回复「结束咨询」。")
         lead = "不客气！" if any(w in ctx.text for w in THANKS) else "收到。"
-        return lead + "您的咨询还开着，工作人员会在这里回复您；问题解决了请回复「结束咨询」。"
+        return lead + STILL_OPEN
     await ops.add_worker_message(ctx.session, ctx.ops, thread, kind=_kind(ctx), text=ctx.msg.text,
                                  source_key=ctx.msg.dedup_key)
+    if is_distress(ctx.text):
+        return f"您的话已经转给工作人员，我们都会看到。\n{DISTRESS_HELP}"
     match = await faq.match(ctx.session, ctx.msg.text)
     if match is None or await ops.bot_said(ctx.session, thread, match.answer):
         return ADDED  # no answer, or the same one given in this conversation already

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.db.models.core import Member
 from bot.db.models.inbox import InboxMessage, InboxThread
 from bot.operations import DomainError, OpsContext
 from handlers.inbox.question import DEFAULT_TOPIC, guess_topic, looks_like_question
 
-__all__ = ["TEMPLATE_KIND", "REPLY_PURPOSE", "NOTICE_PURPOSE", "InboxError", "count_waiting", "open_thread",
+__all__ = ["TEMPLATE_KIND", "REPLY_PURPOSE", "NOTICE_PURPOSE", "InboxError", "count_waiting", "thread_community", "open_thread",
            "start_thread", "add_worker_message", "add_bot_message", "bot_said", "close_by_worker",
-           "close_quiet_threads", "erase_member_threads", "looks_like_question", "guess_topic", "topic_for", "DEFAULT_TOPIC"]
+           "close_quiet_threads", "ErasedThreads", "erase_member_threads", "looks_like_question", "guess_topic",
+           "topic_for", "DEFAULT_TOPIC"]
 
 TEMPLATE_KIND = "inbox_reply"  # `[wechat] templates.inbox_reply`: a staff answer outside the 48-hour window
 REPLY_PURPOSE = "inbox.reply"  # a staff answer
@@ -38,10 +41,24 @@ class InboxError(DomainError):
     """A rule of the inbox refused the operation; the text is said to the person as it is."""
 
 
-async def count_waiting(session: AsyncSession) -> int:
-    """Open threads whose last worker message has no staff answer yet (the nav badge)."""
-    return int(await session.scalar(select(func.count()).select_from(InboxThread)
-                                    .where(InboxThread.status == "open", InboxThread.waiting.is_(True))) or 0)
+def thread_community():  # noqa: ANN201
+    """The community a thread belongs to, as an SQL expression: its worker's (`Member.community`
+    through `InboxThread.member_id`); NULL — the federation's accounts only — when the worker
+    named none. A community account sees only its own community's threads."""
+    return select(Member.community).where(Member.id == InboxThread.member_id).scalar_subquery()
+
+
+async def count_waiting(session: AsyncSession, community: str | None = None, assigned_to: int | None = None) -> int:
+    """Open threads whose last worker message has no staff answer yet (the nav badge); of a
+    community account (`community`): only its community's; `assigned_to`: only that staff
+    member's (我的待办)."""
+    q = select(func.count()).select_from(InboxThread).where(InboxThread.status == "open",
+                                                            InboxThread.waiting.is_(True))
+    if community is not None:
+        q = q.where(thread_community() == community)
+    if assigned_to is not None:
+        q = q.where(InboxThread.assigned_to == assigned_to)
+    return int(await session.scalar(q) or 0)
 
 
 async def open_thread(session: AsyncSession, openid: str) -> InboxThread | None:
@@ -183,9 +200,16 @@ async def _tell_closed(session: AsyncSession, ctx: OpsContext, thread: InboxThre
                          purpose=NOTICE_PURPOSE, template=template)
 
 
-async def erase_member_threads(session: AsyncSession, ctx: OpsContext, openid: str) -> int:
+class ErasedThreads(NamedTuple):
+    """What 删除我的信息 deleted of the worker's conversations with staff."""
+
+    threads: int = 0
+    photos: int = 0  # photos the worker had sent in them
+
+
+async def erase_member_threads(session: AsyncSession, ctx: OpsContext, openid: str) -> ErasedThreads:
     """删除我的信息: the worker's conversations with staff (every message, photo files included)
-    are deleted; returns how many conversations there were."""
+    are deleted; returns how many conversations and photos there were."""
     import shutil
     from pathlib import Path
 
@@ -193,11 +217,13 @@ async def erase_member_threads(session: AsyncSession, ctx: OpsContext, openid: s
 
     ids = list(await session.scalars(select(InboxThread.id).where(InboxThread.openid == openid)))
     if not ids:
-        return 0
+        return ErasedThreads()
+    photos = int(await session.scalar(select(func.count()).select_from(InboxMessage).where(
+        InboxMessage.thread_id.in_(ids), InboxMessage.kind == "image")) or 0)
     await session.execute(delete(InboxMessage).where(InboxMessage.thread_id.in_(ids)))
     await session.execute(delete(InboxThread).where(InboxThread.id.in_(ids)))
     media_dir = ctx.services.get("media_dir")
     if media_dir:
         for thread_id in ids:
             shutil.rmtree(Path(media_dir) / "inbox" / str(thread_id), ignore_errors=True)
-    return len(ids)
+    return ErasedThreads(len(ids), photos)

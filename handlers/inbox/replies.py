@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -25,7 +25,7 @@ from bot.db.models.core import AuditLog, Member, Staff
 from bot.db.models.inbox import InboxMessage, InboxSnippet, InboxThread
 from bot.feature import MemberContextFunc, MemberFact
 from bot.operations import OpsContext
-from handlers.inbox.ops import NOTICE_PURPOSE, REPLY_PURPOSE, TEMPLATE_KIND, InboxError
+from handlers.inbox.ops import NOTICE_PURPOSE, REPLY_PURPOSE, TEMPLATE_KIND, InboxError, thread_community
 
 # WeChat's customer-service text message takes at most 2048 bytes of UTF-8 (errcode 45002 beyond).
 CS_TEXT_LIMIT = 2048
@@ -40,6 +40,7 @@ REVEAL_FOR = timedelta(minutes=30)  # the thread page shows the number this long
 
 VIEWS = {"waiting": "待回复", "open": "进行中", "mine": "分配给我", "unassigned": "未分配", "closed": "已结束"}
 STATUS_LABELS = {"open": "进行中", "closed": "已结束"}
+REOPEN_NOTICE = "工作人员重新打开了您之前的咨询，会在这里继续回复您；有要补充的也可以直接发来。"
 CLOSE_NOTICE = "工作人员已结束本次咨询。如还有问题，随时给我们留言；急事请{call}。"
 
 
@@ -102,22 +103,44 @@ async def staff_names(session: AsyncSession) -> dict[int, str]:
 
 
 def answers_workers(staff: Staff) -> bool:
-    """May this account look after a thread (bot/admin/roles.py: the inbox role, or an admin)?"""
+    """May this account look after threads (bot/admin/roles.py: the inbox role, or an admin)?"""
     return staff.active and bool(set(staff.roles or ()) & set(ANSWER_ROLES))
 
 
-async def active_staff(session: AsyncSession) -> list[Staff]:
-    """Whom a thread may be assigned to."""
+def sees_thread(staff: Staff, community: str | None) -> bool:
+    """Does this account see threads of `community` (a community account only its own)?"""
+    return staff.community is None or staff.community == community
+
+
+async def active_staff(session: AsyncSession, community: str | None = None) -> list[Staff]:
+    """Whom a thread of `community` may be assigned to."""
     return [s for s in await session.scalars(select(Staff).where(Staff.active.is_(True)).order_by(Staff.id))
-            if answers_workers(s)]
+            if answers_workers(s) and sees_thread(s, community)]
+
+
+MISSING = "没有这条留言，可能已被删除。"  # another community's thread reads the same (bot/admin/permissions.py)
 
 
 async def get_thread(session: AsyncSession, thread_id: int, *, lock: bool = False) -> InboxThread:
     q = select(InboxThread).where(InboxThread.id == thread_id)
     thread = await session.scalar(q.with_for_update() if lock else q)
     if thread is None:
-        raise InboxError("没有这条留言，可能已被删除。")
+        raise InboxError(MISSING)
     return thread
+
+
+async def community_of(session: AsyncSession, thread: InboxThread) -> str | None:
+    """The thread's community: its worker's (None: the federation's accounts only)."""
+    if thread.member_id is None:
+        return None
+    return await session.scalar(select(Member.community).where(Member.id == thread.member_id))
+
+
+async def message_thread(session: AsyncSession, message_id: int) -> tuple[InboxMessage, InboxThread] | None:
+    """A message and its thread (a photo's URL names only the message)."""
+    msg = await session.get(InboxMessage, message_id)
+    thread = await session.get(InboxThread, msg.thread_id) if msg is not None else None
+    return (msg, thread) if msg is not None and thread is not None else None
 
 
 # ----------------------------------------------------------------------------- the list
@@ -149,7 +172,7 @@ def search_clause(term: str):  # noqa: ANN201
         exists().where(Member.openid == t.openid, Member.name.contains(term, autoescape=True)),
     ]
     digits = term.lstrip("#")
-    if digits.isdigit():
+    if digits.isdecimal():
         if len(digits) <= 9:
             conds.append(t.id == int(digits))
         if len(digits) >= 4:
@@ -157,10 +180,13 @@ def search_clause(term: str):  # noqa: ANN201
     return or_(*conds)
 
 
-async def topic_choices(session: AsyncSession) -> list[tuple[str, str]]:
-    """The topics threads have (configured topics may change; old threads keep theirs)."""
-    topics = await session.scalars(select(InboxThread.topic).distinct().order_by(InboxThread.topic))
-    return [(tp, tp) for tp in topics if tp]
+async def topic_choices(session: AsyncSession, community: str | None = None) -> list[tuple[str, str]]:
+    """The topics threads have (configured topics may change; old threads keep theirs); of a
+    community's threads when `community` is given."""
+    q = select(InboxThread.topic).distinct().order_by(InboxThread.topic)
+    if community is not None:
+        q = q.where(thread_community() == community)
+    return [(tp, tp) for tp in await session.scalars(q) if tp]
 
 
 @dataclass
@@ -205,6 +231,7 @@ class ThreadView:
     assignee: str
     snippets: list[InboxSnippet]
     route: str  # how a reply would go now: cs | template | none | offline
+    community: str | None  # the worker's community (None: the federation's accounts only)
     window_left: int  # customer-service messages left in the window
     unreachable: bool  # the latest staff reply did not reach the worker
     last_id: int  # the newest message id (the reply form's "seen")
@@ -240,7 +267,10 @@ async def member_facts(session: AsyncSession, openid: str, contexts: Iterable[tu
 
 
 async def thread_view(session: AsyncSession, ctx: OpsContext, thread_id: int,
-                      contexts: Iterable[tuple[str, MemberContextFunc]] = ()) -> ThreadView:
+                      contexts: Iterable[tuple[str, MemberContextFunc]] = (), *,
+                      scope: str | None = None) -> ThreadView:
+    """The thread page's data; `scope`: the viewing account's community (its other threads
+    listed only of that community)."""
     thread = await get_thread(session, thread_id)
     msgs = list(await session.scalars(select(InboxMessage).where(InboxMessage.thread_id == thread_id)
                                       .order_by(InboxMessage.at, InboxMessage.id)))
@@ -257,14 +287,17 @@ async def thread_view(session: AsyncSession, ctx: OpsContext, thread_id: int,
     staff_replies = [v for v in views if v.msg.sender == "staff"]
     member = await member_for(session, ctx, thread.openid)
     facts, failed = await member_facts(session, thread.openid, contexts)
+    community = await community_of(session, thread)
     others = list(await session.scalars(
-        select(InboxThread).where(InboxThread.openid == thread.openid, InboxThread.id != thread.id)
+        select(InboxThread).where(InboxThread.openid == thread.openid, InboxThread.id != thread.id,
+                                  true() if scope is None else thread_community() == scope)
         .order_by(InboxThread.id.desc()).limit(5)))
     route, left = reply_route(ctx, member)
     return ThreadView(
         thread=thread, messages=views, member=member, facts=facts, facts_failed=failed, other_threads=others,
-        staff=await active_staff(session), assignee=names.get(thread.assigned_to, "") if thread.assigned_to else "",
-        snippets=await list_snippets(session), route=route, window_left=left,
+        staff=await active_staff(session, community),
+        assignee=names.get(thread.assigned_to, "") if thread.assigned_to else "",
+        snippets=await list_snippets(session), route=route, community=community, window_left=left,
         unreachable=bool(staff_replies and staff_replies[-1].delivery and staff_replies[-1].delivery.needs_phone),
         last_id=max((m.id for m in msgs), default=0),
         waited=waited_text(thread.waiting_since, ctx.now) if thread.status == "open" and thread.waiting else "",
@@ -296,11 +329,14 @@ def check_reply(text: str) -> str:
     return text
 
 
+class ColleagueReplied(InboxError):
+    """A colleague answered after the reply form was loaded; the reply was not sent."""
+
+
 @dataclass
 class ReplyResult:
     message: InboxMessage | None
     duplicate: bool = False  # this form was already sent (nothing new was queued)
-    others_replied: bool = False  # a colleague answered after the page was loaded
     worker_wrote: bool = False  # the worker wrote again after the page was loaded
 
 
@@ -328,8 +364,13 @@ async def reply(session: AsyncSession, ctx: OpsContext, thread_id: int, text: st
         raise InboxError("这条咨询已经结束。如需继续回复，请先点「重新打开」。")
     now = ctx.now
     key = f"staff:{token}" if TOKEN_RE.match(token or "") else f"staff:{new_token()}"
-    later = list(await session.scalars(select(InboxMessage.sender).where(
+    later = list(await session.execute(select(InboxMessage.sender, InboxMessage.source_key).where(
         InboxMessage.thread_id == thread_id, InboxMessage.id > seen))) if seen else []
+    if any(sender == "staff" and source != key for sender, source in later):
+        # A colleague answered since this page was loaded: nothing is sent; the page shows their
+        # answer and keeps this draft, so two different answers don't both reach the worker.
+        raise ColleagueReplied("另一位同事刚刚回复了这位职工（见上方）。您的回复还没有发出，已保留在下面："
+                               "看过之后仍要发送，再点一次「发送回复」即可。")
     msg_id = await _insert_message(session, {
         "thread_id": thread_id, "at": now, "sender": "staff", "staff_id": ctx.staff_id, "kind": "text",
         "text": text, "source_key": key, "media_id": "", "media_status": "", "content_type": "", "attempts": 0,
@@ -352,7 +393,7 @@ async def reply(session: AsyncSession, ctx: OpsContext, thread_id: int, text: st
     if thread.assigned_to is None and ctx.staff_id is not None:
         thread.assigned_to = ctx.staff_id  # whoever answers first looks after it
     await session.flush()
-    return ReplyResult(msg, others_replied="staff" in later, worker_wrote="worker" in later)
+    return ReplyResult(msg, worker_wrote=any(sender == "worker" for sender, _ in later))
 
 
 async def add_note(session: AsyncSession, ctx: OpsContext, thread_id: int, text: str) -> InboxMessage:
@@ -376,8 +417,11 @@ async def assign(session: AsyncSession, ctx: OpsContext, thread_id: int, staff_i
         who = await session.get(Staff, staff_id)
         if who is None or not who.active:
             raise InboxError("这位同事的账号不存在或已停用。")
+        name = who.display_name or who.username
         if not answers_workers(who):
-            raise InboxError(f"{who.display_name or who.username}没有「留言咨询」的权限，请先由管理员开通。")
+            raise InboxError(f"{name}没有「留言咨询」的权限，请先由管理员开通。")
+        if not sees_thread(who, await community_of(session, thread)):
+            raise InboxError(f"{name}是{who.community}的账号，看不到这位职工的留言，请分配给本社区或街道总工会的同事。")
     thread.assigned_to = staff_id
     await session.flush()
     return thread
@@ -391,18 +435,23 @@ async def close(session: AsyncSession, ctx: OpsContext, thread_id: int) -> Inbox
     now = ctx.now
     thread.status, thread.closed_at, thread.closed_by = "closed", now, "staff"
     thread.waiting, thread.waiting_since, thread.unread = False, None, 0
-    text = CLOSE_NOTICE.format(call=ctx.settings.office.call_line())
-    notice = InboxMessage(thread_id=thread_id, at=now, sender="bot", staff_id=ctx.staff_id, kind="text", text=text)
+    await _notify(session, ctx, thread, CLOSE_NOTICE.format(call=ctx.settings.office.call_line()))
+    return thread
+
+
+async def _notify(session: AsyncSession, ctx: OpsContext, thread: InboxThread, text: str) -> None:
+    """Tell the worker what happened to their conversation (kept on the thread, sent once)."""
+    notice = InboxMessage(thread_id=thread.id, at=ctx.now, sender="bot", staff_id=ctx.staff_id, kind="text",
+                          text=text)
     session.add(notice)
     await session.flush()
-    notice.outbox_key = f"inbox:{thread_id}:{notice.id}"
+    notice.outbox_key = f"inbox:{thread.id}:{notice.id}"
     template = None
     if ctx.settings.wechat.templates.get(TEMPLATE_KIND):
         template = {"kind": TEMPLATE_KIND, "data": _template_data(ctx, thread, text)}
-    await outbox.enqueue(session, key=notice.outbox_key, openid=thread.openid, now=now, text=text,
+    await outbox.enqueue(session, key=notice.outbox_key, openid=thread.openid, now=ctx.now, text=text,
                          purpose=NOTICE_PURPOSE, template=template)
     await session.flush()
-    return thread
 
 
 async def reopen(session: AsyncSession, ctx: OpsContext, thread_id: int) -> InboxThread:
@@ -413,7 +462,10 @@ async def reopen(session: AsyncSession, ctx: OpsContext, thread_id: int) -> Inbo
         InboxThread.openid == thread.openid, InboxThread.status == "open", InboxThread.id != thread_id).limit(1))
     if other is not None:
         raise InboxError(f"这位职工已有一条进行中的咨询（#{other}），请在那里继续。")
+    told = thread.closed_by in ("staff", "auto")  # the worker was told it ended: tell them it goes on
     thread.status, thread.closed_at, thread.closed_by = "open", None, None
+    if told:
+        await _notify(session, ctx, thread, REOPEN_NOTICE)
     await session.flush()
     return thread
 

@@ -6,7 +6,7 @@ worked example in docs/architecture.md ("how to add a feature").
 from __future__ import annotations
 
 from bot.core.context import Ctx
-from bot.core.router import Router, text_is
+from bot.core.router import Router, click_is, text_is
 
 router = Router("office")
 router.add_menu("办公时间", "工会的电话、地址和办公时间")
@@ -14,7 +14,7 @@ router.add_menu("办公时间", "工会的电话、地址和办公时间")
 WORDS = ("办公时间", "上班时间", "工作时间", "地址", "在哪里", "在哪", "电话", "联系方式", "联系电话", "怎么联系")
 
 
-@router.on(text_is(*WORDS))
+@router.on(text_is(*WORDS) | click_is("OFFICE"))
 async def office_details(ctx: Ctx) -> str:
     """The office's phone, hours and address."""
     o = ctx.settings.office

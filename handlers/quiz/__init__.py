@@ -15,7 +15,7 @@ FEATURE = Feature(
     admin=admin.setup,
     nav=(NavEntry("每月一题", "/quiz", 50),),
     templates=Path(__file__).parent / "templates",
-    menu=(MenuItem("QUIZ", "每月一题", "学习活动", 21),),
+    menu=(MenuItem("QUIZ", "每月一题", "学习活动", 21), MenuItem("SCORES", "我的成绩", "学习活动", 23)),
     template_kinds=(ops.TEMPLATE_KIND,),
     outbox_purposes={ops.OPEN_PURPOSE: "答题通知"},
 )

@@ -29,14 +29,14 @@ def _url(request: web.Request, name: str, **parts: str) -> str:
 
 def _year(request: web.Request, ctx: OpsContext) -> int:
     raw = request.query.get("year", "").strip()
-    if raw.isdigit() and len(raw) == 4 and int(raw) in YEARS:
+    if raw.isdecimal() and len(raw) == 4 and int(raw) in YEARS:
         return int(raw)
     return ctx.local().year
 
 
 def _page(request: web.Request) -> int:
     raw = request.query.get("page", "").strip()
-    return int(raw) if raw.isdigit() and len(raw) < 7 and int(raw) > 0 else 1
+    return int(raw) if raw.isdecimal() and len(raw) < 7 and int(raw) > 0 else 1
 
 
 async def _not_found(request: web.Request, what: str, back: str) -> web.Response:

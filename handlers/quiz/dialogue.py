@@ -239,7 +239,7 @@ async def _finished(ctx: Ctx, period: QuizPeriod) -> str:
     return _done_text(ctx, period, view, finished_now=True)
 
 
-@router.on(text_is("成绩", "我的成绩", "答题成绩", "查成绩"))
+@router.on(text_is("成绩", "我的成绩", "答题成绩", "查成绩") | click_is("SCORES"))
 async def show_scores(ctx: Ctx) -> str:
     """This year's result per period, the year-end score and rank over the closed periods
     (last year's early in a year, before the taker has answered anything new)."""

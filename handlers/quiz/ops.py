@@ -172,7 +172,7 @@ def parse_count(raw: Any) -> int | None:
     s = str(raw if raw is not None else "").strip()
     if not s:
         return None
-    if not s.isdigit() or int(s) < 1:
+    if not s.isdecimal() or int(s) < 1:
         raise QuizError("题目数量请填正整数，例如 10。")
     return int(s)
 
@@ -646,7 +646,7 @@ def question_query(*, topic: str = "", deleted: bool = False) -> Select:
 def question_search(q: str):  # noqa: ANN201
     """The bank's search box: words of the stem, or a question's number (#12 or 12)."""
     number = q.lstrip("#")
-    if number.isdigit() and len(number) < 10:
+    if number.isdecimal() and len(number) < 10:
         return or_(QuizQuestion.id == int(number), QuizQuestion.stem.contains(q, autoescape=True))
     return QuizQuestion.stem.contains(q, autoescape=True)
 

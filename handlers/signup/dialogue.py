@@ -71,13 +71,13 @@ ASK_EMPLOYER = "请回复您的工作单位（用于培训记录）："
 # ----------------------------------------------------------------------------- the form
 def _listing_line(a: ops.Activity, mine: str | None, octx: OpsContext) -> str:
     return (f"【{a.kind_zh}】{a.title}{MINE.get(mine or '', '')}\n"
-            f"   {ops.when_text(a, octx.tz)}｜{a.place}｜{ops.seats_text(a)}")
+            f"   {ops.when_text(a, octx.tz, octx.now)}｜{a.place}｜{ops.seats_text(a)}")
 
 
 def _snapshot(a: ops.Activity, mine: str | None, octx: OpsContext, now: datetime) -> dict[str, Any]:
     """What the summary and the checks need of one activity, read with this message (at `now`)."""
     dl = octx.local(a.deadline)
-    return {"head": f"【{a.kind_zh}】{a.title}", "title": a.title, "when": ops.when_text(a, octx.tz),
+    return {"head": f"【{a.kind_zh}】{a.title}", "title": a.title, "when": ops.when_text(a, octx.tz, now),
             "place": a.place, "audience": a.audience or "", "description": a.description or "",
             "deadline": f"{dl.month}月{dl.day}日 {dl:%H:%M}", "seats": ops.seats_text(a),
             "full": a.capacity is not None and a.taken >= a.capacity,
@@ -292,7 +292,7 @@ class SignupForm(Form):
                                 employer=m.employer or "")
         a = res.activity
         if res.outcome == "confirmed":
-            return (f"报名成功！「{a.title}」\n时间：{ops.when_text(a, ctx.ops.tz)}\n地点：{a.place}\n"
+            return (f"报名成功！「{a.title}」\n时间：{ops.when_text(a, ctx.ops.tz, ctx.ops.now)}\n地点：{a.place}\n"
                     f"活动前一天会提醒您；{ops.CHECKIN_HOW}。回复「我的报名」可查看或取消。")
         if res.outcome == "waitlist":
             return (f"名额已满，您已加入「{a.title}」的候补名单，目前排第{res.position}位。"
@@ -309,7 +309,7 @@ FORM = SignupForm.mount(router, start=text_is("报名", "我要报名", "活动�
 
 
 # ----------------------------------------------------------------------------- my sign-ups
-@router.on(text_is("我的报名", "报名记录", "查看报名"))
+@router.on(text_is("我的报名", "报名记录", "查看报名") | click_is("MY_SIGNUPS"))
 async def show_my_signups(ctx: Ctx) -> str:
     """The worker's live sign-ups, numbered for 取消报名 N (inside a form: the form is kept)."""
     return await _my_list(ctx)
@@ -328,7 +328,7 @@ async def _my_list(ctx: Ctx, head: str = "") -> str:
                 state = "已签到" if s.attended_at else "报名成功"
             else:
                 state = f"候补第{await ops.waitlist_position(ctx.session, s)}位"
-            lines.append(f"{i}. {a.title}｜{ops.when_text(a, octx.tz)}｜{a.place}｜{state}")
+            lines.append(f"{i}. {a.title}｜{ops.when_text(a, octx.tz, octx.now)}｜{a.place}｜{state}")
         lines.append("要取消请回复「取消报名 序号」，例如「取消报名 1」。")
     return "\n".join(lines)
 
@@ -431,7 +431,7 @@ def _checkin_scene(msg) -> bool:  # noqa: ANN001
 async def check_in_by_scan(ctx: Ctx) -> str:
     """A scan (or a follow through the scan) of an activity's check-in QR code."""
     raw = ctx.msg.event_key[len(SCENE_PREFIX):]
-    act = await ops.find_activity(ctx.session, int(raw)) if raw.isdigit() else None
+    act = await ops.find_activity(ctx.session, int(raw)) if raw.isdecimal() else None
     reply = await _check_in(ctx, act, "qr") if act is not None else QR_UNKNOWN
     if ctx.msg.event == "subscribe":
         reply = "欢迎关注街道总工会！\n" + reply

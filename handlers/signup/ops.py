@@ -21,6 +21,7 @@ from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.core.validators import mask_phone
 from bot.db.models.core import Member
 from bot.db.models.signup import Activity, Signup
 from bot.feature import MemberFact
@@ -33,8 +34,9 @@ log = logging.getLogger(__name__)
 # and `[wechat] templates` kinds.
 CHANGED_PURPOSE, CANCELLED_PURPOSE = "signup.changed", "signup.cancelled"
 PROMOTED_PURPOSE, REMINDER_PURPOSE = "signup.promoted", "signup.reminder"
+ADDED_PURPOSE, CORRECTED_PURPOSE = "signup.added", "signup.corrected"
 OUTBOX_PURPOSES = {CHANGED_PURPOSE: "活动变更", CANCELLED_PURPOSE: "活动取消", PROMOTED_PURPOSE: "候补递补",
-                   REMINDER_PURPOSE: "活动提醒"}
+                   REMINDER_PURPOSE: "活动提醒", ADDED_PURPOSE: "工作人员代报名", CORRECTED_PURPOSE: "签到更正"}
 STATUS_TEMPLATE, REMINDER_TEMPLATE = "signup_status", "signup_reminder"
 TEMPLATE_KINDS = (STATUS_TEMPLATE, REMINDER_TEMPLATE)
 
@@ -44,6 +46,10 @@ ACTIVE = ("confirmed", "waitlist")
 # (a code sent beforehand would let people check in from home).
 CHECKIN_HOW = "到场后回复「签到」加现场公布的6位数字即可签到"
 CHECKIN_SCENE = "checkin:"  # the scene of an activity's check-in QR code: checkin:<activity id>
+# Sensible bounds of what staff type: a seat count, and the years an activity may fall in (a date
+# like 0001-01-01 or 9999-12-31 is a slip of the keyboard, and would overflow the time arithmetic).
+MAX_CAPACITY = 100_000
+MIN_YEAR, MAX_YEAR = 2000, 2100
 
 
 class SignupError(DomainError):
@@ -55,13 +61,32 @@ def local(dt: datetime, tz: ZoneInfo) -> datetime:
     return dt.astimezone(tz)
 
 
-def when_text(act: Activity, tz: ZoneInfo) -> str:
-    """11月26日（周三）14:00–16:00, with the end date when it differs."""
+def day_text(dt: datetime, tz: ZoneInfo, now: datetime | None = None, *, weekday: bool = True) -> str:
+    """12月8日（周二）14:00 — with the year (2027年1月8日（周五）14:00) when it is not the year
+    of `now` (the caller's instant; without `now` the year is always shown); `weekday=False`
+    for the short form in tables (12月8日 14:00)."""
+    d = local(dt, tz)
+    year = "" if now is not None and local(now, tz).year == d.year else f"{d.year}年"
+    return f"{year}{d.month}月{d.day}日" + (f"（周{WEEKDAYS[d.weekday()]}）" if weekday else " ") + f"{d:%H:%M}"
+
+
+def span_text(start: datetime, end: datetime, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """From … to …: 11月26日（周四）13:00 至 16:30, the end's day only when it differs."""
+    s, e = local(start, tz), local(end, tz)
+    tail = f"{e:%H:%M}" if e.date() == s.date() else day_text(end, tz, now)
+    return f"{day_text(start, tz, now)} 至 {tail}"
+
+
+def when_text(act: Activity, tz: ZoneInfo, now: datetime | None = None) -> str:
+    """11月26日（周三）14:00–16:00, with the end date when it differs, and the year when the
+    activity is not in the year of `now` (the caller's instant; without it no year is shown)."""
     s, e = local(act.starts_at, tz), local(act.ends_at, tz)
-    head = f"{s.month}月{s.day}日（周{WEEKDAYS[s.weekday()]}）{s:%H:%M}"
+    year = "" if now is None or local(now, tz).year == s.year else f"{s.year}年"
+    head = f"{year}{s.month}月{s.day}日（周{WEEKDAYS[s.weekday()]}）{s:%H:%M}"
     if e.date() == s.date():
         return f"{head}–{e:%H:%M}"
-    return f"{head}–{e.month}月{e.day}日 {e:%H:%M}"
+    end_year = f"{e.year}年" if e.year != s.year else ""
+    return f"{head}–{end_year}{e.month}月{e.day}日 {e:%H:%M}"
 
 
 def seats_text(act: Activity) -> str:
@@ -81,6 +106,11 @@ async def _new_code(session: AsyncSession) -> str:
             return code
 
 
+def in_years(dt: datetime) -> bool:
+    """Whether a date staff typed lies in the years an activity may have (MIN_YEAR–MAX_YEAR)."""
+    return MIN_YEAR <= dt.year <= MAX_YEAR
+
+
 def _check_fields(fields: dict[str, Any]) -> None:
     if not (fields.get("title") or "").strip():
         raise SignupError("请填写活动名称。")
@@ -92,9 +122,14 @@ def _check_fields(fields: dict[str, Any]) -> None:
         raise SignupError("结束时间应晚于开始时间。")
     if fields.get("deadline") and fields["deadline"] > fields["starts_at"]:
         raise SignupError("报名截止时间不能晚于活动开始时间。")
+    for name in ("starts_at", "ends_at", "deadline"):
+        if fields.get(name) is not None and not in_years(fields[name]):
+            raise SignupError(f"日期超出范围：请填写 {MIN_YEAR} 年到 {MAX_YEAR} 年之间的日期。")
     cap = fields.get("capacity")
     if cap is not None and cap < 1:
         raise SignupError("人数上限至少为 1（不限人数请留空）。")
+    if cap is not None and cap > MAX_CAPACITY:
+        raise SignupError(f"人数上限最多 {MAX_CAPACITY} 人（不限人数请留空）。")
     if fields.get("kind") not in ("training", "event"):
         raise SignupError("请选择类别：培训或活动。")
 
@@ -172,15 +207,16 @@ async def update_activity(session: AsyncSession, ctx: OpsContext, activity_id: i
 async def _tell_changed(session: AsyncSession, ctx: OpsContext, act: Activity, now: datetime) -> int:
     """A new time or place: tell everyone signed up or waitlisted (one message per edit)."""
     rows = (await session.scalars(
-        select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE)).order_by(Signup.seq)
+        select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE), Signup.openid != "")
+        .order_by(Signup.seq)
     )).all()
-    for s in rows:
+    for s in rows:  # (people added by staff without WeChat are phoned: the page says so)
         key = f"signup:changed:{act.id}:{s.member_id}:{now:%Y%m%d%H%M%S%f}"
         how = f"{CHECKIN_HOW}。" if s.status == "confirmed" else ""
-        text = (f"您报名的「{act.title}」时间或地点有变动，请留意：\n时间：{when_text(act, ctx.tz)}\n地点：{act.place}\n"
+        text = (f"您报名的「{act.title}」时间或地点有变动，请留意：\n时间：{when_text(act, ctx.tz, now)}\n地点：{act.place}\n"
                 f"{how}如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
         await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose=CHANGED_PURPOSE,
-                             template=_status_template(act, "时间或地点变动", "请按新的时间地点参加", ctx.tz))
+                             template=_status_template(act, "时间或地点变动", "请按新的时间地点参加", ctx.tz, now))
         s.notice_key = key
     return len(rows)
 
@@ -195,22 +231,24 @@ async def cancel_activity(session: AsyncSession, ctx: OpsContext, activity_id: i
         return 0
     act.status, act.cancelled_at, act.updated_at, act.cancel_reason = "cancelled", now, now, reason[:200]
     rows = (await session.scalars(
-        select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE)).order_by(Signup.seq)
+        select(Signup).where(Signup.activity_id == act.id, Signup.status.in_(ACTIVE), Signup.openid != "")
+        .order_by(Signup.seq)
     )).all()
     why = f"（原因：{reason}）" if reason else ""
     for s in rows:
         key = f"signup:cancelled:{act.id}:{s.member_id}"
-        text = (f"很抱歉通知您：您报名的「{act.title}」（{when_text(act, ctx.tz)}）已取消{why}。"
+        text = (f"很抱歉通知您：您报名的「{act.title}」（{when_text(act, ctx.tz, now)}）已取消{why}。"
                 "给您带来不便，敬请谅解。更多活动请回复「报名」查看。")
         await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose=CANCELLED_PURPOSE,
-                             template=_status_template(act, "活动已取消", reason or "活动取消", ctx.tz))
+                             template=_status_template(act, "活动已取消", reason or "活动取消", ctx.tz, now))
         s.notice_key = key
     return len(rows)
 
 
-def _status_template(act: Activity, status: str, remark: str, tz: ZoneInfo) -> dict[str, Any]:
+def _status_template(act: Activity, status: str, remark: str, tz: ZoneInfo,
+                     now: datetime | None = None) -> dict[str, Any]:
     return {"kind": STATUS_TEMPLATE, "data": {
-        "keyword1": act.title, "keyword2": when_text(act, tz), "keyword3": act.place, "keyword4": status,
+        "keyword1": act.title, "keyword2": when_text(act, tz, now), "keyword3": act.place, "keyword4": status,
         "remark": remark,
     }}
 
@@ -395,12 +433,14 @@ async def _fill_seat(session: AsyncSession, ctx: OpsContext, act: Activity, now:
     act.taken += 1
     await session.flush()
     await session.refresh(nxt)
+    if not nxt.openid:  # added by staff without WeChat: staff phone them (the sign-up list says so)
+        return nxt
     key = f"signup:promoted:{act.id}:{nxt.member_id}:{nxt.seq}"
     text = (f"好消息！有人取消了报名，您已从候补转为正式报名「{act.title}」。\n"
-            f"时间：{when_text(act, ctx.tz)}\n地点：{act.place}\n"
+            f"时间：{when_text(act, ctx.tz, now)}\n地点：{act.place}\n"
             f"{CHECKIN_HOW}。如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
     await outbox.enqueue(session, key=key, openid=nxt.openid, now=now, text=text, purpose=PROMOTED_PURPOSE,
-                         template=_status_template(act, "候补转正式报名", "请准时参加", ctx.tz))
+                         template=_status_template(act, "候补转正式报名", "请准时参加", ctx.tz, now))
     nxt.notice_key = key
     return nxt
 
@@ -539,13 +579,242 @@ async def staff_check_in(session: AsyncSession, ctx: OpsContext, activity_id: in
     s = await session.get(Signup, signup_id, populate_existing=True)
     if s is None or s.activity_id != activity_id:
         raise SignupError("没有这条报名。")
+    act = await session.get(Activity, activity_id)
+    if act is not None and act.status == "cancelled":
+        raise SignupError("活动已取消，不能再签到。")
+    who = s.name or "该职工"
+    if s.status == "waitlist":
+        raise SignupError(f"{who}还在候补中，只有报名成功的人员可以签到。")
     if s.status != "confirmed":
-        raise SignupError("只有报名成功的人员可以签到。")
+        raise SignupError(f"{who}的报名已取消，只有报名成功的人员可以签到。")
     if s.attended_at is None:
         now = ctx.now
         s.attended_at, s.checkin_via, s.updated_at = now, "staff", now
         await session.flush()
     return s
+
+
+@dataclass
+class BatchCheckin:
+    """What a batch check-in did: the sign-ups checked in now, those already checked in, and
+    the refusals (complete sentences naming the person)."""
+
+    done: list[Signup] = field(default_factory=list)
+    already: list[Signup] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
+async def staff_check_in_many(session: AsyncSession, ctx: OpsContext, activity_id: int,
+                              signup_ids: Iterable[int]) -> BatchCheckin:
+    """Batch check-in by staff (the ticked rows of the sign-up list); each row is judged as
+    `staff_check_in` judges it, one refusal doesn't stop the others."""
+    out = BatchCheckin()
+    for sid in dict.fromkeys(signup_ids):
+        s = await session.get(Signup, sid, populate_existing=True)
+        was_in = s is not None and s.activity_id == activity_id and s.attended_at is not None
+        try:
+            s = await staff_check_in(session, ctx, activity_id, sid)
+        except SignupError as exc:
+            out.failed.append(str(exc))
+            continue
+        (out.already if was_in else out.done).append(s)
+    return out
+
+
+@dataclass
+class Correction:
+    """A check-in undone (「更正」): the sign-up, when and how it had been checked in, and
+    whether the worker — who had been told 签到成功 — was told of the correction."""
+
+    signup: Signup
+    was_at: datetime
+    was_via: str
+    told: bool
+
+
+async def undo_check_in(session: AsyncSession, ctx: OpsContext, activity_id: int, signup_id: int) -> Correction:
+    """「更正」 a mistaken check-in: the sign-up is back to 报名成功, not attended (so it leaves
+    the 培训台账). A worker who checked in themselves (code or QR) was told 签到成功, so they
+    are told of the correction, with the office's number."""
+    now = ctx.now
+    act = await lock_activity(session, activity_id)
+    s = await session.get(Signup, signup_id, populate_existing=True)
+    if act is None or s is None or s.activity_id != activity_id:
+        raise SignupError("没有这条报名。")
+    if s.attended_at is None:
+        raise SignupError(f"{s.name or '该职工'}还没有签到，无需更正。")
+    was_at, was_via = s.attended_at, s.checkin_via or ""
+    told = False
+    if was_via in ("code", "qr") and s.openid:
+        key = f"signup:corrected:{act.id}:{s.id}:{now:%Y%m%d%H%M%S%f}"
+        text = (f"您在「{act.title}」（{when_text(act, ctx.tz, now)}）的签到记录，工作人员已更正为「未签到」。"
+                f"如有疑问，欢迎{ctx.settings.office.call_line()}。")
+        await outbox.enqueue(session, key=key, openid=s.openid, now=now, text=text, purpose=CORRECTED_PURPOSE,
+                             template=_status_template(act, "签到记录已更正为未签到", "如有疑问请致电工会", ctx.tz, now))
+        s.notice_key, told = key, True
+    s.attended_at, s.checkin_via, s.updated_at = None, None, now
+    await session.flush()
+    return Correction(s, was_at, was_via, told)
+
+
+# ----------------------------------------------------------------------------- staff add people (代报名, 补录)
+@dataclass
+class FollowerMatch:
+    """The WeChat follower a person staff add may be linked to, as staff see it before confirming."""
+
+    member_id: int
+    name: str  # the follower's name in their profile ("" when they gave none)
+    phone_masked: str
+    last_seen: datetime
+    name_mismatch: bool  # the profile's name differs from the name staff typed
+
+
+def _same_name(a: str, b: str) -> bool:
+    return "".join(a.split()) == "".join(b.split())
+
+
+async def find_follower(session: AsyncSession, *, phone: str, name: str) -> tuple[FollowerMatch | None, str]:
+    """代报名: the one follower who left this mobile number in the chat, to be offered to staff
+    (nothing is linked here: staff confirm, as for hardship's 代办), and a note when none can
+    be offered. A number left by several followers is never guessed."""
+    if not phone:
+        return None, ""
+    rows = list(await session.scalars(select(Member).where(Member.phone == phone).limit(2)))
+    if len(rows) > 1:
+        return None, "这个手机号对应多位微信用户，无法确定是哪一位，本次不关联微信。"
+    if not rows:
+        return None, ""
+    m = rows[0]
+    profile = (m.name or "").strip()
+    return FollowerMatch(member_id=m.id, name=profile, phone_masked=mask_phone(m.phone or ""), last_seen=m.last_seen,
+                         name_mismatch=bool(profile) and not _same_name(profile, name)), ""
+
+
+async def member_by_id(session: AsyncSession, member_id: int) -> Member | None:
+    return await session.get(Member, member_id)
+
+
+@dataclass
+class StaffAdd:
+    """A person staff added: the sign-up, its outcome (confirmed | waitlist | attended), the
+    waitlist position, and whether the worker was told through WeChat."""
+
+    signup: Signup
+    outcome: str
+    position: int = 0
+    told: bool = False
+
+
+async def _row_for(session: AsyncSession, activity_id: int, member: Member | None, phone: str) -> Signup | None:
+    """The activity's row for this person: the linked follower's own, else a live one with this
+    phone (the same person, e.g. already signed up in the chat), else a cancelled one of the same
+    link (reused, as a re-sign-up is). A cancelled row of a follower staff did not confirm is not
+    reused: it would send this sign-up's news to that WeChat."""
+    if member is not None:
+        row = await session.scalar(select(Signup).where(Signup.activity_id == activity_id,
+                                                        Signup.member_id == member.id)
+                                   .execution_options(populate_existing=True))
+        if row is not None:
+            return row
+    rows = list(await session.scalars(
+        select(Signup).where(Signup.activity_id == activity_id, Signup.phone == phone)
+        .order_by(Signup.seq.desc()).execution_options(populate_existing=True)))
+    live = [r for r in rows if r.status in ACTIVE]
+    if live:
+        return live[0]
+    mine = member.id if member is not None else None
+    return next((r for r in rows if r.member_id == mine), None)
+
+
+def _fill_row(row: Signup, member: Member | None, *, name: str, phone: str, employer: str, now: datetime) -> None:
+    row.member_id = member.id if member is not None else None
+    row.openid = member.openid if member is not None else ""
+    row.name, row.phone, row.employer = name[:64], phone[:20], (employer or "")[:128]
+    row.created_at, row.updated_at, row.erase_requested_at = now, now, None
+    row.cancelled_at, row.attended_at, row.checkin_via, row.notice_key = None, None, None, None
+
+
+async def _locked_for_staff(session: AsyncSession, activity_id: int) -> Activity:
+    act = await lock_activity(session, activity_id)
+    if act is None:
+        raise SignupError("没有这个活动。")
+    if act.status == "cancelled":
+        raise SignupError("活动已取消，不能再添加人员。")
+    return act
+
+
+async def staff_sign_up(session: AsyncSession, ctx: OpsContext, activity_id: int, *, name: str, phone: str,
+                        employer: str = "", member: Member | None = None) -> StaffAdd:
+    """代报名: staff sign a worker up by hand (e.g. one who phoned). The seat rules are the
+    chat's: a free seat, else the waitlist when the activity keeps one, else refused. The
+    sign-up deadline binds workers, not staff; an activity that has started takes 补录 instead.
+    `member` is the follower staff confirmed is this worker (they are told in WeChat, and hear
+    of changes like everyone else); without one the sign-up is unlinked and staff phone them."""
+    now = ctx.now
+    act = await _locked_for_staff(session, activity_id)
+    if now >= act.starts_at:
+        raise SignupError("活动已经开始，请用「补录到场」登记来参加的人员。")
+    row = await _row_for(session, act.id, member, phone)
+    if row is not None and row.status in ACTIVE:
+        where = "报名成功" if row.status == "confirmed" else f"候补第{await waitlist_position(session, row)}位"
+        raise SignupError(f"{row.name or '这位职工'}（{mask_phone(row.phone)}）已在报名名单中：{where}。")
+    got_seat = await _claim_seat(session, act.id)
+    if not got_seat and not act.waitlist:
+        raise SignupError("名额已满，本活动不设候补。如需增加名额，请先「编辑」人数上限。")
+    seq = await _next_seq(session, act.id)
+    if row is None:
+        row = Signup(activity_id=act.id)
+        session.add(row)
+    _fill_row(row, member, name=name, phone=phone, employer=employer, now=now)
+    row.status, row.seq = ("confirmed" if got_seat else "waitlist"), seq
+    row.confirmed_at = now if got_seat else None
+    await session.flush()
+    await session.refresh(act)
+    pos = await waitlist_position(session, row) if row.status == "waitlist" else 0
+    told = False
+    if row.openid:
+        key = f"signup:added:{act.id}:{row.member_id}:{seq}"
+        if row.status == "confirmed":
+            text = (f"工作人员已为您报名「{act.title}」。\n时间：{when_text(act, ctx.tz, now)}\n地点：{act.place}\n"
+                    f"活动前一天会提醒您；{CHECKIN_HOW}。如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
+            template = _status_template(act, "已报名", "工作人员代为报名，请准时参加", ctx.tz, now)
+        else:
+            text = (f"工作人员已为您登记「{act.title}」的候补，目前排第{pos}位。"
+                    "有人取消时会按顺序自动递补并通知您。回复「我的报名」可查看或取消。")
+            template = _status_template(act, f"候补第{pos}位", "有名额时会通知您", ctx.tz, now)
+        await outbox.enqueue(session, key=key, openid=row.openid, now=now, text=text, purpose=ADDED_PURPOSE,
+                             template=template)
+        row.notice_key, told = key, True
+    return StaffAdd(row, row.status, pos, told)
+
+
+async def record_attendance(session: AsyncSession, ctx: OpsContext, activity_id: int, *, name: str, phone: str,
+                            employer: str = "", member: Member | None = None) -> StaffAdd:
+    """补录到场: after the start (also long after, for the 培训台账), staff record someone who
+    came. Someone on the list is checked in; anyone else is added as 报名成功 and checked in —
+    a seat is taken even past the capacity, since they did come. Checked in `via="record"`
+    at the moment of recording (the record shows 补录). Nobody is messaged."""
+    now = ctx.now
+    act = await _locked_for_staff(session, activity_id)
+    if now < act.starts_at:
+        raise SignupError("活动还没有开始，请用「代报名」。")
+    row = await _row_for(session, act.id, member, phone)
+    if row is not None and row.status == "confirmed" and row.attended_at is not None:
+        raise SignupError(f"{row.name or '这位职工'}（{mask_phone(row.phone)}）已签到，无需重复登记。")
+    if row is None or row.status != "confirmed":
+        await session.execute(update(Activity).where(Activity.id == act.id).values(taken=Activity.taken + 1)
+                              .execution_options(synchronize_session=False))
+        seq = await _next_seq(session, act.id)
+        if row is None or row.status == "cancelled":
+            if row is None:
+                row = Signup(activity_id=act.id)
+                session.add(row)
+            _fill_row(row, member, name=name, phone=phone, employer=employer, now=now)
+        row.status, row.seq, row.confirmed_at = "confirmed", seq, now
+    row.attended_at, row.checkin_via, row.updated_at = now, "record", now
+    await session.flush()
+    await session.refresh(act)
+    return StaffAdd(row, "attended")
 
 
 async def create_checkin_qr(session: AsyncSession, ctx: OpsContext, activity_id: int) -> Activity:
@@ -590,18 +859,18 @@ async def queue_reminders(session: AsyncSession, ctx: OpsContext) -> int:
         if now < due:
             continue
         people = (await session.scalars(
-            select(Signup).where(Signup.activity_id == act.id, Signup.status == "confirmed",
+            select(Signup).where(Signup.activity_id == act.id, Signup.status == "confirmed", Signup.openid != "",
                                  or_(Signup.confirmed_at.is_(None), Signup.confirmed_at <= due))
         )).all()
         for s in people:
-            text = (f"温馨提醒：您报名的「{act.title}」明天举行。\n时间：{when_text(act, tz)}\n地点：{act.place}\n"
+            text = (f"温馨提醒：您报名的「{act.title}」明天举行。\n时间：{when_text(act, tz, now)}\n地点：{act.place}\n"
                     f"{CHECKIN_HOW}。如不能参加，请回复「我的报名」取消。")
             row = await outbox.enqueue(
                 session, key=f"signup:remind:{act.id}:{s.member_id}:{local(act.starts_at, tz):%Y%m%d}",
                 openid=s.openid, now=now, text=text,
                 purpose=REMINDER_PURPOSE,
                 template={"kind": REMINDER_TEMPLATE, "data": {
-                    "keyword1": act.title, "keyword2": when_text(act, tz), "keyword3": act.place,
+                    "keyword1": act.title, "keyword2": when_text(act, tz, now), "keyword3": act.place,
                     "remark": CHECKIN_HOW}})
             queued += row is not None
     return queued

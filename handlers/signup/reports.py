@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -32,24 +32,40 @@ def row_status(s: Signup) -> str:
     return "attended" if s.status == "confirmed" and s.attended_at else s.status
 
 
-async def signup_rows(session: AsyncSession, activity_id: int, status: str = "") -> list[dict[str, Any]]:
-    """The sign-up list with the delivery state of the last message about each row."""
+async def signup_rows(session: AsyncSession, activity_id: int, status: str = "",
+                      search: str = "") -> list[dict[str, Any]]:
+    """The sign-up list with the delivery state of the last message about each row; `search`:
+    a piece of the name, or digits of the phone (e.g. its last four)."""
     q = select(Signup).where(Signup.activity_id == activity_id).order_by(Signup.seq)
     if status == "attended":
         q = q.where(Signup.status == "confirmed", Signup.attended_at.is_not(None))
+    elif status == "confirmed":  # 报名成功, not yet checked in: who is still to come
+        q = q.where(Signup.status == "confirmed", Signup.attended_at.is_(None))
     elif status:
         q = q.where(Signup.status == status)
+    if search:
+        q = q.where(or_(Signup.name.contains(search, autoescape=True),
+                        Signup.phone.contains(search, autoescape=True) if search.isdecimal() else False))
     signups = list(await session.scalars(q))
+    # Waitlist positions count the whole waitlist, whatever the filter shows.
+    place = {seq: i for i, seq in enumerate(await session.scalars(
+        select(Signup.seq).where(Signup.activity_id == activity_id, Signup.status == "waitlist")
+        .order_by(Signup.seq)), 1)}
     notices = await outbox.statuses(session, [s.notice_key for s in signups])
     rows = [(s, notices.get(s.notice_key or "")) for s in signups]
     out = []
-    pos = 0
     for s, notice_status in rows:
-        if s.status == "waitlist":
-            pos += 1
         out.append({"signup": s, "status": row_status(s), "notice": notice_status,
-                    "position": pos if s.status == "waitlist" else None})
+                    "position": place.get(s.seq) if s.status == "waitlist" else None,
+                    "unlinked": not s.openid and s.member_id is None and s.erase_requested_at is None})
     return out
+
+
+async def unlinked_count(session: AsyncSession, activity_id: int) -> int:
+    """Live sign-ups staff added without WeChat: they hear of changes only by phone."""
+    return await session.scalar(select(func.count()).select_from(Signup).where(
+        Signup.activity_id == activity_id, Signup.status.in_(("confirmed", "waitlist")), Signup.openid == "",
+        Signup.member_id.is_(None), Signup.erase_requested_at.is_(None))) or 0
 
 
 async def training_record(session: AsyncSession, ctx: OpsContext, start: date, end: date,
@@ -68,10 +84,19 @@ async def training_record(session: AsyncSession, ctx: OpsContext, start: date, e
     )).all()
     workers: dict[int | str, dict[str, Any]] = {}
     employers: dict[str, dict[str, Any]] = {}
+    # People staff added without WeChat (代报名, 补录) are one person per phone number — the same
+    # person as a follower who signed up with that number in the chat.
+    by_phone = {s.phone: s.member_id for s, _ in rows if s.member_id is not None and s.phone}
     for s, a in rows:
         # A sign-up whose worker asked for deletion has no member any more: one anonymous line each.
-        erased = s.member_id is None
-        who: int | str = f"erased:{s.id}" if erased else s.member_id
+        erased = s.member_id is None and s.erase_requested_at is not None
+        who: int | str
+        if erased:
+            who = f"erased:{s.id}"
+        elif s.member_id is not None:
+            who = s.member_id
+        else:
+            who = by_phone.get(s.phone) or (f"phone:{s.phone}" if s.phone else f"name:{s.name}|{s.employer}")
         employer = ERASED if erased else (s.employer or "未填写")
         w = workers.setdefault(who, {"name": ERASED if erased else s.name, "phone": s.phone, "employer": employer,
                                      "count": 0, "titles": []})

@@ -1,5 +1,6 @@
 """The chairs pages in a real browser (Debian's Chromium) at desktop and phone widths:
-the quarter grid, and the dashboard's bars and trend lines actually drawn.
+the quarter grid (nothing off-screen; a wide table scrolls in its box with the unit column
+fixed), and the dashboard's bars and trend lines actually drawn.
 
 Set UNIONBOT_SCREENSHOTS=/some/dir to keep the screenshots for a look."""
 from __future__ import annotations
@@ -65,7 +66,8 @@ async def test_grid_and_dashboard_render_at_desktop_and_phone_width(aiohttp_serv
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            for name, viewport in (("desktop", {"width": 1280, "height": 900}), ("phone", {"width": 390, "height": 844})):
+            for name, viewport in (("desktop", {"width": 1366, "height": 800}),
+                                   ("phone", {"width": 390, "height": 844})):
                 ctx = await browser.new_context(viewport=viewport)
                 page = await ctx.new_page()
                 await page.goto(f"{base}/admin/login")
@@ -77,14 +79,35 @@ async def test_grid_and_dashboard_render_at_desktop_and_phone_width(aiohttp_serv
                 await page.goto(f"{base}/admin/chairs?quarter=2026Q4")
                 await page.get_by_role("heading", name="主席季度报送").wait_for()
                 assert await page.get_by_text("后1日 无法送达").first.is_visible()
+                assert await page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
                 await page.screenshot(path=str(out / f"chairs-grid-{name}.png"), full_page=True)
+                if name == "desktop":  # narrower (a small laptop, a tablet): the table scrolls inside its
+                    await page.set_viewport_size({"width": 820, "height": 900})  # box, the unit column stays put
+                    assert await page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+                    box = page.locator(".chairs-grid")
+                    assert await box.evaluate("el => el.scrollWidth > el.clientWidth")
+                    unit, status = page.locator("td.cg-unit").first, page.locator('td[data-label="报送"]').first
+                    before, status_before = await unit.bounding_box(), await status.bounding_box()
+                    await box.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+                    after, status_after = await unit.bounding_box(), await status.bounding_box()
+                    assert before and after and abs(before["x"] - after["x"]) < 1
+                    assert status_before and status_after and status_after["x"] < status_before["x"] - 20
+                    await page.screenshot(path=str(out / "chairs-grid-820-scrolled.png"), full_page=True)
+                    await page.set_viewport_size(viewport)
 
-                await page.goto(f"{base}/admin/chairs")  # in January the grid opens on the quarter just closed
-                assert page.url.endswith("quarter=2026Q4")
+                await page.goto(f"{base}/admin/chairs")  # in January: the new quarter, and the last one's missing
+                assert page.url.endswith("quarter=2027Q1")
+                await page.get_by_text("2026年第四季度还有").wait_for()
+                await page.get_by_role("link", name="查看未报送名单").click()
+                assert "quarter=2026Q4" in page.url and "status=missing" in page.url
                 await page.get_by_role("link", name="南山机械厂工会").click()
                 await page.get_by_role("heading", name="陈明").wait_for()
+                assert await page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
                 await page.screenshot(path=str(out / f"chairs-detail-{name}.png"), full_page=True)
+                await page.get_by_role("link", name="返回报送情况").click()  # back to the same filtered list
+                assert "quarter=2026Q4" in page.url and "status=missing" in page.url
                 await page.goto(f"{base}/admin/chairs/registry")
+                assert await page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
                 await page.screenshot(path=str(out / f"chairs-registry-{name}.png"), full_page=True)
 
                 await page.goto(f"{base}/admin/chairs/dashboard?quarter=2026Q4")

@@ -20,7 +20,7 @@ from tests.support.admin import csrf_at, log_in_staff
 from tests.support.settings import TEST_FIELD_KEY, make_settings
 
 URL = "/admin/account/menu"
-KEYS = {"HARDSHIP", "SIGNUP", "QUIZ", "REPORT", "CONTACT", "HELP"}
+KEYS = {"HARDSHIP", "SIGNUP", "QUIZ", "REPORT", "CONTACT", "HELP", "OFFICE", "SCORES", "MY_SIGNUPS", "MY_REQUESTS"}
 
 # (name, type, key, url, sub-buttons as (name, type, key, url))
 VALID = [

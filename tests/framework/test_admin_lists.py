@@ -178,9 +178,9 @@ async def test_signup_list_pages_sorts_and_exports(client, db, clock, settings):
     assert resp.status == 200
     ws = load_workbook(io.BytesIO(await resp.read())).active
     rows = list(ws.iter_rows(values_only=True))
-    assert rows[0] == ("类别", "名称", "时间", "地点", "报名 / 名额", "候补", "签到", "状态", "主办")
-    assert [r[1] for r in rows[1:3]] == ["讲座00", "讲座02"] and len(rows) == 12
-    assert str(rows[1][2]) == "2026-11-26 09:00:00" and rows[1][7] == "报名中"
+    assert rows[0] == ("名称", "时间", "类别", "状态", "报名 / 名额", "候补", "签到", "地点", "主办")
+    assert [r[0] for r in rows[1:3]] == ["讲座00", "讲座02"] and len(rows) == 12
+    assert str(rows[1][1]) == "2026-11-26 09:00:00" and rows[1][3] == "报名中"
     async with db() as s:
         assert (await s.scalar(select(AuditLog).where(AuditLog.action == "signup.list_export"))).detail["rows"] == 11
 

@@ -86,7 +86,7 @@ async def test_audit_page_filters_pages_and_exports(client, db, app, clock) -> N
     assert total(await (await client.get(f"/admin/audit?to={today - timedelta(days=1)}")).text()) == 0
     resp = await client.get("/admin/audit?from=2026-13-45&to=yesterday")
     text = await resp.text()
-    assert resp.status == 200 and "格式不对" in text and "开始日期和结束日期" in text
+    assert resp.status == 200 and "「日期（起）」填的「2026-13-45」不是有效的日期" in text and "「日期（止）」" in text
     swapped = await (await client.get(f"/admin/audit?from={today + timedelta(days=3)}&to={today}")).text()
     assert "开始日期晚于结束日期" in swapped and total(swapped) >= everything
 

@@ -140,3 +140,12 @@ def test_the_old_timezone_key_still_works_with_a_warning(caplog) -> None:  # noq
         build_settings({"scheduler": {"timezone": "Asia/Urumqi"}, "app": {"timezone": "Asia/Shanghai"}}, env={})
     with pytest.raises(ConfigError, match="'app.timezone' is not a known IANA timezone"):
         build_settings({"app": {"timezone": "Mars/Base"}}, env={})
+
+
+def test_a_wrong_secret_is_not_echoed_in_the_error() -> None:
+    from bot.config import ConfigError, build_settings
+
+    secret = "Sxq9WrZHC8ZUXP-not-a-real-key-but-long-enough"
+    with pytest.raises(ConfigError) as exc:
+        build_settings({}, env={"UNIONBOT_ADMIN_FIELD_KEY": secret})
+    assert "admin.field_key" in str(exc.value) and secret[:10] not in str(exc.value)

@@ -170,3 +170,11 @@ def test_adding_a_feature_is_one_package_and_one_line(sim) -> None:  # noqa: ANN
 async def test_the_example_feature_answers(sim, settings) -> None:  # noqa: ANN001
     reply = await sim.user("oOffice").voice(recognition="办公时间。")
     assert settings.office.phone in reply and settings.office.hours in reply
+
+
+def test_no_isdigit_before_int() -> None:
+    """`str.isdigit()` is true for 「²」, which `int()` refuses (a 500 from `?year=²²²²`);
+    `isdecimal()` is true exactly for what `int()` reads."""
+    offenders = [f"{p.relative_to(ROOT)}:{i}" for p in all_modules().values()
+                 for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if ".isdigit()" in line]
+    assert offenders == []

@@ -38,6 +38,7 @@ TABLE: dict[str, object] = {
     "home": CORE, "logout": CORE,
     "me": CORE, "me.password": CORE, "me.end_others": CORE, "me.end_session": CORE,
     "home.reveal_contact": CORE_REVEAL,
+    "home.follow_up_done": CORE_REVEAL, "home.follow_up_undo": CORE_REVEAL,  # actions: not read-only accounts
     "staff.list": ADMIN_ONLY, "staff.add": ADMIN_ONLY, "staff.detail": ADMIN_ONLY, "staff.update": ADMIN_ONLY,
     "staff.active": ADMIN_ONLY, "staff.reset": ADMIN_ONLY, "staff.end_sessions": ADMIN_ONLY,
     "audit": ADMIN_ONLY, "audit.export": ADMIN_ONLY,
@@ -46,12 +47,14 @@ TABLE: dict[str, object] = {
     "hardship.new": (H, READ), "hardship.create": (H, WRITE), "hardship.detail": (H, READ),
     "hardship.act": (H, WRITE), "hardship.note": (H, WRITE), "hardship.assign": (H, WRITE),
     "hardship.community": (H, WRITE), "hardship.reveal": (H, REVEAL), "hardship.photo": (H, FILE),
+    "hardship.correct": (H, WRITE),
     # 活动报名 / 培训台账
     "signup.list": (E, READ), "signup.list_download": (E, READ), "signup.new": (E, READ),
     "signup.create": (E, WRITE), "signup.record": (E, READ), "signup.record_export": (E, EXPORT),
     "signup.detail": (E, READ), "signup.edit": (E, READ), "signup.save": (E, WRITE), "signup.cancel": (E, WRITE),
     "signup.qr": (E, WRITE), "signup.export": (E, EXPORT), "signup.checkin": (E, WRITE),
-    "signup.cancel_one": (E, WRITE), "signup.reveal": (E, REVEAL),
+    "signup.cancel_one": (E, WRITE), "signup.reveal": (E, REVEAL), "signup.enrol": (E, READ),
+    "signup.enrol_save": (E, WRITE), "signup.checkin_bulk": (E, WRITE), "signup.checkin_undo": (E, WRITE),
     # 每月一题
     "quiz.index": (Q, READ), "quiz.period_create": (Q, WRITE), "quiz.period": (Q, READ),
     "quiz.period_edit": (Q, WRITE), "quiz.period_delete": (Q, "form"), "quiz.period_questions": (Q, WRITE),
@@ -65,6 +68,7 @@ TABLE: dict[str, object] = {
     "chairs.registry": (C, READ), "chairs.registry_export": (C, EXPORT), "chairs.add": (C, WRITE),
     "chairs.upload": (C, WRITE), "chairs.detail": (C, READ), "chairs.edit": (C, WRITE), "chairs.toggle": (C, WRITE),
     "chairs.code": (C, WRITE), "chairs.received": (C, WRITE), "chairs.reveal": (C, REVEAL),
+    "chairs.received_undo": (C, WRITE), "chairs.grid_bulk": (C, WRITE),
     # 留言咨询 / 常见问题
     "inbox.list": (I, READ), "inbox.snippets": (I, READ), "inbox.snippet_add": (I, WRITE),
     "inbox.snippet_edit": (I, READ), "inbox.snippet_save": (I, WRITE), "inbox.snippet_delete": (I, WRITE),
@@ -96,7 +100,10 @@ SCOPED = {"community": HOME}
 # Routes the federation's accounts only use (a rule of the handler: community accounts don't move
 # a request to another community).
 FEDERATION_ROUTES = {"hardship.community"}
-FEDERATION_ONLY = {Q, I, A}  # features without a community: community accounts never open them
+FEDERATION_ONLY = {Q, A}  # features without a community: community accounts never open them
+# The federation's shared content (the FAQ, the inbox's quick replies): community accounts read it
+# and use it, never change it.
+FEDERATION_CONTENT = ("faq.", "inbox.snippet")
 
 
 def expected(name: str, category: object, roles: frozenset[str], method: str, scoped: bool = False) -> bool:
@@ -112,6 +119,8 @@ def expected(name: str, category: object, roles: frozenset[str], method: str, sc
         return False
     if kind == "form":
         kind = READ if method == "GET" else WRITE
+    if scoped and kind != READ and name.startswith(FEDERATION_CONTENT):
+        return False
     if "admin" in roles or role in roles:
         return True
     return "viewer" in roles and kind == READ
@@ -263,7 +272,8 @@ async def test_every_route_with_every_role(aiohttp_server, aiohttp_client, app, 
         for account, n in denied_count.items():
             rows = list(await s.scalars(select(AuditLog).where(AuditLog.staff_id == ids[account])))
             refused_rows = [r for r in rows if (getattr(r, "refused", False) or r.detail.get("refused"))
-                            and r.detail.get("reason") in ("role", "read_only", "admin_only", "federation_only", "scope")
+                            and r.detail.get("reason") in ("role", "read_only", "admin_only", "federation_only",
+                                                          "federation_content", "scope")
                             and r.target.startswith("/admin") and r.detail.get("method")]
             assert len(refused_rows) == n, (account, len(refused_rows), n)
     assert denied_count["admin"] == 0 and denied_count["viewer"] > 0 and denied_count["none"] > 0
@@ -320,5 +330,7 @@ async def test_viewer_reads_but_sees_no_buttons_and_is_refused_on_post(client, d
     assert resp.status == 403
     async with db() as s:
         assert (await hardship_ops.get_request(s, req.id)).status == "submitted"
-        refused = list(await s.scalars(select(AuditLog).where(AuditLog.action == "hardship.reveal")))
-    assert len(refused) == 1 and refused[0].detail["reason"] == "read_only"
+        refused = list(await s.scalars(select(AuditLog).where(AuditLog.action == "hardship.reveal_id")))
+    # named as the reveal it would have been (bot/admin/permissions.py REFUSED_AS), marked refused
+    assert len(refused) == 1 and refused[0].detail["reason"] == "read_only" and refused[0].refused
+    assert refused[0].detail["route"] == "hardship.reveal"

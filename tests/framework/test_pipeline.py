@@ -301,7 +301,7 @@ def test_features_and_core_import_neither_wechatpy_nor_aiohttp() -> None:
 
 async def test_a_photo_outside_any_form_gets_a_helpful_answer(sim: WeChatSim) -> None:
     reply = await sim.user("oPhoto").image("MEDIA-X")
-    assert "收到您的照片" in reply and "没有地方保存" in reply and "帮扶" in reply
+    assert "收到您的照片" in reply and "先帮您收着" in reply and "帮扶" in reply
 
 
 async def test_a_second_form_started_by_click_keeps_the_first_as_a_draft(sim: WeChatSim) -> None:

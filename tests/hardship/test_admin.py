@@ -103,9 +103,11 @@ async def test_full_workflow_each_decision_queues_worker_message(client, db, app
     assert "发放金额或实物" in await resp.text()
     resp = await act(client, req.id, "deliver", amount="2000", aid_kind="", aid_date="")
     assert "发放日期" in await resp.text()
-    await act(client, req.id, "deliver", amount="2000", aid_kind="米面油一套", aid_date="2026-11-30")
+    resp = await act(client, req.id, "deliver", amount="2000", aid_kind="米面油一套", aid_date="2026-11-30")
+    assert "不能晚于今天" in await resp.text()  # 登记发放 records aid already handed out
+    await act(client, req.id, "deliver", amount="2000", aid_kind="米面油一套", aid_date="2026-11-24")
     assert (await outbox_rows(db))[-1].payload["text"] == (
-        "您的帮扶申请 BF-2026-0001 帮扶已发放。发放内容：2000.00 元，米面油一套，发放日期：2026-11-30。\n"
+        "您的帮扶申请 BF-2026-0001 帮扶已发放。发放内容：2000.00 元，米面油一套，发放日期：2026-11-24。\n"
         "如有疑问，欢迎致电街道总工会（010-12345678）。\n回复「我的申请」可随时查看。")
 
     n = len(await outbox_rows(db))
@@ -291,6 +293,9 @@ async def test_fetched_photo_served_only_to_staff(client, db, app, clock, tmp_pa
     assert f"/admin/hardship/photo/{p.id}" in await (await client.get(f"/admin/hardship/{req.id}")).text()
     resp = await client.get(f"/admin/hardship/photo/{p.id}")
     assert resp.status == 200 and await resp.read() == b"\xff\xd8jpeg"
+    async with db() as s:  # every view of evidence is audited (also one by its URL alone)
+        viewed = list(await s.scalars(select(AuditLog).where(AuditLog.action == "hardship.view_photo")))
+    assert [(r.target, r.detail) for r in viewed] == [(req.ref, {"photo": p.id})]
 
 
 async def test_worker_sees_staff_message_in_my_requests(client, sim, db, app, clock):  # noqa: ANN001

@@ -76,6 +76,13 @@ async def test_staff_approve_in_browser_and_worker_is_notified(aiohttp_server, a
         try:
             context = await browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
             page = await context.new_page()
+            asked: list[str] = []  # decisions that tell the worker ask first (data-confirm)
+
+            async def answer(dialog) -> None:  # noqa: ANN001
+                asked.append(dialog.message)
+                await dialog.accept()
+
+            page.on("dialog", answer)
             await page.goto(f"{base}/admin/hardship")
             await page.get_by_label("用户名").fill(DEFAULT_USER)
             await page.get_by_label("密码").fill(DEFAULT_PASSWORD)
@@ -97,6 +104,7 @@ async def test_staff_approve_in_browser_and_worker_is_notified(aiohttp_server, a
             await page.get_by_role("button", name="审核通过").click()
             await page.get_by_text("已审核通过：BF-2026-0001").wait_for()
             assert await page.get_by_role("button", name="登记发放").is_visible()
+            assert len(asked) == 2 and all("职工会通过微信收到通知" in q for q in asked)
             await page.screenshot(path=str(tmp_path / "hardship-detail.png"), full_page=True)
 
             await page.goto(f"{base}/admin/")

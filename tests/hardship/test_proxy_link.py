@@ -129,7 +129,7 @@ async def test_a_typed_openid_is_shown_and_confirmed_too(client, db, clock) -> N
     await log_in_staff(client, db)
     assert "没有找到这个微信用户" in await (await submit(client, openid="oNobody")).text()
     page = await (await submit(client, openid="oTyped")).text()
-    assert "按 openid 找到的微信用户" in page and "未留姓名" in page and "139****1111" in page
+    assert "按微信用户编号找到的微信用户" in page and "未留姓名" in page and "139****1111" in page
     assert await requests(db) == []
     resp = await client.post("/admin/hardship/new", data={**FORM, "openid": "oTyped", "_csrf": csrf_from(page),
                                                            "link_to": "oTyped", "link_confirm": "1"})

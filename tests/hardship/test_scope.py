@@ -220,3 +220,29 @@ async def test_no_question_without_configured_communities(make_app, engine, aioh
     for a in ANSWERS:
         reply = await u.send(a)
     assert "社区" not in reply and "身份证号" in reply
+
+
+async def test_proxy_entry_offers_only_followers_of_the_accounts_community(client, db, clock):  # noqa: ANN001
+    """代办录入 by phone number is no way to learn another community's worker's name; the
+    followers that are offered are audited as viewed."""
+    async with db() as s, s.begin():
+        s.add(Member(openid="oA1", first_seen=clock.now(), last_seen=clock.now(), phone="13700001111", name="张甲",
+                     community=A))
+        s.add(Member(openid="oB1", first_seen=clock.now(), last_seen=clock.now(), phone="13700002222", name="李乙",
+                     community=B))
+    await create_staff_user(db, "xingfu", roles=("hardship",), community=A)
+    await login(client, "xingfu", DEFAULT_PASSWORD)
+    form = {"kind": "因病", "description": "住院治疗花了很多钱，家里很困难", "household": "3", "income": "2000",
+            "expenses": "800", "name": "李乙", "employer": "某厂", "id_number": "", "openid": "", "consent": "1", "community": A}
+
+    async def propose(phone: str) -> str:
+        data = {**form, "phone": phone, "_csrf": await csrf_at(client, "/admin/hardship/new")}
+        return await (await client.post("/admin/hardship/new", data=data)).text()
+
+    page = await propose("13700002222")  # another community's follower: not offered, recorded unlinked
+    assert "已代办录入：BF-2026-0001（未关联微信" in page and "请核实是不是本人" not in page
+    page = await propose("13700001111")  # its own community's follower: offered, and audited
+    assert "请核实是不是本人" in page and "137****1111" in page
+    async with db() as s:
+        looked = list(await s.scalars(select(AuditLog).where(AuditLog.action == "hardship.link_lookup")))
+    assert [r.target for r in looked] == ["member:oA1"]

@@ -129,6 +129,9 @@ async def test_thread_page_shows_everything_and_marks_read(client, app, db, cloc
     assert f'href="/admin/signup/{act.id}"' in html and "电工技能培训 已报名" in html
     assert int(form["seen"]) == max(m.id for m in await messages(db, tid))
     assert (await thread(db, tid)).unread == 0  # opening it marks it read
+    async with db() as s:  # and the view of what the worker wrote is audited
+        views = list(await s.scalars(select(AuditLog).where(AuditLog.action == "inbox.view")))
+    assert [v.target for v in views] == [f"inbox:{tid}"]
 
     resp = await client.get(f"/admin/inbox/photo/{img.id}")
     assert resp.status == 200 and await resp.read() == JPEG_BYTES and resp.headers["Content-Type"] == "image/jpeg"
@@ -186,6 +189,9 @@ async def test_notes_assignment_close_and_reopen(client, db, clock):  # noqa: AN
     await client.post(f"{url}/reopen", data={"_csrf": t})
     assert (await thread(db, tid)).status == "open"
     assert [len(await audit_rows(db, f"inbox.{a}")) for a in ("close", "reopen")] == [1, 1]
+    # the worker was told it had ended, so they are told it goes on
+    assert [r.purpose for r in await outbox_rows(db)] == ["inbox.notice", "inbox.notice"]
+    assert "重新打开了您之前的咨询" in (await outbox_rows(db))[-1].payload["text"]
 
 
 async def test_snippets_managed_and_offered_in_the_reply_form(client, db, clock):  # noqa: ANN001
@@ -233,6 +239,14 @@ async def test_nav_badge_and_home_count_waiting_threads(client, db, clock):  # n
     # the badge is on every admin page, counted per view
     resp = await client.get("/admin/hardship")
     assert 'aria-label="3 条待处理"' in await resp.text()
+    # 我的待办: the waiting threads assigned to me
+    from bot.db.models.core import Staff
+
+    async with db() as s:
+        me = await s.scalar(select(Staff.id).where(Staff.username == "staff1"))
+    await add_thread(db, clock, "oMine", [("worker", "分给我的问题")], assigned_to=me)
+    home = await (await client.get("/admin/")).text()
+    assert "分给我的待回复留言" in home and 'href="/admin/inbox?view=mine"' in home
 
 
 async def test_waiting_time_reads_naturally():

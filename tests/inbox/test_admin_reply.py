@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from bot.db.models.core import AuditLog
 from bot.keys import DELIVERY, PROCESSOR, SESSIONMAKER
-from tests.support.admin import create_staff_user, log_in_staff, login
+from tests.support.admin import create_staff_user, csrf_from, log_in_staff, login
 from tests.support.inbox import (add_member, add_thread, add_worker_message, messages, open_thread, outbox_rows,
-                                  send_reply, thread, threads)
+                                  form_value, send_reply, thread, threads)
 from tests.support.settings import make_settings
 
 TEMPLATE_ID = "TPL-INBOX-REPLY"
@@ -163,9 +163,15 @@ async def test_double_submit_sends_once_and_a_colleagues_reply_is_flagged(aiohtt
     assert "刚才已经发送过了" in await (await zhang.get(again.headers["Location"])).text()
     assert len(await outbox_rows(db)) == 1
 
-    resp = await send_reply(li, tid, "周末加班是200%。", li_form)  # Li had the page open before Zhang sent
+    # Li had the page open before Zhang sent: nothing goes out until Li has seen Zhang's answer.
+    resp = await send_reply(li, tid, "周末加班是200%。", li_form)
+    page = await resp.text()
+    assert resp.status == 409 and "另一位同事刚刚回复了这位职工" in page and "还没有发出" in page
+    assert "加班费按工资的150%计算。" in page and ">周末加班是200%。</textarea>" in page  # the draft is kept
+    assert len(await outbox_rows(db)) == 1
+    again_form = {"_csrf": csrf_from(page), "token": form_value(page, "token"), "seen": form_value(page, "seen")}
+    resp = await send_reply(li, tid, "周末加班是200%。", again_form)  # sent after seeing it
     page = await (await li.get(resp.headers["Location"])).text()
-    assert "另一位同事刚刚也回复了，请看上面" in page
     assert page.index("加班费按工资的150%计算。") < page.index("周末加班是200%。")
     assert "张干事" in page and "李干事" in page
     assert [r.payload["text"] for r in await outbox_rows(db)] == ["加班费按工资的150%计算。", "周末加班是200%。"]

@@ -44,7 +44,7 @@ async def test_add_edit_try_and_delete(client, sim, db) -> None:  # noqa: ANN001
     bad = await client.post("/admin/faq/new", data={**FORM, "_csrf": t, "keywords": "社保、保", "link": "ftp://x"})
     html = await bad.text()
     assert bad.status == 400 and "「保」太短" in html
-    assert 'value="社保、保"' in html and "单位应当为职工缴纳社会保险。" in html and await _entries(db) == []
+    assert '>社保、保</textarea>' in html and "单位应当为职工缴纳社会保险。" in html and await _entries(db) == []
 
     resp = await client.post("/admin/faq/new", data={**FORM, "_csrf": t}, allow_redirects=False)
     assert resp.status == 303

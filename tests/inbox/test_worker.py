@@ -36,10 +36,12 @@ async def test_contact_by_menu_click_and_by_voice(sim, db) -> None:  # noqa: ANN
     u = sim.user("oC2")
     assert "哪方面" in await u.click("CONTACT")
     assert "写下您的问题" in await u.voice(recognition="讨薪。")  # part of 「劳动争议/讨薪」
-    assert "已转给工作人员" in await u.voice(recognition="包工头跑了三个月工钱没结。")
+    reply = await u.voice(recognition="包工头跑了三个月工钱没结。")
+    assert "已转给工作人员" in reply and "先给您一些参考" in reply  # the FAQ's first answer in the form too
     [t] = await threads(db)
-    [m] = await messages(db, t.id)
+    [m, answer] = await messages(db, t.id)
     assert (t.topic, m.kind, m.text) == ("劳动争议/讨薪", "voice", "包工头跑了三个月工钱没结。")
+    assert answer.sender == "bot" and "保存好这些证据" in answer.text
 
     v = sim.user("oC3")
     assert "哪方面" in await v.voice(recognition="人工。")
@@ -219,10 +221,10 @@ async def test_faq_first_and_legal_aid_also_reaches_a_person(sim, db, clock) -> 
     assert [m.sender for m in await messages(db, t.id)] == ["worker", "worker", "bot"]
 
 
-async def test_a_photo_without_a_thread_keeps_the_media_answer(sim, db) -> None:  # noqa: ANN001
+async def test_a_photo_without_a_thread_is_held_and_asked_about(sim, db) -> None:  # noqa: ANN001
     reply = await sim.user("oP1").image("RANDOM")
-    assert "没有地方保存" in reply and "「留言」" in reply and "「帮扶」" in reply
-    assert await threads(db) == []
+    assert "先帮您收着" in reply and "说一下是什么情况" in reply and "「帮扶」" in reply
+    assert await threads(db) == []  # nothing reaches staff until the words come
 
 
 async def test_transfer_to_wechat_customer_service(aiohttp_client, make_app, engine, db_url, tmp_path,  # noqa: ANN001
@@ -242,8 +244,12 @@ async def test_transfer_to_wechat_customer_service(aiohttp_client, make_app, eng
     assert reply["MsgType"] == "transfer_customer_service"
     assert (reply["ToUserName"], reply["FromUserName"]) == ("oK1", sim.account)
     assert await threads(db) == []
-    # A greeting still gets the menu.
-    assert "【留言】" in await sim.user("oK2").send("在吗")
+    # A photo first is handed over too; a greeting still gets the bot's own answer.
+    params, body = sim.build("oK3", MsgType="image", MediaId="M1", PicUrl="http://x/1.jpg", MsgId=99002)
+    reply = xmltodict.parse(await (await sim.post_raw(body, params, sign=False)).text())["xml"]
+    assert reply["MsgType"] == "transfer_customer_service"
+    assert "自动回复" in await sim.user("oK2").send("在吗")
+    assert await threads(db) == []
 
 
 async def test_a_topic_that_is_also_a_feature_keyword_is_an_answer(sim, db) -> None:  # noqa: ANN001
@@ -267,5 +273,5 @@ async def test_erasing_my_data_deletes_my_conversations(sim, db) -> None:  # noq
     assert [m.kind for m in await messages(db, t.id) if m.sender == "worker"] == ["text", "image"]
     await u.send("删除我的信息")
     reply = await u.send("确认删除")
-    assert "1次留言咨询记录（含照片）" in reply
+    assert "1次留言咨询记录（含1张照片）" in reply
     assert await threads(db) == [] and await messages(db, t.id) == []

@@ -29,7 +29,7 @@ async def test_publish_signup_checkin_cancel_export(client, sim, db, clock, deli
         act = await s.scalar(select(Activity))
     assert act.capacity == 1 and act.deadline == act.starts_at
     page = await (await client.get(detail_url)).text()
-    assert f"签到 {act.checkin_code}" in page and "离线模式下不能生成二维码" in page
+    assert f"签到 {act.checkin_code}" in page and "公众号未接入时不能生成二维码" in page
 
     a, b, c = sim.user("oA"), sim.user("oB"), sim.user("oC")
     assert "报名成功" in await signup_via_chat(a, "王一", "13800000001")
@@ -63,7 +63,7 @@ async def test_publish_signup_checkin_cancel_export(client, sim, db, clock, deli
     table = list(csv.reader(io.StringIO((await resp.read()).decode("utf-8-sig"))))
     assert table[0][:5] == ["序号", "姓名", "手机", "工作单位", "状态"]
     assert [r[1] for r in table[1:]] == ["王一", "王二", "王三"]
-    assert table[0][5:] == ["报名时间", "取消时间", "签到时间", "签到方式"]
+    assert table[0][5:] == ["报名时间", "取消时间", "签到时间", "签到方式", "微信"]
     assert table[1][4] == "已取消" and table[1][6] == "2026-11-24 10:00"  # A cancelled (by staff) now
     assert table[2][2] == "138****0002" and table[2][4] == "已签到" and table[2][8] == "工作人员"
     resp = await client.get(f"{detail_url}/export.xlsx?status=waitlist")

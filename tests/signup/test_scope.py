@@ -178,3 +178,33 @@ async def test_skipped_once_not_asked_again(sim, db, clock):  # noqa: ANN001
     await u.send("报名")
     summary = await u.send("2")
     assert "回复「确认」报名" in summary and "您在哪个社区" not in summary
+
+
+async def test_enrol_batch_checkin_and_correction_keep_to_the_community(client, db, clock):  # noqa: ANN001
+    """代报名, 批量签到 and 更正 (issue 14): a community account on its own activities only; the
+    federation's are read-only (403), another community's don't exist (404); viewers see no buttons."""
+    (a_mine, s_mine), (a_other, s_other), (a_street, s_street) = await three_activities(db, clock)
+    await create_staff_user(db, "xingfu", roles=("events",), community=A)
+    await login(client, "xingfu", DEFAULT_PASSWORD)
+    token = await csrf_at(client, f"/admin/signup/{a_mine.id}")
+    person = {"_csrf": token, "name": "丁职工", "phone": "13800000009", "employer": ""}
+    for act, sid, want in ((a_street, s_street.id, 403), (a_other, s_other.id, 404)):
+        assert (await client.get(f"/admin/signup/{act.id}/add")).status == want
+        assert (await client.post(f"/admin/signup/{act.id}/add", data=person)).status == want
+        assert (await client.post(f"/admin/signup/{act.id}/checkin", data={"_csrf": token, "ids": str(sid)})).status == want
+        assert (await client.post(f"/admin/signup/{act.id}/signups/{sid}/uncheckin",
+                                  data={"_csrf": token})).status == want
+    async with db() as s:
+        assert (await s.get(Signup, s_street.id)).attended_at is not None
+        assert (await s.get(Signup, s_other.id)).attended_at is not None
+        assert len((await s.scalars(select(Signup).where(Signup.name == "丁职工"))).all()) == 0
+    resp = await client.post(f"/admin/signup/{a_mine.id}/signups/{s_mine.id}/uncheckin", data={"_csrf": token})
+    assert resp.status == 200 and "已更正：甲职工 改为未签到" in await resp.text()
+    resp = await client.post(f"/admin/signup/{a_mine.id}/add", data=person)
+    assert resp.status == 200 and "已为 丁职工 代报名" in await resp.text()  # (the activity starts on the 24th, 14:00)
+
+    await create_staff_user(db, "kan", roles=("viewer",))
+    await login(client, "kan", DEFAULT_PASSWORD)
+    page = await (await client.get(f"/admin/signup/{a_mine.id}")).text()
+    for button in ("代报名", "补录到场人员", "批量签到", ">签到</button>", "更正", "取消报名"):
+        assert button not in page, button

@@ -29,12 +29,12 @@ def form_value(html: str, name: str) -> str:
 
 
 async def add_member(db, clock, openid: str, *, name: str | None = None, phone: str | None = None,  # noqa: ANN001
-                     app_id: str = "", window: bool = True) -> Member:
+                     app_id: str = "", window: bool = True, community: str | None = None) -> Member:
     """The worker's profile; `window` = they wrote within 48 hours (WeChat's reply window)."""
     now = clock.now()
     async with db() as s, s.begin():
         m = Member(openid=openid, app_id=app_id, first_seen=now, last_seen=now, name=name, phone=phone,
-                   msg_window_at=now if window else now - timedelta(days=3), msg_window_used=0)
+                   community=community, msg_window_at=now if window else now - timedelta(days=3), msg_window_used=0)
         s.add(m)
     return m
 
@@ -43,12 +43,14 @@ async def add_thread(db, clock, openid: str, messages: list[tuple[str, str] | di
                      topic: str = "其他", status: str = "open", assigned_to: int | None = None,
                      at: datetime | None = None) -> int:
     """A thread with its messages: ("worker", "text") pairs or dicts of InboxMessage fields.
-    Waiting and unread follow the messages as the worker side keeps them."""
+    Waiting and unread follow the messages as the worker side keeps them; the thread belongs to
+    the worker's profile row (`add_member`) when there is one, as chat makes it."""
     now = at or clock.now()
     rows = [{"sender": m[0], "text": m[1]} if isinstance(m, tuple) else dict(m) for m in messages]
     first = next((r.get("text", "") for r in rows if r["sender"] == "worker"), "")
     async with db() as s, s.begin():
-        t = InboxThread(openid=openid, topic=topic, subject=first[:200], status=status, waiting=False,
+        member_id = await s.scalar(select(Member.id).where(Member.openid == openid).order_by(Member.id).limit(1))
+        t = InboxThread(openid=openid, member_id=member_id, topic=topic, subject=first[:200], status=status, waiting=False,
                         waiting_since=None, unread=0, assigned_to=assigned_to, created_at=now, last_message_at=now,
                         closed_at=now if status == "closed" else None,
                         closed_by="worker" if status == "closed" else None)

@@ -86,6 +86,10 @@ class Outbox(Base):
     via: Mapped[str | None] = mapped_column(String(16), nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # A message that did not reach the person (unreachable/failed/uncertain) that staff followed
+    # up by phone: when, and who (bot.outbox.mark_followed_up); it leaves the 工作台's list.
+    followed_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    followed_up_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
 
 
