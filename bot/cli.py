@@ -1,4 +1,4 @@
-"""The `unionbot` command: serve, db, chat, menu, staff, chairs, quiz, jobs, keys."""
+"""The `unionbot` command: serve, db, chat, menu, staff, chairs, quiz, jobs, keys, backup, restore."""
 from __future__ import annotations
 
 import asyncio
@@ -157,6 +157,11 @@ def menu_push(config: str | None) -> None:
 from bot.commands.staff import staff as _staff  # noqa: E402  (unionbot staff add/passwd/list/deactivate)
 
 main.add_command(_staff)
+
+from bot.commands.backup import backup as _backup, restore as _restore  # noqa: E402  (unionbot backup/restore)
+
+main.add_command(_backup)
+main.add_command(_restore)
 
 
 # Feature command groups (bot/commands/<feature>.py), added when present.

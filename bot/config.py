@@ -313,6 +313,35 @@ class InboxSettings(_Section):
         return topics
 
 
+class BackupSettings(_Section):
+    """Nightly backups of the database and the media folder (bot/backup.py, docs/deploy.md)."""
+    # Where backups go (relative to the working directory, like the database's default).
+    dir: str = "data/backups"
+    # Keep the newest backup of each of the last keep_daily days ...
+    keep_daily: int = Field(7, ge=1)
+    # ... and the first backup of each of the last keep_monthly months.
+    keep_monthly: int = Field(12, ge=0)
+    # Local hour of the day (app.timezone) from which the nightly backup is made.
+    hour: int = Field(3, ge=0, le=23)
+
+
+class RetentionSettings(_Section):
+    """How long the framework's own records are kept (scheduler/retention.py); old rows are
+    deleted nightly in small batches."""
+    # Days a message's dedup record (with the reply given) is kept. WeChat re-sends within 15 s;
+    # a week still recognises a re-delivery after an outage.
+    inbound_days: int = Field(7, ge=1)
+    # Days outbound messages that went out (sent, simulated) or were cancelled are kept; messages
+    # that may not have reached the person (failed, unreachable, uncertain) stay until staff
+    # followed them up, then as long. At least 200: a quiz period (up to half a year) knows whom
+    # it already notified from these rows.
+    outbox_days: int = Field(400, ge=200)
+    # Days ended staff logins (logged out, revoked, idle, expired) are kept, for the sessions page.
+    staff_session_days: int = Field(30, ge=1)
+    # Rows deleted per statement (each its own short transaction, so the writer is never held long).
+    batch_size: int = Field(500, ge=10, le=100_000)
+
+
 class Settings(_Section):
     app: AppSettings = AppSettings()
     server: ServerSettings = ServerSettings()
@@ -329,6 +358,8 @@ class Settings(_Section):
     quiz: QuizSettings = QuizSettings()
     inbox: InboxSettings = InboxSettings()
     federation: FederationSettings = FederationSettings()
+    retention: RetentionSettings = RetentionSettings()
+    backup: BackupSettings = BackupSettings()
 
 
 # Environment variables that override secrets (and a few deployment keys).

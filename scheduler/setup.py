@@ -20,6 +20,7 @@ from bot.feature import Feature
 from bot.jobs import JobContext, JobSpec
 from bot.keys import CLOCK, DELIVERY, JOBS, SERVICES, SESSIONMAKER, SETTINGS
 from scheduler.core_jobs import JOBS as CORE_JOBS
+from scheduler.backup_job import JOBS as BACKUP_JOBS
 
 log = logging.getLogger("unionbot.scheduler")
 
@@ -47,7 +48,7 @@ async def run_job(spec: JobSpec, ctx: JobContext) -> Any:
 
 def all_jobs(features: Sequence[Feature]) -> list[JobSpec]:
     """The framework's housekeeping jobs and every feature's, ids unique."""
-    jobs = [*CORE_JOBS, *(j for f in features for j in f.jobs)]
+    jobs = [*CORE_JOBS, *BACKUP_JOBS, *(j for f in features for j in f.jobs)]
     ids = [j.id for j in jobs]
     dup = next((i for i in ids if ids.count(i) > 1), None)
     if dup:

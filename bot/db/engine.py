@@ -8,6 +8,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
+# SQLite: the largest the write-ahead log file is left at after the log is rewound (bytes).
+JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024
+
+
 def is_sqlite(engine_or_url) -> bool:  # noqa: ANN001
     url = engine_or_url.url if hasattr(engine_or_url, "url") else make_url(str(engine_or_url))
     return url.get_backend_name() == "sqlite"
@@ -52,6 +56,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
             cur.execute("PRAGMA foreign_keys=ON")
             # Checkpoints run in a thread of their own, off the event loop (Checkpointer).
             cur.execute("PRAGMA wal_autocheckpoint=0")
+            # When the log is rewound after a complete checkpoint, cut the file back to this size
+            # (SQLite otherwise keeps it at its largest); scheduler/retention.py truncates it to 0.
+            cur.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT}")
             # Another process (a CLI import) may hold the write lock briefly; the
             # statement waits for it, blocking the loop, so keep the wait short.
             cur.execute("PRAGMA busy_timeout=5000")
