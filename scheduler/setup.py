@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,10 +33,22 @@ def job_context(app: Any) -> JobContext:
                       services=app[SERVICES], wake=getattr(delivery, "wake", None))
 
 
+FREQUENT = timedelta(minutes=5)
+
+
+def is_frequent(spec: JobSpec) -> bool:
+    """An interval job that runs more often than every 5 minutes (its routine runs log at DEBUG)."""
+    t = spec.trigger
+    if t.get("trigger") != "interval":
+        return False
+    every = timedelta(**{k: t[k] for k in ("weeks", "days", "hours", "minutes", "seconds") if k in t})
+    return every < FREQUENT
+
+
 async def run_job(spec: JobSpec, ctx: JobContext) -> Any:
     try:
         result = await spec.func(ctx)
-        log.info("job %s done: %s", spec.id, result)
+        log.log(logging.DEBUG if is_frequent(spec) else logging.INFO, "job %s done: %s", spec.id, result)
         return result
     except Exception:
         log.exception("job %s failed", spec.id)
