@@ -49,6 +49,16 @@ async def db_url(backend: str, tmp_path) -> AsyncIterator[str]:  # noqa: ANN001
 
 
 @pytest.fixture(autouse=True)
+def _fresh_faq_cache():  # noqa: ANN202
+    """Each test starts with no FAQ entries cached (a process keeps them a few seconds)."""
+    from handlers.inbox import faq
+
+    faq.forget()
+    yield
+    faq.forget()
+
+
+@pytest.fixture(autouse=True)
 def _cheap_password_hashing(monkeypatch):  # noqa: ANN001, ANN202
     """Cheap argon2 parameters in every test (the real ones cost ~0.3 s per login)."""
     from argon2 import PasswordHasher

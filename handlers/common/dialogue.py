@@ -77,10 +77,13 @@ async def cancel_dialogue(ctx: Ctx) -> str:
     if flow:
         ctx.dialogue.clear()
         return flows[flow].cancelled if flow in flows else "好的，已取消。需要时随时再来找我们。"
-    if ctx.dialogue.drafts:
-        titles = [flows[f].title for f in ctx.dialogue.drafts if f in flows]
-        held = [f for f in ctx.dialogue.drafts if f not in flows]  # e.g. photos waiting for their words
-        ctx.dialogue.drafts.clear()
+    drafts = ctx.dialogue.drafts
+    # A draft that is no flow and holds nothing is a mark (e.g. "a consultation is open"): kept.
+    marks = {f: d for f, d in drafts.items() if f not in flows and not d.get("data")}
+    if len(drafts) > len(marks):
+        titles = [flows[f].title for f in drafts if f in flows]
+        held = [f for f in drafts if f not in flows and f not in marks]  # e.g. photos waiting for their words
+        ctx.dialogue.drafts = dict(marks)
         ctx.dialogue.mark()
         said = (["已清除您未填完的" + "、".join(titles)] if titles else []) + (["刚才发来、还没转交的内容也不再保留"] if held else [])
         return "好的，" + "；".join(said) + "。"

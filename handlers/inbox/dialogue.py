@@ -52,6 +52,10 @@ UNSURE_WORDS = frozenset({"不知道", "不清楚", "不确定", "说不清", "�
 THANKS = ("谢", "感谢", "辛苦")
 
 FLOW = "inbox"
+# A mark in the dialogue (a draft that is no flow) while the worker has an open thread: small
+# talk from a worker without one is answered without asking the database (most messages no
+# feature takes are 谢谢, 好的, 你好…). Set when a thread opens or grows, dropped when none is found.
+MARK = "inbox_thread"
 HOLD = "inbox_photo"  # a draft of the dialogue: photos sent first, waiting for the words that explain them
 HOLD_FOR = timedelta(minutes=30)
 MAX_HELD = 9
@@ -134,9 +138,24 @@ def _hold_photo(ctx: Ctx) -> str:
 
 # --- opening a thread ----------------------------------------------------------------------
 
+def _mark_open(ctx: Ctx) -> None:
+    days = ctx.settings.inbox.close_after_days + 1
+    ctx.dialogue.drafts[MARK] = {"state": f"{MARK}:open", "data": {},
+                                 "expires_at": (ctx.now + timedelta(days=days)).isoformat()}
+    ctx.dialogue.mark()
+
+
+async def _small_talk_only(ctx: Ctx) -> bool:
+    """Nothing here would reach a person or the FAQ (the FAQ is cached: no query)."""
+    t = ctx.text
+    return not (is_distress(t) or looks_like_question(t) or bare_topic(t) or is_ask_to_ask(t)
+                or await faq.match(ctx.session, ctx.msg.text) is not None)
+
+
 async def _open(ctx: Ctx, topic: str | None, held: Sequence[Mapping[str, str]] = (), *,
                 photo: bool = False) -> InboxThread:
     """Open the worker's thread: the held photos first, then this message (words or a photo)."""
+    _mark_open(ctx)
     topic = ops.topic_for(ctx.ops, topic, "" if photo else ctx.msg.text)
     for p in held:
         await ops.start_thread(ctx.session, ctx.ops, openid=ctx.openid, member_id=ctx.member_row.id,
@@ -298,9 +317,16 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
     and a real question reach a person."""
     if ctx.msg.kind == "event":
         return PASS
+    drafts = ctx.dialogue.drafts
+    if (ctx.msg.kind in ("text", "voice") and ctx.text and MARK not in drafts and HOLD not in drafts
+            and await _small_talk_only(ctx)):
+        return PASS  # no thread was opened here lately: the friendly answer, without a query
     thread = await ops.open_thread(ctx.session, ctx.openid)
     if thread is not None:
+        _mark_open(ctx)
         return await _follow_up(ctx, thread)
+    if MARK in drafts:
+        ctx.dialogue.drop_draft(MARK)  # closed by staff or by time since
     if ctx.msg.kind == "image":
         return TransferReply() if ctx.settings.inbox.transfer_to_wechat_kf else _hold_photo(ctx)
     held = held_photos(ctx)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,19 +71,61 @@ def match_key(text: str) -> str:
                    if not ch.isspace() and unicodedata.category(ch)[0] not in "PSZC")
 
 
-def full_answer(entry: FaqEntry) -> str:
+def full_answer(entry: Any) -> str:
     return entry.answer + (f"\n详细了解：{entry.link}" if entry.link else "")
 
 
-def best_match(entries: Sequence[FaqEntry], text: str) -> FaqMatch | None:
+@dataclass(frozen=True)
+class _Active:
+    """An active entry as matching needs it, keywords folded once (kept per process)."""
+
+    id: int
+    keywords: tuple[str, ...]
+    folded: tuple[str, ...]
+    priority: int
+    answer: str
+    link: str
+    topic: str
+    to_inbox: bool
+
+
+# Active entries per database, read at most every CACHE_SECONDS by each process: the FAQ is
+# asked about every message no feature took, and loading and folding the entries each time cost
+# more than the rest of the message. Staff's edits here drop it at once; another process sees
+# them within CACHE_SECONDS.
+CACHE_SECONDS = 5.0
+_cache: dict[str, tuple[float, tuple[_Active, ...]]] = {}
+
+
+def forget() -> None:
+    """Drop the cached entries (after any change to them)."""
+    _cache.clear()
+
+
+async def _active_entries(session: AsyncSession) -> tuple[_Active, ...]:
+    where = str(session.bind.url) if session.bind is not None else ""
+    now = time.monotonic()
+    hit = _cache.get(where)
+    if hit is not None and now - hit[0] < CACHE_SECONDS:
+        return hit[1]
+    rows = await session.execute(select(FaqEntry.id, FaqEntry.keywords, FaqEntry.priority, FaqEntry.answer,
+                                        FaqEntry.link, FaqEntry.topic, FaqEntry.to_inbox)
+                                 .where(FaqEntry.active.is_(True)))
+    entries = tuple(_Active(i, tuple(kws or ()), tuple(match_key(k) for k in kws or ()), prio, answer, link or "",
+                            topic or "", bool(to_inbox)) for i, kws, prio, answer, link, topic, to_inbox in rows)
+    _cache[where] = (now, entries)
+    return entries
+
+
+def best_match(entries: Sequence[Any], text: str) -> FaqMatch | None:
     """The entry answering `text` among `entries` (see the module's docstring)."""
     key = match_key(text)
     if not key:
         return None
-    best: tuple[tuple[int, int, int], FaqEntry, str] | None = None
+    best: tuple[tuple[int, int, int], Any, str] | None = None
     for e in entries:
-        for kw in e.keywords or ():
-            k = match_key(kw)
+        folded = getattr(e, "folded", None) or tuple(match_key(kw) for kw in e.keywords or ())
+        for kw, k in zip(e.keywords or (), folded):
             if len(k) >= MIN_KEYWORD and k in key:
                 rank = (e.priority, len(k), -e.id)
                 if best is None or rank > best[0]:
@@ -97,8 +140,7 @@ async def match(session: AsyncSession, text: str) -> FaqMatch | None:
     """The active entry answering a worker's message, or None."""
     if not match_key(text):
         return None
-    entries = (await session.scalars(select(FaqEntry).where(FaqEntry.active.is_(True)))).all()
-    return best_match(entries, text)
+    return best_match(await _active_entries(session), text)
 
 
 async def record_hit(session: AsyncSession, entry_id: int, now: datetime) -> None:
@@ -223,6 +265,7 @@ async def create_entry(session: AsyncSession, ctx: OpsContext, data: EntryInput)
     entry = FaqEntry(**fields, hits=0, created_at=ctx.now, updated_at=ctx.now)
     session.add(entry)
     await session.flush()
+    forget()
     return entry
 
 
@@ -232,6 +275,7 @@ async def update_entry(session: AsyncSession, ctx: OpsContext, entry_id: int, da
         setattr(entry, name, value)
     entry.updated_at = ctx.now
     await session.flush()
+    forget()
     return entry
 
 
@@ -239,6 +283,7 @@ async def delete_entry(session: AsyncSession, ctx: OpsContext, entry_id: int) ->
     entry = await get_entry(session, entry_id)
     await session.delete(entry)
     await session.flush()
+    forget()
     return entry
 
 
@@ -329,3 +374,4 @@ async def seed_once(session: AsyncSession, ctx: OpsContext) -> None:
         session.add(FaqEntry(**{**fields, "topic": topic}, link="", active=True, hits=0,
                              created_at=ctx.now, updated_at=ctx.now))
     await session.flush()
+    forget()

@@ -62,9 +62,14 @@ async def count_waiting(session: AsyncSession, community: str | None = None, ass
 
 
 async def open_thread(session: AsyncSession, openid: str) -> InboxThread | None:
-    """The worker's open thread (the newest, should there ever be two)."""
-    return await session.scalar(select(InboxThread).where(InboxThread.openid == openid, InboxThread.status == "open")
-                                .order_by(InboxThread.id.desc()).limit(1))
+    """The worker's open thread (the newest, should there ever be two).
+
+    Asked about every message no feature took, so the common answer (none) is one plain
+    column query; the entity is loaded only when there is one."""
+    found = await session.scalar(select(InboxThread.id).where(InboxThread.openid == openid,
+                                                              InboxThread.status == "open")
+                                 .order_by(InboxThread.id.desc()).limit(1))
+    return None if found is None else await session.get(InboxThread, found)
 
 
 def topic_for(ctx: OpsContext, topic: str | None, text: str = "") -> str:

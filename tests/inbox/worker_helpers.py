@@ -4,6 +4,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 
 from bot.db.models.inbox import FaqEntry, InboxMessage, InboxThread
+from handlers.inbox import faq
 
 
 async def threads(db, openid: str | None = None) -> list[InboxThread]:  # noqa: ANN001
@@ -24,6 +25,7 @@ async def clear_faq(db) -> None:  # noqa: ANN001
     """No FAQ entries (the starter entries are seeded at start): the question rule alone decides."""
     async with db() as s, s.begin():
         await s.execute(delete(FaqEntry))
+    faq.forget()
 
 
 async def add_faq(db, clock, keywords: list[str], answer: str, *, topic: str = "", to_inbox: bool = False,  # noqa: ANN001
@@ -33,7 +35,8 @@ async def add_faq(db, clock, keywords: list[str], answer: str, *, topic: str = "
                      active=True, hits=0, link="", created_at=clock.now(), updated_at=clock.now())
         s.add(e)
         await s.flush()
-        return e.id
+    faq.forget()
+    return e.id
 
 
 async def faq_hits(db, entry_id: int) -> int:  # noqa: ANN001
