@@ -63,7 +63,9 @@ def _spec(key: str) -> TextSpec:
 
 
 def _cached(session: AsyncSession) -> dict[str, tuple[float, str | None]]:
-    return _cache.setdefault(session.get_bind(), {})
+    # `session.bind` (the engine the sessionmaker gave) is an attribute; `get_bind()` resolves it
+    # anew and cost ~0.1 ms on every 菜单/帮助 — the busiest message.
+    return _cache.setdefault(session.bind if session.bind is not None else session.get_bind(), {})
 
 
 async def stored_text(session: AsyncSession, key: str, *, fresh: bool = False) -> str | None:

@@ -10,11 +10,13 @@ Staff-side operations (replies, notes, assignment, closing by staff) are in `rep
 """
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import case, exists, func, select, update
+from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -215,11 +217,6 @@ class ErasedThreads(NamedTuple):
 async def erase_member_threads(session: AsyncSession, ctx: OpsContext, openid: str) -> ErasedThreads:
     """删除我的信息: the worker's conversations with staff (every message, photo files included)
     are deleted; returns how many conversations and photos there were."""
-    import shutil
-    from pathlib import Path
-
-    from sqlalchemy import delete
-
     ids = list(await session.scalars(select(InboxThread.id).where(InboxThread.openid == openid)))
     if not ids:
         return ErasedThreads()

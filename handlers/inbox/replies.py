@@ -9,6 +9,8 @@ same form sent twice (a double click, two worker processes) is stored and sent o
 """
 from __future__ import annotations
 
+import logging
+
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -252,8 +254,6 @@ def reply_route(ctx: OpsContext, member: Member | None) -> tuple[str, int]:
 async def member_facts(session: AsyncSession, openid: str, contexts: Iterable[tuple[str, MemberContextFunc]],
                        ) -> tuple[list[MemberFact], list[str]]:
     """Every feature's facts about this worker; a feature that fails is named, not fatal."""
-    import logging
-
     facts: list[MemberFact] = []
     failed: list[str] = []
     for name, fn in contexts:
