@@ -102,6 +102,8 @@ def copy_sqlite(src: Path, dest: Path) -> None:
             source.backup(target)  # one step: a single read transaction, a consistent snapshot
             target.execute("PRAGMA journal_mode=DELETE")  # the copy needs no -wal file beside it
             check_sqlite(target, dest)
+        except sqlite3.DatabaseError as exc:  # a damaged or unreadable database: one line, no traceback
+            raise BackupError(f"backup error: cannot read {src}: {exc}") from exc
         finally:
             target.close()
     finally:

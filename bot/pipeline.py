@@ -270,16 +270,15 @@ class Processor:
                     await self._run_batch([fl])
                 return
             results = await self._after_failure(batch[0], exc)
+        inflight = self.inflight
         for fl in batch:
             if not fl.future.done():
                 fl.future.set_result(results.get(fl.msg.dedup_key))
-        # Keep the entries a moment so a re-send racing the commit finds them;
-        # after that the stored reply in the database answers duplicates.
-        asyncio.get_running_loop().call_later(30, self._forget, [fl.msg.dedup_key for fl in batch])
-
-    def _forget(self, keys: list[str]) -> None:
-        for key in keys:
-            self.inflight.pop(key, None)
+            # Committed: from now on the stored reply in the database answers a re-send (a claim
+            # that finds the key reads it), so nothing is kept in memory once the waiters have it
+            # (issue 15: 30 s of replies held here were most of the heap under sustained load).
+            if inflight.get(fl.msg.dedup_key) is fl:
+                del inflight[fl.msg.dedup_key]
 
     async def _after_failure(self, fl: InFlight, exc: Exception) -> dict[str, bytes | None]:
         """A message whose transaction failed on its own: run it again if its dialogue changed

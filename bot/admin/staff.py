@@ -235,6 +235,7 @@ async def set_active(session: AsyncSession, who: str | Staff, active: bool, now:
     """Enable or disable an account; disabling ends its sessions at once."""
     staff = await _find(session, who)
     if not active:
+        await _keep_an_admin(session, staff)  # nobody can switch off the last active admin
         await sessions.revoke_all(session, staff.id, "deactivated", now)
     staff.active = active
     await session.flush()

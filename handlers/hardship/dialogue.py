@@ -187,7 +187,7 @@ class HardshipForm(Form):
         check = ops.SelfCheck(req.per_capita, req.dibao, req.tier)
         return (f"申请已提交，编号 {req.ref}，请记好。\n"
                 f"{check.text()}\n"
-                "接下来：工作人员会在5个工作日内审核，需要补充材料会通过这里通知您。"
+                "接下来：工作人员审核后会通过这里通知您结果，需要补充材料也会在这里告诉您。"
                 "回复「我的申请」可随时查看进度。")
 
 

@@ -16,10 +16,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import outbox
+from bot.db.engine import dialect_insert
 from bot.db.models.core import Member
 from bot.db.models.inbox import InboxMessage, InboxThread
 from bot.operations import DomainError, OpsContext
@@ -63,15 +65,14 @@ async def count_waiting(session: AsyncSession, community: str | None = None, ass
     return int(await session.scalar(q) or 0)
 
 
-async def open_thread(session: AsyncSession, openid: str) -> InboxThread | None:
-    """The worker's open thread (the newest, should there ever be two).
+_OPEN_THREAD = (select(InboxThread).where(InboxThread.openid == bindparam("openid"), InboxThread.status == "open")
+                .order_by(InboxThread.id.desc()).limit(1))
 
-    Asked about every message no feature took, so the common answer (none) is one plain
-    column query; the entity is loaded only when there is one."""
-    found = await session.scalar(select(InboxThread.id).where(InboxThread.openid == openid,
-                                                              InboxThread.status == "open")
-                                 .order_by(InboxThread.id.desc()).limit(1))
-    return None if found is None else await session.get(InboxThread, found)
+
+async def open_thread(session: AsyncSession, openid: str) -> InboxThread | None:
+    """The worker's open thread (the newest, should there ever be two). Asked about every message
+    no feature took from a worker who has one: one statement, built once."""
+    return await session.scalar(_OPEN_THREAD, {"openid": openid})
 
 
 def topic_for(ctx: OpsContext, topic: str | None, text: str = "") -> str:
@@ -105,10 +106,30 @@ async def start_thread(session: AsyncSession, ctx: OpsContext, *, openid: str, m
     return thread
 
 
+# The statements of a worker's message, built once (building them per message cost more than
+# running them): the message, and the thread's counters in one UPDATE that returns what it set.
+_MESSAGE, _THREAD = InboxMessage.__table__, InboxThread.__table__
+_ADD = {name: dialect_insert(name)(_MESSAGE).values(
+    {**{c: bindparam(c) for c in ("thread_id", "at", "kind", "text", "source_key", "media_id", "media_status")},
+     "sender": "worker", "attempts": 0, "error": ""}) for name in ("postgresql", "sqlite")}
+_ADD_ONCE = {name: stmt.on_conflict_do_nothing(index_elements=["source_key"]).returning(_MESSAGE.c.id)
+             for name, stmt in _ADD.items()}
+_ADD = {name: stmt.returning(_MESSAGE.c.id) for name, stmt in _ADD.items()}
+_SEEN = ("unread", "last_message_at", "waiting", "waiting_since", "subject", "status")
+_STILL_WAITING = _THREAD.c.waiting.is_(True) & _THREAD.c.waiting_since.is_not(None)
+_TOUCH = {waiting: update(_THREAD).where(_THREAD.c.id == bindparam("tid")).values(
+    unread=_THREAD.c.unread + 1, last_message_at=bindparam("now"),
+    subject=case((_THREAD.c.subject.in_(("", PHOTO_SUBJECT)) & (bindparam("subject") != ""), bindparam("subject")),
+                 else_=_THREAD.c.subject),
+    **({"waiting": True, "waiting_since": case((_STILL_WAITING, _THREAD.c.waiting_since), else_=bindparam("now"))}
+       if waiting else {})).returning(*(_THREAD.c[name] for name in _SEEN)) for waiting in (True, False)}
+
+
 async def add_worker_message(session: AsyncSession, ctx: OpsContext, thread: InboxThread, *, kind: str = "text",
                              text: str = "", media_id: str = "", source_key: str | None = None,
-                             waiting: bool = True) -> InboxMessage | None:
-    """One message of the worker on `thread`; None when this inbound message was stored before.
+                             waiting: bool = True) -> int | None:
+    """One message of the worker on `thread` (its id); None when this inbound message was stored
+    before. Two statements — on the path of every follow-up a worker sends.
 
     `waiting=False` for a pleasantry (谢谢, 好的) after an answer: staff see it, and the thread
     doesn't count as unanswered because of it."""
@@ -116,28 +137,22 @@ async def add_worker_message(session: AsyncSession, ctx: OpsContext, thread: Inb
         raise ValueError(f"unknown message kind {kind!r}")
     if thread.status != "open":
         raise InboxError("这次咨询已经结束了，有新问题请直接发来。")
-    if source_key and await session.scalar(select(InboxMessage.id).where(InboxMessage.source_key == source_key)):
-        return None
     now = ctx.now
     photo = kind == "image"
-    msg = InboxMessage(thread_id=thread.id, at=now, sender="worker", kind=kind, text=text.strip(),
-                       source_key=source_key or None, media_id=media_id if photo else "",
-                       media_status=("pending" if ctx.services.get("api_available") else "offline") if photo else "",
-                       attempts=0, error="")
-    session.add(msg)
-    values: dict = {"unread": InboxThread.unread + 1, "last_message_at": now}
-    if waiting:
-        values["waiting"] = True
-        values["waiting_since"] = case((InboxThread.waiting.is_(True) & InboxThread.waiting_since.is_not(None),
-                                        InboxThread.waiting_since), else_=now)
-    if not photo and text.strip() and thread.subject in ("", PHOTO_SUBJECT):
-        values["subject"] = _subject(kind, text)
-    await session.flush()
-    # One statement: a staff page marking the thread read at the same moment loses nothing.
-    await session.execute(update(InboxThread).where(InboxThread.id == thread.id).values(**values)
-                          .execution_options(synchronize_session=False))
-    await session.refresh(thread)
-    return msg
+    dialect = (session.bind or session.get_bind()).dialect.name
+    message_id = await session.scalar((_ADD_ONCE if source_key else _ADD)[dialect], {
+        "thread_id": thread.id, "at": now, "kind": kind, "text": text.strip(), "source_key": source_key or None,
+        "media_id": media_id if photo else "",
+        "media_status": ("pending" if ctx.services.get("api_available") else "offline") if photo else ""})
+    if message_id is None:
+        return None
+    # One statement: a staff page marking the thread read at the same moment loses nothing. What
+    # it set comes back into `thread` as the database has it (not as changes to flush).
+    current = (await session.execute(_TOUCH[waiting], {
+        "tid": thread.id, "now": now, "subject": "" if photo or not text.strip() else _subject(kind, text)})).one()
+    for name, value in zip(_SEEN, current):
+        set_committed_value(thread, name, value)
+    return message_id
 
 
 async def add_bot_message(session: AsyncSession, ctx: OpsContext, thread: InboxThread, text: str) -> InboxMessage:

@@ -20,7 +20,7 @@ async def test_full_application_gets_reference_and_self_check(sim, db, settings)
     # (4500 - 1500) / 3 = 1000 ≤ 1200 (低保 2026): deep hardship, shown as a hint
     assert "深度困难" in summary and "1000" in summary
     reply = await u.send("确认")
-    assert "BF-2026-0001" in reply and "深度困难" in reply and "5个工作日" in reply
+    assert "BF-2026-0001" in reply and "深度困难" in reply and "审核后会通过这里通知您" in reply
 
     [req] = await requests(db)
     assert (req.ref, req.status, req.kind, req.household_size, req.tier) == ("BF-2026-0001", "submitted", "因病", 3, "深度困难")
