@@ -88,13 +88,30 @@ def build_services(settings: Settings) -> dict[str, Any]:
     return {"crypto": FieldCrypto.from_settings(settings), "media_dir": Path("data/media")}
 
 
-def freeze_startup_objects() -> None:
+GC_SETTLED_AFTER = 120.0  # seconds of serving after which the warmed-up caches are frozen too
+
+
+def freeze_startup_objects(app: web.Application | None = None) -> None:
     """Call once in a serving process, after create_app and before serving.
 
     Everything built so far (modules, routes, templates, statements) lives as long as the process:
     gc.freeze keeps it out of the cyclic collector's full scans, which otherwise show up as
-    latency spikes under load (the use the Python docs describe for gc.freeze).
+    latency spikes under load (the use the Python docs describe for gc.freeze). With `app`, the
+    same once more `GC_SETTLED_AFTER` seconds into serving: what the first messages and pages
+    built (SQLAlchemy's compiled statements, templates, metric children) lives as long too.
     """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    if app is not None:
+        async def settle(_app: web.Application) -> None:
+            asyncio.get_running_loop().call_later(GC_SETTLED_AFTER, _refreeze)
+
+        app.on_startup.append(settle)
+
+
+def _refreeze() -> None:
     import gc
 
     gc.collect()

@@ -72,7 +72,7 @@ def serve(config: str | None, host: str | None, port: int | None, workers: int, 
     log.info("unionbot serving on http://%s:%d%s (%s); admin at /admin/",
              settings.server.host, settings.server.port, settings.server.webhook_path, mode)
     app = create_app(settings)
-    freeze_startup_objects()
+    freeze_startup_objects(app)
     web.run_app(app, host=settings.server.host, port=settings.server.port, print=None, access_log=None)
 
 

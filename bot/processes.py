@@ -83,7 +83,7 @@ def run_worker(settings: Settings, index: int = 0, log_json: bool = False, log_l
     from bot.app import freeze_startup_objects
 
     app = build_worker_app(settings)
-    freeze_startup_objects()
+    freeze_startup_objects(app)
     web.run_app(app, host=settings.server.host, port=settings.server.port,
                 reuse_port=True, print=None, access_log=None, shutdown_timeout=STOP_GRACE - 5)
 

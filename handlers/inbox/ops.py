@@ -139,8 +139,8 @@ async def add_worker_message(session: AsyncSession, ctx: OpsContext, thread: Inb
         raise InboxError("这次咨询已经结束了，有新问题请直接发来。")
     now = ctx.now
     photo = kind == "image"
-    dialect = (session.bind or session.get_bind()).dialect.name
-    message_id = await session.scalar((_ADD_ONCE if source_key else _ADD)[dialect], {
+    conn = await session.connection()
+    message_id = await conn.scalar((_ADD_ONCE if source_key else _ADD)[conn.dialect.name], {
         "thread_id": thread.id, "at": now, "kind": kind, "text": text.strip(), "source_key": source_key or None,
         "media_id": media_id if photo else "",
         "media_status": ("pending" if ctx.services.get("api_available") else "offline") if photo else ""})
@@ -148,7 +148,7 @@ async def add_worker_message(session: AsyncSession, ctx: OpsContext, thread: Inb
         return None
     # One statement: a staff page marking the thread read at the same moment loses nothing. What
     # it set comes back into `thread` as the database has it (not as changes to flush).
-    current = (await session.execute(_TOUCH[waiting], {
+    current = (await conn.execute(_TOUCH[waiting], {
         "tid": thread.id, "now": now, "subject": "" if photo or not text.strip() else _subject(kind, text)})).one()
     for name, value in zip(_SEEN, current):
         set_committed_value(thread, name, value)
