@@ -1,7 +1,9 @@
 """`python -m bench [name ...]` (what `make bench` runs): every bench, or the named ones.
 
 Names: webhook (a), scaling (b), fanout (c), admin (d), reliability (e), hol (head-of-line blocking),
-sustained (wrk for 60 s; `python -m bench sustained [--seconds 60] [--connections 32]`).
+sustained (wrk for 60 s; `python -m bench sustained [--seconds 60] [--connections 32]`),
+soak (mixed real flows for 10 minutes; `python -m bench soak [--minutes 10]`), crash (SIGKILL under
+load; `python -m bench crash [--rounds 5]`).
 PostgreSQL benches use UNIONBOT_BENCH_DATABASE_URL, else UNIONBOT_TEST_DATABASE_URL, else
 postgresql+asyncpg://postgres@127.0.0.1:5432/test.
 """
@@ -12,20 +14,26 @@ import time
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["sustained"] and len(argv) > 1:  # takes options of its own
-        from bench.sustained import main as sustained_main
+    if len(argv) > 1 and argv[0] in ("sustained", "soak", "crash"):  # these take options of their own
+        import importlib
 
-        return sustained_main(argv[1:])
+        return importlib.import_module(f"bench.{argv[0]}").main(argv[1:])
+    if len(argv) > 1 and argv[0] == "scaling":  # `--workers-list 1,2,4` and the like
+        from bench.webhook import main as webhook_main
+
+        return webhook_main(argv)
     from bench.admin_list import bench_admin
+    from bench.crash import bench_crash
     from bench.fanout import bench_fanout
     from bench.hol import bench_hol
     from bench.reliability import bench_reliability
+    from bench.soak import bench_soak
     from bench.sustained import bench_sustained
     from bench.webhook import bench_scaling, bench_webhook
 
     benches = {"webhook": bench_webhook, "scaling": bench_scaling, "fanout": bench_fanout,
                "admin": bench_admin, "reliability": bench_reliability, "hol": bench_hol,
-               "sustained": bench_sustained}
+               "sustained": bench_sustained, "soak": bench_soak, "crash": bench_crash}
     names = argv or list(benches)
     unknown = [n for n in names if n not in benches]
     if unknown:

@@ -160,12 +160,15 @@ def tempdir() -> tempfile.TemporaryDirectory:
 
 def run_load(url: str, n: int, concurrency: int = 32, warmup: int = 500, users: int = 1000,
              procs: int = 1) -> dict:
-    """Drive `url` from separate load process(es); figures merged from all of them."""
+    """Drive `url` from separate load process(es), each sending as users of its own (`users` in all:
+    one user's messages never race each other from two processes); figures merged from all of them."""
+    share = max(1, users // procs)
     args = [PY, "-m", "bench.load", "--url", url, "--n", str(n // procs), "--warmup", str(warmup // procs),
-            "--concurrency", str(max(1, concurrency // procs)), "--users", str(users), "--token", TOKEN]
+            "--concurrency", str(max(1, concurrency // procs)), "--users", str(share), "--token", TOKEN]
     base = int(time.time() * 1000) * 1000
-    ps = [subprocess.Popen([*args, "--msgid-base", str(base + i * 10_000_000)], cwd=ROOT, stdout=subprocess.PIPE,
-                           env={**os.environ, "PYTHONPATH": str(ROOT)}) for i in range(procs)]
+    ps = [subprocess.Popen([*args, "--msgid-base", str(base + i * 10_000_000), "--first-user", str(i * share)],
+                           cwd=ROOT, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT)})
+          for i in range(procs)]
     results = [json.loads(p.communicate()[0].decode().strip().splitlines()[-1]) for p in ps]
     if procs == 1:
         return results[0]

@@ -39,9 +39,12 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[i]
 
 
-def build_messages(n: int, users: int, msgid_base: int, repeat: int = 1) -> list[tuple[str, bytes]]:
-    """(openid, body) pairs; with repeat > 1 each message appears `repeat` times, spread out."""
-    msgs = [(f"oBench{i % users:05d}", body(f"oBench{i % users:05d}", msgid_base + i, TEXTS[i % len(TEXTS)]))
+def build_messages(n: int, users: int, msgid_base: int, repeat: int = 1,
+                   first_user: int = 0) -> list[tuple[str, bytes]]:
+    """(openid, body) pairs from users first_user .. first_user + users - 1; with repeat > 1 each
+    message appears `repeat` times, spread out."""
+    msgs = [(f"oBench{first_user + i % users:05d}",
+             body(f"oBench{first_user + i % users:05d}", msgid_base + i, TEXTS[i % len(TEXTS)]))
             for i in range(n)]
     if repeat == 1:
         return msgs
@@ -95,12 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--users", type=int, default=1000)
     ap.add_argument("--token", default="unionbot-bench-token")
     ap.add_argument("--msgid-base", type=int, default=None)
+    ap.add_argument("--first-user", type=int, default=0,
+                    help="number of the first user (several load processes each send as users of their own)")
     ap.add_argument("--repeat", type=int, default=1, help="deliver every message this many times")
     ap.add_argument("--record", default="", help="write (message index, status, reply) lines here as JSON")
     args = ap.parse_args(argv)
     base = args.msgid_base if args.msgid_base is not None else int(time.time() * 1000) * 1000
-    warm = build_messages(args.warmup, args.users, base)
-    msgs = build_messages(args.n, args.users, base + args.warmup, args.repeat)
+    warm = build_messages(args.warmup, args.users, base, first_user=args.first_user)
+    msgs = build_messages(args.n, args.users, base + args.warmup, args.repeat, first_user=args.first_user)
     params = signed_params(args.token)
     record: list | None = [] if args.record else None
 
