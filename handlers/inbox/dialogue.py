@@ -138,9 +138,12 @@ def _hold_photo(ctx: Ctx) -> str:
 
 # --- opening a thread ----------------------------------------------------------------------
 
-def _mark_open(ctx: Ctx) -> None:
+def _mark_open(ctx: Ctx, thread_id: int) -> None:
+    """The worker has an open thread: small talk isn't answered blind, and a follow-up goes
+    straight to that thread (checked open by the statement that adds it)."""
     days = ctx.settings.inbox.close_after_days + 1
-    ctx.dialogue.drafts[MARK] = {"state": f"{MARK}:open", "data": {},
+    # The thread id in the state: a draft with no data is a mark, which 算了 keeps (common/dialogue.py).
+    ctx.dialogue.drafts[MARK] = {"state": f"{MARK}:open:{thread_id}", "data": {},
                                  "expires_at": (ctx.now + timedelta(days=days)).isoformat()}
     ctx.dialogue.mark()
 
@@ -155,15 +158,16 @@ async def _small_talk_only(ctx: Ctx) -> bool:
 async def _open(ctx: Ctx, topic: str | None, held: Sequence[Mapping[str, str]] = (), *,
                 photo: bool = False) -> InboxThread:
     """Open the worker's thread: the held photos first, then this message (words or a photo)."""
-    _mark_open(ctx)
     topic = ops.topic_for(ctx.ops, topic, "" if photo else ctx.msg.text)
     for p in held:
         await ops.start_thread(ctx.session, ctx.ops, openid=ctx.openid, member_id=ctx.member_row.id,
                                         topic=topic, kind="image", media_id=p["m"], source_key=p["k"])
-    return await ops.start_thread(
+    thread = await ops.start_thread(
         ctx.session, ctx.ops, openid=ctx.openid, member_id=ctx.member_row.id, topic=topic,
         kind="image" if photo else _kind(ctx), text="" if photo else ctx.msg.text,
         media_id=ctx.msg.media_id if photo else "", source_key=ctx.msg.dedup_key)
+    _mark_open(ctx, thread.id)
+    return thread
 
 
 async def hand_over(ctx: Ctx, topic: str | None, held: Sequence[Mapping[str, str]] = (), *,
@@ -321,9 +325,14 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
     if (ctx.msg.kind in ("text", "voice") and ctx.text and MARK not in drafts and HOLD not in drafts
             and await _small_talk_only(ctx)):
         return PASS  # no thread was opened here lately: the friendly answer, without a query
+    marked = str((drafts.get(MARK) or {}).get("state", "")).rpartition(":")[2]
+    if marked.isdecimal():  # the thread opened lately: two statements, no lookup
+        answer = await _follow_up_on(ctx, int(marked))
+        if answer is not None:
+            return answer
     thread = await ops.open_thread(ctx.session, ctx.openid)
     if thread is not None:
-        _mark_open(ctx)
+        _mark_open(ctx, thread.id)
         return await _follow_up(ctx, thread)
     if MARK in drafts:
         ctx.dialogue.drop_draft(MARK)  # closed by staff or by time since
@@ -358,32 +367,58 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
     return await hand_over(ctx, None, look_up=False)
 
 
-async def _follow_up(ctx: Ctx, thread: InboxThread) -> str:
-    """A message while the thread is open: added to it (stored once per inbound message)."""
+def _addition(ctx: Ctx) -> dict[str, Any] | None:
+    """What this message adds to an open thread (`ops.add_worker_message` keywords); None for a
+    message that adds nothing as it is (closing words, kinds staff can't receive, empty voice)."""
     kind = ctx.msg.kind
     if kind == "image":
-        await ops.add_worker_message(ctx.session, ctx.ops, thread, kind="image", media_id=ctx.msg.media_id,
-                                     source_key=ctx.msg.dedup_key)
-        return PHOTO_ADDED
+        return {"kind": "image", "media_id": ctx.msg.media_id, "source_key": ctx.msg.dedup_key}
+    if kind not in ("text", "voice") or not ctx.text or is_word(ctx.text, SOFT_END_WORDS):
+        return None
+    # 谢谢 / 好的 / 在吗: staff see it, it doesn't make the thread unanswered
+    return {"kind": _kind(ctx), "text": ctx.msg.text, "source_key": ctx.msg.dedup_key,
+            "waiting": pleasantry_kind(ctx.text) is None}
+
+
+async def _follow_up_on(ctx: Ctx, thread_id: int) -> str | None:
+    """A follow-up to the thread the dialogue remembers, added by the statement that checks it is
+    still open; None when there is nothing to add or it was closed since (the full path decides)."""
+    add = _addition(ctx)
+    if add is None:
+        return None
+    thread = await ops.add_to_open_thread(ctx.session, ctx.ops, thread_id, ctx.openid, **add)
+    if thread is None:
+        return None
+    _mark_open(ctx, thread.id)
+    return await _added(ctx, thread, add)
+
+
+async def _follow_up(ctx: Ctx, thread: InboxThread) -> str:
+    """A message while the thread is open: added to it (stored once per inbound message)."""
+    add = _addition(ctx)
+    if add is not None:
+        await ops.add_worker_message(ctx.session, ctx.ops, thread, **add)
+        return await _added(ctx, thread, add)
+    kind = ctx.msg.kind
     if kind not in ("text", "voice"):
         what = {"location": "位置", "link": "链接"}.get(kind, "视频")
         return f"这里只能转交文字、语音和照片，刚才的{what}没有转过去。麻烦您用文字或语音说一下，工作人员会在这里回复您。"
     if not ctx.text:
         return "这条语音没有识别出文字，工作人员收不到语音本身。麻烦您再说一遍或打字发送。"
-    if is_word(ctx.text, SOFT_END_WORDS):
-        await ops.close_by_worker(ctx.session, ctx.ops, ctx.openid)
-        return CLOSED
-    small_talk = pleasantry_kind(ctx.text)
-    if small_talk is not None:  # 谢谢 / 好的 / 在吗: staff see it, it doesn't make the thread unanswered
-        await ops.add_worker_message(ctx.session, ctx.ops, thread, kind=_kind(ctx), text=ctx.msg.text,
-                                     source_key=ctx.msg.dedup_key, waiting=False)
-        if small_talk in ("bot", "presence"):
+    await ops.close_by_worker(ctx.session, ctx.ops, ctx.openid)  # 算了 / 没事了
+    return CLOSED
+
+
+async def _added(ctx: Ctx, thread: ops.ThreadRef, add: Mapping[str, Any]) -> str:
+    """The answer to a message just added to the worker's open thread."""
+    if add["kind"] == "image":
+        return PHOTO_ADDED
+    if not add["waiting"]:
+        if pleasantry_kind(ctx.text) in ("bot", "presence"):
             return (f"您好！这里是{ctx.settings.office.name}的自动回复。您的咨询已经转给工作人员，他们会在工作时间"
                     f"（{ctx.settings.office.hours}）在这里回复您；问题解决了请回复「结束咨询」。")
         lead = "不客气！" if any(w in ctx.text for w in THANKS) else "收到。"
         return lead + STILL_OPEN
-    await ops.add_worker_message(ctx.session, ctx.ops, thread, kind=_kind(ctx), text=ctx.msg.text,
-                                 source_key=ctx.msg.dedup_key)
     if is_distress(ctx.text):
         return f"您的话已经转给工作人员，我们都会看到。\n{DISTRESS_HELP}"
     match = await faq.match(ctx.session, ctx.msg.text)

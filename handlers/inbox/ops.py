@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,7 +28,7 @@ from bot.operations import DomainError, OpsContext
 from handlers.inbox.question import DEFAULT_TOPIC, guess_topic, looks_like_question
 
 __all__ = ["TEMPLATE_KIND", "REPLY_PURPOSE", "NOTICE_PURPOSE", "InboxError", "count_waiting", "thread_community", "open_thread",
-           "start_thread", "add_worker_message", "add_bot_message", "bot_said", "close_by_worker",
+           "start_thread", "add_worker_message", "add_to_open_thread", "OpenThread", "ThreadRef", "add_bot_message", "bot_said", "close_by_worker",
            "close_quiet_threads", "ErasedThreads", "erase_member_threads", "looks_like_question", "guess_topic",
            "topic_for", "DEFAULT_TOPIC"]
 
@@ -117,45 +117,90 @@ _ADD_ONCE = {name: stmt.on_conflict_do_nothing(index_elements=["source_key"]).re
 _ADD = {name: stmt.returning(_MESSAGE.c.id) for name, stmt in _ADD.items()}
 _SEEN = ("unread", "last_message_at", "waiting", "waiting_since", "subject", "status")
 _STILL_WAITING = _THREAD.c.waiting.is_(True) & _THREAD.c.waiting_since.is_not(None)
-_TOUCH = {waiting: update(_THREAD).where(_THREAD.c.id == bindparam("tid")).values(
-    unread=_THREAD.c.unread + 1, last_message_at=bindparam("now"),
-    subject=case((_THREAD.c.subject.in_(("", PHOTO_SUBJECT)) & (bindparam("subject") != ""), bindparam("subject")),
-                 else_=_THREAD.c.subject),
-    **({"waiting": True, "waiting_since": case((_STILL_WAITING, _THREAD.c.waiting_since), else_=bindparam("now"))}
-       if waiting else {})).returning(*(_THREAD.c[name] for name in _SEEN)) for waiting in (True, False)}
+
+
+def _touch(waiting: bool, *where: Any) -> Any:
+    """UPDATE of the thread a worker message joins: unread, last message, waiting since, subject."""
+    return update(_THREAD).where(_THREAD.c.id == bindparam("tid"), *where).values(
+        unread=_THREAD.c.unread + 1, last_message_at=bindparam("now"),
+        subject=case((_THREAD.c.subject.in_(("", PHOTO_SUBJECT)) & (bindparam("new_subject") != ""),
+                      bindparam("new_subject")), else_=_THREAD.c.subject),
+        **({"waiting": True, "waiting_since": case((_STILL_WAITING, _THREAD.c.waiting_since),
+                                                   else_=bindparam("now"))} if waiting else {}))
+
+
+_TOUCH = {w: _touch(w).returning(*(_THREAD.c[name] for name in _SEEN)) for w in (True, False)}
+_TOUCH_OPEN = {w: _touch(w, _THREAD.c.openid == bindparam("owner"), _THREAD.c.status == "open")
+               .returning(_THREAD.c.id, _THREAD.c.topic) for w in (True, False)}
+
+
+class OpenThread(NamedTuple):
+    """A worker's open thread as a follow-up needs it (`add_to_open_thread`)."""
+
+    id: int
+    topic: str
+
+
+ThreadRef = InboxThread | OpenThread  # what the bot's own messages of a thread need: its id
+
+
+def _message_params(ctx: OpsContext, thread_id: int, kind: str, text: str, media_id: str,
+                    source_key: str | None) -> dict[str, Any]:
+    if kind not in KINDS:
+        raise ValueError(f"unknown message kind {kind!r}")
+    photo = kind == "image"
+    return {"thread_id": thread_id, "at": ctx.now, "kind": kind, "text": text.strip(), "source_key": source_key or None,
+            "media_id": media_id if photo else "",
+            "media_status": ("pending" if ctx.services.get("api_available") else "offline") if photo else ""}
+
+
+def _new_subject(kind: str, text: str) -> str:
+    """The subject a worker message gives a thread that has none yet ("" for a photo)."""
+    return "" if kind == "image" or not text.strip() else _subject(kind, text)
+
+
+async def add_to_open_thread(session: AsyncSession, ctx: OpsContext, thread_id: int, openid: str, *,
+                             kind: str = "text", text: str = "", media_id: str = "", source_key: str | None = None,
+                             waiting: bool = True) -> OpenThread | None:
+    """A worker's follow-up on their thread `thread_id` if it is still open (None if not): the
+    thread's UPDATE checks that, then the message — two statements, no lookup. For a message
+    being processed now (`source_key`: its own dedup key, claimed fresh), not held photos."""
+    params = _message_params(ctx, thread_id, kind, text, media_id, source_key)
+    conn = await session.connection()
+    row = (await conn.execute(_TOUCH_OPEN[waiting], {"tid": thread_id, "owner": openid, "now": ctx.now,
+                                                     "new_subject": _new_subject(kind, text)})).first()
+    if row is None:
+        return None
+    await conn.execute(_ADD[conn.dialect.name], params)
+    return OpenThread(row.id, row.topic)
 
 
 async def add_worker_message(session: AsyncSession, ctx: OpsContext, thread: InboxThread, *, kind: str = "text",
                              text: str = "", media_id: str = "", source_key: str | None = None,
                              waiting: bool = True) -> int | None:
     """One message of the worker on `thread` (its id); None when this inbound message was stored
-    before. Two statements — on the path of every follow-up a worker sends.
+    before (a held photo). A follow-up to the thread the dialogue remembers takes
+    `add_to_open_thread` instead.
 
     `waiting=False` for a pleasantry (谢谢, 好的) after an answer: staff see it, and the thread
     doesn't count as unanswered because of it."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown message kind {kind!r}")
+    params = _message_params(ctx, thread.id, kind, text, media_id, source_key)
     if thread.status != "open":
         raise InboxError("这次咨询已经结束了，有新问题请直接发来。")
-    now = ctx.now
-    photo = kind == "image"
     conn = await session.connection()
-    message_id = await conn.scalar((_ADD_ONCE if source_key else _ADD)[conn.dialect.name], {
-        "thread_id": thread.id, "at": now, "kind": kind, "text": text.strip(), "source_key": source_key or None,
-        "media_id": media_id if photo else "",
-        "media_status": ("pending" if ctx.services.get("api_available") else "offline") if photo else ""})
+    message_id = await conn.scalar((_ADD_ONCE if source_key else _ADD)[conn.dialect.name], params)
     if message_id is None:
         return None
     # One statement: a staff page marking the thread read at the same moment loses nothing. What
     # it set comes back into `thread` as the database has it (not as changes to flush).
-    current = (await conn.execute(_TOUCH[waiting], {
-        "tid": thread.id, "now": now, "subject": "" if photo or not text.strip() else _subject(kind, text)})).one()
+    current = (await conn.execute(_TOUCH[waiting], {"tid": thread.id, "now": ctx.now,
+                                                    "new_subject": _new_subject(kind, text)})).one()
     for name, value in zip(_SEEN, current):
         set_committed_value(thread, name, value)
     return message_id
 
 
-async def add_bot_message(session: AsyncSession, ctx: OpsContext, thread: InboxThread, text: str) -> InboxMessage:
+async def add_bot_message(session: AsyncSession, ctx: OpsContext, thread: ThreadRef, text: str) -> InboxMessage:
     """What the bot already answered (an FAQ entry), so staff see what the worker was told."""
     msg = InboxMessage(thread_id=thread.id, at=ctx.now, sender="bot", kind="text", text=text, attempts=0, error="")
     session.add(msg)
@@ -163,7 +208,7 @@ async def add_bot_message(session: AsyncSession, ctx: OpsContext, thread: InboxT
     return msg
 
 
-async def bot_said(session: AsyncSession, thread: InboxThread, text: str) -> bool:
+async def bot_said(session: AsyncSession, thread: ThreadRef, text: str) -> bool:
     """Whether the bot already gave this answer in the thread (an FAQ answer is given once)."""
     return bool(await session.scalar(select(InboxMessage.id).where(
         InboxMessage.thread_id == thread.id, InboxMessage.sender == "bot", InboxMessage.text == text).limit(1)))
