@@ -137,7 +137,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: AsyncE
     check_keys(settings)  # online without [admin] field_key: refuse to start
     clock = clock or Clock(settings.app.timezone)
     engine = engine or make_engine(settings.database.url, echo=settings.database.echo,
-                                   pool_size=settings.database.pool_size)
+                                   pool_size=settings.database.pool_size,
+                                   synchronous=settings.database.sqlite_synchronous)
     sessionmaker: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
     services = build_services(settings)
 

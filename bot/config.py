@@ -11,7 +11,7 @@ import os
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -93,6 +93,9 @@ class DatabaseSettings(_Section):
     url: str = "sqlite+aiosqlite:///./data/unionbot.db"
     echo: bool = False
     pool_size: int = Field(10, ge=1)
+    # SQLite: "normal" (a power cut can take back the last second of commits) or "full" (every
+    # commit on disk before the reply; slower). docs/deploy.md §7.
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
 
 
 class AdminSettings(_Section):

@@ -43,7 +43,7 @@ async def database(settings: Settings) -> AsyncIterator[async_sessionmaker[Async
     """A session factory on the configured database, disposed of afterwards."""
     from bot.db.engine import make_engine, make_sessionmaker
 
-    engine = make_engine(settings.database.url)
+    engine = make_engine(settings.database.url, synchronous=settings.database.sqlite_synchronous)
     try:
         yield make_sessionmaker(engine)
     finally:

@@ -24,7 +24,8 @@ def make_sqlite_dir(url: str) -> None:
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_args: dict | None = None) -> AsyncEngine:
+def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_args: dict | None = None,
+                synchronous: str = "normal") -> AsyncEngine:
     """Create the async engine.
 
     SQLite allows one writer at a time. Rather than letting several
@@ -52,7 +53,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
         def _pragmas(dbapi_conn, _record):  # noqa: ANN001
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
+            # NORMAL: a crash of the process loses nothing committed; a power cut can take back
+            # the commits since the last checkpoint. FULL: each commit synced first (deploy.md §7).
+            cur.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
             cur.execute("PRAGMA foreign_keys=ON")
             # Checkpoints run in a thread of their own, off the event loop (Checkpointer).
             cur.execute("PRAGMA wal_autocheckpoint=0")

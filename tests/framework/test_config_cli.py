@@ -42,6 +42,7 @@ def test_example_config_is_valid_and_documents_every_key() -> None:
     ({"server": {"prot": 80}}, "unknown key 'server.prot'"),
     ({"wechat": {"encoding_aes_key": "abc"}}, "'wechat.encoding_aes_key'"),
     ({"scheduler": {"enabled": "maybe"}}, "'scheduler.enabled'"),
+    ({"database": {"sqlite_synchronous": "off"}}, "'database.sqlite_synchronous'"),
 ])
 def test_bad_values_name_the_key(data, words) -> None:  # noqa: ANN001
     with pytest.raises(ConfigError) as exc:

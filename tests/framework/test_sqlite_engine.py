@@ -43,3 +43,20 @@ async def test_statements_run_without_a_worker_thread(tmp_path) -> None:  # noqa
         assert seen == [threading.current_thread().name]  # the loop's own thread, no hop
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_synchronous_follows_the_config(tmp_path) -> None:  # noqa: ANN001
+    """`[database] sqlite_synchronous`: NORMAL by default, FULL (every commit synced) when asked."""
+    from bot.app import create_app
+    from bot.keys import ENGINE
+    from tests.support.settings import make_settings
+
+    levels = {}
+    for choice in ("normal", "full"):
+        settings = make_settings(f"sqlite+aiosqlite:///{tmp_path}/{choice}.db", tmp_path,
+                                 database={"sqlite_synchronous": choice})
+        app = create_app(settings, background=False, scheduler=False)
+        async with app[ENGINE].connect() as conn:
+            levels[choice] = (await conn.execute(text("PRAGMA synchronous"))).scalar()
+        await app[ENGINE].dispose()
+    assert levels == {"normal": 1, "full": 2}
