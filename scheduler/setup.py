@@ -8,6 +8,8 @@ are idempotent, so that extra run never sends anything twice.
 """
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -50,6 +52,13 @@ async def run_job(spec: JobSpec, ctx: JobContext) -> Any:
         result = await spec.func(ctx)
         log.log(logging.DEBUG if is_frequent(spec) else logging.INFO, "job %s done: %s", spec.id, result)
         return result
+    except asyncio.CancelledError:
+        # The service is stopping (SIGTERM, a deploy): the job's transaction is rolled back and it
+        # runs again next time, as every job is written to. Said once, not as APScheduler's
+        # ERROR with a traceback (which it logs for anything a job raises). Nothing awaits a job's
+        # task but the scheduler, so the cancellation ends here.
+        log.info("job %s interrupted by the service stopping; it runs again next time", spec.id)
+        return None
     except Exception:
         log.exception("job %s failed", spec.id)
         raise

@@ -41,6 +41,30 @@ async def test_run_job_wakes_delivery_after_a_run(app, clock) -> None:  # noqa: 
     assert woken == [True]
 
 
+async def test_a_job_cut_short_by_the_service_stopping_is_no_error(app, caplog) -> None:  # noqa: ANN001
+    """A deploy stops the service while a job runs: one INFO line, no ERROR with a traceback."""
+    import asyncio
+    import dataclasses
+    import logging
+
+    started = asyncio.Event()
+
+    async def slow(_ctx) -> str:  # noqa: ANN001
+        started.set()
+        await asyncio.sleep(60)
+        return "finished"
+
+    spec = dataclasses.replace(find_job(JOB_LIST, "chairs.reminders"), func=slow)
+    caplog.set_level(logging.INFO)
+    task = asyncio.create_task(run_job(spec, job_context(app)))
+    await started.wait()
+    task.cancel()  # what the loop's shutdown does to a job still running
+    assert await task is None
+    said = [r for r in caplog.records if spec.id in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.INFO] and "runs again next time" in said[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
 def test_jobs_list_command_shows_next_runs(tmp_path, monkeypatch) -> None:  # noqa: ANN001
     from bot.commands.jobs import jobs
 
