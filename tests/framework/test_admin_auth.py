@@ -78,6 +78,7 @@ async def test_wrong_password_and_unknown_user_read_the_same(client, sessionmake
 
 async def test_disabled_account_cannot_log_in_and_loses_its_session(client, sessionmaker, clock):
     await log_in_staff(client, sessionmaker)
+    await create_staff_user(sessionmaker, "boss2")  # the last active admin can't be switched off
     async with sessionmaker() as db, db.begin():
         await staff_ops.set_active(db, DEFAULT_USER, False, clock.now())
     assert (await client.get("/admin/", allow_redirects=False)).status == 302
