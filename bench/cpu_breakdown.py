@@ -17,7 +17,7 @@ import sys
 import time
 from collections import defaultdict
 
-from bench.common import TOKEN, create_schema, tempdir
+from bench.common import ROOT, TOKEN, create_schema, tempdir
 from bench.load import TEXTS, body, signed_params
 
 
@@ -28,7 +28,7 @@ def by_package(stats: pstats.Stats) -> list[tuple[str, float]]:
         f = filename.replace("\\", "/")
         if "site-packages/" in f:
             key = f.split("site-packages/")[1].split("/")[0]
-        elif "/work/" in f or f.startswith(("bot", "handlers")):
+        elif f.startswith(str(ROOT)) or f.startswith(("bot", "handlers")):
             key = "unionbot:" + "/".join(f.split("/")[-2:])
         elif f.startswith("<") or "/python3.11/" in f:
             key = "stdlib/builtins"
