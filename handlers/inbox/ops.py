@@ -109,12 +109,12 @@ async def start_thread(session: AsyncSession, ctx: OpsContext, *, openid: str, m
 # The statements of a worker's message, built once (building them per message cost more than
 # running them): the message, and the thread's counters in one UPDATE that returns what it set.
 _MESSAGE, _THREAD = InboxMessage.__table__, InboxThread.__table__
-_ADD = {name: dialect_insert(name)(_MESSAGE).values(
+_INSERT = {name: dialect_insert(name)(_MESSAGE).values(
     {**{c: bindparam(c) for c in ("thread_id", "at", "kind", "text", "source_key", "media_id", "media_status")},
      "sender": "worker", "attempts": 0, "error": ""}) for name in ("postgresql", "sqlite")}
+_ADD = {name: stmt.returning(_MESSAGE.c.id) for name, stmt in _INSERT.items()}
 _ADD_ONCE = {name: stmt.on_conflict_do_nothing(index_elements=["source_key"]).returning(_MESSAGE.c.id)
-             for name, stmt in _ADD.items()}
-_ADD = {name: stmt.returning(_MESSAGE.c.id) for name, stmt in _ADD.items()}
+             for name, stmt in _INSERT.items()}  # a held photo may have been stored before
 _SEEN = ("unread", "last_message_at", "waiting", "waiting_since", "subject", "status")
 _STILL_WAITING = _THREAD.c.waiting.is_(True) & _THREAD.c.waiting_since.is_not(None)
 
