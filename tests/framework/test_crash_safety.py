@@ -37,6 +37,7 @@ from bot.db.engine import make_engine
 from bot.db.models.core import InboundMessage
 from bot.processes import WORKER_HEADER
 from bot.wechat.simulator import WeChatSim
+from tests.support.settings import service_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "crash-test-token"
@@ -140,18 +141,7 @@ async def test_sigkill_under_load_loses_no_acknowledged_message(tmp_path) -> Non
     await eng.dispose()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-[wechat]
-token = "{TOKEN}"
-[database]
-url = "{url}"
-[admin]
-secret_key = "crash-test-secret-0123456789abcdef"
-""", encoding="utf-8")
+    cfg = service_config(tmp_path, port, url, TOKEN)
     sim = WeChatSim(None, token=TOKEN)
     load = Load(f"{base}/wechat", sim)
 

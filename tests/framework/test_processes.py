@@ -24,6 +24,7 @@ from bot.db.models import InboundMessage, Member
 from scheduler.leader import advisory_key
 from bot.processes import WORKER_HEADER, check_workers
 from tests.support.db import PG_URL
+from tests.support.settings import service_config
 from bot.wechat.simulator import WeChatSim
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,18 +103,7 @@ async def scheduler_locks(eng) -> int:  # noqa: ANN001
 async def test_two_workers_share_one_port_one_database_one_scheduler(pg_db, tmp_path) -> None:  # noqa: ANN001
     url, eng = pg_db
     port = free_port()
-    cfg = tmp_path / "config.toml"
-    cfg.write_text(f"""
-[server]
-host = "127.0.0.1"
-port = {port}
-[wechat]
-token = "{TOKEN}"
-[database]
-url = "{url}"
-[admin]
-secret_key = "workers-test-secret-0123456789abcdef"
-""", encoding="utf-8")
+    cfg = service_config(tmp_path, port, url, TOKEN)
     proc = subprocess.Popen([sys.executable, "-m", "bot.processes", "--config", str(cfg), "--workers", "2",
                              "--log-level", "WARNING"], cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,6 +1,8 @@
 """Settings for a test: its own database, a fixed admin secret, plus any sections it overrides."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.config import Settings, build_settings
 
 # A fixed key for personal fields in tests (online mode refuses to start without one).
@@ -19,3 +21,20 @@ def make_settings(db_url: str, tmp_path, **sections) -> Settings:  # noqa: ANN00
     for name, values in sections.items():
         data.setdefault(name, {}).update(values)
     return build_settings(data, env={})
+
+
+def service_config(directory: Path, port: int, db_url: str, token: str) -> Path:
+    """A config.toml for a real `python -m bot.processes` in `directory` (process tests)."""
+    cfg = directory / "config.toml"
+    cfg.write_text(f"""
+[server]
+host = "127.0.0.1"
+port = {port}
+[wechat]
+token = "{token}"
+[database]
+url = "{db_url}"
+[admin]
+secret_key = "process-test-secret-0123456789abcdef"
+""", encoding="utf-8")
+    return cfg
