@@ -59,15 +59,21 @@ def process(args: list[str], cwd: Path | None = None, port: int | None = None, r
             wait_port(port, path=ready_path)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(40)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        stop(proc)
         if log:
             out.close()
+
+
+def stop(proc: subprocess.Popen, grace: float = 40) -> None:
+    """SIGTERM a server started in its own session; its whole group is SIGKILLed after `grace` s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
 
 def write_config(directory: Path, db_url: str, port: int, **sections: dict) -> Path:

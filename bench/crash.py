@@ -42,7 +42,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import PY, ROOT, TOKEN, free_port, tempdir, write_config
+from bench.common import PY, ROOT, TOKEN, free_port, stop, tempdir, write_config
 
 WORKER_HEADER = "X-Unionbot-Worker"  # bot.processes.WORKER_HEADER (kept import-free for the load child)
 USERS = 1000
@@ -292,12 +292,7 @@ def bench_crash(rounds: int = 5, seconds: float = 8.0, connections: int = 16, ki
                 report(r)
                 results.append(r)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(45)
-                except subprocess.TimeoutExpired:
-                    kill_group(proc)
+            stop(proc, 45)
         final = inspect(dbfile)["integrity"]
         stopped = proc.returncode == 0
         tracebacks = (d / "server.log").read_text(errors="replace").count("Traceback")
