@@ -37,12 +37,17 @@ class Metrics:
                                   ["status", "via"], registry=r)
         self.failures = Counter("unionbot_delivery_failures", "WeChat API calls that failed, by errcode.",
                                 ["errcode"], registry=r)
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     # ---- hooks -------------------------------------------------------------
     def handled(self, msg: Any, outcome: str, seconds: float) -> None:
         kind = getattr(msg, "kind", None) or "unknown"
-        self.messages.labels(kind=kind, outcome=outcome).inc()
-        self.latency.labels(kind=kind).observe(seconds)
+        children = self._children.get((kind, outcome))
+        if children is None:  # `labels()` looks its child up under a lock each time (~6 µs a message)
+            children = self._children[(kind, outcome)] = (self.messages.labels(kind=kind, outcome=outcome),
+                                                          self.latency.labels(kind=kind))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def delivered(self, row_status: str, via: str | None = None) -> None:
         self.deliveries.labels(status=row_status or "unknown", via=via or "none").inc()

@@ -60,6 +60,7 @@ from bot.core.context import Ctx
 from bot.core.dialogue import DialogueState
 from bot.core.dispatcher import Dispatcher
 from bot.core.types import Incoming, NewsReply, Reply, TextReply
+from bot.db import prepared
 from bot.db.hotpath import CoreRows, DialogueConflict, DialogueSave, MemberRow, Rows, member_variant, rows_for
 
 log = logging.getLogger("unionbot.pipeline")
@@ -315,6 +316,7 @@ class Processor:
                 if postgres:
                     await conn.execute(text("SET LOCAL lock_timeout = '4500ms'"))
                 rows = await rows_for(conn, self.app_id, fast=self.fast_rows)
+                session.info[prepared.ROWS] = rows  # the handlers' prebuilt statements run through it
                 claimed = await self._claim(rows, batch, now)
                 live = [fl for fl in batch if fl.msg.dedup_key in claimed]
                 dups = [fl for fl in batch if fl.msg.dedup_key not in claimed]

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.core.context import Ctx
-from bot.core.router import Flow, Handler, Route, Router
+from bot.core.router import Flow, Handler, Route, Router, click_key, text_variants
 from bot.core.types import PASS, NewsReply, Reply, TextReply, as_reply
 
 log = logging.getLogger("unionbot.dispatch")
@@ -56,9 +56,13 @@ class Dispatcher:
 
     def find(self, ctx: Ctx) -> Handler:
         msg = ctx.msg
+        # once: most filters are keywords or clicks (`Filter.words`), compared as sets
+        v, click = text_variants(msg), click_key(msg)
         for r in self.routers:
             for route in r.interrupts:
-                if route.filter(msg):
+                f = route.filter
+                if (((v is not None and not v.isdisjoint(f.words)) or (click is not None and click in f.clicks))
+                        if f.words is not None else f(msg)):
                     return route.handler
         state = ctx.dialogue.state
         if state:
@@ -75,7 +79,9 @@ class Dispatcher:
             ctx.notes.append("抱歉，刚才的对话流程已更新，请重新开始。")
         for r in self.routers:
             for route in r.routes:
-                if route.filter(msg):
+                f = route.filter
+                if (((v is not None and not v.isdisjoint(f.words)) or (click is not None and click in f.clicks))
+                        if f.words is not None else f(msg)):
                     return route.handler
         return self.unmatched
 

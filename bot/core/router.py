@@ -22,19 +22,29 @@ Handler = Callable[["Ctx"], Awaitable[Reply | str | None]]
 class Filter:
     """A predicate on an Incoming message; combine with | and &."""
 
-    def __init__(self, fn: Callable[[Incoming], bool], desc: str = "", keyword: bool = False) -> None:
+    def __init__(self, fn: Callable[[Incoming], bool], desc: str = "", keyword: bool = False,
+                 words: frozenset[str] | None = None, clicks: frozenset[str] = frozenset()) -> None:
         self.fn = fn
         self.desc = desc
         # True when the filter matches only whole keywords (or events): such a message inside
         # an open dialogue is a request to go there, not an answer (see Dispatcher).
         self.keyword = keyword
+        # Set when the filter is exactly "a text or voice message one of whose `variants` is one
+        # of `words`, or a menu click on one of `clicks`" (text_is, click_is and | of those): the
+        # dispatcher then checks the message's variants, computed once, and its click key against
+        # these sets instead of calling every filter (`Dispatcher.find`).
+        self.words = words
+        self.clicks = clicks
 
     def __call__(self, msg: Incoming) -> bool:
         return self.fn(msg)
 
     def __or__(self, other: "Filter") -> "Filter":
+        sets = self.words is not None and other.words is not None
         return Filter(lambda m: self(m) or other(m), f"({self.desc} | {other.desc})",
-                      keyword=self.keyword and other.keyword)
+                      keyword=self.keyword and other.keyword,
+                      words=self.words | other.words if sets else None,  # type: ignore[operator]
+                      clicks=self.clicks | other.clicks if sets else frozenset())
 
     def __and__(self, other: "Filter") -> "Filter":
         return Filter(lambda m: self(m) and other(m), f"({self.desc} & {other.desc})")
@@ -50,8 +60,19 @@ def _is_text(m: Incoming) -> bool:
 def text_is(*words: str) -> Filter:
     """The whole message is one of `words`: folded (punctuation, full-width, case) and with
     polite wrappers allowed (我要…, 我想…, 申请…, …一下), so voice's 「帮扶。」 matches too."""
-    folded = {fold(w).lower() for w in words}
-    return Filter(lambda m: _is_text(m) and bool(variants(m.text) & folded), f"text_is{words}", keyword=True)
+    folded = frozenset(fold(w).lower() for w in words)
+    return Filter(lambda m: _is_text(m) and bool(variants(m.text) & folded), f"text_is{words}", keyword=True,
+                  words=folded)
+
+
+def text_variants(msg: Incoming) -> frozenset[str] | None:
+    """What `text_is` compares: the message's variants, None for a message that is no text."""
+    return variants(msg.text) if _is_text(msg) else None
+
+
+def click_key(msg: Incoming) -> str | None:
+    """What `click_is` compares: the key of a menu click, None for anything else."""
+    return msg.event_key if msg.kind == "event" and msg.event == "click" else None
 
 
 def text_startswith(*prefixes: str, keyword: bool = False) -> Filter:
@@ -75,9 +96,9 @@ def _cased_variants(text: str) -> list[str]:
 
 
 def click_is(*keys: str) -> Filter:
-    ks = set(keys)
+    ks = frozenset(keys)
     return Filter(lambda m: m.kind == "event" and m.event == "click" and m.event_key in ks,
-                  f"click_is{keys}", keyword=True)
+                  f"click_is{keys}", keyword=True, words=frozenset(), clicks=ks)
 
 
 def event_is(*events: str) -> Filter:

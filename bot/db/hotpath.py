@@ -16,7 +16,9 @@ parameters, literal values, column defaults (scalar or callable, as SQLAlchemy w
 and the bind/result processors of each type. So the two ways cannot drift apart: a column default
 or a new column is picked up by both, or the plan refuses to build (a default it cannot compute).
 
-Feature code never comes here: handlers use the session (ORM) as usual.
+Feature code never comes here: handlers use the session (ORM) as usual, and the few statements
+that run for most messages are built once and run through `bot/db/prepared.py`, which hands them
+to the batch's `Rows` (`prepared_fetch` / `prepared_run`): the same plans, in the handler's savepoint.
 """
 from __future__ import annotations
 
@@ -152,6 +154,20 @@ class Rows:
 
     async def _sql(self, sql: str) -> None:
         raise NotImplementedError
+
+    # A feature's statement built once (bot/db/prepared.py) --------------------------------------
+    async def prepared_fetch(self, stmt: Any, params: dict[str, Any]) -> list[Sequence[Any]]:
+        """Its rows (SELECT or RETURNING; [] for neither), in the running handler's savepoint."""
+        self._open_savepoint()
+        return await self._fetch(stmt, params)
+
+    async def prepared_run(self, stmt: Any, params: dict[str, Any]) -> int:
+        """Execute it once in the running handler's savepoint; the number of rows matched."""
+        self._open_savepoint()
+        return await self._run(stmt, params)
+
+    def _open_savepoint(self) -> None:
+        """Statements through SQLAlchemy open it in `_open_pending`; the sqlite3 path does it here."""
 
     def savepoint(self, session: AsyncSession) -> "HandlerSavepoint":
         """A SAVEPOINT around one handler: an exception inside rolls back only what it did."""
@@ -298,6 +314,11 @@ class SQLiteRows(Rows):
 
     def _sql_in_hook(self, conn: Any, sql: str) -> None:
         self.db.execute(sql)
+
+    def _open_savepoint(self) -> None:
+        pending = self.info.get(_PENDING)
+        if pending is not None:
+            pending.open(None)
 
     async def _sql(self, sql: str) -> None:
         self.db.execute(sql)
@@ -522,7 +543,8 @@ class _Plans:
     def __init__(self, stmt: Any, dialect: Any) -> None:
         self.stmt, self.dialect = stmt, dialect  # keeps the statement (and so its id) alive
         self.compiled = stmt.compile(dialect=dialect)  # once: a new IN-list length only re-expands it
-        self.expanding = tuple(name for name, b in self.compiled.binds.items() if b.expanding)
+        # the caller's IN lists (a literal one, `col.in_(("a", "b"))`, has its own fixed length)
+        self.expanding = tuple(name for name, b in self.compiled.binds.items() if b.expanding and b.required)
         self.by_lengths: dict[tuple[int, ...], Plan] = {}
 
     def get(self, params: dict[str, Any]) -> Plan:

@@ -19,7 +19,7 @@ Every change goes through `handlers/inbox/ops.py`; FAQ matching is `handlers/inb
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.context import Ctx
@@ -56,6 +56,7 @@ FLOW = "inbox"
 # talk from a worker without one is answered without asking the database (most messages no
 # feature takes are 谢谢, 好的, 你好…). Set when a thread opens or grows, dropped when none is found.
 MARK = "inbox_thread"
+MARK_RENEWAL = timedelta(hours=1)  # how often a follow-up pushes the open-thread mark's expiry on
 HOLD = "inbox_photo"  # a draft of the dialogue: photos sent first, waiting for the words that explain them
 HOLD_FOR = timedelta(minutes=30)
 MAX_HELD = 9
@@ -141,11 +142,21 @@ def _hold_photo(ctx: Ctx) -> str:
 def _mark_open(ctx: Ctx, thread_id: int) -> None:
     """The worker has an open thread: small talk isn't answered blind, and a follow-up goes
     straight to that thread (checked open by the statement that adds it)."""
-    days = ctx.settings.inbox.close_after_days + 1
+    expires = ctx.now + timedelta(days=ctx.settings.inbox.close_after_days + 1)
+    state = f"{MARK}:open:{thread_id}"
+    kept = ctx.dialogue.drafts.get(MARK) or {}
+    if kept.get("state") == state and _renewed_lately(kept.get("expires_at"), expires):
+        return  # the same mark, renewed within the hour: a follow-up writes no dialogue row
     # The thread id in the state: a draft with no data is a mark, which 算了 keeps (common/dialogue.py).
-    ctx.dialogue.drafts[MARK] = {"state": f"{MARK}:open:{thread_id}", "data": {},
-                                 "expires_at": (ctx.now + timedelta(days=days)).isoformat()}
+    ctx.dialogue.drafts[MARK] = {"state": state, "data": {}, "expires_at": expires.isoformat()}
     ctx.dialogue.mark()
+
+
+def _renewed_lately(expires_at: object, would_be: datetime) -> bool:
+    try:
+        return would_be - datetime.fromisoformat(str(expires_at)) < MARK_RENEWAL
+    except ValueError:
+        return False
 
 
 async def _small_talk_only(ctx: Ctx) -> bool:

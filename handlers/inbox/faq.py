@@ -94,7 +94,7 @@ class _Active:
 # more than the rest of the message. Staff's edits here drop it at once; another process sees
 # them within CACHE_SECONDS.
 CACHE_SECONDS = 5.0
-_cache: dict[str, tuple[float, tuple[_Active, ...]]] = {}
+_cache: dict[Any, tuple[float, tuple[_Active, ...]]] = {}  # by engine
 
 
 def forget() -> None:
@@ -103,7 +103,8 @@ def forget() -> None:
 
 
 async def _active_entries(session: AsyncSession) -> tuple[_Active, ...]:
-    where = str(session.bind.url) if session.bind is not None else ""
+    # the engine itself: `str(url)` renders the URL anew (it was most of the lookup's cost)
+    where = session.bind if session.bind is not None else session.get_bind()
     now = time.monotonic()
     hit = _cache.get(where)
     if hit is not None and now - hit[0] < CACHE_SECONDS:

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot import outbox
+from bot.db import prepared
 from bot.db.engine import dialect_insert
 from bot.db.models.core import Member
 from bot.db.models.inbox import InboxMessage, InboxThread
@@ -110,7 +111,8 @@ async def start_thread(session: AsyncSession, ctx: OpsContext, *, openid: str, m
 # running them): the message, and the thread's counters in one UPDATE that returns what it set.
 _MESSAGE, _THREAD = InboxMessage.__table__, InboxThread.__table__
 _INSERT = {name: dialect_insert(name)(_MESSAGE).values(
-    {**{c: bindparam(c) for c in ("thread_id", "at", "kind", "text", "source_key", "media_id", "media_status")},
+    {**{c: bindparam(c, type_=_MESSAGE.c[c].type)
+        for c in ("thread_id", "at", "kind", "text", "source_key", "media_id", "media_status")},
      "sender": "worker", "attempts": 0, "error": ""}) for name in ("postgresql", "sqlite")}
 _ADD = {name: stmt.returning(_MESSAGE.c.id) for name, stmt in _INSERT.items()}
 _ADD_ONCE = {name: stmt.on_conflict_do_nothing(index_elements=["source_key"]).returning(_MESSAGE.c.id)
@@ -121,12 +123,14 @@ _STILL_WAITING = _THREAD.c.waiting.is_(True) & _THREAD.c.waiting_since.is_not(No
 
 def _touch(waiting: bool, *where: Any) -> Any:
     """UPDATE of the thread a worker message joins: unread, last message, waiting since, subject."""
+    now = bindparam("now", type_=_THREAD.c.last_message_at.type)
+    new_subject = bindparam("new_subject", type_=_THREAD.c.subject.type)
     return update(_THREAD).where(_THREAD.c.id == bindparam("tid"), *where).values(
-        unread=_THREAD.c.unread + 1, last_message_at=bindparam("now"),
-        subject=case((_THREAD.c.subject.in_(("", PHOTO_SUBJECT)) & (bindparam("new_subject") != ""),
-                      bindparam("new_subject")), else_=_THREAD.c.subject),
-        **({"waiting": True, "waiting_since": case((_STILL_WAITING, _THREAD.c.waiting_since),
-                                                   else_=bindparam("now"))} if waiting else {}))
+        unread=_THREAD.c.unread + 1, last_message_at=now,
+        subject=case((_THREAD.c.subject.in_(("", PHOTO_SUBJECT)) & (new_subject != ""), new_subject),
+                     else_=_THREAD.c.subject),
+        **({"waiting": True, "waiting_since": case((_STILL_WAITING, _THREAD.c.waiting_since), else_=now)}
+           if waiting else {}))
 
 
 _TOUCH = {w: _touch(w).returning(*(_THREAD.c[name] for name in _SEEN)) for w in (True, False)}
@@ -166,13 +170,12 @@ async def add_to_open_thread(session: AsyncSession, ctx: OpsContext, thread_id: 
     thread's UPDATE checks that, then the message — two statements, no lookup. For a message
     being processed now (`source_key`: its own dedup key, claimed fresh), not held photos."""
     params = _message_params(ctx, thread_id, kind, text, media_id, source_key)
-    conn = await session.connection()
-    row = (await conn.execute(_TOUCH_OPEN[waiting], {"tid": thread_id, "owner": openid, "now": ctx.now,
-                                                     "new_subject": _new_subject(kind, text)})).first()
+    row = await prepared.first(session, _TOUCH_OPEN[waiting], {
+        "tid": thread_id, "owner": openid, "now": params["at"], "new_subject": _new_subject(kind, text)})
     if row is None:
         return None
-    await conn.execute(_ADD[conn.dialect.name], params)
-    return OpenThread(row.id, row.topic)
+    await prepared.run(session, _INSERT[prepared.dialect(session)], params)
+    return OpenThread(row[0], row[1])
 
 
 async def add_worker_message(session: AsyncSession, ctx: OpsContext, thread: InboxThread, *, kind: str = "text",
@@ -187,14 +190,15 @@ async def add_worker_message(session: AsyncSession, ctx: OpsContext, thread: Inb
     params = _message_params(ctx, thread.id, kind, text, media_id, source_key)
     if thread.status != "open":
         raise InboxError("这次咨询已经结束了，有新问题请直接发来。")
-    conn = await session.connection()
-    message_id = await conn.scalar((_ADD_ONCE if source_key else _ADD)[conn.dialect.name], params)
-    if message_id is None:
+    added = await prepared.first(session, (_ADD_ONCE if source_key else _ADD)[prepared.dialect(session)], params)
+    if added is None:
         return None
+    message_id = added[0]
     # One statement: a staff page marking the thread read at the same moment loses nothing. What
     # it set comes back into `thread` as the database has it (not as changes to flush).
-    current = (await conn.execute(_TOUCH[waiting], {"tid": thread.id, "now": ctx.now,
-                                                    "new_subject": _new_subject(kind, text)})).one()
+    current = await prepared.first(session, _TOUCH[waiting], {"tid": thread.id, "now": params["at"],
+                                                              "new_subject": _new_subject(kind, text)})
+    assert current is not None  # the thread is the caller's, read in this transaction
     for name, value in zip(_SEEN, current):
         set_committed_value(thread, name, value)
     return message_id
