@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from bot.core.normalize import fold
 
@@ -126,6 +127,7 @@ def _han(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
 
 
+@lru_cache(maxsize=4096)  # asked three times of one message (small talk? a question? a topic?)
 def _content(text: str) -> str:
     """The folded text without greetings, thanks, fillers, punctuation, spaces or emoji."""
     t = _LATIN_PLEASANTRY_RE.sub(" ", _PLEASANTRY_RE.sub(" ", fold(text).lower()))
@@ -134,6 +136,7 @@ def _content(text: str) -> str:
     return "" if _bare(t) in _WHOLE else t
 
 
+@lru_cache(maxsize=4096)
 def _bare(text: str) -> str:
     """Letters and digits only (and single spaces between Latin words)."""
     t = "".join(ch if (_han(ch) or unicodedata.category(ch)[0] in "LN") else " " for ch in fold(text).lower())

@@ -38,6 +38,8 @@ async def read_capped(request: web.Request, max_body: int) -> bytes:
     declared = request.content_length
     if declared is not None and declared > max_body:
         raise TooLarge("body too large")
+    if declared is not None:  # the HTTP parser ends the body at the declared length: one read
+        return await request.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_chunked(_CHUNK):

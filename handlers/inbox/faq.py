@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, String, cast, or_, select, update
@@ -64,6 +65,7 @@ class Preview:
 
 
 # ------------------------------------------------------------------------------ matching
+@lru_cache(maxsize=4096)  # the message's key: asked before matching and by it
 def match_key(text: str) -> str:
     """The form both a message and a keyword are compared in: folded, lower-case, no
     punctuation, symbols or spaces."""
