@@ -54,7 +54,9 @@ _WHOLE = {"对的": "ack", "是的": "ack", "早": "greeting", "早啊": "greeti
           "是": "ack", "哦": "ack",
           "嗯": "ack", "ok": "ack", "okay": "ack", "hello": "greeting", "hi": "greeting", "hey": "greeting",
           "thanks": "thanks", "thank you": "thanks", "thx": "thanks", "bye": "bye", "test": "test", "yes": "ack",
-          "no": "ack", "good morning": "greeting", "morning": "greeting"}
+          "no": "ack", "good morning": "greeting", "morning": "greeting",
+          # a whole "no" (asked 还有别的问题吗 / 有什么需要): nothing more to say
+          "没有": "ack", "没有了": "ack", "没了": "ack", "不用": "ack", "不用了": "ack", "没事": "ack"}
 _PLEASANTRIES = tuple(p for _, words in PLEASANTRY_KINDS for p in words)
 _FILLERS = "嗯哦噢喔呃额哈呵嘿嘻唉哎啊呀哇嗷"
 _LAUGHTER = "哈呵嘿嘻"
