@@ -60,9 +60,7 @@ class Dispatcher:
         v, click = text_variants(msg), click_key(msg)
         for r in self.routers:
             for route in r.interrupts:
-                f = route.filter
-                if (((v is not None and not v.isdisjoint(f.words)) or (click is not None and click in f.clicks))
-                        if f.words is not None else f(msg)):
+                if route.filter.hit(msg, v, click):
                     return route.handler
         state = ctx.dialogue.state
         if state:
@@ -79,9 +77,7 @@ class Dispatcher:
             ctx.notes.append("抱歉，刚才的对话流程已更新，请重新开始。")
         for r in self.routers:
             for route in r.routes:
-                f = route.filter
-                if (((v is not None and not v.isdisjoint(f.words)) or (click is not None and click in f.clicks))
-                        if f.words is not None else f(msg)):
+                if route.filter.hit(msg, v, click):
                     return route.handler
         return self.unmatched
 

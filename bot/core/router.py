@@ -32,12 +32,19 @@ class Filter:
         # Set when the filter is exactly "a text or voice message one of whose `variants` is one
         # of `words`, or a menu click on one of `clicks`" (text_is, click_is and | of those): the
         # dispatcher then checks the message's variants, computed once, and its click key against
-        # these sets instead of calling every filter (`Dispatcher.find`).
+        # these sets instead of calling every filter (`hit`, `Dispatcher.find`).
         self.words = words
         self.clicks = clicks
 
     def __call__(self, msg: Incoming) -> bool:
         return self.fn(msg)
+
+    def hit(self, msg: Incoming, variants_: frozenset[str] | None, click: str | None) -> bool:
+        """`self(msg)`, given the message's `text_variants` and `click_key` worked out once."""
+        if self.words is None:
+            return self.fn(msg)
+        return (variants_ is not None and not variants_.isdisjoint(self.words)) or (
+            click is not None and click in self.clicks)
 
     def __or__(self, other: "Filter") -> "Filter":
         sets = self.words is not None and other.words is not None

@@ -18,8 +18,7 @@ def _msg(kind: str, text: str = "", event: str = "", key: str = "") -> Incoming:
 
 
 def _by_sets(f: Filter, msg: Incoming) -> bool:
-    v, click = text_variants(msg), click_key(msg)
-    return (v is not None and not v.isdisjoint(f.words)) or (click is not None and click in f.clicks)
+    return f.hit(msg, text_variants(msg), click_key(msg))
 
 
 def test_keyword_sets_agree_with_the_filters_on_every_route(make_app) -> None:  # noqa: ANN001
