@@ -595,9 +595,14 @@ class ListView:
                     rows = [r for i in range(0, len(items), 500) for r in await self.rows(db, items[i:i + 500], state)]
                 header = [c.label for c in cols]
                 table = [[_cell(c.plain(r), state) for c in cols] for r in rows]
+            # The filters used, but not what was typed in the search box: it may be a name or a
+            # phone, and personal values stay out of the audit log (docs/security.md §6).
+            drop = (self.search.param,) if self.search is not None else ()
+            query = "&".join(f"{k}={v}" for k, v in _query_without(request.query, drop).items())
             await audit.record(db, staff_id=getattr(state.staff, "id", None),
                                action=exp.audit or f"{self.name.split('.')[0]}.export", target=fmt,
-                               detail={"query": request.rel_url.query_string, "rows": len(table)}, now=state.now)
+                               detail={"query": query, "rows": len(table), **({"searched": True} if state.search else {})},
+                               now=state.now)
         stamp = state.now.astimezone(_tz(request)).strftime("%Y%m%d")
         return spreadsheet_response(fmt, header, table, filename=f"{exp.filename}-{stamp}",
                                     sheet=exp.sheet or exp.filename)

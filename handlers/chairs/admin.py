@@ -406,7 +406,7 @@ async def add(request: web.Request) -> web.StreamResponse:
         async with db_session(request) as db, db.begin():
             chair = await ops.add_chair(db, ctx, **fields)
             await audit.record(db, staff_id=ctx.staff_id, action="chairs.add", target=f"chair:{chair.id}",
-                               detail={"name": chair.name, "organisation": chair.organisation}, now=ctx.now)
+                               detail={"organisation": chair.organisation}, now=ctx.now)  # no name (security.md §6)
     except ops.ChairError as exc:
         await flash(request, str(exc), "error")
         raise web.HTTPSeeOther("/admin/chairs/registry") from None

@@ -75,3 +75,20 @@ async def log_in_staff(client, sessionmaker) -> None:  # noqa: ANN001
     """Create the default staff user and log `client` in as them."""
     await create_staff_user(sessionmaker)
     await login(client)
+
+
+async def audit_rows_holding(sessionmaker, values) -> list[str]:  # noqa: ANN001
+    """The audit rows whose target or detail holds one of `values` (a name, phone, ID number …),
+    as "action: target detail"; security.md §6 wants none. Compare with the whole values and
+    with the parts a log could keep (the last 8 digits of a phone or ID number)."""
+    from sqlalchemy import select
+
+    from bot.db.models.core import AuditLog
+
+    async with sessionmaker() as db:
+        rows = list(await db.scalars(select(AuditLog).order_by(AuditLog.id)))
+    found = []
+    for r in rows:
+        text = f"{r.target} {r.detail}"
+        found += [f"{r.action}: {text}" for v in values if v and v in text][:1]
+    return found
