@@ -20,8 +20,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from xml.etree import ElementTree
-from wechatpy.events import EVENT_TYPES
-from wechatpy.messages import MESSAGE_TYPES, UnknownMessage
 from wechatpy.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException
 from wechatpy.replies import ArticlesReply, TransferCustomerServiceReply, create_reply
@@ -108,14 +106,6 @@ def _element_dict(elem: ElementTree.Element) -> dict[str, Any]:
         else:
             out[child.tag] = value
     return out
-
-
-def _typed(message: dict[str, Any]) -> Any:
-    """wechatpy's message or event object for a parsed message (as parse_message picks it)."""
-    msg_type = _str(message.get("MsgType")).lower()
-    if msg_type == "event":
-        return EVENT_TYPES.get(_str(message.get("Event")).lower(), UnknownMessage)(message)
-    return MESSAGE_TYPES.get(msg_type, UnknownMessage)(message)
 
 
 def _float(value: Any) -> float | None:
@@ -245,10 +235,7 @@ class Codec:
         if not isinstance(raw, dict):
             raise BadRequest("malformed xml")
         raw = dict(raw)
-        # wechatpy's typed message, built from a copy of the one parse (its parse_message
-        # would parse the same XML again, and rewrites scene events in place).
-        msg = _typed(dict(raw))
-        openid = _str(msg.source).strip() if isinstance(raw.get("FromUserName"), str) else ""
+        openid = _str(raw.get("FromUserName")).strip()
         if not openid:
             raise BadRequest("missing FromUserName")
         create = _str(raw.get("CreateTime")).strip()
