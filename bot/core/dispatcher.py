@@ -33,14 +33,19 @@ class Dispatcher:
         self.fallback = fallback
         self.flows: dict[str, Flow] = {}
         self.catchers: list[Handler] = [h for r in self.routers for h in r.catchers]
+        self._menu: tuple[tuple[str, str], ...] | None = None
         for r in self.routers:
             for flow in r.flows:
                 if flow.name in self.flows:
                     raise ValueError(f"flow {flow.name!r} declared twice")
                 self.flows[flow.name] = flow
 
-    def menu_items(self) -> list[tuple[str, str]]:
-        return [item for r in self.routers for item in r.menu]
+    def menu_items(self) -> tuple[tuple[str, str], ...]:
+        """(keyword, what it does) of every feature, in order (the routers' menus are complete
+        once their modules are imported, before a dispatcher is built)."""
+        if self._menu is None:
+            self._menu = tuple(item for r in self.routers for item in r.menu)
+        return self._menu
 
     def flow_title(self, flow: str | None) -> str:
         f = self.flows.get(flow or "")

@@ -8,6 +8,8 @@ gets the menu.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.core.context import Ctx
@@ -36,13 +38,18 @@ def menu_text(ctx: Ctx, intro: str | None = None) -> str:
     return compose_menu(intro or texts.default_text("help", ctx.settings), items, ctx.settings)
 
 
-def compose_menu(intro: str, items: list[tuple[str, str]], settings: Settings) -> str:
+def compose_menu(intro: str, items: Sequence[tuple[str, str]], settings: Settings) -> str:
     """The 帮助 reply: the intro, the keywords, and how to reach a person (also the admin's preview)."""
+    return _compose(intro, tuple(items), office_text(settings))
+
+
+@lru_cache(maxsize=64)  # the same few texts for every 菜单 / 帮助 / 你好
+def _compose(intro: str, items: tuple[tuple[str, str], ...], office: str) -> str:
     lines = [intro]
     lines += [f"【{kw}】{desc}" for kw, desc in items]
     lines.append("【取消】退出正在填写的内容")
     lines.append("打字、语音都可以，数字说「三千五」「三口人」也行。")
-    lines.append(office_text(settings))
+    lines.append(office)
     return "\n".join(lines)
 
 
