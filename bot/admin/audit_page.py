@@ -27,6 +27,7 @@ DETAIL_LABELS = {
     "reason": "原因", "amount": "金额", "rows": "行数", "ip": "地址", "changed": "修改", "query": "筛选",
     "bulk": "批量", "linked": "关联微信", "name_mismatch": "姓名不一致", "added": "新增", "updated": "更新",
     "error": "错误", "format": "格式", "message": "留言", "assignee": "经办人", "kind": "内容", "date": "日期",
+    "searched": "按关键词搜索",  # what was typed stays out of the log (docs/security.md §6)
 }
 
 

@@ -72,3 +72,6 @@ async def test_chairs_audit_rows_never_name_the_chair(client, db) -> None:  # no
     secrets = [v for person in (ADDED, RENAMED, IMPORTED, REJECTED) for v in (person[0], person[1], person[1][-8:])]
     found = await audit_rows_holding(db, secrets)
     assert found == [], "\n".join(found)
+    # The data-protection officer reads that an export was narrowed by a search, not what was typed.
+    page = await (await client.get("/admin/audit?action=chairs.registry_export")).text()
+    assert "按关键词搜索：是" in page and IMPORTED[0] not in page and IMPORTED[1] not in page
