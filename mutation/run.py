@@ -1,6 +1,6 @@
 """Mutation testing, one module group at a time, with mutmut 3 (see mutation/README.md).
 
-    python mutation/run.py run [GROUP ...] [--budget S] [--max-children N]
+    python mutation/run.py run [GROUP ...] [--budget S] [--max-children N] [--fresh]
     python mutation/run.py report GROUP            # rewrite mutation/report-GROUP.txt
     python mutation/run.py show GROUP MUTANT       # the diff of one mutant
     python mutation/run.py equivalent GROUP MUTANT "one-line reason"
@@ -13,7 +13,10 @@ run cut short by its time budget resumes where it stopped.  mutmut reads its set
 from [tool.mutmut] in pyproject.toml; the group's files (only_mutate) and test selection
 are added here.  Mutants listed in mutation/equivalent.txt are marked "skipped" before
 a run (and so never run again) as long as their diff is unchanged; the report counts
-them apart and leaves them out of the score.
+them apart and leaves them out of the score.  The mutants a run killed are kept in
+mutation/verdicts/<group>.txt (committed) with a hash of the mutant and its whole function:
+a fresh checkout takes them as killed while that function is unchanged, so a full run is
+spread over several sessions instead of starting again each time (`--fresh`: run them all).
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HERE = ROOT / "mutation"
 WORK = HERE / "work"
 EQUIVALENT = HERE / "equivalent.txt"
+VERDICTS = HERE / "verdicts"  # <group>.txt: mutants killed in an earlier checkout, kept with the repo
 LINKS = ["bot", "handlers", "scheduler", "tests", "samples", "pyproject.toml", "config.example.toml", "README.md"]
 
 # mutmut's exit codes, grouped the way the report counts them
@@ -66,6 +70,37 @@ def fingerprint(diff: str) -> str:
     return hashlib.sha1("\n".join(body).encode()).hexdigest()[:10]
 
 
+def whole_fingerprint(diff: str) -> str:
+    """The mutant with its whole function (mutmut's diff shows the function): any change to the
+    function makes a kept verdict lapse, as mutmut's own verdicts do."""
+    return hashlib.sha1(diff.encode()).hexdigest()[:12]
+
+
+def verdicts(group: str) -> dict[str, tuple[str, int]]:
+    """mutant name -> (whole fingerprint, exit code) of the mutants killed in an earlier run."""
+    path = VERDICTS / f"{group}.txt"
+    if not path.exists() or os.environ.get("MUTATION_FRESH"):
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, fp, code = (part.strip() for part in line.split("|"))
+            out[name] = (fp, int(code))
+    return out
+
+
+def save_verdicts(group: str, meta: dict[str, dict[str, int | None]]) -> None:
+    """Keep the killed and timed-out mutants of this group with their whole fingerprints."""
+    lines = [f"# mutation/run.py: mutants of group {group} the tests killed (name | whole diff hash | exit code).",
+             "# A fresh checkout takes these as killed while the function is unchanged; MUTATION_FRESH=1 re-runs all."]
+    for path, codes in meta.items():
+        for name, code in sorted(codes.items()):
+            if code in KILLED or code in TIMEOUT:
+                lines.append(f"{name} | {whole_fingerprint(_diff(name, path))} | {code}")
+    VERDICTS.mkdir(exist_ok=True)
+    (VERDICTS / f"{group}.txt").write_text("\n".join(lines) + "\n")
+
+
 def workdir(group: str) -> Path:
     wd = WORK / group
     wd.mkdir(parents=True, exist_ok=True)
@@ -78,11 +113,16 @@ def workdir(group: str) -> Path:
 
 # ---- inside a child process: mutmut itself, configured for one group ----
 
+_GROUP = [""]
+
+
 def _enter(group: str) -> None:
+    _GROUP[0] = group
     spec = groups()[group]
     base = tomllib.loads((ROOT / "pyproject.toml").read_text()).get("tool", {}).get("mutmut", {})
     tests = [t for t in spec["tests"] if t.startswith("-") or (ROOT / t).exists()]
     cfg = {**base, "only_mutate": spec["mutate"], "pytest_add_cli_args_test_selection": tests}
+    os.environ.update(spec.get("env", {}))  # e.g. the PostgreSQL test database of a -pg group
     os.chdir(workdir(group))
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT]
     import mutmut.configuration as mc
@@ -106,6 +146,7 @@ def _skip_equivalents() -> None:
 
     original = mm.collect_source_file_mutation_data
     eq = equivalents()
+    kept = verdicts(_GROUP[0])
 
     def collect(*, mutant_names):  # noqa: ANN001, ANN202
         mutants, by_path = original(mutant_names=mutant_names)
@@ -118,6 +159,8 @@ def _skip_equivalents() -> None:
                 result = m.exit_code_by_key[name] = 34
             elif name not in eq and result in SKIPPED:
                 result = m.exit_code_by_key[name] = None  # no longer listed: try it again
+            if result is None and name in kept and whole_fingerprint(_diff(name, m.path)) == kept[name][0]:
+                result = m.exit_code_by_key[name] = kept[name][1]  # killed before, function unchanged
             m.save()
             out.append((m, name, result))
         return out, by_path
@@ -218,7 +261,8 @@ def inside(argv: list[str]) -> None:
         mm.cli(["run", *rest], standalone_mode=True)
     elif action == "report":
         (HERE / f"report-{group}.txt").write_text(_report(group))
-        print(f"wrote mutation/report-{group}.txt")
+        save_verdicts(group, _meta(group))
+        print(f"wrote mutation/report-{group}.txt and mutation/verdicts/{group}.txt")
     elif action == "show":
         print(_diff(rest[0]))
     elif action == "equivalent":
@@ -304,6 +348,8 @@ def main() -> None:
     r.add_argument("groups", nargs="*")
     r.add_argument("--budget", type=float, default=0, help="seconds per group (default: the group's budget)")
     r.add_argument("--max-children", type=int, default=2)
+    r.add_argument("--fresh", action="store_true",
+                   help="ignore mutation/verdicts/ (mutants killed in an earlier checkout): run every mutant")
     for name in ("report", "show", "equivalent", "mutmut", "summary"):
         p = sub.add_parser(name)
         p.add_argument("group")
@@ -314,6 +360,8 @@ def main() -> None:
         unknown = set(chosen) - set(groups())
         if unknown:
             ap.error(f"unknown group(s) {sorted(unknown)}; groups: {', '.join(groups())}")
+        if a.fresh:
+            os.environ["MUTATION_FRESH"] = "1"  # read by the children
         for g in chosen:
             run_group(g, a.budget, a.max_children)
         return
