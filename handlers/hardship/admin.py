@@ -224,7 +224,7 @@ async def _detail_context(db, request: web.Request, request_id: int) -> dict[str
         "error": "", "kept": {},
         # Federation accounts move a request between communities (a community account can't).
         "communities": choices + ([req.community] if req.community and req.community not in choices else []),
-        "may_set_community": permissions.community(request) is None and permissions.may(request, "hardship.community"),
+        "may_set_community": permissions.community(request) is None and permissions.may(request, "hardship.community", "POST"),
     }
 
 

@@ -246,3 +246,16 @@ async def test_proxy_entry_offers_only_followers_of_the_accounts_community(clien
     async with db() as s:
         looked = list(await s.scalars(select(AuditLog).where(AuditLog.action == "hardship.link_lookup")))
     assert [r.target for r in looked] == ["member:oA1"]
+
+
+async def test_a_read_only_federation_account_is_offered_no_community_form(client, db, app) -> None:  # noqa: ANN001
+    """A viewer sees where a request belongs, but no 保存 that would only answer 403."""
+    _ra, _rb, rn = await three_requests(db, app)
+    await create_staff_user(db, "look", roles=("viewer",))
+    await login(client, "look", DEFAULT_PASSWORD)
+    page = await (await client.get(f"/admin/hardship/{rn.id}")).text()
+    assert "所属社区" in page and 'name="community"' not in page
+    await create_staff_user(db, "street", roles=("hardship",))  # the reviewer of the federation: offered
+    await client.post("/admin/logout", data={"_csrf": await csrf_at(client, "/admin/")})
+    await login(client, "street", DEFAULT_PASSWORD)
+    assert 'name="community"' in await (await client.get(f"/admin/hardship/{rn.id}")).text()
