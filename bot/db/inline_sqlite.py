@@ -23,6 +23,7 @@ engine is made (`check_versions`): anything else stops the start with one line.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
@@ -170,6 +171,18 @@ def inline_creator(path: str, timeout: float = 5.0) -> Callable[[], Any]:
     return connect
 
 
+_CHECKPOINT_LOCKS: dict[str, Any] = {}
+
+
+def checkpoint_lock(path: str) -> Any:
+    """One lock per database file for whoever checkpoints it in this process (the Checkpointer's
+    PASSIVE passes, the truncating job in scheduler/retention.py): two checkpoints at once make
+    the second wait on SQLite's busy handler — with the writer held, that wait was the p99.9."""
+    import threading
+
+    return _CHECKPOINT_LOCKS.setdefault(os.path.realpath(path), threading.Lock())
+
+
 class Checkpointer:
     """Moves SQLite's WAL checkpoints off the event loop.
 
@@ -207,7 +220,8 @@ class Checkpointer:
                 try:
                     if conn is None:
                         conn = sqlite3.connect(self.path, timeout=0.1, check_same_thread=False)
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                    with checkpoint_lock(self.path):
+                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except sqlite3.Error as exc:  # the database may be gone (a test's temp dir): keep trying
                     log.debug("checkpoint of %s skipped: %s", self.path, exc)
         finally:

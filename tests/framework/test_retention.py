@@ -131,7 +131,7 @@ async def test_sqlite_wal_truncated_by_the_job(ctx, backend, engine, sessionmake
     await _write_rows(sessionmaker, 0, 5000)
     before = os.path.getsize(wal)
     assert before > 1_000_000
-    assert (await checkpoint_wal(ctx)).startswith(f"WAL {before} -> 0 bytes, writer held ")
+    assert (await checkpoint_wal(ctx)).startswith(f"WAL {before} -> 0 bytes (TRUNCATE), writer held ")
     assert os.path.getsize(wal) == 0
     assert await checkpoint_wal(ctx) == "WAL empty"
     assert await count(sessionmaker, InboundMessage) == 5000  # nothing lost, the database still writes
@@ -140,7 +140,8 @@ async def test_sqlite_wal_truncated_by_the_job(ctx, backend, engine, sessionmake
 
 
 async def test_sqlite_wal_truncated_while_the_writer_keeps_writing(ctx, backend, engine, sessionmaker) -> None:  # noqa: ANN001
-    """The PASSIVE checkpoints alone never rewind a log that is written to without pause; the job does."""
+    """The PASSIVE checkpoints alone never rewind a log that is written to without pause; the job
+    does (RESTART: the writer goes on from the start of the file, which stops growing)."""
     if backend != "sqlite":
         pytest.skip("SQLite only")
     wal = wal_path(engine)
@@ -160,11 +161,12 @@ async def test_sqlite_wal_truncated_while_the_writer_keeps_writing(ctx, backend,
             await asyncio.sleep(0.01)
         before = os.path.getsize(wal)
         result = await checkpoint_wal(ctx)
-        assert " -> 0 bytes, " in result, result
+        assert "bytes (RESTART), writer held" in result and "busy" not in result, result
+        restarted = os.path.getsize(wal)
         grown_at = written
         while written < grown_at + 200:  # the writer goes on, from the start of the log
             await asyncio.sleep(0.01)
-        assert os.path.getsize(wal) < before
+        assert os.path.getsize(wal) == restarted  # written over from the start, not appended
     finally:
         stop.set()
         await task
@@ -178,7 +180,7 @@ async def test_the_service_runs_the_wal_job_on_its_own_connection(sim, app, back
     await sim.user("oWal").send("菜单")
     result = await run_job(find_job(app[JOBS], "checkpoint_wal"), job_context(app))
     if backend == "sqlite":
-        assert " -> 0 bytes, writer held " in result and "busy" not in result
+        assert " -> 0 bytes (TRUNCATE), writer held " in result and "busy" not in result
         assert await sim.user("oWal").send("菜单")  # the writer goes on
     else:
         assert result == "not a SQLite file"
