@@ -62,7 +62,7 @@ SampleForm.mount(router, start=text_is("登记") | click_is("SAMPLE"))
 async def slow_reply(ctx: Ctx) -> str:
     """A handler slower than the reply timeout."""
     ctx.member.employer = "慢单位"
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(3.0)
     return "终于好了"
 
 
@@ -98,7 +98,7 @@ async def record_order(ctx: Ctx) -> str:
 @pytest.fixture
 def settings(db_url, tmp_path):  # noqa: ANN001
     # A reply timeout short enough to test the slow-handler path quickly, long enough for a slow CI database.
-    return make_settings(db_url, tmp_path, server={"reply_timeout": 1.0})
+    return make_settings(db_url, tmp_path, server={"reply_timeout": 2.0})
 
 
 @pytest.fixture
