@@ -134,13 +134,13 @@ async def checkpoint_wal(ctx: JobContext) -> str:
     if before == 0:
         return "WAL empty"
     db = wal[: -len("-wal")]
-    # The Checkpointer thread's passes wait meanwhile: a TRUNCATE meeting one of them waited on
-    # SQLite's busy handler with the writer held (~100 ms, the p99.9 of `python -m bench sustained`).
+    # The Checkpointer thread's passes wait meanwhile, so the checkpoint that holds the writer
+    # never meets one of them (SQLite's busy handler, then a retry, with the writer held).
     lock = checkpoint_lock(db)
     await asyncio.to_thread(lock.acquire)
     try:
         # PASSIVE passes beside the writer until what it wrote during the last one is little:
-        # the TRUNCATE then holds the writer only to copy that.
+        # the checkpoint below then holds the writer only to copy that.
         for _pass in range(4):
             busy, log_frames, copied = await asyncio.to_thread(_checkpoint, db, "PASSIVE")
             if not busy and log_frames - copied <= FRAMES_LEFT:

@@ -176,8 +176,8 @@ _CHECKPOINT_LOCKS: dict[str, Any] = {}
 
 def checkpoint_lock(path: str) -> Any:
     """One lock per database file for whoever checkpoints it in this process (the Checkpointer's
-    PASSIVE passes, the truncating job in scheduler/retention.py): two checkpoints at once make
-    the second wait on SQLite's busy handler — with the writer held, that wait was the p99.9."""
+    PASSIVE passes, the WAL job in scheduler/retention.py): two checkpoints at once make the
+    second wait on SQLite's busy handler, and the job's waits with the writer held."""
     import threading
 
     return _CHECKPOINT_LOCKS.setdefault(os.path.realpath(path), threading.Lock())
