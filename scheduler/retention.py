@@ -109,7 +109,6 @@ def _size(path: str) -> int:
         return 0
 
 
-FRAMES_LEFT = 64  # pages the last checkpoint may still have to copy while it holds the writer
 QUIET_FOR = 0.2  # seconds without a write to the log that let the job truncate it
 
 
@@ -139,16 +138,13 @@ async def checkpoint_wal(ctx: JobContext) -> str:
     lock = checkpoint_lock(db)
     await asyncio.to_thread(lock.acquire)
     try:
-        # PASSIVE passes beside the writer until what it wrote during the last one is little:
-        # the checkpoint below then holds the writer only to copy that.
-        for _pass in range(4):
-            busy, log_frames, copied = await asyncio.to_thread(_checkpoint, db, "PASSIVE")
-            if not busy and log_frames - copied <= FRAMES_LEFT:
-                break
-        # Nothing written for a moment: TRUNCATE, the file goes to 0 bytes. Under load RESTART:
-        # the next write starts the log from its beginning, so the file keeps the size 10 s of
-        # writing take (cut to `journal_size_limit` beyond that). Under load TRUNCATE held the
-        # writer ~95 ms (cutting a file of tens of MB), RESTART ~35 ms.
+        # Two PASSIVE passes beside the writer, QUIET_FOR apart: the bulk, then what was written
+        # meanwhile — the checkpoint below holds the writer only to copy what came after that.
+        # Nothing written in between: TRUNCATE, the file goes to 0 bytes. Otherwise RESTART: the
+        # next write starts the log from its beginning, so the file keeps the size 10 s of writing
+        # take (cut to `journal_size_limit` beyond that). Under load TRUNCATE held the writer
+        # ~95 ms (cutting a file of tens of MB), RESTART ~35 ms.
+        _busy, log_frames, _copied = await asyncio.to_thread(_checkpoint, db, "PASSIVE")
         await asyncio.sleep(QUIET_FOR)
         _busy, still, _copied = await asyncio.to_thread(_checkpoint, db, "PASSIVE")
         mode = "TRUNCATE" if still == log_frames else "RESTART"

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -76,6 +77,12 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int = 10, connect_ar
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def session_engine(session: AsyncSession) -> Any:
+    """The engine a session writes to, cheaply: `session.bind` is the sessionmaker's engine (an
+    attribute); `get_bind()` resolves it anew (~0.1 ms) and is only the fallback."""
+    return session.bind if session.bind is not None else session.get_bind()
 
 
 def dialect_insert(dialect: str):  # noqa: ANN201

@@ -23,6 +23,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db.engine import session_engine
+
 ROWS = "unionbot_batch_rows"  # session.info key: the writer's Rows for the batch the session belongs to
 
 
@@ -31,8 +33,7 @@ def dialect(session: AsyncSession) -> str:
     rows = session.info.get(ROWS)
     if rows is not None:
         return rows.dialect
-    # `session.bind` is the sessionmaker's engine; `get_bind()` resolves it anew (~0.1 ms)
-    return (session.bind if session.bind is not None else session.sync_session.get_bind()).dialect.name
+    return session_engine(session).dialect.name
 
 
 async def fetch(session: AsyncSession, stmt: Any, params: dict[str, Any]) -> list[Sequence[Any]]:

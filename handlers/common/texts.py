@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import sitetext
+from bot.db.engine import session_engine
 from bot.operations import DomainError
 
 if TYPE_CHECKING:
@@ -63,9 +64,7 @@ def _spec(key: str) -> TextSpec:
 
 
 def _cached(session: AsyncSession) -> dict[str, tuple[float, str | None]]:
-    # `session.bind` (the engine the sessionmaker gave) is an attribute; `get_bind()` resolves it
-    # anew and cost ~0.1 ms on every 菜单/帮助 — the busiest message.
-    return _cache.setdefault(session.bind if session.bind is not None else session.get_bind(), {})
+    return _cache.setdefault(session_engine(session), {})  # asked on every 菜单/帮助
 
 
 async def stored_text(session: AsyncSession, key: str, *, fresh: bool = False) -> str | None:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import sitetext
 from bot.core.normalize import fold
 from bot.core.types import Incoming
+from bot.db.engine import session_engine
 from bot.db.models.inbox import FaqEntry
 from bot.menu import good_url
 from bot.operations import DomainError, OpsContext
@@ -105,8 +106,7 @@ def forget() -> None:
 
 
 async def _active_entries(session: AsyncSession) -> tuple[_Active, ...]:
-    # the engine itself: `str(url)` renders the URL anew (it was most of the lookup's cost)
-    where = session.bind if session.bind is not None else session.get_bind()
+    where = session_engine(session)  # the engine itself: `str(url)` rendered the URL per message
     now = time.monotonic()
     hit = _cache.get(where)
     if hit is not None and now - hit[0] < CACHE_SECONDS:

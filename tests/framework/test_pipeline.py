@@ -15,7 +15,7 @@ from bot.core.forms import Field, Form, Invalid, int_parser
 from bot.core.router import Router, click_is, text_is
 from bot.core.validators import parse_mobile
 from bot.db.models import Dialogue, InboundMessage, Member, Outbox, Sequence
-from tests.support.settings import make_settings
+from tests.support.settings import SLOW_HANDLER, short_reply_settings
 from bot.wechat.simulator import WeChatSim
 
 router = Router("sample")
@@ -62,7 +62,7 @@ SampleForm.mount(router, start=text_is("登记") | click_is("SAMPLE"))
 async def slow_reply(ctx: Ctx) -> str:
     """A handler slower than the reply timeout."""
     ctx.member.employer = "慢单位"
-    await asyncio.sleep(3.0)
+    await asyncio.sleep(SLOW_HANDLER)
     return "终于好了"
 
 
@@ -97,8 +97,7 @@ async def record_order(ctx: Ctx) -> str:
 
 @pytest.fixture
 def settings(db_url, tmp_path):  # noqa: ANN001
-    # A reply timeout short enough to test the slow-handler path quickly, long enough for a slow CI database.
-    return make_settings(db_url, tmp_path, server={"reply_timeout": 2.0})
+    return short_reply_settings(db_url, tmp_path)
 
 
 @pytest.fixture

@@ -12,14 +12,14 @@ from bot.core.router import Router, text_is
 from bot.core.types import Article, NewsReply
 from bot.db.models import Outbox
 from bot.keys import PROCESSOR
-from tests.support.settings import make_settings
+from tests.support.settings import SLOW_HANDLER, short_reply_settings
 
 router = Router("pipeline-mutants")
 
 
 @router.on(text_is("慢新闻"))
 async def slow_news(ctx: Ctx) -> NewsReply:
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(SLOW_HANDLER)
     return NewsReply((Article("活动通知", "周六上午九点", "https://example.org/a", "https://example.org/a.jpg"),
                       Article("报名须知")))
 
@@ -31,7 +31,7 @@ async def broken(ctx: Ctx) -> str:
 
 @pytest.fixture
 def settings(db_url, tmp_path):  # noqa: ANN001
-    return make_settings(db_url, tmp_path, server={"reply_timeout": 1.0})
+    return short_reply_settings(db_url, tmp_path)
 
 
 @pytest.fixture

@@ -9,6 +9,17 @@ from bot.config import Settings, build_settings
 TEST_FIELD_KEY = "87O73SCa9t2nJW-ZYrMI5T_qFxMmRvNMS1KWCg_e_Fs="
 
 
+# The reply timeout of the modules that test a handler slower than it (their slow handlers sleep
+# SLOW_HANDLER seconds): short enough to keep them quick, long enough that four batches of one
+# user fit in it late in a full run on a busy CI machine (1 s did not, once).
+SHORT_REPLY_TIMEOUT = 2.0
+SLOW_HANDLER = SHORT_REPLY_TIMEOUT + 1.0
+
+
+def short_reply_settings(db_url: str, tmp_path) -> Settings:  # noqa: ANN001
+    return make_settings(db_url, tmp_path, server={"reply_timeout": SHORT_REPLY_TIMEOUT})
+
+
 def make_settings(db_url: str, tmp_path, **sections) -> Settings:  # noqa: ANN001
     data = {
         "database": {"url": db_url},
