@@ -21,6 +21,7 @@ spread over several sessions instead of starting again each time (`--fresh`: run
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
@@ -273,6 +274,8 @@ def inside(argv: list[str]) -> None:
             if rest[0] == "--from" else [[rest[0], " ".join(rest[1:])]]
         # only mutants the tests do not kill can be recorded (a glob never swallows a killed one)
         known = [n for codes in _meta(group).values() for n, c in codes.items() if c in SURVIVED | NO_TESTS | SKIPPED]
+        lock = open(HERE / "work" / ".equivalent.lock", "a")  # noqa: SIM115  (several groups triaged at once)
+        fcntl.flock(lock, fcntl.LOCK_EX)
         lines = EQUIVALENT.read_text().splitlines()
         for pattern, reason in pairs:
             reason = reason.strip()
@@ -283,7 +286,10 @@ def inside(argv: list[str]) -> None:
                 lines = [ln for ln in lines if not ln.startswith(name + " ")]
                 lines.append(f"{name} | {fingerprint(_diff(name))} | {reason}")
                 print(f"recorded {name} as equivalent")
-        EQUIVALENT.write_text("\n".join(lines) + "\n")
+        tmp = EQUIVALENT.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        tmp.replace(EQUIVALENT)  # a run reading the list meanwhile sees the old one or the new one, whole
+        lock.close()
     elif action == "summary":
         meta = _meta(group)
         print(json.dumps({p: {k: sum(1 for c in codes.values() if classify(c) == k) for k in
