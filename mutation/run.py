@@ -373,7 +373,10 @@ def main() -> None:
         return
     if a.group not in groups():
         ap.error(f"unknown group {a.group}; groups: {', '.join(groups())}")
-    sys.exit(subprocess.run(child(a.cmd, a.group, *a.rest)).returncode)
+    rest = list(a.rest)
+    if a.cmd == "equivalent" and rest[:1] == ["--from"] and len(rest) > 1:
+        rest[1] = str(Path(rest[1]).resolve())  # the child runs in the group's work directory
+    sys.exit(subprocess.run(child(a.cmd, a.group, *rest)).returncode)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
 """The dispatcher's promises that mutation testing found untested (mutation/report-dispatcher.txt):
-how a long reply is cut for WeChat's passive limit, and the words shown for a waiting form."""
+how a long reply is cut for WeChat's passive limit, the words shown for a waiting form, what inside
+a dialogue is its answer and what leaves it, and the notes said on the way."""
 from __future__ import annotations
 
+import pytest
+
+from bot.core.context import Ctx
 from bot.core.dispatcher import Dispatcher, split_text
-from bot.core.router import Flow, Router
+from bot.core.router import Filter, Flow, Router, text_is, text_startswith
 
 
 def test_lines_are_kept_together_up_to_exactly_the_limit():
@@ -124,3 +128,149 @@ async def test_a_spoken_keyword_mid_quiz_leaves_it_like_a_typed_one(sim, db, clo
     await u.send("答题")
     reply = await u.voice(recognition="我要留言。")
     assert "哪方面" in reply and reply.endswith("（答题已暂停，已答的题目都保存好了，回复「答题」接着做。）")
+
+
+# ---------------------------------------------------------------- what is (and is not) a form's answer
+# A small feature of the test's own: a one-question form (kept as a draft when left), a lookup
+# whose words an answer may begin with (no whole keyword), a feature that takes location reports,
+# and one that has nothing to say.
+
+probe = Router("dispatch-probe")
+probe.add_flow(Flow("probe", "探针登记", "探针登记"))
+
+
+@probe.on(text_is("探针登记"), starts="probe")
+async def start_probe(ctx: Ctx) -> str:
+    if ctx.dialogue.restore("probe"):
+        return "接着来：请问您在哪个单位？"
+    ctx.dialogue.set("probe:unit", {"asked": 1})
+    return "请问您在哪个单位？"
+
+
+@probe.state("probe:")
+async def answer_probe(ctx: Ctx) -> str:
+    said = ctx.msg.text if ctx.msg.kind in ("text", "voice") else f"[{ctx.msg.kind}]"
+    ctx.dialogue.clear()
+    return f"已登记：{said}"
+
+
+@probe.on(text_startswith("探针查询"))  # not a whole keyword: an answer may well begin like this
+async def probe_lookup(ctx: Ctx) -> str:
+    return "探针查询结果：暂无记录。"
+
+
+@probe.on(Filter(lambda m: m.kind == "event" and m.event == "location", "location report"))
+async def note_location(ctx: Ctx) -> str:
+    return "已收到您的位置。"
+
+
+@probe.on(text_is("探针静默"))
+async def say_nothing(ctx: Ctx) -> None:
+    return None
+
+
+@pytest.fixture
+async def app(make_app, engine):  # noqa: ANN001
+    return make_app(extra_routers=[probe])
+
+
+async def test_an_answer_that_only_begins_like_a_command_is_the_forms_answer(sim):  # noqa: ANN001
+    u = sim.user("oBeginner")
+    assert await u.send("探针查询站") == "探针查询结果：暂无记录。"  # outside a form: the lookup
+    assert await u.send("探针登记") == "请问您在哪个单位？"
+    assert await u.send("探针查询站") == "已登记：探针查询站"  # inside: the answer
+
+
+async def test_a_location_report_mid_form_goes_to_its_feature_and_the_form_waits(sim):  # noqa: ANN001
+    u = sim.user("oLocated")
+    await u.send("探针登记")
+    reply = await u.event("LOCATION", Latitude="23.1", Longitude="113.3", Precision="30")
+    assert reply == "已收到您的位置。\n\n（您的探针登记还没填完，直接回复就能接着填。）"
+    assert await u.send("市总工会") == "已登记：市总工会"
+
+
+async def test_a_view_click_mid_form_is_no_answer_and_the_form_waits(sim):  # noqa: ANN001
+    u = sim.user("oViewer")
+    assert "哪方面" in await u.send("我要留言")
+    assert await u.event("VIEW", "https://example.org/guide") is None  # no reply: a link was opened
+    assert "写下您的问题" in await u.send("第二个")  # the topic question was still open
+
+
+async def test_the_help_button_mid_form_shows_the_menu_and_keeps_the_form(sim):  # noqa: ANN001
+    fresh = sim.user("oMenuFresh")
+    assert await fresh.click("HELP") == await fresh.send("菜单")
+    u = sim.user("oMenuClick")
+    assert "哪方面" in await u.send("我要留言")
+    clicked = await u.click("HELP")
+    assert clicked == await u.send("菜单")  # the button is the word
+    assert clicked.startswith(await fresh.send("菜单")) and "直接回复即可继续" in clicked
+    assert "写下您的问题" in await u.send("第二个")
+
+
+async def test_the_quiz_word_mid_quiz_shows_the_question_without_saying_it_paused(sim, db, clock):  # noqa: ANN001
+    from tests.support.quiz import add_bank, add_period
+
+    ids = await add_bank(db, clock)
+    await add_period(db, clock, "2026-11", [ids[0], ids[2]])
+    u = sim.user("oAgain")
+    first = await u.send("答题")
+    assert "建立基层工会委员会" in first
+    again = await u.send("答题")
+    assert again == first and "暂停" not in again
+    assert "建立基层工会委员会" in await u.click("QUIZ")
+
+
+async def test_leaving_the_quiz_for_a_feature_that_says_nothing_sends_the_paused_note_alone(sim, db, clock):  # noqa: ANN001
+    from tests.support.quiz import add_bank, add_period
+
+    ids = await add_bank(db, clock)
+    await add_period(db, clock, "2026-11", [ids[0]])
+    u = sim.user("oSilent")
+    await u.send("答题")
+    assert await u.send("探针静默") == "（答题已暂停，已答的题目都保存好了，回复「答题」接着做。）"
+    assert await sim.user("oSilent2").send("探针静默") is None  # outside the quiz: nothing at all
+
+
+async def test_a_form_left_for_an_unfollow_is_open_again_after_following_back(sim):  # noqa: ANN001
+    u = sim.user("oComeback")
+    await u.send("探针登记")
+    assert await u.unfollow() is None
+    assert (await u.follow()).endswith("\n\n（您的探针登记还没填完，直接回复就能接着填。）")
+    assert await u.send("市总工会") == "已登记：市总工会"
+
+
+async def test_a_waiting_draft_is_mentioned_once_when_a_dialogue_ends_not_on_every_message(sim):  # noqa: ANN001
+    u = sim.user("oDrafty")
+    await u.send("探针登记")
+    hint = "（您没填完的探针登记已为您保存，回复「探针登记」就能接着填。）"
+    assert (await u.send("我要留言")).endswith("\n\n" + hint)  # the other form opens; ours is kept
+    cancelled = await u.send("取消")
+    assert cancelled.startswith("好的，已取消留言") and cancelled.endswith("\n\n" + hint)
+    assert await u.send("你好") == await sim.user("oNoDraft").send("你好")  # no dialogue ended: no hint
+    assert await u.send("探针登记") == "接着来：请问您在哪个单位？"
+
+
+async def test_a_draft_of_a_flow_that_no_longer_exists_is_not_mentioned(sim, db, clock):  # noqa: ANN001
+    from datetime import timedelta
+
+    from bot.db.models import Dialogue
+
+    plain = sim.user("oPlainCancel")
+    await plain.send("探针登记")
+    expected = await plain.send("取消")
+    u = sim.user("oOldDraft")
+    await u.send("菜单")
+    async with db() as s, s.begin():
+        s.add(Dialogue(app_id="", openid="oOldDraft", state="probe:unit",
+                       data={"d": {"asked": 1}, "drafts": {"gone": {"state": "gone:step", "data": {"x": 1},
+                                                                    "expires_at": None}}},
+                       version=1, updated_at=clock.now(), expires_at=clock.now() + timedelta(days=1)))
+    assert await u.send("取消") == expected  # a draft of a feature since removed: no hint about it
+
+
+def test_a_flow_declared_twice_stops_the_app_naming_the_flow():
+    one, two = Router("one"), Router("two")
+    one.add_flow(Flow("signup", "报名表", "报名"))
+    two.add_flow(Flow("signup", "报名表", "报名"))
+    with pytest.raises(ValueError, match=r"^flow 'signup' declared twice$"):
+        Dispatcher([one, two], fallback=lambda ctx: None)
