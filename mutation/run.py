@@ -270,7 +270,8 @@ def inside(argv: list[str]) -> None:
         # one mutant and its reason, or --from FILE with lines "MUTANT-or-glob  reason" (same reason, many mutants)
         import fnmatch
 
-        pairs = [ln.split(None, 1) for ln in Path(rest[1]).read_text().splitlines() if ln.strip()] \
+        pairs = [ln.split(None, 1) for ln in Path(rest[1]).read_text().splitlines()
+                 if ln.strip() and not ln.startswith("#")] \
             if rest[0] == "--from" else [[rest[0], " ".join(rest[1:])]]
         # only mutants the tests do not kill can be recorded (a glob never swallows a killed one)
         known = [n for codes in _meta(group).values() for n, c in codes.items() if c in SURVIVED | NO_TESTS | SKIPPED]
