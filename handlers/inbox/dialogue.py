@@ -356,8 +356,10 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
         return "这条语音没有识别出文字，麻烦您再说一遍或打字。照片还帮您收着。" if held else PASS
     if is_distress(ctx.text) or (held and not is_pleasantry(ctx.text)):
         return await hand_over(ctx, None, take_held(ctx))  # the words that explain the photos
-    if held:
-        return f"好的～照片还帮您收着，{HOLD_ASK}"
+    if held:  # small talk answered as a person would, then the photos are brought up again
+        opener = {"presence": "在的～", "thanks": "不客气～", "greeting": "您好～"}.get(pleasantry_kind(ctx.text) or "",
+                                                                                   "好的～")
+        return f"{opener}照片还帮您收着，{HOLD_ASK}"
     question = looks_like_question(ctx.text)
     match = await faq.match(ctx.session, ctx.msg.text)
     if match is not None:

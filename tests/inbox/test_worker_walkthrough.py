@@ -114,6 +114,10 @@ async def test_a_photo_first_is_held_and_goes_into_the_thread_with_the_words(sim
     assert "先帮您收着" in reply and "说一下是什么情况" in reply and "没有地方保存" not in reply
     assert "第2张照片也帮您收着了" in await u.image("PAYSLIP-2")
     assert "照片还帮您收着" in await u.send("好的")  # an acknowledgement is no explanation
+    # small talk meanwhile is answered as such, and the photos are brought up again
+    assert (await u.send("在吗")).startswith("在的～照片还帮您收着")
+    assert (await u.send("谢谢")).startswith("不客气～照片还帮您收着")
+    assert (await u.send("早上好")).startswith("您好～照片还帮您收着")
     assert await threads(db) == []
     reply = await u.send("这是我的工资条，老板少发了两千")
     assert "您的问题和照片已转给工作人员" in reply
