@@ -94,10 +94,13 @@ def save_verdicts(group: str, meta: dict[str, dict[str, int | None]]) -> None:
     """Keep the killed and timed-out mutants of this group with their whole fingerprints."""
     lines = [f"# mutation/run.py: mutants of group {group} the tests killed (name | whole diff hash | exit code).",
              "# A fresh checkout takes these as killed while the function is unchanged; MUTATION_FRESH=1 re-runs all."]
+    kept = verdicts(group)  # an interrupted run leaves mutants without a verdict: their kills stay kept
     for path, codes in meta.items():
         for name, code in sorted(codes.items()):
             if code in KILLED or code in TIMEOUT:
                 lines.append(f"{name} | {whole_fingerprint(_diff(name, path))} | {code}")
+            elif code is None and name in kept and kept[name][0] == whole_fingerprint(_diff(name, path)):
+                lines.append(f"{name} | {kept[name][0]} | {kept[name][1]}")
     VERDICTS.mkdir(exist_ok=True)
     (VERDICTS / f"{group}.txt").write_text("\n".join(lines) + "\n")
 
