@@ -872,19 +872,6 @@ async def correct(session: AsyncSession, ctx: OpsContext, request_id: int, *, ki
     return Correction(req, before, after, told)
 
 
-async def supplement(session: AsyncSession, ctx: OpsContext, request_id: int, *, text: str = "",
-                     media_ids: Sequence[str] = ()) -> HardshipRequest:
-    """The worker's 补充: attach text and/or photos and put the request back to reviewing."""
-    now = ctx.now
-    req = await _transition(session, ctx, request_id, "supplement", actor="worker", notify=False,
-                            detail={"photos": len(media_ids)}, internal_text=text.strip())
-    status = "pending" if _photos_online(ctx) else "offline"
-    for media_id in media_ids:
-        req.photos.append(HardshipPhoto(media_id=media_id, status=status, created_at=now))
-    await session.flush()
-    return req
-
-
 async def add_note(session: AsyncSession, ctx: OpsContext, request_id: int, *, text: str) -> HardshipEvent:
     """An internal note by the staff member acting: on the timeline, never sent to the worker."""
     if not text.strip():
