@@ -850,8 +850,10 @@ async def queue_reminders(session: AsyncSession, ctx: OpsContext) -> int:
     """
     now, tz = ctx.now, ctx.tz
     acts = (await session.scalars(
+        # a pre-filter only (the due time below decides): the day before can be 25 hours long
+        # where clocks go back, so a reminder at 00:00 may be due up to 49 hours ahead of the start
         select(Activity).where(Activity.status == "open", Activity.starts_at > now,
-                               Activity.starts_at <= now + timedelta(days=2))
+                               Activity.starts_at <= now + timedelta(days=3))
     )).all()
     queued = 0
     for act in acts:

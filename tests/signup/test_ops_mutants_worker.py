@@ -311,6 +311,21 @@ async def test_reminder_due_two_days_ahead_on_a_long_day(db):  # noqa: ANN001
     assert [r.key for r in await outbox(db, "signup.reminder")] == [f"signup:remind:{act.id}:{ma.id}:20261101"]
 
 
+async def test_a_reminder_due_more_than_48_hours_ahead_goes_out_when_due(db):  # noqa: ANN001
+    """At midnight of 31 Oct in New York the start (1 Nov 23:30, after the clocks went back) is
+    48.5 hours away: the reminder is due then, not half an hour later."""
+    ny = ZoneInfo("America/New_York")
+    clock = FakeClock(datetime(2026, 10, 29, 12, 0, tzinfo=ny), tz="America/New_York")
+    settings = build_settings({"signup": {"reminder_time": "00:00"}}, env={})
+    start = datetime(2026, 11, 1, 23, 30, tzinfo=ny)
+    act = await make_activity(db, clock, starts_at=start, ends_at=start + timedelta(hours=1))
+    await join(db, clock, act.id, await member(db, clock, "oA"))
+    clock.set(datetime(2026, 10, 31, 0, 0, tzinfo=ny))
+    assert start - clock.now() == timedelta(hours=48, minutes=30)
+    async with db() as s, s.begin():
+        assert await ops.queue_reminders(s, ops_ctx(clock, settings)) == 1
+
+
 # ---- 我的报名 ----------------------------------------------------------------------------------------
 
 async def test_my_signups_live_until_the_end_soonest_first(db, clock):  # noqa: ANN001
