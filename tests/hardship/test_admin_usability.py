@@ -11,7 +11,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from aiohttp import FormData
 from sqlalchemy import func, select
 from yarl import URL
 
@@ -21,7 +20,7 @@ from bot.keys import DELIVERY, PROCESSOR, SERVICES, SESSIONMAKER
 from handlers.hardship import ops
 from tests.support.admin import DEFAULT_PASSWORD, DEFAULT_USER, create_staff_user, csrf_at, csrf_from, log_in_staff, login
 from tests.support.fake_wechat import JPEG_BYTES
-from tests.support.hardship import ops_ctx
+from tests.support.hardship import multipart, ops_ctx
 from tests.support.settings import make_settings
 
 ID_NUMBER = "11010519491231002X"
@@ -326,14 +325,6 @@ FORM = {"kind": "因灾", "description": "入户走访：台风损毁房屋", "h
         "name": "吴六", "phone": "13700001111", "employer": "某物业公司", "id_number": "", "openid": ""}
 
 
-def multipart(token: str, fields: dict[str, str], files: list[tuple[str, bytes, str]]) -> FormData:
-    data = FormData()
-    data.add_field("_csrf", token)
-    for k, v in fields.items():
-        data.add_field(k, v)
-    for name, body, ctype in files:
-        data.add_field("photos", body, filename=name, content_type=ctype)
-    return data
 
 
 async def test_proxy_entry_with_photos_checked_kept_and_shown(client, db, app, clock):  # noqa: ANN001

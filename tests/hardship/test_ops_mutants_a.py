@@ -8,7 +8,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp import FormData
 from sqlalchemy import select
 
 from bot.db.models.core import Member, Outbox
@@ -18,7 +17,7 @@ from bot.operations import OpsContext
 from handlers.hardship import ops
 from tests.support.admin import create_staff_user, csrf_at, csrf_from, log_in_staff, login
 from tests.support.fake_wechat import JPEG_BYTES
-from tests.support.hardship import ops_ctx
+from tests.support.hardship import multipart, ops_ctx
 from tests.support.inbox import add_member, add_thread, open_thread
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -318,14 +317,6 @@ def test_check_photo_names_the_file_and_what_is_wrong() -> None:
         assert str(exc.value) == message
 
 
-def _multipart(token: str, fields: dict[str, str], files: list[tuple[str, bytes, str]]) -> FormData:
-    data = FormData()
-    data.add_field("_csrf", token)
-    for k, v in fields.items():
-        data.add_field(k, v)
-    for name, body, ctype in files:
-        data.add_field("photos", body, filename=name, content_type=ctype)
-    return data
 
 
 FORM = {"kind": "因灾", "description": "入户走访：台风损毁房屋", "household": "2", "income": "1800", "expenses": "0",
@@ -335,11 +326,11 @@ FORM = {"kind": "因灾", "description": "入户走访：台风损毁房屋", "h
 async def test_photos_uploaded_with_a_proxy_request_are_stored_as_evidence(client, db, app, clock) -> None:  # noqa: ANN001
     await log_in_staff(client, db)
     token = await csrf_at(client, "/admin/hardship/new")
-    resp = await client.post("/admin/hardship/new", data=_multipart(token, FORM, [("空.jpg", b"", "image/jpeg")]))
+    resp = await client.post("/admin/hardship/new", data=multipart(token, FORM, [("空.jpg", b"", "image/jpeg")]))
     assert resp.status == 400 and "「空.jpg」是空文件，请重新选择。" in await resp.text()
     files = [("房屋.jpg", JPEG_BYTES, "image/jpeg"), ("屋顶.png", PNG_BYTES, "image/png"),
              ("门口.webp", WEBP_BYTES, "image/webp")]
-    page = await (await client.post("/admin/hardship/new", data=_multipart(csrf_from(await resp.text()), FORM, files))).text()
+    page = await (await client.post("/admin/hardship/new", data=multipart(csrf_from(await resp.text()), FORM, files))).text()
     assert "已代办录入：BF-2026-0001（未关联微信，进度请电话告知本人，附照片 3 张）" in page
     async with db() as s:
         req = (await s.scalars(select(HardshipRequest))).one()

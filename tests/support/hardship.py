@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiohttp import FormData
 from sqlalchemy import select
 
 from bot.db.models.hardship import HardshipRequest
@@ -36,3 +37,14 @@ def ops_ctx(app, staff_id: int | None = None, **services: Any) -> OpsContext:  #
     """The context the hardship operations take, built from the app as its pages and jobs build it
     (`services` override the app's, e.g. `api_available=True`)."""
     return OpsContext(app[CLOCK], app[SETTINGS], {**app[SERVICES], **services}, staff_id=staff_id)
+
+
+def multipart(token: str, fields: dict[str, str], files: list[tuple[str, bytes, str]]) -> FormData:
+    """A 代办 form post of the admin: the CSRF token, the fields and the photos (name, bytes, type)."""
+    data = FormData()
+    data.add_field("_csrf", token)
+    for k, v in fields.items():
+        data.add_field(k, v)
+    for name, body, ctype in files:
+        data.add_field("photos", body, filename=name, content_type=ctype)
+    return data
