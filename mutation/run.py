@@ -278,7 +278,7 @@ def inside(argv: list[str]) -> None:
             if rest[0] == "--from" else [[rest[0], " ".join(rest[1:])]]
         # only mutants the tests do not kill can be recorded (a glob never swallows a killed one)
         known = [n for codes in _meta(group).values() for n, c in codes.items() if c in SURVIVED | NO_TESTS | SKIPPED]
-        lock = open(HERE / "work" / ".equivalent.lock", "a")  # noqa: SIM115  (several groups triaged at once)
+        lock = open(WORK / ".equivalent.lock", "a")  # noqa: SIM115  (several groups triaged at once)
         fcntl.flock(lock, fcntl.LOCK_EX)
         lines = EQUIVALENT.read_text().splitlines()
         for pattern, reason in pairs:

@@ -13,6 +13,7 @@ from bot.db.models.hardship import HardshipEvent, HardshipPhoto, HardshipRequest
 from bot.keys import SETTINGS
 from handlers.hardship import ops
 from handlers.hardship.ops import MAX_AID_AMOUNT, MAX_MESSAGE, MAX_NOTE, HardshipError
+from tests.hardship.test_admin import fetch, outbox_rows
 from tests.hardship.test_jobs import seed
 from tests.support.hardship import ops_ctx
 
@@ -45,16 +46,6 @@ async def _events(db, req_id: int) -> list[HardshipEvent]:  # noqa: ANN001
                                     .order_by(HardshipEvent.id)))
 
 
-async def _outbox(db) -> list[Outbox]:  # noqa: ANN001
-    async with db() as s:
-        return list(await s.scalars(select(Outbox).order_by(Outbox.id)))
-
-
-async def _req(db, req_id: int) -> HardshipRequest:  # noqa: ANN001
-    async with db() as s:
-        return await s.get(HardshipRequest, req_id)
-
-
 async def _photos(db, req_id: int) -> list[tuple[str, str]]:  # noqa: ANN001
     async with db() as s:
         return [(p.media_id, p.status) for p in await s.scalars(
@@ -81,7 +72,7 @@ async def test_a_note_is_internal_signed_by_its_author_and_bounded(db, app, cloc
     notes = [e for e in await _events(db, req.id) if e.action == "note"]
     assert [(e.text, e.staff_id, e.actor, e.internal) for e in notes] == [
         ("已电话联系", me, "staff", True), ("字" * MAX_NOTE, me, "staff", True)]
-    assert await _outbox(db) == []
+    assert await outbox_rows(db) == []
 
 
 async def test_assigning_names_the_colleague_on_the_timeline(db, app, clock) -> None:  # noqa: ANN001
@@ -91,11 +82,11 @@ async def test_assigning_names_the_colleague_on_the_timeline(db, app, clock) -> 
     req = await seed(db, app, clock, online=False)
     assert await _refused(db, app, ops.assign, req.id, assignee_id=plain + 100) == "没有找到这位工作人员。"
     await _op(db, app, ops.assign, req.id, staff_id=me, assignee_id=named)
-    assert (await _req(db, req.id)).assigned_staff_id == named
+    assert (await fetch(db, req.id)).assigned_staff_id == named
     await _op(db, app, ops.assign, req.id, staff_id=me, assignee_id=plain)
-    assert (await _req(db, req.id)).assigned_staff_id == plain
+    assert (await fetch(db, req.id)).assigned_staff_id == plain
     await _op(db, app, ops.assign, req.id, staff_id=me, assignee_id=None)
-    assert (await _req(db, req.id)).assigned_staff_id is None
+    assert (await fetch(db, req.id)).assigned_staff_id is None
     rows = [(e.action, e.text, e.staff_id, e.internal) for e in await _events(db, req.id) if e.action == "assign"]
     assert rows == [("assign", "李红", me, True), ("assign", "zhang", me, True), ("assign", "（未分配）", me, True)]
 
@@ -103,7 +94,7 @@ async def test_assigning_names_the_colleague_on_the_timeline(db, app, clock) -> 
 async def test_a_community_change_records_before_and_after(db, app, clock) -> None:  # noqa: ANN001
     me = await _staff(db, clock, "boss")
     req = await seed(db, app, clock, online=False)
-    start = (await _req(db, req.id)).community
+    start = (await fetch(db, req.id)).community
     assert await _refused(db, app, ops.set_community, req.id, community=start) == "所属社区没有变化。"
     got, before = await _op(db, app, ops.set_community, req.id, staff_id=me, community="东湖社区")
     assert before == start and got.community == "东湖社区"
@@ -131,17 +122,17 @@ async def test_messages_to_the_worker_are_bounded_and_required_where_needed(db, 
     exact = "材" * MAX_MESSAGE  # exactly the limit is accepted and sent whole
     got = await _op(db, app, ops.request_more, req.id, message=exact)
     assert got.status == "waiting" and got.last_message == exact
-    row = (await _outbox(db))[-1]
+    row = (await outbox_rows(db))[-1]
     assert f"还需要补充一些材料：\n{exact}\n" in row.payload["text"]
 
 
 async def test_an_approval_without_a_remark_sends_no_remark_line(db, app, clock) -> None:  # noqa: ANN001
     req_id = await _approved(db, app, clock)
-    ref = (await _req(db, req_id)).ref
-    row = (await _outbox(db))[-1]
+    ref = (await fetch(db, req_id)).ref
+    row = (await outbox_rows(db))[-1]
     assert row.payload["text"] == (f"您的帮扶申请 {ref} 审核通过了。我们会尽快安排发放，届时另行通知。"
                                    "\n回复「我的申请」可随时查看。")
-    assert (await _req(db, req_id)).last_message == ""
+    assert (await fetch(db, req_id)).last_message == ""
 
 
 # --- delivery -------------------------------------------------------------------------------
@@ -158,9 +149,9 @@ async def test_a_delivery_stores_and_tells_what_was_handed_out(db, app, clock, a
     req_id = await _approved(db, app, clock)
     got = await _op(db, app, ops.deliver, req_id, amount=amount, aid_kind=kind, aid_date=TODAY)
     assert (got.status, got.aid_amount, got.aid_kind, got.aid_date) == ("delivered", stored, kind.strip(), TODAY)
-    stored_req = await _req(db, req_id)
+    stored_req = await fetch(db, req_id)
     assert (stored_req.aid_amount, stored_req.aid_date) == (stored, TODAY)
-    row = (await _outbox(db))[-1]
+    row = (await outbox_rows(db))[-1]
     assert f"帮扶已发放。发放内容：{said}，发放日期：2026-11-24。\n" in row.payload["text"]
     ev = (await _events(db, req_id))[-1]
     assert ev.action == "deliver"
@@ -181,9 +172,9 @@ async def test_a_delivery_stores_and_tells_what_was_handed_out(db, app, clock, a
 ])
 async def test_a_delivery_is_refused_with_the_reason(db, app, clock, amount, kind, day, error) -> None:  # noqa: ANN001
     req_id = await _approved(db, app, clock)
-    before = len(await _outbox(db))
+    before = len(await outbox_rows(db))
     assert await _refused(db, app, ops.deliver, req_id, amount=amount, aid_kind=kind, aid_date=day) == error
-    assert (await _req(db, req_id)).status == "approved" and len(await _outbox(db)) == before
+    assert (await fetch(db, req_id)).status == "approved" and len(await outbox_rows(db)) == before
 
 
 async def test_a_delivery_may_be_dated_on_the_day_of_submission_days_later(db, app, clock) -> None:  # noqa: ANN001
@@ -198,10 +189,10 @@ async def test_a_delivery_may_be_dated_on_the_day_of_submission_days_later(db, a
 async def test_closing_tells_the_worker_nothing(db, app, clock) -> None:  # noqa: ANN001
     req_id = await _approved(db, app, clock)
     await _op(db, app, ops.deliver, req_id, amount=100, aid_kind="", aid_date=TODAY)
-    before = await _outbox(db)
+    before = await outbox_rows(db)
     got = await _op(db, app, ops.close, req_id)
     assert got.status == "closed" and got.closed_at is not None
-    assert len(await _outbox(db)) == len(before)
+    assert len(await outbox_rows(db)) == len(before)
 
 
 # --- 更正 -------------------------------------------------------------------------------------
@@ -218,9 +209,9 @@ async def test_reopening_a_told_rejection_apologises_and_clears_the_reason(db, a
     clock.advance(hours=1)
     fix = await _op(db, app, ops.correct, req.id, staff_id=me, kind="reopen", reason=" 看错了收入 ")
     assert fix.told is True and fix.before == {"status": "rejected"} and fix.after == {"status": "reviewing"}
-    got = await _req(db, req.id)
+    got = await fetch(db, req.id)
     assert (got.status, got.reject_reason, got.last_message) == ("reviewing", "", "")
-    row = (await _outbox(db))[-1]
+    row = (await outbox_rows(db))[-1]
     assert row.openid == "oW1" and row.purpose == ops.NOTIFY_PURPOSE
     assert row.payload["text"] == (f"关于您的帮扶申请 {req.ref}：之前发给您的「未通过」通知有误，给您添麻烦了，非常抱歉。"
                                    "您的申请目前还在审核中，有结果会第一时间告诉您。" + _tail(app))
@@ -238,7 +229,7 @@ async def test_reopening_a_told_rejection_apologises_and_clears_the_reason(db, a
 async def test_reopening_an_approval_keeps_no_reject_reason_to_clear(db, app, clock) -> None:  # noqa: ANN001
     req_id = await _approved(db, app, clock)
     fix = await _op(db, app, ops.correct, req_id, kind="reopen", reason="误点")
-    row = (await _outbox(db))[-1]
+    row = (await outbox_rows(db))[-1]
     assert fix.told and "之前发给您的「审核通过，帮扶待发放」通知有误" in row.payload["text"]
 
 
@@ -249,9 +240,9 @@ async def test_undoing_a_delivery_clears_the_aid_and_says_so(db, app, clock) -> 
     assert fix.before == {"status": "delivered", "amount": 200.5, "kind": "米", "date": "2026-11-24"}
     assert fix.after == {"status": "approved"} and fix.told
     assert fix.req.id == req_id  # the page's audit entry names the request by fix.req.ref
-    got = await _req(db, req_id)
+    got = await fetch(db, req_id)
     assert (got.status, got.aid_amount, got.aid_kind, got.aid_date, got.last_message) == ("approved", None, "", None, "")
-    row = (await _outbox(db))[-1]
+    row = (await outbox_rows(db))[-1]
     ref = got.ref
     assert row.payload["text"] == (f"关于您的帮扶申请 {ref}：之前发给您的「帮扶已发放」通知有误，给您添麻烦了，非常抱歉。"
                                    "您的申请已审核通过，帮扶正在安排，发放时会再通知您。" + _tail(app))
@@ -269,10 +260,10 @@ async def test_fixing_a_delivery_replaces_it_and_tells_the_new_one(db, app, cloc
                     aid_date=TODAY)
     assert fix.before == {"status": "delivered", "amount": 200.0, "kind": "", "date": "2026-11-24"}
     assert fix.after == {"status": "delivered", "amount": 2000.0, "kind": "米", "date": "2026-11-24"}
-    got = await _req(db, req_id)
+    got = await fetch(db, req_id)
     assert (got.aid_amount, got.aid_kind, got.last_message) == (
         2000.0, "米", "发放内容：2000.00 元，米，发放日期：2026-11-24。")
-    row = (await _outbox(db))[-1]
+    row = (await outbox_rows(db))[-1]
     assert row.payload["text"] == (f"关于您的帮扶申请 {got.ref}：之前通知的发放信息有误，非常抱歉。"
                                    "更正后为：发放内容：2000.00 元，米，发放日期：2026-11-24。" + _tail(app))
 
@@ -281,14 +272,14 @@ async def test_reopening_a_closed_request_restores_its_status_silently(db, app, 
     req_id = await _approved(db, app, clock)
     await _op(db, app, ops.deliver, req_id, amount=100, aid_kind="", aid_date=TODAY)
     await _op(db, app, ops.close, req_id)
-    before = len(await _outbox(db))
+    before = len(await outbox_rows(db))
     fix = await _op(db, app, ops.correct, req_id, kind="reopen_closed", reason="结束早了")
     assert fix.told is False
     assert fix.before == {"status": "closed", "amount": 100.0, "kind": "", "date": "2026-11-24"}
     assert fix.after == {"status": "delivered", "amount": 100.0, "kind": "", "date": "2026-11-24"}
-    got = await _req(db, req_id)
+    got = await fetch(db, req_id)
     assert (got.status, got.closed_at) == ("delivered", None)
-    assert len(await _outbox(db)) == before
+    assert len(await outbox_rows(db)) == before
 
 
 async def test_a_rejected_then_closed_request_reopens_as_rejected(db, app, clock) -> None:  # noqa: ANN001
@@ -298,7 +289,7 @@ async def test_a_rejected_then_closed_request_reopens_as_rejected(db, app, clock
     await _op(db, app, ops.close, req.id)
     fix = await _op(db, app, ops.correct, req.id, kind="reopen_closed", reason="误关")
     assert fix.before == {"status": "closed", "amount": None, "kind": "", "date": None}
-    assert fix.after == {"status": "rejected"} and (await _req(db, req.id)).status == "rejected"
+    assert fix.after == {"status": "rejected"} and (await fetch(db, req.id)).status == "rejected"
 
 
 async def test_a_request_closed_without_a_closing_on_its_timeline_reopens_as_delivered(db, app, clock) -> None:  # noqa: ANN001
@@ -308,7 +299,7 @@ async def test_a_request_closed_without_a_closing_on_its_timeline_reopens_as_del
         await s.execute(update(HardshipRequest).where(HardshipRequest.id == req_id)
                         .values(status="closed", closed_at=clock.now()))
     fix = await _op(db, app, ops.correct, req_id, kind="reopen_closed", reason="误关")
-    assert fix.after["status"] == "delivered" and (await _req(db, req_id)).status == "delivered"
+    assert fix.after["status"] == "delivered" and (await fetch(db, req_id)).status == "delivered"
 
 
 async def test_a_fix_of_the_amount_alone_keeps_no_kind(db, app, clock) -> None:  # noqa: ANN001
@@ -340,9 +331,9 @@ async def test_a_correction_of_an_untold_decision_sends_nothing(db, app, clock) 
     req_id = await _approved(db, app, clock)
     async with db() as s, s.begin():  # a request entered on paper: no WeChat account to tell
         await s.execute(update(HardshipRequest).where(HardshipRequest.id == req_id).values(openid=""))
-    before = len(await _outbox(db))
+    before = len(await outbox_rows(db))
     fix = await _op(db, app, ops.correct, req_id, kind="reopen", reason="误点")
-    assert fix.told is False and len(await _outbox(db)) == before
+    assert fix.told is False and len(await outbox_rows(db)) == before
     assert "outbox_key" not in (await _events(db, req_id))[-1].detail
 
 
@@ -361,18 +352,18 @@ async def test_material_on_a_request_under_review_is_added_as_new_material(db, a
         ("worker", None, "", True, {"photos": 1, "new_material": True}),
         ("worker", None, "", True, {"photos": 1, "new_material": True})]
     assert await _photos(db, req.id) == [("P1", "offline"), ("P2", "pending")]
-    got = await _req(db, req.id)
+    got = await fetch(db, req.id)
     assert got.status == "reviewing"
-    assert len(await _outbox(db)) == 1  # only the start of the review was told
+    assert len(await outbox_rows(db)) == 1  # only the start of the review was told
 
 
 async def test_the_first_material_on_a_waiting_request_puts_it_back_to_review_silently(db, app, clock) -> None:  # noqa: ANN001
     req = await seed(db, app, clock, online=False, photos=())
     await _op(db, app, ops.start_review, req.id)
     await _op(db, app, ops.request_more, req.id, message="请补充发票")
-    before = len(await _outbox(db))
+    before = len(await outbox_rows(db))
     got = await _op(db, app, ops.add_material, req.id, text="发票见照片")
-    assert got.status == "reviewing" and len(await _outbox(db)) == before
+    assert got.status == "reviewing" and len(await outbox_rows(db)) == before
     ev = (await _events(db, req.id))[-1]
     assert (ev.action, ev.actor, ev.from_status, ev.to_status, ev.text, ev.detail) == (
         "supplement", "worker", "waiting", "reviewing", "发票见照片", {"photos": 0, "new_material": True})

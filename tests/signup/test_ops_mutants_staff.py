@@ -15,7 +15,7 @@ from bot.db.models.core import Member, Outbox
 from bot.db.models.signup import Activity, Signup
 from bot.operations import OpsContext
 from handlers.signup import ops
-from tests.support.signup import TZ, at, make_activity, ops_ctx
+from tests.support.signup import TZ, at, make_activity, ops_ctx, outbox_of, signup_row
 
 
 @pytest.fixture
@@ -54,14 +54,6 @@ async def refusal_of(db, fn, *args, **kw) -> str:  # noqa: ANN001, ANN002, ANN00
     return str(e.value)
 
 
-async def row(db, sid: int) -> Signup:  # noqa: ANN001
-    async with db() as s:
-        return await s.get(Signup, sid)
-
-
-async def outbox_rows(db, purpose: str) -> list[Outbox]:  # noqa: ANN001
-    async with db() as s:
-        return list(await s.scalars(select(Outbox).where(Outbox.purpose == purpose).order_by(Outbox.id)))
 
 
 async def cancel(db, clock, act_id: int, reason: str = "") -> int:  # noqa: ANN001
@@ -235,7 +227,7 @@ async def test_check_in_outcomes_and_window_close(db, clock) -> None:  # noqa: A
         await ops.cancel_signup(s, ops_ctx(clock), c)
     ids = {}
     for sid in (a, b, c):
-        ids[sid] = (await row(db, sid)).member_id
+        ids[sid] = (await signup_row(db, sid)).member_id
 
     async def check(sid: int) -> ops.CheckinResult:
         async with db() as s, s.begin():
@@ -275,7 +267,7 @@ async def test_staff_check_in_refusals_name_the_person(db, clock) -> None:  # no
     assert await refusal_of(db, ops.staff_check_in, ctx, act.id, d) == "王四的报名已取消，只有报名成功的人员可以签到。"
     await cancel(db, clock, act.id)
     assert await refusal_of(db, ops.staff_check_in, ctx, act.id, a) == "活动已取消，不能再签到。"
-    assert (await row(db, a)).attended_at is None
+    assert (await signup_row(db, a)).attended_at is None
 
 
 async def test_batch_check_in_sorts_done_already_and_refused(db, clock) -> None:  # noqa: ANN001
@@ -299,10 +291,10 @@ async def test_batch_check_in_sorts_done_already_and_refused(db, clock) -> None:
         done, already, failed = [r.id for r in out.done], [r.id for r in out.already], out.failed
     assert done == [a] and already == [b]
     assert failed == ["王三还在候补中，只有报名成功的人员可以签到。", "没有这条报名。", "没有这条报名。"]
-    ra, rb = await row(db, a), await row(db, b)
+    ra, rb = await signup_row(db, a), await signup_row(db, b)
     assert (ra.checkin_via, ra.attended_at) == ("staff", at(26, 14, 5))
     assert (rb.checkin_via, rb.attended_at) == ("code", at(26, 13, 30))  # kept: not checked in again
-    assert (await row(db, x)).checkin_via == "code"
+    assert (await signup_row(db, x)).checkin_via == "code"
 
 
 # ---- 更正: undoing a check-in -------------------------------------------------------------------------
@@ -331,7 +323,7 @@ async def test_undo_check_in_tells_those_who_checked_in_themselves(db, clock) ->
     assert [(r.was_at, r.was_via, r.told) for r in results.values()] == [
         (came, "code", True), (came, "qr", True), (came, "staff", False)]
     assert all(r.signup.id == sid for sid, r in results.items())
-    rows = await outbox_rows(db, "signup.corrected")
+    rows = await outbox_of(db, "signup.corrected")
     assert [r.openid for r in rows] == ["oA", "oB"]
     call = build_settings({}, env={}).office.call_line()
     when = "2026年12月31日（周四）20:00–23:00"
@@ -341,10 +333,10 @@ async def test_undo_check_in_tells_those_who_checked_in_themselves(db, clock) ->
         assert r.payload["template"] == {"kind": "signup_status", "data": {
             "keyword1": "跨年晚会", "keyword2": when, "keyword3": "职工之家礼堂",
             "keyword4": "签到记录已更正为未签到", "remark": "如有疑问请致电工会"}}
-        stored = await row(db, sid)
+        stored = await signup_row(db, sid)
         assert (stored.attended_at, stored.checkin_via, stored.notice_key, stored.updated_at) == (
             None, None, r.key, now)
-    assert (await row(db, c)).notice_key is None
+    assert (await signup_row(db, c)).notice_key is None
     ctx = ops_ctx(clock)
     assert await refusal_of(db, ops.undo_check_in, ctx, act.id, a) == "王一还没有签到，无需更正。"
     assert await refusal_of(db, ops.undo_check_in, ctx, act.id, d) == "该职工还没有签到，无需更正。"
@@ -363,4 +355,4 @@ async def test_undo_of_a_recorded_unlinked_person_tells_nobody(db, clock) -> Non
     async with db() as s, s.begin():
         r = await ops.undo_check_in(s, ops_ctx(clock), act.id, added.signup.id)
     assert (r.was_at, r.was_via, r.told) == (at(26, 15), "record", False)
-    assert await outbox_rows(db, "signup.corrected") == []
+    assert await outbox_of(db, "signup.corrected") == []

@@ -13,8 +13,8 @@ from bot.db.models.core import Member
 from bot.db.models.signup import Activity, Signup
 from handlers.signup import ops
 from tests.signup.test_ops_mutants_staff import (  # noqa: F401  (db: the fixture)
-    cancel, chat_sign_up, db, local_dt, new_member, outbox_rows, refusal_of, row)
-from tests.support.signup import at, make_activity, ops_ctx
+    cancel, chat_sign_up, db, local_dt, new_member, refusal_of)
+from tests.support.signup import at, make_activity, ops_ctx, outbox_of, signup_row
 
 HOW = "到场后回复「签到」加现场公布的6位数字即可签到"
 WHEN = "2027年1月8日（周五）14:00–16:00"  # seen from December 2026: with the year
@@ -72,14 +72,14 @@ async def test_staff_sign_up_seat_waitlist_notices_and_refusals(db, clock) -> No
     assert (second.outcome, second.position, second.told) == ("waitlist", 1, True)
     third = await staff_add(db, clock, act.id, "", "13900000003")  # unlinked: staff phone them
     assert (third.outcome, third.position, third.told) == ("waitlist", 2, False)
-    r1, r2, r3 = [await row(db, x.signup.id) for x in (first, second, third)]
+    r1, r2, r3 = [await signup_row(db, x.signup.id) for x in (first, second, third)]
     assert (r1.member_id, r1.openid, r1.name, r1.phone, r1.employer, r1.status, r1.seq, r1.confirmed_at) == (
         m, "oM", "王一", "13800000001", "", "confirmed", 1, now)
     assert (r2.member_id, r2.openid, r2.employer, r2.status, r2.seq, r2.confirmed_at) == (
         n, "oN", "某物业公司", "waitlist", 2, None)
     assert (r3.member_id, r3.openid, r3.status, r3.seq, r3.notice_key) == (None, "", "waitlist", 3, None)
     assert await taken(db, act.id) == 1
-    sent = await outbox_rows(db, "signup.added")
+    sent = await outbox_of(db, "signup.added")
     assert [(o.openid, o.key) for o in sent] == [("oM", f"signup:added:{act.id}:{m}:1"),
                                                  ("oN", f"signup:added:{act.id}:{n}:2")]
     assert (r1.notice_key, r2.notice_key) == (sent[0].key, sent[1].key)
@@ -119,7 +119,7 @@ async def test_staff_sign_up_without_waitlist_and_long_fields(db, clock) -> None
     long_name, long_phone, long_employer = "王" * 70, "1" * 25, "公司" * 70
     got = await staff_add(db, clock, act.id, long_name, long_phone, employer=long_employer)
     assert got.outcome == "confirmed"
-    r = await row(db, got.signup.id)
+    r = await signup_row(db, got.signup.id)
     assert (r.name, r.phone, r.employer) == ("王" * 64, "1" * 20, ("公司" * 70)[:128])
     assert await refusal_of(db, staff_sign_up_of, ops_ctx(clock), act.id, "李四", "13900000004") == (
         "名额已满，本活动不设候补。如需增加名额，请先「编辑」人数上限。")
@@ -135,16 +135,16 @@ async def test_which_row_a_staff_addition_reuses(db, clock) -> None:  # noqa: AN
         assert (await ops.cancel_signup(s, ops_ctx(clock), w, (await s.get(Signup, w)).member_id)).ok
     added = await staff_add(db, clock, act.id, "王五", "13800000005")
     assert added.signup.id != w
-    kept = await row(db, w)
+    kept = await signup_row(db, w)
     assert (kept.status, kept.openid) == ("cancelled", "oW")
-    assert (await row(db, added.signup.id)).openid == ""
+    assert (await signup_row(db, added.signup.id)).openid == ""
     # An unlinked cancelled row is reused for the same unlinked person ...
     u = await staff_add(db, clock, act.id, "赵六", "13700000006")
     async with db() as s, s.begin():
         assert (await ops.cancel_signup(s, ops_ctx(clock), u.signup.id)).ok
     again = await staff_add(db, clock, act.id, "赵六六", "13700000006")
     assert again.signup.id == u.signup.id
-    reused = await row(db, u.signup.id)
+    reused = await signup_row(db, u.signup.id)
     assert (reused.name, reused.status, reused.cancelled_at) == ("赵六六", "confirmed", None)
     # ... but not for a follower staff confirmed.
     async with db() as s, s.begin():
@@ -165,7 +165,7 @@ async def test_which_row_a_staff_addition_reuses(db, clock) -> None:  # noqa: AN
 async def test_the_followers_own_row_and_the_latest_live_row_decide(db, clock) -> None:  # noqa: ANN001
     act = await make_activity(db, clock, capacity=1)
     a = await chat_sign_up(db, clock, act.id, "oA", "王一", "13800000001")
-    member_a = (await row(db, a)).member_id
+    member_a = (await signup_row(db, a)).member_id
     # staff type another number for the follower: their own row is found all the same
     assert await refusal_of(db, staff_sign_up_of, ops_ctx(clock), act.id, "王一", "13800000099", member_a) == (
         "王一（138****0001）已在报名名单中：报名成功。")
@@ -185,7 +185,7 @@ async def test_record_attendance_rows_seats_and_refusals(db, clock) -> None:  # 
     c = await chat_sign_up(db, clock, act.id, "oC", "王三", "13800000003")  # waitlist, then cancelled
     async with db() as s, s.begin():
         assert (await ops.cancel_signup(s, ops_ctx(clock), c)).ok
-    before = {sid: await row(db, sid) for sid in (a, b, c)}
+    before = {sid: await signup_row(db, sid) for sid in (a, b, c)}
     ma, mc = before[a].member_id, before[c].member_id
     clock.set(at(26, 14) - timedelta(seconds=1))
     assert await refusal_of(db, ops.record_attendance, ops_ctx(clock), act.id, name="王一", phone="13800000001") == (
@@ -194,7 +194,7 @@ async def test_record_attendance_rows_seats_and_refusals(db, clock) -> None:  # 
     now = clock.now()
     got = await record(db, clock, act.id, "王一", "13800000099", ma)  # found as the follower, whatever the number
     assert (got.signup.id, got.outcome, got.told) == (a, "attended", False)
-    ra = await row(db, a)
+    ra = await signup_row(db, a)
     assert (ra.status, ra.seq, ra.confirmed_at, ra.attended_at, ra.checkin_via, ra.phone) == (
         "confirmed", before[a].seq, before[a].confirmed_at, now, "record", "13800000001")
     assert await taken(db, act.id) == 1  # already held a seat
@@ -203,7 +203,7 @@ async def test_record_attendance_rows_seats_and_refusals(db, clock) -> None:  # 
 
     got = await record(db, clock, act.id, "王二二", "13800000002")  # the waitlisted row, by number
     assert got.signup.id == b
-    rb = await row(db, b)
+    rb = await signup_row(db, b)
     assert (rb.name, rb.status, rb.confirmed_at, rb.attended_at, rb.checkin_via) == (
         "王二", "confirmed", now, now, "record")
     assert rb.seq > before[b].seq
@@ -211,13 +211,13 @@ async def test_record_attendance_rows_seats_and_refusals(db, clock) -> None:  # 
 
     got = await record(db, clock, act.id, "王三", "13800000003", mc, employer="某物业公司")
     assert got.signup.id == c
-    rc = await row(db, c)
+    rc = await signup_row(db, c)
     assert (rc.status, rc.cancelled_at, rc.employer, rc.member_id, rc.openid, rc.attended_at) == (
         "confirmed", None, "某物业公司", mc, "oC", now)
     assert await taken(db, act.id) == 3
 
     got = await record(db, clock, act.id, "", "13700000006")
-    rn = await row(db, got.signup.id)
+    rn = await signup_row(db, got.signup.id)
     assert got.signup.id not in (a, b, c)
     assert (rn.name, rn.employer, rn.openid, rn.member_id, rn.status, rn.checkin_via) == (
         "", "", "", None, "confirmed", "record")
@@ -226,7 +226,7 @@ async def test_record_attendance_rows_seats_and_refusals(db, clock) -> None:  # 
         "这位职工（137****0006）已签到，无需重复登记。")
     async with db() as s:
         assert await s.scalar(select(func.count()).select_from(Signup)) == 4
-    assert await outbox_rows(db, "signup.added") == [] and await outbox_rows(db, "signup.promoted") == []
+    assert await outbox_of(db, "signup.added") == [] and await outbox_of(db, "signup.promoted") == []
 
 
 # ---- cancelling and editing an activity --------------------------------------------------------------
@@ -237,7 +237,7 @@ async def people_in_seq_order_differing_from_ids(db, clock, act: Activity) -> tu
     are never told."""
     w1 = await chat_sign_up(db, clock, act.id, "oW1", "王一", "13800000001")
     w2 = await chat_sign_up(db, clock, act.id, "oW2", "王二", "13800000002")
-    m1 = (await row(db, w1)).member_id
+    m1 = (await signup_row(db, w1)).member_id
     async with db() as s, s.begin():
         assert (await ops.cancel_signup(s, ops_ctx(clock), w1, m1)).promoted.id == w2
     async with db() as s, s.begin():
@@ -257,10 +257,10 @@ async def test_cancel_activity_tells_the_live_followers_in_order(db, clock) -> N
     w1, w2 = await people_in_seq_order_differing_from_ids(db, clock, act)
     now = clock.now()
     assert await cancel(db, clock, act.id, "场地维修") == 2
-    sent = await outbox_rows(db, "signup.cancelled")
+    sent = await outbox_of(db, "signup.cancelled")
     assert [o.openid for o in sent] == ["oW2", "oW1"]  # in sign-up order
     for o, sid in zip(sent, (w2, w1)):
-        r = await row(db, sid)
+        r = await signup_row(db, sid)
         assert o.key == f"signup:cancelled:{act.id}:{r.member_id}" and r.notice_key == o.key
         assert o.payload["text"] == (f"很抱歉通知您：您报名的「新年技能培训」（{WHEN}）已取消（原因：场地维修）。"
                                      "给您带来不便，敬请谅解。更多活动请回复「报名」查看。")
@@ -271,7 +271,7 @@ async def test_cancel_activity_tells_the_live_followers_in_order(db, clock) -> N
         got = await s.get(Activity, act.id)
         assert (got.status, got.cancel_reason, got.cancelled_at) == ("cancelled", "场地维修", now)
     assert await cancel(db, clock, act.id, "再取消一次") == 0
-    assert len(await outbox_rows(db, "signup.cancelled")) == 2
+    assert len(await outbox_of(db, "signup.cancelled")) == 2
     assert await refusal_of(db, ops.cancel_activity, ops_ctx(clock), 999999) == "没有这个活动。"
 
 
@@ -280,7 +280,7 @@ async def test_cancel_activity_without_reason_and_a_long_reason(db, clock) -> No
     await chat_sign_up(db, clock, act.id, "oA", "王一", "13800000001")
     async with db() as s, s.begin():
         assert await ops.cancel_activity(s, ops_ctx(clock), act.id) == 1  # no reason given
-    [o] = await outbox_rows(db, "signup.cancelled")
+    [o] = await outbox_of(db, "signup.cancelled")
     assert o.payload["text"] == (f"很抱歉通知您：您报名的「新年技能培训」（{WHEN}）已取消。"
                                  "给您带来不便，敬请谅解。更多活动请回复「报名」查看。")
     assert o.payload["template"]["data"]["remark"] == "活动取消"
@@ -309,10 +309,10 @@ async def test_update_activity_tells_of_a_new_place_and_keeps_the_deadline(db, c
     assert told == 2
     async with db() as s:
         assert (await s.get(Activity, act.id)).deadline == deadline
-    sent = await outbox_rows(db, "signup.changed")
+    sent = await outbox_of(db, "signup.changed")
     assert [o.openid for o in sent] == ["oW2", "oW1"]
     for o, sid, how in zip(sent, (w2, w1), (f"{HOW}。", "")):  # the waitlisted one is not told how to check in
-        r = await row(db, sid)
+        r = await signup_row(db, sid)
         assert o.key == f"signup:changed:{act.id}:{r.member_id}:{now:%Y%m%d%H%M%S%f}" and r.notice_key == o.key
         assert o.payload["text"] == (f"您报名的「新年技能培训」时间或地点有变动，请留意：\n时间：{WHEN}\n地点：文体中心三楼\n"
                                      f"{how}如不能参加，请回复「我的报名」取消，把名额留给其他职工。")
@@ -357,7 +357,7 @@ async def test_erasure_strips_everything_that_names_the_person(db, clock) -> Non
     past = await make_activity(db, clock, title="已结束的培训")
     coming = await make_activity(db, clock, title="将来的培训", starts_at=at(28, 9), ends_at=at(28, 11))
     p = await chat_sign_up(db, clock, past.id, "oA", "王一", "13800000001")
-    member_id = (await row(db, p)).member_id
+    member_id = (await signup_row(db, p)).member_id
     async with db() as s, s.begin():
         await ops.staff_sign_up(s, ops_ctx(clock), coming.id, name="王一", phone="13800000001",
                                 employer="某物业公司", member=await s.get(Member, member_id))
@@ -366,7 +366,7 @@ async def test_erasure_strips_everything_that_names_the_person(db, clock) -> Non
     async with db() as s, s.begin():
         out = await ops.erase_member_signups(s, ops_ctx(clock), member_id)
     assert out.erased == 1 and [a.title for _, a in out.kept] == ["将来的培训"]
-    r = await row(db, p)
+    r = await signup_row(db, p)
     assert (r.name, r.phone, r.employer, r.openid, r.member_id, r.notice_key, r.erase_requested_at,
             r.updated_at, r.status) == ("", "", "", "", None, None, asked, asked, "confirmed")
     clock.set(at(28, 12))
@@ -396,7 +396,7 @@ async def test_operations_read_the_signup_afresh(db, clock) -> None:  # noqa: AN
     a = await chat_sign_up(db, clock, act.id, "oA", "王一", "13800000001")
     b = await chat_sign_up(db, clock, act.id, "oB", "王二", "13800000002")
     c = await chat_sign_up(db, clock, act.id, "oC", "王三", "13800000003")
-    ma = (await row(db, a)).member_id
+    ma = (await signup_row(db, a)).member_id
     clock.set(at(26, 13, 30))
     came = clock.now()
     async with db() as s, s.begin():

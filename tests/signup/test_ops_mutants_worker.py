@@ -19,7 +19,7 @@ from bot.db.models.signup import Activity, Signup
 from handlers.signup import ops
 from tests.support.admin import log_in_staff
 from tests.support.inbox import add_member, add_thread, open_thread
-from tests.support.signup import TZ, at, make_activity, ops_ctx
+from tests.support.signup import TZ, at, make_activity, ops_ctx, outbox_of, signup_row
 
 HOW = "到场后回复「签到」加现场公布的6位数字即可签到"
 
@@ -50,19 +50,11 @@ async def cancel(db, clock, sid: int, member_id: int | None = None) -> ops.Cance
         return await ops.cancel_signup(s, ops_ctx(clock), sid, member_id)
 
 
-async def row(db, sid: int) -> Signup:  # noqa: ANN001
-    async with db() as s:
-        return await s.get(Signup, sid)
-
 
 async def activity(db, aid: int) -> Activity:  # noqa: ANN001
     async with db() as s:
         return await s.get(Activity, aid)
 
-
-async def outbox(db, purpose: str) -> list[Outbox]:  # noqa: ANN001
-    async with db() as s:
-        return list(await s.scalars(select(Outbox).where(Outbox.purpose == purpose).order_by(Outbox.id)))
 
 
 def status_template(title: str, when: str, place: str, status: str, remark: str) -> dict:
@@ -81,7 +73,7 @@ async def test_cancel_results_not_found_started_already_attended(db, clock):  # 
 
     assert await cancel(db, clock, a + b + c + 100) == ops.CancelResult(False, "not_found")
     assert await cancel(db, clock, a, member_id=mb.id) == ops.CancelResult(False, "not_found")  # not theirs
-    assert (await row(db, a)).status == "confirmed"
+    assert (await signup_row(db, a)).status == "confirmed"
 
     clock.set(at(26, 14))  # the start: the worker can no longer cancel in the chat
     res = await cancel(db, clock, a, member_id=ma.id)
@@ -89,11 +81,11 @@ async def test_cancel_results_not_found_started_already_attended(db, clock):  # 
     clock.set(at(26, 13, 59))  # a minute before: cancelled, the first waitlisted moves up
     res = await cancel(db, clock, a, member_id=ma.id)
     assert (res.ok, res.reason, res.activity.id, res.promoted.id, res.was) == (True, "", act.id, b, "confirmed")
-    got = await row(db, a)
+    got = await signup_row(db, a)
     assert (got.status, got.cancelled_at, got.updated_at) == ("cancelled", clock.now(), clock.now())
-    moved = await row(db, b)
+    moved = await signup_row(db, b)
     assert (moved.status, moved.confirmed_at, moved.updated_at) == ("confirmed", clock.now(), clock.now())
-    assert (await row(db, c)).status == "waitlist"
+    assert (await signup_row(db, c)).status == "waitlist"
 
     for who in (ma.id, None):  # twice: the second time nothing happens
         res = await cancel(db, clock, a, member_id=who)
@@ -109,7 +101,7 @@ async def test_cancel_results_not_found_started_already_attended(db, clock):  # 
     for who in (mb.id, None):  # checked in: neither the worker nor staff can cancel it
         res = await cancel(db, clock, b, member_id=who)
         assert (res.ok, res.reason, res.activity.id, res.promoted) == (False, "attended", act.id, None)
-    assert (await row(db, b)).status == "confirmed"
+    assert (await signup_row(db, b)).status == "confirmed"
 
 
 async def test_cancel_reads_the_row_again_after_the_lock(db, clock):  # noqa: ANN001
@@ -140,8 +132,8 @@ async def test_promotion_message_and_template_with_the_year(db, clock):  # noqa:
     _, b, _ = await join(db, clock, act.id, mb, "王二", "13800000002")
     await cancel(db, clock, a, ma.id)
     when = "2027年1月1日（周五）07:00–09:00"
-    [msg] = await outbox(db, "signup.promoted")
-    got = await row(db, b)
+    [msg] = await outbox_of(db, "signup.promoted")
+    got = await signup_row(db, b)
     assert (msg.openid, msg.key, got.notice_key) == ("oB", f"signup:promoted:{act.id}:{mb.id}:{got.seq}", msg.key)
     assert msg.payload["text"] == (
         f"好消息！有人取消了报名，您已从候补转为正式报名「电工技能培训」。\n时间：{when}\n地点：街道职工之家\n"
@@ -161,12 +153,12 @@ async def test_no_promotion_from_the_start_nor_from_another_activity(db, clock):
     clock.set(at(26, 13))
     res = await cancel(db, clock, a, ma.id)  # a seat freed here: the other activity's list stays
     assert (res.ok, res.promoted) == (True, None)
-    assert (await row(db, d)).status == "waitlist" and (await activity(db, other.id)).taken == 1
+    assert (await signup_row(db, d)).status == "waitlist" and (await activity(db, other.id)).taken == 1
     clock.set(at(27, 9))  # staff cancel at the start: the seat is not given any more
     res = await cancel(db, clock, c)
     assert (res.ok, res.promoted) == (True, None)
-    assert (await row(db, d)).status == "waitlist" and (await activity(db, other.id)).taken == 0
-    assert await outbox(db, "signup.promoted") == []
+    assert (await signup_row(db, d)).status == "waitlist" and (await activity(db, other.id)).taken == 0
+    assert await outbox_of(db, "signup.promoted") == []
 
 
 async def test_the_lowest_sequence_moves_up_not_the_oldest_row(db, clock):  # noqa: ANN001
@@ -181,7 +173,7 @@ async def test_the_lowest_sequence_moves_up_not_the_oldest_row(db, clock):  # no
     assert (outcome, b2, pos) == ("waitlist", b, 2)
     res = await cancel(db, clock, a, ma.id)
     assert res.promoted.id == c
-    assert (await row(db, c)).status == "confirmed" and (await row(db, b)).status == "waitlist"
+    assert (await signup_row(db, c)).status == "confirmed" and (await signup_row(db, b)).status == "waitlist"
 
 
 async def test_waitlist_position_counts_only_this_activity(db, clock):  # noqa: ANN001
@@ -216,7 +208,7 @@ async def test_change_notice_to_confirmed_and_waitlisted_only(db, clock):  # noq
     async with db() as s, s.begin():
         _, told = await ops.update_activity(s, ops_ctx(clock), act.id, **fields)
     assert told == 2
-    rows = await outbox(db, "signup.changed")
+    rows = await outbox_of(db, "signup.changed")
     assert [r.openid for r in rows] == ["oA", "oB"]
     when = "2027年1月1日（周五）07:00–09:00"
     head = f"您报名的「电工技能培训」时间或地点有变动，请留意：\n时间：{when}\n地点：工人文化宫\n"
@@ -226,7 +218,7 @@ async def test_change_notice_to_confirmed_and_waitlisted_only(db, clock):  # noq
     for r in rows:
         assert r.payload["template"] == status_template("电工技能培训", when, "工人文化宫", "时间或地点变动",
                                                         "请按新的时间地点参加")
-    assert [(await row(db, a)).notice_key, (await row(db, b)).notice_key] == [r.key for r in rows]
+    assert [(await signup_row(db, a)).notice_key, (await signup_row(db, b)).notice_key] == [r.key for r in rows]
 
 
 # ---- reminders -----------------------------------------------------------------------------------
@@ -248,7 +240,7 @@ async def test_reminder_rows_exact_key_text_template_and_count(db, clock):  # no
     clock.set(datetime(2026, 12, 31, 18, 0, tzinfo=TZ))
     async with db() as s, s.begin():
         assert await ops.queue_reminders(s, ops_ctx(clock)) == 2
-    rows = await outbox(db, "signup.reminder")
+    rows = await outbox_of(db, "signup.reminder")
     assert sorted(r.key for r in rows) == sorted(f"signup:remind:{act.id}:{m.id}:20270101" for m in (ma, mb))
     when = "2027年1月1日（周五）07:00–09:00"
     for r in rows:
@@ -256,7 +248,7 @@ async def test_reminder_rows_exact_key_text_template_and_count(db, clock):  # no
                                      f"{HOW}。如不能参加，请回复「我的报名」取消。")
         assert r.payload["template"] == {"kind": "signup_reminder", "data": {
             "keyword1": "电工技能培训", "keyword2": when, "keyword3": "街道职工之家", "remark": HOW}}
-    assert (await row(db, a)).status == "confirmed"
+    assert (await signup_row(db, a)).status == "confirmed"
 
 
 async def test_reminder_confirmed_at_the_due_time_or_before_only(db, clock):  # noqa: ANN001
@@ -268,14 +260,14 @@ async def test_reminder_confirmed_at_the_due_time_or_before_only(db, clock):  # 
     await cancel(db, clock, a, ma.id)
     async with db() as s, s.begin():
         assert await ops.queue_reminders(s, ops_ctx(clock)) == 1
-    assert [r.openid for r in await outbox(db, "signup.reminder")] == ["oB"]
+    assert [r.openid for r in await outbox_of(db, "signup.reminder")] == ["oB"]
 
     two = await make_activity(db, clock, title="读书会", starts_at=at(26, 19), ends_at=at(26, 21))
     clock.set(at(25, 18, 1))  # signed up after the due time: the confirmation said it all
     await join(db, clock, two.id, ma)
     async with db() as s, s.begin():
         assert await ops.queue_reminders(s, ops_ctx(clock)) == 0
-    assert (await row(db, b)).confirmed_at == at(25, 18)
+    assert (await signup_row(db, b)).confirmed_at == at(25, 18)
 
 
 async def test_no_reminder_at_the_start_nor_for_a_cancelled_activity(db, clock):  # noqa: ANN001
@@ -292,7 +284,7 @@ async def test_no_reminder_at_the_start_nor_for_a_cancelled_activity(db, clock):
     clock.set(at(26, 13, 59))
     async with db() as s, s.begin():
         assert await ops.queue_reminders(s, ops_ctx(clock)) == 1
-    assert [r.key for r in await outbox(db, "signup.reminder")] == [f"signup:remind:{act.id}:{ma.id}:20261126"]
+    assert [r.key for r in await outbox_of(db, "signup.reminder")] == [f"signup:remind:{act.id}:{ma.id}:20261126"]
 
 
 async def test_reminder_due_two_days_ahead_on_a_long_day(db):  # noqa: ANN001
@@ -308,7 +300,7 @@ async def test_reminder_due_two_days_ahead_on_a_long_day(db):  # noqa: ANN001
     clock.set(start.astimezone(timezone.utc) - timedelta(days=2))  # 31 Oct 00:30 EDT, after the due midnight
     async with db() as s, s.begin():
         assert await ops.queue_reminders(s, ops_ctx(clock, settings)) == 1
-    assert [r.key for r in await outbox(db, "signup.reminder")] == [f"signup:remind:{act.id}:{ma.id}:20261101"]
+    assert [r.key for r in await outbox_of(db, "signup.reminder")] == [f"signup:remind:{act.id}:{ma.id}:20261101"]
 
 
 async def test_a_reminder_due_more_than_48_hours_ahead_goes_out_when_due(db):  # noqa: ANN001
@@ -385,21 +377,21 @@ async def test_erasure_strips_what_is_over_and_flags_what_is_to_come(db, clock):
     assert kept == [(ids["将来的"], "将来的"), (ids["候补的"], "候补的")]  # soonest first
     first = clock.now()
     for title in ("已结束", "取消了报名", "活动取消"):
-        r = await row(db, ids[title])
+        r = await signup_row(db, ids[title])
         assert (r.name, r.phone, r.employer, r.openid, r.member_id, r.notice_key) == ("", "", "", "", None, None)
         assert (r.erase_requested_at, r.updated_at) == (first, first)
     for title in ("将来的", "候补的"):
-        r = await row(db, ids[title])
+        r = await signup_row(db, ids[title])
         assert (r.name, r.phone, r.openid, r.member_id, r.erase_requested_at) == (
             "王一", "13800000001", "oA", ma.id, first)
-    kept_other = await row(db, other)
+    kept_other = await signup_row(db, other)
     assert (kept_other.name, kept_other.erase_requested_at) == ("王二", None)
 
     clock.set(at(25, 10))  # asked again: the first request's time stays; nothing more to strip
     async with db() as s, s.begin():
         again = await ops.erase_member_signups(s, ops_ctx(clock), ma.id)
     assert (again.erased, len(again.kept)) == (0, 2)
-    assert (await row(db, ids["将来的"])).erase_requested_at == first
+    assert (await signup_row(db, ids["将来的"])).erase_requested_at == first
 
     async def pending() -> int:
         async with db() as s, s.begin():
@@ -408,17 +400,17 @@ async def test_erasure_strips_what_is_over_and_flags_what_is_to_come(db, clock):
     assert await pending() == 0  # both still to come
     clock.set(at(26, 10, 59))
     assert await pending() == 0
-    assert (await row(db, ids["将来的"])).name == "王一"
+    assert (await signup_row(db, ids["将来的"])).name == "王一"
     await cancel(db, clock, ids["候补的"], ma.id)  # leaves the waitlist: no longer needed either
     clock.set(at(26, 11))  # 将来的 is over: both stripped now, once
     assert await pending() == 2
     assert await pending() == 0
-    r = await row(db, ids["候补的"])
+    r = await signup_row(db, ids["候补的"])
     assert (r.name, r.phone, r.openid, r.member_id, r.erase_requested_at, r.updated_at) == (
         "", "", "", None, first, clock.now())
-    r = await row(db, ids["将来的"])
+    r = await signup_row(db, ids["将来的"])
     assert (r.name, r.phone, r.openid, r.member_id, r.erase_requested_at) == ("", "", "", None, first)
-    assert ((await row(db, other)).name, (await row(db, other)).member_id) == ("王二", mb.id)  # never asked
+    assert ((await signup_row(db, other)).name, (await signup_row(db, other)).member_id) == ("王二", mb.id)  # never asked
 
 
 # ---- what staff see beside a worker's inbox thread -----------------------------------------------
@@ -539,10 +531,10 @@ async def test_staff_add_stores_the_details_cut_to_the_columns(db, clock):  # no
     act = await make_activity(db, clock, capacity=5)
     name, phone, employer = "名" * 70, "1" * 25, "厂" * 130
     add = await staff_add(db, clock, act.id, name, phone, employer=employer)
-    got = await row(db, add.signup.id)
+    got = await signup_row(db, add.signup.id)
     assert (got.name, got.phone, got.employer, got.openid) == ("名" * 64, "1" * 20, "厂" * 128, "")
     add = await staff_add(db, clock, act.id, "赵五", "13800000005", employer="")
-    assert (await row(db, add.signup.id)).employer == ""
+    assert (await signup_row(db, add.signup.id)).employer == ""
 
 
 # ---- small queries -------------------------------------------------------------------------------

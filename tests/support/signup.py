@@ -5,7 +5,10 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings, build_settings
-from bot.db.models.signup import Activity
+from sqlalchemy import select
+
+from bot.db.models.core import Outbox
+from bot.db.models.signup import Activity, Signup
 from bot.operations import OpsContext
 from handlers.signup import ops
 
@@ -70,3 +73,14 @@ async def sign_up_in_chat(u, pick: str, name: str = "王一", phone: str = "1380
             raise AssertionError(f"unexpected step: {reply}")
         reply = await u.send(answer)
     raise AssertionError(f"sign-up did not finish: {reply}")
+
+
+async def signup_row(db, sid: int) -> Signup:  # noqa: ANN001
+    async with db() as s:
+        return await s.get(Signup, sid)
+
+
+async def outbox_of(db, purpose: str) -> list[Outbox]:  # noqa: ANN001
+    """The outbox rows of one purpose (e.g. "signup.reminder"), oldest first."""
+    async with db() as s:
+        return list(await s.scalars(select(Outbox).where(Outbox.purpose == purpose).order_by(Outbox.id)))
