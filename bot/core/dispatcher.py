@@ -18,6 +18,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.core.context import Ctx
+from bot.core.normalize import fold
 from bot.core.router import Flow, Handler, Route, Router, click_key, text_variants
 from bot.core.types import PASS, NewsReply, Reply, TextReply, as_reply
 
@@ -34,6 +35,7 @@ class Dispatcher:
         self.flows: dict[str, Flow] = {}
         self.catchers: list[Handler] = [h for r in self.routers for h in r.catchers]
         self._menu: tuple[tuple[str, str], ...] | None = None
+        self._menu_words: dict[str, frozenset[str]] | None = None
         for r in self.routers:
             for flow in r.flows:
                 if flow.name in self.flows:
@@ -46,6 +48,19 @@ class Dispatcher:
         if self._menu is None:
             self._menu = tuple(item for r in self.routers for item in r.menu)
         return self._menu
+
+    def menu_words(self) -> dict[str, frozenset[str]]:
+        """Each menu keyword with the whole words its route also takes (答题: 每月一题, 开始答题 …),
+        for telling a person which keyword does what they ask about."""
+        if self._menu_words is None:
+            found: dict[str, frozenset[str]] = {}
+            for kw, _ in self.menu_items():
+                key = fold(kw).lower()
+                words = {key} | {w for r in self.routers for route in r.routes
+                                 if route.filter.words and key in route.filter.words for w in route.filter.words}
+                found[kw] = frozenset(w for w in words if len(w) >= 2)
+            self._menu_words = found
+        return self._menu_words
 
     def flow_title(self, flow: str | None) -> str:
         f = self.flows.get(flow or "")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 
 from bot.core.normalize import fold
@@ -241,3 +242,27 @@ def is_ask_to_ask(text: str) -> bool:
         return False
     rest = _PREAMBLE_RE.sub("", content).strip()
     return not any(_han(ch) or ch.isalnum() for ch in rest)
+
+
+# Asking how to do something the bot itself does (帮扶申请怎么弄, 报名怎么报, 答题在哪里): the
+# answer is the keyword, not a person. Not when the words say it went wrong or is late
+# (帮扶怎么还没批下来, 为什么报不上名): that is a real question for a person.
+_HOW_TO_RE = re.compile(r"(?:怎么|怎样|如何|咋|怎么样)(?:才能|才可以|可以|能)?"
+                        r"(?:弄|办|申请|报|参加|参与|填|写|操作|用|搞|做|答|进行|提交|交|开始|进|找|查|看|玩|去|取消|退|改|修改|绑定|登记|领|留)"
+                        r"|在哪|哪里|在什么地方|入口|流程|步骤|手续|方法")
+_NOT_HOW_TO_RE = re.compile(r"还没|还不|怎么还|怎么没|怎么不|为什么|为啥|凭什么|没有?批|没通过|不通过|被拒|没到|没收到|不到"
+                            r"|结果|进度|多久|几天|错了|不对|失败|出错|不行")
+
+
+def asks_how_to(text: str, words: Mapping[str, Iterable[str]]) -> str | None:
+    """The keyword a message asks how to use — `words` maps each keyword to the words that name it
+    (答题: 每月一题 …; of those, only words of 3+ characters that don't ask how themselves, so the
+    office's 在哪里 or 电话 name nothing), the longest named wins: 「帮扶申请怎么弄」 → 帮扶, 「每月一题在哪里答」 → 答题;
+    None when it names none, doesn't ask how, or says something went wrong or is late."""
+    t = "".join(ch for ch in fold(text).lower() if _han(ch) or ch.isalnum())
+    if not _HOW_TO_RE.search(t) or _NOT_HOW_TO_RE.search(t):
+        return None
+    named = [(len(w), kw) for kw, ws in words.items()
+             for w in {fold(kw).lower(), *(w for w in ws if len(w) >= 3 and not _HOW_TO_RE.search(w))}
+             if w and w in t]
+    return max(named, key=lambda n: n[0])[1] if named else None

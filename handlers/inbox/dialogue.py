@@ -29,8 +29,8 @@ from bot.core.router import Router, click_is, text_is
 from bot.core.types import PASS, Reply, TransferReply
 from bot.db.models.inbox import InboxThread
 from handlers.inbox import faq, ops
-from handlers.inbox.question import (DEFAULT_TOPIC, DISTRESS_HELP, bare_topic, distress_topic, guess_topic,
-                                     is_ask_to_ask, is_distress, is_pleasantry, looks_like_question,
+from handlers.inbox.question import (DEFAULT_TOPIC, DISTRESS_HELP, asks_how_to, bare_topic, distress_topic,
+                                     guess_topic, is_ask_to_ask, is_distress, is_pleasantry, looks_like_question,
                                      pleasantry_kind)
 
 router = Router("inbox")
@@ -367,6 +367,8 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
         if not (match.to_inbox and question):
             return f"{match.answer}\n\n{FAQ_MORE}"
         return await hand_over(ctx, match.topic or None, look_up=False, found=match)
+    if not held and (how := _how_to(ctx)) is not None:  # 帮扶申请怎么弄: the keyword answers it
+        return f"{how}\n{FAQ_MORE}"
     word = bare_topic(ctx.text)  # 社保, 退休金: what about it?
     asking = is_ask_to_ask(ctx.text)  # 「想问个事」: the question is still to come
     if not (question or asking or word):
@@ -378,6 +380,15 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
     if asking:
         return await FORM.start(ctx)
     return await hand_over(ctx, None, look_up=False)
+
+
+def _how_to(ctx: Ctx) -> str | None:
+    """「帮扶申请怎么弄」: what the bot itself does, said with its keyword; None for anything else."""
+    if ctx.dispatcher is None:
+        return None
+    items = dict(ctx.dispatcher.menu_items())
+    kw = asks_how_to(ctx.text, ctx.dispatcher.menu_words())
+    return None if kw is None else f"{items[kw]}，直接回复「{kw}」就可以，我会一步步告诉您怎么做。"
 
 
 def _addition(ctx: Ctx) -> dict[str, Any] | None:
@@ -435,8 +446,10 @@ async def _added(ctx: Ctx, thread: ops.ThreadRef, add: Mapping[str, Any]) -> str
     if is_distress(ctx.text):
         return f"您的话已经转给工作人员，我们都会看到。\n{DISTRESS_HELP}"
     match = await faq.match(ctx.session, ctx.msg.text)
-    if match is None or await ops.bot_said(ctx.session, thread, match.answer):
+    answer = match.answer if match is not None else _how_to(ctx)  # the FAQ, else 「回复「报名」就可以」
+    if answer is None or await ops.bot_said(ctx.session, thread, answer):
         return ADDED  # no answer, or the same one given in this conversation already
-    await faq.record_hit(ctx.session, match.entry_id, ctx.now)
-    await ops.add_bot_message(ctx.session, ctx.ops, thread, match.answer)
-    return f"{ADDED}\n\n先给您一个参考：\n{match.answer}"
+    if match is not None:
+        await faq.record_hit(ctx.session, match.entry_id, ctx.now)
+    await ops.add_bot_message(ctx.session, ctx.ops, thread, answer)
+    return f"{ADDED}\n\n先给您一个参考：\n{answer}"
