@@ -4,6 +4,7 @@ that hits a deadlock or serialization failure runs once more, from the dialogue 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -107,6 +108,54 @@ async def test_a_deadlock_or_serialization_failure_runs_the_handler_once_more_fr
     assert CALLS[openid] == 2
     async with db() as s:
         assert (await s.scalars(select(Outbox).where(Outbox.openid == openid))).all() == []  # rolled back
+
+
+@router.on(text_is("开始重试"))
+async def retry_start(ctx: Ctx) -> str:
+    ctx.dialogue.set("retry:ask", {"n": 1})
+    return "好的"
+
+
+@router.state("retry:")
+async def retry_step(ctx: Ctx) -> str | None:
+    """Mid-dialogue: the first run conflicts, the second writes the dialogue, a notice and reads the member."""
+    CALLS[ctx.openid] = CALLS.get(ctx.openid, 0) + 1
+    if CALLS[ctx.openid] == 1:
+        ctx.dialogue.set("retry:broken", {"n": 99})
+        await ctx.notify(ctx.openid, "第一次的通知", key=f"probe1:{ctx.openid}", purpose="probe")
+        orig = _DriverError("deadlock detected")
+        orig.sqlstate = "40P01"  # type: ignore[attr-defined]
+        raise DBAPIError("UPDATE dialogues ...", {}, orig)
+    seen = f"{ctx.dialogue.state}/{ctx.dialogue.data.get('n')}"
+    ctx.dialogue.set("retry:done", {"n": 2}, ttl=timedelta(hours=1))
+    await ctx.notify(ctx.openid, "第二次的通知", key=f"probe2:{ctx.openid}", purpose="probe")
+    if ctx.text == "不用回复":
+        return None
+    return f"第{CALLS[ctx.openid]}次：对话{seen}，用户{ctx.member_row.openid}"
+
+
+@pytest.mark.parametrize("answer", ["三口人", "不用回复"])
+async def test_the_run_after_a_deadlock_continues_the_dialogue_as_read_and_its_writes_stay(sim, db, app, clock, answer):  # noqa: ANN001
+    openid = f"oRetryMid{len(answer)}"
+    u = sim.user(openid)
+    assert await u.send("开始重试") == "好的"
+    reply = await u.send(answer)
+    assert CALLS[openid] == 2
+    if answer == "不用回复":  # the second run says nothing: nothing is sent, no apology
+        assert reply is None
+    else:  # it saw the dialogue as it was before the failed run, and the member read with the message
+        assert reply == f"第2次：对话retry:ask/1，用户{openid}"
+    async with db() as s:
+        notes = (await s.scalars(select(Outbox).where(Outbox.openid == openid))).all()
+        [dialogue] = (await s.scalars(select(Dialogue).where(Dialogue.openid == openid))).all()
+    assert [(n.key, n.payload.get("text")) for n in notes] == [(f"probe2:{openid}", "第二次的通知")]
+    assert (dialogue.app_id, dialogue.state, dialogue.data["d"]) == (app[PROCESSOR].app_id, "retry:done", {"n": 2})
+    assert dialogue.expires_at is not None
+    assert abs((_aware(dialogue.expires_at) - clock.now()) - timedelta(hours=1)) < timedelta(seconds=1)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)
 
 
 async def test_any_other_database_error_is_not_run_again_and_gets_the_apology(sim, db):  # noqa: ANN001
