@@ -548,6 +548,12 @@ class _Pump:
             else:
                 self.ready.append(job)
 
+    def _fail(self, exc: BaseException, what: str) -> None:
+        """A claim or a record failed: say so; the pass finishes what is under way, then raises the first."""
+        log.error("outbox: %s: %r", what, exc)
+        if self.error is None:
+            self.error = exc
+
     async def _shutdown(self) -> None:
         """Cancelled (the service is stopping): give back what was not sent, let sends in
         flight finish for a few seconds and record them; the rest become expired claims."""
