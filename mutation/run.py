@@ -276,8 +276,10 @@ def inside(argv: list[str]) -> None:
         pairs = [ln.split(None, 1) for ln in Path(rest[1]).read_text().splitlines()
                  if ln.strip() and not ln.startswith("#")] \
             if rest[0] == "--from" else [[rest[0], " ".join(rest[1:])]]
-        # only mutants the tests do not kill can be recorded (a glob never swallows a killed one)
-        known = [n for codes in _meta(group).values() for n, c in codes.items() if c in SURVIVED | NO_TESTS | SKIPPED]
+        # only mutants the tests do not kill can be recorded (a glob never swallows a killed one);
+        # one not checked yet may be (triaged ahead of the run reaching it)
+        known = [n for codes in _meta(group).values() for n, c in codes.items()
+                 if c is None or c in SURVIVED | NO_TESTS | SKIPPED]
         lock = open(WORK / ".equivalent.lock", "a")  # noqa: SIM115  (several groups triaged at once)
         fcntl.flock(lock, fcntl.LOCK_EX)
         lines = EQUIVALENT.read_text().splitlines()
