@@ -56,9 +56,9 @@ class Dispatcher:
             found: dict[str, frozenset[str]] = {}
             for kw, _ in self.menu_items():
                 key = fold(kw).lower()
-                words = {key} | {w for r in self.routers for route in r.routes
-                                 if route.filter.words and key in route.filter.words for w in route.filter.words}
-                found[kw] = frozenset(w for w in words if len(w) >= 2)
+                found[kw] = frozenset({key} | {w for r in self.routers for route in r.routes
+                                               if route.filter.words and key in route.filter.words
+                                               for w in route.filter.words})
             self._menu_words = found
         return self._menu_words
 
