@@ -465,6 +465,10 @@ class _Pump:
         startable = sum(1 for j in self.ready if j.openid not in self.busy)
         return startable <= self.conc // 2 and len(self.ready) < 4 * self.conc
 
+    def _start_claim(self) -> None:
+        self.claim_want = min(self.batch, self.limit - self.claimed)
+        self.claim_task = self._spawn(self.d._claim(self.claim_want))
+
     def _start_sends(self) -> None:
         if not self.ready or len(self.sends) >= self.conc:
             return
@@ -497,9 +501,10 @@ class _Pump:
         try:
             while True:
                 if self._want_more():
-                    self.claim_want = min(self.batch, self.limit - self.claimed)
-                    self.claim_task = self._spawn(self.d._claim(self.claim_want))
+                    self._start_claim()
                 self._start_sends()
+                if len(self.sends) < self.conc and self._want_more():
+                    self._start_claim()  # a slot is free only because the rows kept back are a busy user's
                 self._start_record()
                 if not (self.sends or self.claim_task or self.record_task or self.linger or self.done):
                     break

@@ -341,3 +341,17 @@ async def test_with_low_concurrency_each_result_is_written_as_soon_as_it_is_in(w
     finally:
         assert await finish(task, sends, linger) == concurrency
     assert set((await world.statuses()).values()) == {"simulated"}
+
+
+async def test_a_slot_left_free_by_a_busy_users_second_message_goes_to_someone_else(world, monkeypatch):  # noqa: ANN001
+    # One user's two messages come first in the queue, another user's after them: the first claim
+    # takes only the busy user's rows, so a second slot would sit idle while their first is sent.
+    await queue(world, ("w0", "oBusy"), ("w1", "oBusy"), ("b0", "oOther"))
+    delivery = world.delivery(offline=True, concurrency=2)  # claims of 2 rows
+    sends, claims = Sends(monkeypatch, delivery), Claims(monkeypatch, delivery)
+    task = asyncio.create_task(delivery.run_once())
+    await until(lambda: "b0" in sends.entered)  # goes out while w0 is still under way
+    assert sends.entered == ["w0", "b0"] and claims.wanted[:2] == [2, 2]
+    sends.open()
+    assert await asyncio.wait_for(task, 5) == 3
+    assert sends.entered == ["w0", "b0", "w1"]  # the busy user's own order kept
