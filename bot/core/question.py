@@ -248,10 +248,10 @@ def is_ask_to_ask(text: str) -> bool:
 # answer is the keyword, not a person. Not when the words say it went wrong or is late
 # (帮扶怎么还没批下来, 为什么报不上名): that is a real question for a person.
 _HOW_TO_RE = re.compile(r"(?:怎么|怎样|如何|咋|怎么样)(?:才能|才可以|可以|能)?"
-                        r"(?:弄|办|申请|报|参加|参与|填|写|操作|用|搞|做|答|进行|提交|交|开始|进|找|查|看|玩|去|取消|退|改|修改|绑定|登记|领|留)"
+                        r"(?:弄|办|申请|报|参加|参与|填|写|操作|用|搞|做|答|进行|提交|交|开始|进|找|查|看|玩|去|取消|退|改|修改|绑定|登记|留|联系)"
                         r"|在哪|哪里|在什么地方|入口|流程|步骤|手续|方法")
 _NOT_HOW_TO_RE = re.compile(r"还没|还不|怎么还|怎么没|怎么不|为什么|为啥|凭什么|没有?批|没通过|不通过|被拒|没到|没收到|不到"
-                            r"|结果|进度|多久|几天|错了|不对|失败|出错|不行")
+                            r"|结果|进度|多久|几天|错了|不对|失败|出错|不行|不了|不上|不进|打不开|没反应|没法|不能|钱")
 
 
 def asks_how_to(text: str, words: Mapping[str, Iterable[str]]) -> str | None:

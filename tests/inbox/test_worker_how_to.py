@@ -17,11 +17,13 @@ HOW_TO = [
     ("我的报名怎么取消啊", "我的报名", "查看或取消我的报名"),  # the longest name wins over 报名
     ("请问报送怎么填", "报送", "工会主席季度信息报送（需先绑定）"),
     ("留言怎么留。", "留言", "有问题留言给工作人员，有专人回复"),  # voice: a full stop
+    ("怎么联系工会", "留言", "有问题留言给工作人员，有专人回复"),
     ("会员专享在哪里", "VIP", "会员专区"),  # another word of a Latin keyword's route
     ("vip怎么进", "VIP", "会员专区"),  # the keyword in any case
 ]
 # Something went wrong, is late, or no keyword is named: a person answers
-TO_A_PERSON = ["帮扶申请怎么还没批下来", "为什么我报名报不上", "报名结果在哪里看", "工伤认定怎么申请", "入会流程是什么样的"]
+TO_A_PERSON = ["帮扶申请怎么还没批下来", "为什么我报名报不上", "报名结果在哪里看", "工伤认定怎么申请", "入会流程是什么样的",
+               "答题怎么答不了", "帮扶的钱怎么领"]
 
 
 # A feature whose keyword is Latin letters and whose route takes another word too
