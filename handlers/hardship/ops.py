@@ -642,8 +642,8 @@ async def _transition(session: AsyncSession, ctx: OpsContext, request_id: int, a
                                  "ref": req.ref, "status": WORKER_STATUS[to], "remark": message[:100],
                                  "time": ctx.local(now).strftime("%Y-%m-%d %H:%M")}})
         req.last_notice_key = key
-        if to in ("waiting", "approved", "rejected", "delivered") and message:
-            req.last_message = message
+        if to in ("waiting", "approved", "rejected", "delivered"):
+            req.last_message = message  # a decision's own words, none for none: 「请补充…」 doesn't outlive it
         ev.detail = {**ev.detail, "outbox_key": key}
     return req
 
