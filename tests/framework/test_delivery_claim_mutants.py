@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 import bot.delivery as delivery_module
 from bot.db.models import Outbox
 from bot.outbox import enqueue
+from bot.wechat.api import WeChatAPI
 from tests.framework.test_delivery import HOUR, NOTICE, World, _crash_mid_send
 
 
@@ -241,3 +242,32 @@ async def test_after_three_failed_writes_the_pass_fails_and_the_row_waits_for_it
     await world.delivery().run_once()
     assert (await world.row("k1")).status == "uncertain"  # staff check with the member
     assert len(world.fake.delivered) == 1
+
+
+async def test_a_row_another_sender_holds_is_skipped_not_waited_for(world, backend):  # noqa: ANN001
+    """Two senders (two loops, two processes): a row the other one has locked is passed over, so this
+    pass sends the rest at once instead of waiting for the other's transaction (SKIP LOCKED)."""
+    if backend != "postgresql":
+        pytest.skip("row locks: SQLite lets one transaction write at a time")
+    await world.enqueue("k1", "oA", text=None, template=NOTICE)
+    world.clock.advance(seconds=1)
+    await world.enqueue("k2", "oB", text=None, template=NOTICE)
+    async with world.sessionmaker() as other, other.begin():
+        await other.execute(text("SELECT id FROM outbox WHERE key = 'k1' FOR UPDATE"))
+        assert await asyncio.wait_for(world.delivery().run_once(), 5) == 1
+    assert [(await world.row(k)).status for k in ("k1", "k2")] == ["pending", "sent"]
+
+
+async def test_offline_a_delivery_given_an_api_still_only_simulates(world):  # noqa: ANN001
+    """`[wechat] offline` wins over an API client at hand: nothing reaches WeChat."""
+    await world.member("oW", msg_ago=HOUR)
+    await world.enqueue("k1", "oW", text="您好")
+    online = world.settings()
+    api = WeChatAPI(online.wechat, world.sessionmaker, world.clock)
+    try:
+        offline = world.settings(offline=True)
+        assert await delivery_module.Delivery(offline, world.sessionmaker, world.clock, api).run_once() == 1
+    finally:
+        await api.close()
+    assert (await world.row("k1")).status == "simulated"
+    assert world.fake.delivered == []
