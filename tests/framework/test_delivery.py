@@ -368,9 +368,10 @@ async def test_rows_are_claimed_just_before_sending(world):
     assert set((await world.statuses()).values()) == {"sent"}
 
 
-async def test_stopping_mid_send_records_what_went_out_and_gives_back_the_rest(world):
+@pytest.mark.parametrize("window", ["msg", "evt"])  # the 48-hour message window, the one-minute click window
+async def test_stopping_mid_send_records_what_went_out_and_gives_back_the_rest(world, window):  # noqa: ANN001
     world.fake.latency = 0.3
-    await world.member("oW", msg_ago=HOUR)
+    await world.member("oW", **({"msg_ago": HOUR} if window == "msg" else {"evt_ago": timedelta(seconds=5)}))
     for i in range(3):  # one user's messages go one at a time: one in flight, two waiting
         await world.enqueue(f"k{i}", "oW", text=f"第{i}条")
     task = asyncio.create_task(world.delivery().run_once())
@@ -384,7 +385,8 @@ async def test_stopping_mid_send_records_what_went_out_and_gives_back_the_rest(w
     assert [d["text"] for d in world.fake.delivered] == ["第0条"]
     assert await world.statuses() == {"k0": "sent", "k1": "pending", "k2": "pending"}
     async with world.sessionmaker() as s:
-        used = await s.scalar(select(Member.msg_window_used).where(Member.openid == "oW"))
+        column = Member.msg_window_used if window == "msg" else Member.evt_window_used
+        used = await s.scalar(select(column).where(Member.openid == "oW"))
     assert used == 1  # the two rows given back returned their window slots
     await world.delivery().run_once()
     assert [d["text"] for d in world.fake.delivered] == ["第0条", "第1条", "第2条"]

@@ -163,26 +163,6 @@ async def test_a_dead_senders_template_stays_a_template_though_the_window_opened
     assert await _windows_used(world) == {("", "oW"): 0}
 
 
-async def test_stopping_gives_back_unsent_messages_and_their_click_window_slots(world):  # noqa: ANN001
-    world.fake.latency = 0.3
-    await world.member("oW", evt_ago=timedelta(seconds=5))
-    for i in range(3):  # one user's messages go one at a time: one in flight, two waiting
-        await world.enqueue(f"k{i}", "oW", text=f"第{i}条")
-    task = asyncio.create_task(world.delivery().run_once())
-    for _ in range(500):
-        if world.fake.calls_to("/custom/send"):
-            break
-        await asyncio.sleep(0.01)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert [d["text"] for d in world.fake.delivered] == ["第0条"]
-    assert await world.statuses() == {"k0": "sent", "k1": "pending", "k2": "pending"}
-    async with world.sessionmaker() as s:
-        used = await s.scalar(select(Member.evt_window_used).where(Member.openid == "oW"))
-    assert used == 1
-
-
 # ---- template sends that failed ---------------------------------------------------------
 
 

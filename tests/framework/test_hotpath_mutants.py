@@ -9,18 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import event, func, insert, select
 
 from bot.core.context import Ctx
 from bot.core.router import Router, text_is
-from bot.core.types import Incoming
 from bot.db import hotpath
 from bot.db.models import Dialogue, InboundMessage, Member, Sequence
-from bot.keys import PROCESSOR, SESSIONMAKER
 from bot.pipeline import APOLOGY
+from tests.support.writer import incoming, path, recording_processor, says  # noqa: F401  (path: a fixture)
 
 router = Router("hotpath-mutants")
 CALLS: Counter[str] = Counter()
@@ -169,38 +167,10 @@ async def test_a_refused_flush_keeps_nothing_of_that_handler(sim, db) -> None:  
     assert await u.send("开个头") == "开始了"  # and the user goes on normally
 
 
-@pytest.fixture(params=["fast", "core"])
-def path(request: pytest.FixtureRequest, backend: str) -> str:
-    if request.param == "fast" and backend != "sqlite":
-        pytest.skip("the fast path exists on SQLite only")
-    return request.param
-
-
 @pytest.fixture
 async def proc(make_app, engine, path: str):  # noqa: ANN001
-    app = make_app(extra_routers=[router])
-    processor = app[PROCESSOR]
-    processor.fast_rows = path == "fast"
-    processor.batches = []
-    run = processor._process
-
-    async def recording(batch):  # noqa: ANN001, ANN202
-        processor.batches.append([fl.msg.openid for fl in batch])
-        return await run(batch)
-
-    processor._process = recording
-    yield processor
-    await processor.close()
-    await app[SESSIONMAKER].kw["bind"].dispose()
-
-
-def incoming(openid: str, text: str, n: int = 1) -> Incoming:
-    return Incoming(openid=openid, kind="text", create_time=datetime.now(timezone.utc), dedup_key=f"t:{openid}:{n}",
-                    text=text, msg_id=str(n))
-
-
-def says(raw: bytes | None, text: str) -> bool:
-    return raw is not None and text.encode() in raw
+    async for processor in recording_processor(make_app, router, path):
+        yield processor
 
 
 async def test_changes_left_unflushed_by_a_handler_survive_a_later_handler_failing(proc) -> None:  # noqa: ANN001

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -16,8 +15,8 @@ from bot.core.context import Ctx
 from bot.core.router import Router, text_is
 from bot.core.types import Incoming
 from bot.db.models import Dialogue, InboundMessage, Member, Outbox, Sequence
-from bot.keys import PROCESSOR, SESSIONMAKER
 from bot.pipeline import APOLOGY
+from tests.support.writer import incoming, path, recording_processor, says  # noqa: F401  (path: a fixture)
 
 router = Router("writer_tests")
 CALLS: Counter[str] = Counter()
@@ -85,40 +84,12 @@ async def quick(ctx: Ctx) -> str:
     return "快好了"
 
 
-@pytest.fixture(params=["fast", "core"])
-def path(request: pytest.FixtureRequest, backend: str) -> str:
-    if request.param == "fast" and backend != "sqlite":
-        pytest.skip("the fast path exists on SQLite only")
-    return request.param
-
-
 @pytest.fixture
 async def proc(make_app, engine, path: str):  # noqa: ANN001
     CALLS.clear()
     OTHER_WRITER.clear()
-    app = make_app(extra_routers=[router])
-    processor = app[PROCESSOR]
-    processor.fast_rows = path == "fast"
-    processor.batches = []
-    run = processor._process
-
-    async def recording(batch):  # noqa: ANN001, ANN202
-        processor.batches.append([fl.msg.openid for fl in batch])
-        return await run(batch)
-
-    processor._process = recording
-    yield processor
-    await processor.close()
-    await app[SESSIONMAKER].kw["bind"].dispose()
-
-
-def incoming(openid: str, text: str, n: int = 1) -> Incoming:
-    return Incoming(openid=openid, kind="text", create_time=datetime.now(timezone.utc), dedup_key=f"t:{openid}:{n}",
-                    text=text, msg_id=str(n))
-
-
-def says(raw: bytes | None, text: str) -> bool:
-    return raw is not None and text.encode() in raw
+    async for processor in recording_processor(make_app, router, path):
+        yield processor
 
 
 async def one(proc, model, *where):  # noqa: ANN001, ANN201

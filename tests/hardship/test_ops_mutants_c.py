@@ -11,33 +11,17 @@ import pytest
 from sqlalchemy import select, text, update
 
 from bot.db.models.core import Staff
-from bot.db.models.hardship import HardshipEvent, HardshipRequest
+from bot.db.models.hardship import HardshipRequest
 from handlers.hardship import ops
 from handlers.hardship.ops import HardshipError
 from tests.hardship.test_admin import fetch, outbox_rows
 from tests.hardship.test_jobs import seed
 from tests.hardship.test_ops_mutants_a import _add
 from tests.support.admin import create_staff_user
+from tests.hardship.test_ops_mutants_b import _events, _op, _refused
 from tests.support.hardship import ops_ctx
 
 TODAY = date(2026, 11, 24)  # the FakeClock's day in Asia/Shanghai
-
-
-async def _op(db, app, func, req_id: int, *, staff_id: int | None = None, **kw):  # noqa: ANN001, ANN003, ANN202
-    async with db() as s, s.begin():
-        return await func(s, ops_ctx(app, staff_id), req_id, **kw)
-
-
-async def _refused(db, app, func, req_id: int, **kw) -> str:  # noqa: ANN001, ANN003
-    with pytest.raises(HardshipError) as err:
-        await _op(db, app, func, req_id, **kw)
-    return str(err.value)
-
-
-async def _events(db, req_id: int) -> list[HardshipEvent]:  # noqa: ANN001
-    async with db() as s:
-        return list(await s.scalars(select(HardshipEvent).where(HardshipEvent.request_id == req_id)
-                                    .order_by(HardshipEvent.id)))
 
 
 async def _reviewing(db, app, clock) -> int:  # noqa: ANN001

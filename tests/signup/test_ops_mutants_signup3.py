@@ -15,6 +15,7 @@ from bot.config import build_settings
 from bot.db.models.core import Member
 from bot.db.models.signup import Activity, Signup
 from handlers.signup import ops
+from tests.signup.test_ops_mutants_worker import activity, cancel
 from tests.support.signup import TZ, at, make_activity, ops_ctx, outbox_of, signup_row
 
 
@@ -36,16 +37,6 @@ async def join(db, clock, act_id: int, m: Member, **kw) -> ops.SignupResult:  # 
     """The worker's 确认 in the chat: `sign_up` with the profile's name and phone."""
     async with db() as s, s.begin():
         return await ops.sign_up(s, ops_ctx(clock), act_id, m, name=m.name or "", phone=m.phone or "", **kw)
-
-
-async def cancel(db, clock, sid: int, member_id: int | None = None) -> ops.CancelResult:  # noqa: ANN001
-    async with db() as s, s.begin():
-        return await ops.cancel_signup(s, ops_ctx(clock), sid, member_id)
-
-
-async def activity(db, aid: int) -> Activity:  # noqa: ANN001
-    async with db() as s:
-        return await s.get(Activity, aid)
 
 
 # ---- the listing's seat texts (the chat's 报名 list) -------------------------------------------------
