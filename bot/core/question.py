@@ -208,9 +208,14 @@ def is_distress(text: str) -> bool:
     return bool(_DISTRESS_RE.search(fold(text).lower()))
 
 
+def _letters(text: str) -> str:
+    """The folded text, lower-case, with only Chinese characters, letters and digits."""
+    return "".join(ch for ch in fold(text).lower() if _han(ch) or ch.isalnum())
+
+
 def bare_topic(text: str) -> str | None:
     """The topic word a message names and nothing more (社保, 就是社保, 关于工伤的事), or None."""
-    t = "".join(ch for ch in fold(text).lower() if _han(ch) or ch.isalnum())
+    t = _letters(text)
     changed = True
     while changed and t and t not in TOPIC_WORDS:
         changed = False
@@ -259,7 +264,7 @@ def asks_how_to(text: str, words: Mapping[str, Iterable[str]]) -> str | None:
     (答题: 每月一题 …; of those, only words of 3+ characters that don't ask how themselves, so the
     office's 在哪里 or 电话 name nothing), the longest named wins: 「帮扶申请怎么弄」 → 帮扶, 「每月一题在哪里答」 → 答题;
     None when it names none, doesn't ask how, or says something went wrong or is late."""
-    t = "".join(ch for ch in fold(text).lower() if _han(ch) or ch.isalnum())
+    t = _letters(text)
     if not _HOW_TO_RE.search(t) or _NOT_HOW_TO_RE.search(t):
         return None
     named = [(len(w), kw) for kw, ws in words.items()
