@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from bot.core.context import Ctx
 from bot.core.normalize import fold
+from bot.core.question import asks_how_to
 from bot.core.router import Flow, Handler, Route, Router, click_key, text_variants
 from bot.core.types import PASS, NewsReply, Reply, TextReply, as_reply
 
@@ -61,6 +62,12 @@ class Dispatcher:
                                                for w in route.filter.words})
             self._menu_words = found
         return self._menu_words
+
+    def how_to(self, text: str) -> tuple[str, str] | None:
+        """(keyword, what it does) when the message asks how to use one of the features
+        (「帮扶申请怎么弄」 → 帮扶, 申请困难帮扶); None when it asks nothing of the kind."""
+        kw = asks_how_to(text, self.menu_words())
+        return None if kw is None else (kw, dict(self.menu_items())[kw])
 
     def flow_title(self, flow: str | None) -> str:
         f = self.flows.get(flow or "")

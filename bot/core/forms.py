@@ -13,7 +13,9 @@ collects photos (and the reply says so) or the reply says it was not kept; reser
 (确认, 沿用, 跳过, 完成, 菜单 …) are never stored as answers. An answer that doesn't fit and
 reads like a question for a person (`bot.core.question`) is re-asked with a pointer to the form
 that `takes_questions` (the inbox's 留言: this form waits as a draft meanwhile), and words of
-distress with the help lines.
+distress with the help lines. An answer asking how to use a feature (报名怎么报) is never taken
+as a name or a number: the keyword is given and the question asked again (a story of sentences
+may still say 怎么办).
 """
 from __future__ import annotations
 
@@ -103,6 +105,7 @@ def text_parser(min_len: int = 1, max_len: int = 500) -> Parser:
             raise Invalid(f"内容有点长（{len(text)}字），请控制在{max_len}字以内。")
         return text
     parse.free_text = True  # type: ignore[attr-defined]  (an acknowledgement is no answer here)
+    parse.sentences = max_len > 100  # type: ignore[attr-defined]  (a story, not a name: may say 怎么办)
     return parse
 
 
@@ -434,6 +437,18 @@ class Form:
             lines.append(f"如果是想问工作人员别的问题，回复「{asks.resume_word}」，您填到一半的内容会帮您保存。")
         return "".join("\n\n" + line for line in lines)
 
+    def _how_to(self, ctx: Ctx, text: str) -> str:
+        """An answer asking how to use a feature (`Dispatcher.how_to`) is told its keyword, this
+        form kept meanwhile, or, asking about this form itself, that answering goes on here; ""
+        for any other answer. (In 留言 the question is the message: a field of sentences takes it.)"""
+        found = ctx.dispatcher.how_to(text) if ctx.dispatcher is not None else None
+        if found is None:
+            return ""
+        keyword, does = found
+        if keyword == self.resume_word:
+            return f"您现在就在填写{self.title}，回答下面的问题就可以，我会一步步带您填完。"
+        return f"{does}，回复「{keyword}」就可以，您填到一半的{self.title}会帮您保存。"
+
     def cancel(self, ctx: Ctx) -> str:
         ctx.dialogue.clear()
         return f"好的，已取消{self.title}，填写的内容没有保存。需要时随时再来找我们。"
@@ -487,6 +502,7 @@ class Form:
 
         if text and is_word(text, BACK_WORDS):
             return await self._back(ctx, f, data)
+        how = ""
         try:
             if f.kind == "images":
                 return await self._image_step(ctx, f, data, text)
@@ -498,6 +514,9 @@ class Form:
                 return await self._ask(ctx, f, data, "这条语音没有识别出文字，麻烦您再说一遍或打字回复。")
             if ctx.msg.kind not in ("text", "voice"):
                 return await self._ask(ctx, f, data, "这一步需要文字回复哦，刚才发的内容没有保存。")
+            how = self._how_to(ctx, text)  # 「报名怎么报」: answered, and no name or number
+            if how and not getattr(f.parse, "sentences", False):  # in a story it may be a part
+                raise Invalid("")
             value = self._answer(f, data, text, ctx.msg.text)
             if value is _UNSURE_KEPT:
                 value = data["_unsure"]["value"]
@@ -513,6 +532,8 @@ class Form:
             data[f.name] = value
         except Invalid as exc:
             data.pop("_unsure", None)
+            if how:
+                return await self._ask(ctx, f, data, how)
             return await self._ask(ctx, f, data, exc.hint) + self.aside(ctx, text)
         except Stop as exc:
             ctx.dialogue.clear()

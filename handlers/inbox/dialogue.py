@@ -29,7 +29,7 @@ from bot.core.router import Router, click_is, text_is
 from bot.core.types import PASS, Reply, TransferReply
 from bot.db.models.inbox import InboxThread
 from handlers.inbox import faq, ops
-from handlers.inbox.question import (DEFAULT_TOPIC, DISTRESS_HELP, asks_how_to, bare_topic, distress_topic,
+from handlers.inbox.question import (DEFAULT_TOPIC, DISTRESS_HELP, bare_topic, distress_topic,
                                      guess_topic, is_ask_to_ask, is_distress, is_pleasantry, looks_like_question,
                                      pleasantry_kind)
 
@@ -384,11 +384,8 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
 
 def _how_to(ctx: Ctx) -> str | None:
     """「帮扶申请怎么弄」: what the bot itself does, said with its keyword; None for anything else."""
-    if ctx.dispatcher is None:
-        return None
-    items = dict(ctx.dispatcher.menu_items())
-    kw = asks_how_to(ctx.text, ctx.dispatcher.menu_words())
-    return None if kw is None else f"{items[kw]}，直接回复「{kw}」就可以，我会一步步告诉您怎么做。"
+    found = ctx.dispatcher.how_to(ctx.text) if ctx.dispatcher is not None else None
+    return None if found is None else f"{found[1]}，直接回复「{found[0]}」就可以，我会一步步告诉您怎么做。"
 
 
 def _addition(ctx: Ctx) -> dict[str, Any] | None:

@@ -1,9 +1,9 @@
 """Does a message read like a real question or request for a person, and about what?
 
 The reading itself (`looks_like_question`, `is_pleasantry`, `is_ask_to_ask`, `is_distress`,
-`bare_topic`, `asks_how_to`) is the framework's (`bot.core.question`: the form engine reads answers the same
-way); this module re-exports it and adds `guess_topic`: the configured topic a question is
-most likely about.
+`bare_topic`) is the framework's (`bot.core.question`: the form engine reads answers the same
+way; which feature a how-to question names is the dispatcher's, `Dispatcher.how_to`); this
+module re-exports it and adds `guess_topic`: the configured topic a question is most likely about.
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import re
 from collections.abc import Sequence
 
 from bot.core.normalize import fold
-from bot.core.question import (DISTRESS_HELP, asks_how_to, bare_topic, is_ask_to_ask, is_distress, is_pleasantry,
+from bot.core.question import (DISTRESS_HELP, bare_topic, is_ask_to_ask, is_distress, is_pleasantry,
                                looks_like_question, pleasantry_kind)
 
-__all__ = ["DISTRESS_HELP", "DEFAULT_TOPIC", "asks_how_to", "bare_topic", "guess_topic", "distress_topic", "is_ask_to_ask",
+__all__ = ["DISTRESS_HELP", "DEFAULT_TOPIC", "bare_topic", "guess_topic", "distress_topic", "is_ask_to_ask",
            "is_distress", "is_pleasantry", "looks_like_question", "pleasantry_kind"]
 
 # Topic themes, most specific first: words in a question → words in a topic's name.
