@@ -7,7 +7,8 @@ numbers goes through here, for typed text and for WeChat's voice recognition ali
 - `fold`: NFKC (full-width letters, digits and punctuation), spaces collapsed, leading and
   trailing punctuation and spaces dropped: 「 帮扶。」 → 「帮扶」.
 - `variants`: the folded text and the same without polite wrappers (我要…, 我想…, 申请…,
-  请…, …一下, …吧): 「我要申请帮扶」 → {我要申请帮扶, 申请帮扶, 帮扶}. Keywords match any variant.
+  请…, …一下, …吧; looking up is looking up one's own): 「我要申请帮扶」 → {我要申请帮扶, 申请帮扶,
+  帮扶}, 「帮我查一下成绩」 → {…, 我的成绩}. Keywords match any variant.
 - `parse_number`: 3500, 三千五, 1.2万, 约3000, 3000左右, 大概三千, 三口人, 十二家, 没有 → 0.
 """
 from __future__ import annotations
@@ -28,6 +29,8 @@ _SPACES = re.compile(r"\s+")
 _PREFIXES = ("我想要", "我需要", "我希望", "请帮我", "麻烦你", "麻烦您", "帮我", "我想", "我要", "我来",
              "想要", "申请", "麻烦", "请问", "请", "想", "要")
 _SUFFIXES = ("一下吧", "一下", "可以吗", "行吗", "好吗", "谢谢", "吧", "呀", "啊", "呢", "哦", "啦")
+# Looking something up is looking up one's own: 「查一下成绩」「看看我的报名」 → 我的成绩, 我的报名.
+_LOOK_UP = re.compile(r"^(?:查一下|查一查|查查|查下|查询|查看|看一下|看一看|看看|看下|查|看)(?:我的)?(?=.)")
 
 
 @lru_cache(maxsize=4096)  # every filter of every router folds the same message
@@ -61,6 +64,9 @@ def _variants(text: str) -> frozenset[str]:
                 changed = True
                 break
         out.add(t)
+        if (rest := _LOOK_UP.sub("", t)) != t and len(rest) > 1 and rest != "我的":
+            t, changed = "我的" + rest, True
+            out.add(t)
     return frozenset(out)
 
 

@@ -52,9 +52,26 @@ def test_fold_drops_voice_punctuation_and_full_width(said: str, folded: str) -> 
 @pytest.mark.parametrize(("said", "keyword"), [
     ("我要申请帮扶", "帮扶"), ("我想报名", "报名"), ("申请报名", "报名"), ("取消一下", "取消"),
     ("请帮我查一下成绩", "查一下成绩"), ("答题吧", "答题"),
+    ("我想查一下我的申请", "我的申请"), ("帮我看看我的报名。", "我的报名"), ("查下我的成绩吧", "我的成绩"),
+    ("查一下成绩吧", "我的成绩"),
 ])
 def test_polite_wrappers_around_keywords(said: str, keyword: str) -> None:
     assert keyword in variants(said)
+
+
+def test_looking_up_is_looking_up_one_s_own() -> None:
+    assert "报名" not in variants("查看报名")  # my sign-ups, not 「报名」 (signing up)
+    assert variants("看我的") == {"看我的"} and variants("看看") == {"看看"}  # nothing to look up
+
+
+@pytest.mark.parametrize(("said", "answer"), [
+    ("我想查一下我的申请", "您还没有提交过帮扶申请"), ("帮我看看我的报名", "您目前没有待参加的报名"),
+    ("查下我的成绩吧。", "还没有参加过答题"), ("查一下成绩吧", "还没有参加过答题"), ("看一下报名", "您目前没有待参加的报名"),
+    ("查询帮扶", "您还没有提交过帮扶申请"),
+])
+async def test_asking_to_look_up_one_s_own_records_is_understood(sim, db, said: str, answer: str) -> None:  # noqa: ANN001
+    reply = await sim.user("oLookUp").send(said)
+    assert answer in reply and "已转给工作人员" not in reply
 
 
 @pytest.mark.parametrize(("said", "n"), [("2", 2), ("二", 2), ("第二个", 2), ("选2", 2), ("2号", 2),
