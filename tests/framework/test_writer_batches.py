@@ -205,6 +205,28 @@ async def test_a_slow_handler_holds_other_users_only_within_its_batch(proc, back
         assert quick >= done["oSlow:慢"] - 0.05, done
 
 
+async def test_a_user_stays_held_while_their_slow_batch_runs_though_another_batch_finished(proc, backend) -> None:  # noqa: ANN001
+    """A batch that finishes beside a stalled one releases only its own users: the slow user's next
+    message still waits in the queue, so it never takes another user's batch down with it."""
+    started = time.perf_counter()
+    done: dict[str, float] = {}
+
+    async def send(m: Incoming) -> bytes | None:
+        reply = await proc.handle(m)
+        done[f"{m.openid}:{m.text}"] = time.perf_counter() - started
+        return reply
+
+    slow = asyncio.create_task(send(incoming("oSlow", "慢", 1)))
+    await asyncio.sleep(0.15)  # the slow handler's batch is running
+    assert says(await send(incoming("oQuick0", "快", 1)), "快好了")  # a batch beside it, finished
+    pair = [asyncio.create_task(send(incoming("oSlow", "快", 2))), asyncio.create_task(send(incoming("oQuick1", "快", 1)))]
+    replies = await asyncio.gather(slow, *pair)
+    assert says(replies[0], "慢好了") and says(replies[1], "快好了") and says(replies[2], "快好了")
+    assert done["oSlow:快"] >= done["oSlow:慢"]
+    if backend == "postgresql":  # the other user is not held behind the slow user's lock
+        assert done["oQuick1:快"] < done["oSlow:慢"] - 0.4, done
+
+
 async def test_a_user_known_to_be_slow_gets_a_batch_of_their_own(proc) -> None:  # noqa: ANN001
     """Where batches run side by side (PostgreSQL), nobody shares a batch with a user whose last
     handler was slow; their messages keep their order."""
