@@ -272,6 +272,13 @@ class OfficeSettings(_Section):
         """「致电街道总工会（010-…）」: how a worker reaches a person."""
         return f"致电{self.name}（{self.phone}）"
 
+    def card(self) -> str:
+        """The office's name, phone, hours and address (asked for on the phone when none is set),
+        and how to write to staff: the 办公时间 reply and the FAQ's starter answer."""
+        return "\n".join([self.name, f"电话：{self.phone}", f"办公时间：{self.hours}",
+                          f"地址：{self.address}" if self.address else "地址：请来电询问，我们告诉您怎么走。",
+                          "有事也可以回复「留言」，工作人员会在这里回复您。"])
+
 
 class FederationSettings(_Section):
     """The street federation (街道总工会) and its community unions (社区联合工会)."""

@@ -20,6 +20,7 @@ may still say 怎么办).
 from __future__ import annotations
 
 import inspect
+import re
 import unicodedata
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,7 +35,12 @@ from bot.core.router import Filter, Flow, Router
 from bot.core.types import Reply, as_reply
 
 BACK_WORDS = frozenset({"上一步", "返回上一步", "回到上一步", "上一题", "返回", "退回"})
-SKIP_WORDS = frozenset({"跳过", "不填", "不想填", "先不填", "略过", "下一步", "不方便"})
+SKIP_WORDS = frozenset({"跳过", "不填", "不想填", "先不填", "略过", "下一步", "不方便", "不填了", "不想填了", "先不填了",
+                        "不用填", "不用填了", "不用了", "不写了", "不想写", "不想写了"})
+# Giving up, said in a sentence (「算了 不申请了」): asked whether to 取消, nothing stored (except in
+# the form that takes questions: there it may be the message).
+QUIT_HINT = "您是不想继续填了吗？回复「取消」就不填了（填写的内容不会保存）；想接着填，请回答下面的问题。"
+_QUITS = re.compile(r"^算了(?!一下|下)|不想?(?:申请|弄|办|填|报|报名|写|搞)了|不(?:申请|弄|办|搞)了")
 EMPTY_WORDS = frozenset({"无", "没有", "没", "暂无", "没有了"})  # skip too, on optional fields
 KEEP_WORDS = frozenset({"沿用", "不变", "没变", "照旧", "同上", "还是这个", "和上次一样", "跟上次一样", "一样"})
 YES_WORDS = frozenset({"是", "是的", "对", "对的", "没错", "好", "好的", "确认", "确定", "嗯", "嗯嗯", "可以", "ok",
@@ -174,6 +180,8 @@ class Field:
     plausible: Callable[[Any, Mapping[str, Any]], str | None] | None = None
     show: Callable[[Any], str] | None = None
     max_images: int = 9
+    # Words people use for a choice (因病: 生病, 住院 …): an answer naming those of one choice only picks it.
+    aliases: Mapping[Any, tuple[str, ...]] = field(default_factory=dict)
 
     def asked(self, data: Mapping[str, Any]) -> bool:
         return self.condition is None or bool(self.condition(data))
@@ -211,7 +219,7 @@ class Field:
         if choices is None and self.choices is not None and not callable(self.choices):
             choices = list(self.choices)
         if choices:
-            return pick(raw, choices)
+            return pick(raw, choices, self.aliases)
         return self.parse(raw.strip())
 
 
@@ -223,8 +231,9 @@ def _value(choice: Any) -> Any:
     return choice[0] if isinstance(choice, (tuple, list)) else choice
 
 
-def pick(raw: str, choices: Sequence[Any]) -> Any:
-    """The choice a person meant: its number (2, 二, 第二个), its word, or a unique part of it."""
+def pick(raw: str, choices: Sequence[Any], aliases: Mapping[Any, tuple[str, ...]] | None = None) -> Any:
+    """The choice a person meant: its number (2, 二, 第二个), its word, a unique part of it, or
+    words for it (`aliases`: 「老伴生病住院了」 → 因病) when they name one choice only."""
     n = parse_choice_number(raw)
     if n is not None:  # a number is a position, never a part of a label (times, dates)
         if 1 <= n <= len(choices):
@@ -238,6 +247,9 @@ def pick(raw: str, choices: Sequence[Any]) -> Any:
     matches = [c for c in choices if t and t in fold(_label(c)).lower()]
     if len(matches) == 1:
         return _value(matches[0])
+    named = {_value(c) for c in choices for w in (aliases or {}).get(_value(c), ()) if t and w in t}
+    if len(named) == 1:
+        return named.pop()
     raise Invalid(f"请回复 1–{len(choices)} 之间的序号，或选项中的文字。")
 
 
@@ -514,6 +526,8 @@ class Form:
                 return await self._ask(ctx, f, data, "这条语音没有识别出文字，麻烦您再说一遍或打字回复。")
             if ctx.msg.kind not in ("text", "voice"):
                 return await self._ask(ctx, f, data, "这一步需要文字回复哦，刚才发的内容没有保存。")
+            if _QUITS.search(fold(text)) and not (self.takes_questions or is_word(text, SKIP_WORDS)):
+                return await self._ask(ctx, f, data, QUIT_HINT)  # 「算了 不申请了」: not an answer
             how = self._how_to(ctx, text)  # 「报名怎么报」: answered, and no name or number
             if how and not getattr(f.parse, "sentences", False):  # in a story it may be a part
                 raise Invalid("")
@@ -552,7 +566,7 @@ class Form:
             raise Invalid("这一项之前没有填过，没有可以沿用的内容，请直接回复。")
         if is_word(text, SKIP_WORDS) or (f.optional and is_word(text, EMPTY_WORDS)):
             if not f.optional:
-                raise Invalid("这一项需要填写，不能跳过哦。")
+                raise Invalid("这一项需要填写，不能跳过哦；不想继续了可以回复「取消」。")
             return None
         if is_word(text, RESERVED):
             raise Invalid(f"「{fold(text)}」是操作用语，不能作为{f.label or '这一项'}的内容。")
@@ -595,6 +609,9 @@ class Form:
         n = parse_choice_number(text) if text else None
         if n is not None and 1 <= n <= len(fields):
             return await self._edit_field(ctx, fields[n - 1], data)
+        named = _named(fields, text) if text and _CHANGE.search(text) else None
+        if named is not None:  # 「名字写错了」「改一下收入」: straight to that item
+            return await self._edit_field(ctx, named, data)
         return ("请回复「确认」提交，「修改」更改某一项，或「取消」放弃。\n\n" + self.summary(ctx, data)
                 + self.aside(ctx, text))
 
@@ -608,10 +625,10 @@ class Form:
             # A photo is added as at the summary; 确认 / 完成 here mean "nothing to change".
             return await self._at_confirm(ctx, data, "") if ctx.msg.kind == "image" else \
                 self._show_summary(ctx, data, "好的，不修改了。请再核对一遍：")
-        by_label = [f for f in fields if text and fold(f.label) in variants(text)]
-        if len(by_label) == 1:
-            return await self._edit_field(ctx, by_label[0], data)
-        return f"请回复 1–{len(fields)} 之间的序号。\n" + self._edit_menu(ctx, data)
+        named = _named(fields, text) if text else None
+        if named is not None:  # 「收入」「名字」: the item by its name
+            return await self._edit_field(ctx, named, data)
+        return f"请回复 1–{len(fields)} 之间的序号，或项目的名称。\n" + self._edit_menu(ctx, data)
 
     async def _edit_field(self, ctx: Ctx, f: Field, data: dict[str, Any]) -> Reply | str | None:
         data["_editing"] = f.name
@@ -751,6 +768,20 @@ class Form:
 
 
 _UNSURE_KEPT = object()
+
+
+# What people call common items (名字 for 姓名); an images field is 照片 too.
+_ITEM_WORDS = {"姓名": ("名字",), "手机号": ("电话", "号码", "手机"), "工作单位": ("单位",)}
+_CHANGE = re.compile(r"改|错|不对|更正|重填|重新填")
+
+
+def _named(fields: Sequence[Field], text: str) -> Field | None:
+    """The one item a message names: by its label, a part of it (收入 → 家庭月收入) or a common
+    word for it (名字 → 姓名); None when it names none or several."""
+    t = fold(text).lower()
+    hits = [f for f in fields if fold(f.label) in t or (len(t) >= 2 and t in fold(f.label))
+            or any(w in t for w in _ITEM_WORDS.get(f.label, ()) + (("照片",) if f.kind == "images" else ()))]
+    return hits[0] if len(hits) == 1 else None
 
 
 def _first_word(start: Filter) -> str:

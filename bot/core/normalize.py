@@ -27,7 +27,7 @@ _SPACES = re.compile(r"\s+")
 
 # Polite wrappers around a keyword, longest first.
 _PREFIXES = ("我想要", "我需要", "我希望", "请帮我", "麻烦你", "麻烦您", "帮我", "我想", "我要", "我来",
-             "想要", "申请", "麻烦", "请问", "请", "想", "要")
+             "想要", "申请", "麻烦", "请问", "那就", "那么", "请", "想", "要", "那")
 _SUFFIXES = ("一下吧", "一下", "可以吗", "行吗", "好吗", "谢谢", "吧", "呀", "啊", "呢", "哦", "啦")
 # Looking something up is looking up one's own: 「查一下成绩」「看看我的报名」 → 我的成绩, 我的报名.
 _LOOK_UP = re.compile(r"^(?:查一下|查一查|查查|查下|查询|查看|看一下|看一看|看看|看下|查|看)(?:我的)?(?=.)")
@@ -84,9 +84,11 @@ def _folded_words(words: frozenset[str]) -> frozenset[str]:
 
 _APPROX_PREFIX = ("差不多", "大约", "大概", "大致", "估计", "将近", "接近", "约莫", "约", "近")
 _APPROX_SUFFIX = ("左右", "上下", "出头", "多点", "多", "来", "余")
-_CONTEXT_PREFIX = ("每个月", "一个月", "每月", "月收入", "收入", "一共", "总共", "共", "有", "是")
+_CONTEXT_PREFIX = ("每个月", "一个月", "每月", "月收入", "收入", "一共", "总共", "共", "有", "是",
+                   "我们家", "我家", "家里", "全家", "一家", "我们")
+_PARTICLES = ("吧", "啊", "呢", "呀", "哦", "啦", "了")  # 「大概五百吧」「三口人了」: said, not meant
 ZERO_WORDS = frozenset({"没有", "无", "没", "零", "没收入", "没有收入", "无收入", "一分没有", "一分都没有",
-                        "没有支出", "无支出", "不用", "0"})
+                        "没有支出", "无支出", "不用", "0", "没有了", "没了", "都没有"})
 _NUMERAL = re.compile(r"[0-9.零〇一二两三四五六七八九十百千万亿壹贰叁肆伍陆柒捌玖拾佰仟点kKwW]+")
 
 
@@ -130,6 +132,9 @@ def parse_number(text: str, units: tuple[str, ...] = (), *, zero_words: bool = T
         for s in _APPROX_SUFFIX:
             if t.endswith(s) and len(t) > len(s):
                 t, approx, changed = t[: -len(s)], True, True
+        for s in _PARTICLES:
+            if t.endswith(s) and len(t) > len(s):
+                t, changed = t[: -len(s)], True
         t = t.strip(_EDGE)
     if zero_words and t in ZERO_WORDS:
         return Number(Decimal(0), approx)

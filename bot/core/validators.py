@@ -1,4 +1,4 @@
-"""Parsers shared by several forms: mainland mobile numbers, ID-card numbers, names."""
+"""Parsers shared by several forms: mainland mobile numbers, ID-card numbers, names, employers."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ import unicodedata
 from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
-from bot.core.forms import Invalid
+from bot.core.forms import Invalid, Parser, text_parser
 from bot.core.normalize import digits_spoken, fold
 
 _MOBILE = re.compile(r"1[3-9]\d{9}")
@@ -36,6 +36,10 @@ def parse_id_number(text: str) -> str:
 _NOT_NAMES = frozenset({"好的", "是的", "对的", "嗯嗯", "收到", "谢谢", "知道了", "不知道", "不清楚", "没有", "随便",
                         "你好", "您好", "不想说", "保密", "可以", "不用", "算了", "本人", "我自己", "自己"})
 _NAME_MARKS = "·•・. "  # 阿依古丽·买买提, John Smith
+# Not a name either: a refusal (不填了, 不想说), an amount or a count said a step late (五百吧, 三口人),
+# a sentence's closing particle (…吧, …了).
+_NOT_A_NAME = re.compile(r"不填|不想|不用|不告诉|不方便|不知道|[零一二两三四五六七八九十百千万]+多?(?:块|元|钱|口|个|岁|人)"
+                         r"|[吧啊呢吗呀哦啦了]$")
 
 
 def parse_name(text: str) -> str:
@@ -46,10 +50,32 @@ def parse_name(text: str) -> str:
             value = value[len(prefix):].strip(" :：")
             break
     letters = [ch for ch in value if ch not in _NAME_MARKS]
-    if (not 2 <= len(value) <= 20 or value in _NOT_NAMES
+    if (not 2 <= len(value) <= 20 or value in _NOT_NAMES or _NOT_A_NAME.search(value)
             or not all(unicodedata.category(ch).startswith("L") for ch in letters)):
         raise Invalid("请回复您的真实姓名（2–20个字，不含数字和符号），例如「张三」。")
     return value
+
+
+_NO_EMPLOYER = frozenset({"失业", "失业了", "下岗", "下岗了", "没工作", "没有工作", "无业", "待业", "在家", "没上班"})
+
+
+def employer_parser(max_len: int, hint: str) -> Parser:
+    """A unit's name in the person's own punctuation (（集团）): not a number (the phone number sent
+    again), not 「失业了」 (the question asks for the former unit then); `hint` re-asks otherwise."""
+    parse = text_parser(2, max_len)
+
+    def employer(text: str) -> str:
+        value = fold(text)
+        if value in _NO_EMPLOYER:
+            raise Invalid("已经没在工作的，请填原来工作的单位名称，例如「红星机械厂」。")
+        if not any(unicodedata.category(ch).startswith("L") for ch in value):
+            raise Invalid(f"这里请填工作单位的名称，不是号码哦。{hint}")
+        try:
+            return parse(text)
+        except Invalid:
+            raise Invalid(hint) from None
+    employer.free_text = True  # type: ignore[attr-defined]  (an acknowledgement is no answer here)
+    return employer
 
 
 def mask_phone(phone: str | None) -> str:

@@ -24,7 +24,7 @@ router.add_menu("报送", "工会主席季度信息报送（需先绑定）")
 HOW_TO_BIND = ("「报送」是基层工会主席的季度信息报送功能，需要先绑定身份。"
                "请{call}索取绑定码，然后发送「绑定 绑定码」，例如：绑定 K7M2QX。")
 # 绑定 K7M2QX, 绑定:K7M2QX, 绑定码 K7M2QX (the text is NFKC-folded, so ： is :)
-BIND_WORDS = r"绑定码?\s*:?\s*([A-Za-z0-9]{4,12})"
+BIND_WORDS = r"(?:我的)?绑定码?\s*(?:是|为)?\s*:?\s*([A-Za-z0-9]{4,12})"  # 绑定 K7M2QX, 绑定码是k7m2qx
 
 
 # ---- the report form ---------------------------------------------------------------------------
@@ -148,7 +148,7 @@ ReportForm.mount(router, start=text_is("报送", "信息报送", "季度报送",
 @router.on(text_matches(BIND_WORDS, keyword=True))
 async def bind_chair(ctx: Ctx) -> str:
     """Link this account to a chair with a one-time code."""
-    m = re.fullmatch(BIND_WORDS, ctx.text)
+    m = re.search(BIND_WORDS + "$", ctx.text)  # after a polite wrapper too (请帮我绑定 K7M2QX)
     try:
         res = await ops.bind(ctx.session, ctx.ops, ctx.openid, m.group(1) if m else "")
     except ops.ChairError as exc:  # the refused attempt is counted: this transaction commits it

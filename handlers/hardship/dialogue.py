@@ -8,6 +8,7 @@ goes through the operations in `handlers/hardship/ops.py`, called with `ctx.ops`
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,8 +17,9 @@ from bot.core.community import ask_community, community_field
 from bot.core.context import Ctx
 from bot.core.forms import Field, Form, Invalid, int_parser, money_parser, parts_text, text_parser
 from bot.core.normalize import is_word
-from bot.core.router import Flow, Router, click_is, kind_is, text_is, text_startswith
-from bot.core.validators import mask_id, parse_id_number, parse_mobile, parse_name
+from bot.core.question import asks_status
+from bot.core.router import Filter, Flow, Router, click_is, kind_is, text_is, text_matches, text_startswith
+from bot.core.validators import employer_parser, mask_id, parse_id_number, parse_mobile, parse_name
 from handlers.hardship import ops
 from handlers.hardship.privacy import erase_worker_data, erasure_reply
 
@@ -26,7 +28,8 @@ router.add_menu("帮扶", "申请困难帮扶")
 router.add_menu("我的申请", "查看帮扶申请进度")
 router.add_menu("删除我的信息", "删除您留在这里的个人信息")
 
-START_WORDS = ("帮扶", "困难帮扶", "申请帮扶", "申请困难帮扶", "求助", "困难求助")
+START_WORDS = ("帮扶", "困难帮扶", "申请帮扶", "申请困难帮扶", "求助", "困难求助", "困难补助", "补助", "困难救助", "救助",
+               "生活补助", "困难补贴")
 AGREE_WORDS = {"同意", "我同意", "同意并继续", "同意的", "可以", "好的", "行", "好", "确认", "确定", "是"}
 REFUSE_WORDS = {"不同意", "我不同意", "拒绝", "不了", "否", "不要", "不用了", "算了"}
 
@@ -83,15 +86,7 @@ def _photos_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
     return f"最后，请拍照上传证明材料：{need}。\n暂时没有的可以先跳过，之后按工作人员要求补充。"
 
 
-def _employer(text: str) -> str:
-    try:
-        return _EMPLOYER(text)  # the worker's own punctuation, e.g. （集团）
-    except Invalid:
-        raise Invalid("请填写工作单位全称（2–60个字）；已失业的请填原单位。") from None
-
-
-_EMPLOYER = text_parser(2, 60)
-_employer.free_text = True  # type: ignore[attr-defined]
+_employer = employer_parser(60, "请填写工作单位全称（2–60个字）；已失业的请填原单位。")
 
 
 def _income_plausible(value: float, data: Mapping[str, Any]) -> str | None:
@@ -113,13 +108,24 @@ def _id_number(text: str) -> str:
     return parse_id_number(text)
 
 
+# How people name the kinds in their own words (「老伴生病了住院。」 → 因病); words of two kinds: asked again.
+KIND_WORDS = {
+    "因病": ("生病", "得病", "病了", "住院", "病人", "看病", "治病", "手术", "癌", "化疗", "透析", "大病", "重病", "医药费"),
+    "因灾": ("着火", "火灾", "失火", "水灾", "洪水", "被淹", "地震", "台风", "塌了", "倒塌", "受灾", "灾"),
+    "子女就学": ("上学", "学费", "读书", "上大学", "考上", "开学", "就学"),
+    "失业待岗": ("失业", "下岗", "没工作", "没有工作", "没活干", "裁员", "被辞", "辞退", "开除", "待岗", "厂子倒闭", "倒闭"),
+    "工伤": ("受伤", "摔伤", "砸伤", "工伤", "干活伤", "压伤", "烧伤", "职业病"),
+    "其他": ("其它", "别的", "都不是", "不在上面"),
+}
+
+
 def _prefill(attr: str):  # noqa: ANN202
     return lambda ctx: getattr(ctx.member, attr, None)
 
 
 FIELDS = (
     Field("consent", _consent_prompt, parse=_consent),
-    Field("kind", "请选择困难类型：", label="困难类型", choices=ops.KINDS),
+    Field("kind", "请选择困难类型：", label="困难类型", choices=ops.KINDS, aliases=KIND_WORDS),
     Field("description", "请简单说明困难情况（10–500字），例如发生了什么、现在最需要哪方面的帮助。",
           parse=text_parser(10, 500), label="情况说明"),
     Field("household", "家庭共同生活的人口有几人？请回复数字。",
@@ -222,6 +228,16 @@ async def list_my_requests(ctx: Ctx) -> str:
     if ctx.dialogue.flow == FORM.flow:
         text += "\n\n" + str(await FORM.resume(ctx, f"您正在填写的{FORM.title}还在，我们接着来："))
     return text
+
+
+_ABOUT_REQUESTS = re.compile(r"申请|帮扶|补助|救助")
+
+
+@router.on(Filter(lambda m: m.kind in ("text", "voice") and bool(_ABOUT_REQUESTS.search(m.text or ""))
+                  and asks_status(m.text), "asks how the requests stand"))
+async def request_status(ctx: Ctx) -> str:
+    """「我的申请到哪一步了」 (no form open): the same as 我的申请, and a person if that doesn't answer it."""
+    return await list_my_requests(ctx) + "\n还有疑问的话，回复「留言」找工作人员。"
 
 
 def check_answers(raw: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -357,3 +373,9 @@ async def confirm_erase(ctx: Ctx) -> str:
     ctx.dialogue.clear(keep_drafts=False)  # half-filled forms hold personal data too
     result = await erase_worker_data(ctx.session, ctx.ops, openid=ctx.openid, member=ctx.member, drafts=drafts)
     return erasure_reply(result, ctx.ops)
+
+
+@router.on(text_matches(r"确[认定]删除"))  # not a keyword: inside the confirmation it is the answer
+async def erase_not_asked(ctx: Ctx) -> str:
+    """确认删除 with nothing to confirm (sent again, or first): what it would do, asked properly."""
+    return "现在没有等您确认的删除。要删除您留在这里的个人信息，请回复「删除我的信息」，我会先告诉您会删除哪些内容。"

@@ -320,12 +320,10 @@ def keyword_conflicts(routers: Sequence["Router"], keywords: Sequence[str], now:
 # ------------------------------------------------------------------------------ first start
 def starter_entries(ctx: OpsContext) -> list[dict[str, Any]]:
     """A handful of entries staff can edit: office details, joining, hardship, unpaid wages, injuries."""
-    o = ctx.settings.office
-    office = [o.name, f"电话：{o.phone}", f"办公时间：{o.hours}"] + ([f"地址：{o.address}"] if o.address else [])
     return [
         {"keywords": ["几点上班", "几点下班", "什么时候上班", "工会电话", "工会地址", "工会在哪", "怎么找工会",
                       "办公时间是", "电话多少"],
-         "answer": "\n".join(office) + "\n有事也可以直接在这里留言，工作人员会尽快回复您。",
+         "answer": ctx.settings.office.card(),
          "topic": "", "to_inbox": False, "priority": 0},
         {"keywords": ["怎么入会", "入会", "如何入会", "怎样入会", "加入工会", "入工会", "入会条件", "入会手续", "入会流程",
                       "想入会", "要入会", "申请入会", "能入会吗", "入会要交钱吗", "怎么成为会员"],
@@ -333,7 +331,7 @@ def starter_entries(ctx: OpsContext) -> list[dict[str, Any]]:
                     "农民工、劳务派遣工、快递员、外卖骑手等也可以。\n"
                     "· 单位已经建了工会：向本单位工会提出申请，填写入会申请书即可。\n"
                     "· 单位还没有工会：可以到所在社区联合工会或街道总工会申请入会。\n"
-                    f"入会不收费。想了解更多，可以{o.call_line()}，或直接在这里留言。"),
+                    f"入会不收费。想了解更多，可以{ctx.settings.office.call_line()}，或回复「留言」问工作人员。"),
          "topic": "入会", "to_inbox": False, "priority": 0},
         {"keywords": ["帮扶范围", "帮扶条件", "帮扶标准", "哪些人能帮扶", "哪些情况可以帮扶", "能申请帮扶吗",
                       "困难补助", "困难职工", "补助", "救助", "家里困难", "家庭困难", "我家困难", "生活困难", "家里穷",

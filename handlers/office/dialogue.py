@@ -17,9 +17,4 @@ WORDS = ("办公时间", "上班时间", "工作时间", "地址", "在哪里", 
 @router.on(text_is(*WORDS) | click_is("OFFICE"))
 async def office_details(ctx: Ctx) -> str:
     """The office's phone, hours and address."""
-    o = ctx.settings.office
-    lines = [f"{o.name}", f"电话：{o.phone}", f"办公时间：{o.hours}"]
-    if o.address:
-        lines.append(f"地址：{o.address}")
-    lines.append("有事也可以直接在这里留言。")
-    return "\n".join(lines)
+    return ctx.settings.office.card()

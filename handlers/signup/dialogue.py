@@ -26,11 +26,12 @@ from typing import Any
 
 from bot.core.community import ask_community, community_field
 from bot.core.context import Ctx
-from bot.core.forms import BACK_WORDS, Field, Form, Invalid, Recheck, Stop, text_parser
+from bot.core.forms import BACK_WORDS, Field, Form, Invalid, Recheck, Stop
 from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_int, variants
+from bot.core.question import asks_status
 from bot.core.router import Filter, Router, click_is, text_is, text_matches
 from bot.core.types import Reply
-from bot.core.validators import mask_phone, parse_mobile, parse_name
+from bot.core.validators import employer_parser, mask_phone, parse_mobile, parse_name
 from bot.operations import OpsContext
 from handlers.signup import ops
 
@@ -191,7 +192,7 @@ class SignupForm(Form):
         Field("name", _name_prompt, parse=parse_name, label="姓名", known=lambda ctx: ctx.member.name),
         Field("phone", ASK_PHONE, parse=_mobile, label="手机号", known=lambda ctx: ctx.member.phone,
               show=mask_phone),
-        Field("employer", ASK_EMPLOYER, parse=text_parser(2, 128), label="工作单位", optional=True,
+        Field("employer", ASK_EMPLOYER, parse=employer_parser(128, "请回复工作单位的名称（2–128个字）。"), label="工作单位", optional=True,
               known=_known_employer, show=lambda v: v or "（未填）"),
         community_field(),  # only with [federation] communities; asked once, kept on the profile
     )
@@ -304,7 +305,7 @@ class SignupForm(Form):
         raise Recheck(REFUSALS[res.reason] + "这次没有报上。", ["activity"])
 
 
-FORM = SignupForm.mount(router, start=text_is("报名", "我要报名", "活动报名", "培训报名") | click_is("SIGNUP"),
+FORM = SignupForm.mount(router, start=text_is("报名", "我要报名", "活动报名", "培训报名", "报个名", "报名参加活动", "参加活动") | click_is("SIGNUP"),
                         resume_word="报名")
 
 
@@ -312,6 +313,13 @@ FORM = SignupForm.mount(router, start=text_is("报名", "我要报名", "活动�
 @router.on(text_is("我的报名", "报名记录", "查看报名") | click_is("MY_SIGNUPS"))
 async def show_my_signups(ctx: Ctx) -> str:
     """The worker's live sign-ups, numbered for 取消报名 N (inside a form: the form is kept)."""
+    return await _my_list(ctx)
+
+
+@router.on(Filter(lambda m: m.kind in ("text", "voice") and "报" in (m.text or "") and asks_status(m.text),
+                  "asks how the sign-ups stand"))
+async def signup_status(ctx: Ctx) -> str:
+    """「我报名成功了吗」「报上了没有」 (no form open): the same as 我的报名."""
     return await _my_list(ctx)
 
 

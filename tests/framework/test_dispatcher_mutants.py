@@ -98,7 +98,7 @@ async def test_another_keyword_at_the_erase_question_ends_it_without_a_note(sim)
     assert "删除" not in reply
     assert reply == await sim.user("oFresh").send("我要留言")  # exactly what anyone else is told
     await u.send("取消")
-    assert "没太明白" in await u.send("确认删除")  # the erase question is gone: nothing is erased
+    assert "现在没有等您确认的删除" in await u.send("确认删除")  # the erase question is gone: nothing is erased
 
 
 async def test_unfollowing_mid_quiz_is_recorded_and_the_quiz_waits(sim, db, clock):  # noqa: ANN001

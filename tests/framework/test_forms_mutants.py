@@ -231,8 +231,8 @@ async def test_the_edit_menu_by_number_by_label_and_back_to_the_summary(mounted)
     menu = "请回复要修改的项目序号：\n1. 名字：旺财\n2. 年龄：3\n（回复「上一步」回到核对页）"
     assert await u.send("修改") == menu
     assert await u.send("宠物登记") == "您正在填写宠物登记，我们接着来：\n" + menu  # resumed at the menu
-    assert await u.send("9") == "请回复 1–2 之间的序号。\n" + menu
-    assert await u.send("0") == "请回复 1–2 之间的序号。\n" + menu
+    assert await u.send("9") == "请回复 1–2 之间的序号，或项目的名称。\n" + menu
+    assert await u.send("0") == "请回复 1–2 之间的序号，或项目的名称。\n" + menu
     assert await u.send("上一步") == "好的，不修改了。请再核对一遍：\n" + PET_SUMMARY
     await u.send("修改")
     assert await u.send("完成") == "好的，不修改了。请再核对一遍：\n" + PET_SUMMARY
@@ -851,7 +851,7 @@ async def test_words_around_an_answer_are_read_as_people_mean_them(mounted):  # 
     assert await u.send("便条") == "写给谁？"
     assert await u.voice("V1") == "这条语音没有识别出文字，麻烦您再说一遍或打字回复。\n写给谁？"
     assert await u.send("沿用") == "这一项之前没有填过，没有可以沿用的内容，请直接回复。\n写给谁？"
-    assert await u.send("跳过") == "这一项需要填写，不能跳过哦。\n写给谁？"
+    assert await u.send("跳过") == "这一项需要填写，不能跳过哦；不想继续了可以回复「取消」。\n写给谁？"
     assert await u.send("没有") == "写什么？\n（可回复「跳过」）"  # only an optional question is skipped by 没有
     assert await u.send("沿用") == "这一项之前没有填过，没有可以沿用的内容，请直接回复。\n写什么？\n（可回复「跳过」）"
     assert await u.send("确认") == "「确认」是操作用语，不能作为这一项的内容。\n写什么？\n（可回复「跳过」）"

@@ -138,7 +138,7 @@ async def test_preview_names_the_feature_the_entry_or_nobody(client, db, app, cl
         assert p.match is None and p.question is True
         p = await faq.preview(s, "哈哈哈哈", routers=routers, now=clock.now())
         assert p.match is None and p.question is False
-    assert faq.keyword_conflicts(routers, ["帮扶", "困难补助"], clock.now()) == [("帮扶", "hardship")]
+    assert faq.keyword_conflicts(routers, ["帮扶", "慰问金"], clock.now()) == [("帮扶", "hardship")]
 
 
 # ----------------------------------------------------------------------------- validation
