@@ -13,6 +13,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from bot.core.context import Ctx
+from bot.core.normalize import is_word
 from bot.core.question import pleasantry_kind
 from bot.core.router import Router, click_is, event_is, text_is
 from handlers.common import texts
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
 router = Router("common")
 
-MENU_WORDS = ("菜单", "帮助", "help", "menu", "?", "？", "你好", "您好")
+GREETINGS = ("你好", "您好")
+MENU_WORDS = ("菜单", "帮助", "help", "menu", "?", "？", *GREETINGS)
 CANCEL_WORDS = ("取消", "退出", "算了")
 
 NOT_UNDERSTOOD = "抱歉，没太明白您的意思。"
@@ -105,6 +107,8 @@ async def cancel_dialogue(ctx: Ctx) -> str:
 async def show_menu(ctx: Ctx) -> str:
     """Show what one can ask; an open form stays open."""
     text = await help_reply(ctx)
+    if is_word(ctx.text, GREETINGS):  # 你好: greeted back before the list
+        text = "您好！这里是" + ctx.settings.office.name + "，很高兴为您服务。\n" + text
     flow = ctx.dialogue.flow
     if flow and flow in ctx.dispatcher.flows:
         text += f"\n\n您正在填写{ctx.dispatcher.flow_title(flow)}，直接回复即可继续。"

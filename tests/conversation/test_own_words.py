@@ -139,3 +139,9 @@ async def test_a_bind_code_after_a_polite_wrapper(sim, db, clock, settings) -> N
     chair = await make_chair(db, clock, settings)
     code = await issue_code(db, clock, settings, chair.id)
     assert "绑定成功" in await sim.user("oChairAsk").send(f"请帮我绑定 {code}")
+
+
+async def test_a_greeting_is_greeted_back_before_the_list(sim, db) -> None:  # noqa: ANN001
+    u = sim.user("oHello")
+    menu = await u.send("菜单")
+    assert await u.send("你好") == "您好！这里是街道总工会，很高兴为您服务。\n" + menu
