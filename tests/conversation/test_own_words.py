@@ -145,3 +145,9 @@ async def test_a_greeting_is_greeted_back_before_the_list(sim, db) -> None:  # n
     u = sim.user("oHello")
     menu = await u.send("菜单")
     assert await u.send("你好") == "您好！这里是街道总工会，很高兴为您服务。\n" + menu
+
+
+async def test_a_long_hardship_story_is_told_how_to_apply(sim, db) -> None:  # noqa: ANN001
+    story = "我是环卫工人老婆得了癌症在化疗家里两个孩子上学实在没钱了听说工会能帮忙我该怎么弄"
+    reply = await sim.user("oStory").send(story)
+    assert "回复「帮扶」按提示填写即可" in reply and "「留言」" in reply
