@@ -182,7 +182,8 @@ async def test_a_change_committed_by_another_connection_is_seen_on_the_rerun(pro
     assert row.version == 3 and row.data["d"] == {"other": "yes", "run": 2}
 
 
-async def test_a_slow_handler_holds_other_users_only_within_its_batch(proc, backend) -> None:  # noqa: ANN001
+def timed(proc):  # noqa: ANN001, ANN201
+    """A `send` that records when each reply came ("openid:text" → seconds since this call)."""
     started = time.perf_counter()
     done: dict[str, float] = {}
 
@@ -190,7 +191,11 @@ async def test_a_slow_handler_holds_other_users_only_within_its_batch(proc, back
         reply = await proc.handle(m)
         done[f"{m.openid}:{m.text}"] = time.perf_counter() - started
         return reply
+    return send, done
 
+
+async def test_a_slow_handler_holds_other_users_only_within_its_batch(proc, backend) -> None:  # noqa: ANN001
+    send, done = timed(proc)
     slow = asyncio.create_task(send(incoming("oSlow", "慢", 1)))
     await asyncio.sleep(0.15)  # the slow handler's batch is running
     others = [asyncio.create_task(send(incoming(f"oQuick{i}", "快", 1))) for i in range(3)]
@@ -208,14 +213,7 @@ async def test_a_slow_handler_holds_other_users_only_within_its_batch(proc, back
 async def test_a_user_stays_held_while_their_slow_batch_runs_though_another_batch_finished(proc, backend) -> None:  # noqa: ANN001
     """A batch that finishes beside a stalled one releases only its own users: the slow user's next
     message still waits in the queue, so it never takes another user's batch down with it."""
-    started = time.perf_counter()
-    done: dict[str, float] = {}
-
-    async def send(m: Incoming) -> bytes | None:
-        reply = await proc.handle(m)
-        done[f"{m.openid}:{m.text}"] = time.perf_counter() - started
-        return reply
-
+    send, done = timed(proc)
     slow = asyncio.create_task(send(incoming("oSlow", "慢", 1)))
     await asyncio.sleep(0.15)  # the slow handler's batch is running
     assert says(await send(incoming("oQuick0", "快", 1)), "快好了")  # a batch beside it, finished
