@@ -275,7 +275,8 @@ def asks_how_to(text: str, words: Mapping[str, Iterable[str]]) -> str | None:
 
 # Asking how something of one's own stands (我的申请到哪一步了, 报名成功了吗): the bot can say. Not
 # when the words are upset (怎么还没批, 为什么这么久): that is for a person.
-_STATUS_RE = re.compile(r"到哪|进度|怎么样了|咋样了|批了|批下来|审核|有结果|结果出来|结果怎么样|通过了|通过没|有消息|有回音"
+_STATUS_RE = re.compile(r"到哪|进度|怎么样了|咋样了|批了|批下来|审核了|审核完|审核好|审完|有结果|结果出来|结果怎么样|通过了|通过没"
+                        r"|有消息|有回音"
                         r"|什么时候(?:能)?(?:批|下来|有结果|通知)|办好了|办得怎么样|办到哪|成功了|报上了|报上没|成功没")
 _UPSET_RE = re.compile(r"怎么还|为什么|为啥|凭什么|还没|还不|太慢|这么久|这么慢|好久|催")
 

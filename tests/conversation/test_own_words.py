@@ -99,6 +99,7 @@ async def test_asking_how_one_s_request_stands_shows_it(sim, db) -> None:  # noq
     assert "BF-2026-0001" in reply and reply.endswith("还有疑问的话，回复「留言」找工作人员。")
     assert "BF-2026-0001" in await u.send("帮扶批了吗？")
     assert await threads(db, "oWhere") == []  # nobody was asked what the bot could say
+    assert "BF-2026-0001" not in await u.send("帮扶申请审核需要什么材料")  # a question, not how it stands
     assert "已转给工作人员" in await u.send("帮扶申请怎么还没批下来")  # upset: a person answers
 
 
