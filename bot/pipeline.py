@@ -226,6 +226,10 @@ class Processor:
             for fl in batch:
                 if not fl.future.done():
                     fl.future.set_result(None)
+                # Nothing of it was stored: WeChat's re-send (or the same message again) is processed
+                # afresh, not answered from memory with this empty result.
+                if self.inflight.get(fl.msg.dedup_key) is fl:
+                    del self.inflight[fl.msg.dedup_key]
 
     def _take_batch(self) -> list[InFlight]:
         """Up to MAX_BATCH waiting messages, at most one per user and none of a user in a running

@@ -4,7 +4,6 @@ SQLAlchemy) and on PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections import Counter
 from typing import Any
 
@@ -16,7 +15,7 @@ from bot.core.router import Router, text_is
 from bot.core.types import Incoming
 from bot.db.models import Dialogue, InboundMessage, Member, Outbox, Sequence
 from bot.pipeline import APOLOGY
-from tests.support.writer import incoming, path, recording_processor, says  # noqa: F401  (path: a fixture)
+from tests.support.writer import incoming, path, recording_processor, says, timed  # noqa: F401  (path: a fixture)
 
 router = Router("writer_tests")
 CALLS: Counter[str] = Counter()
@@ -180,18 +179,6 @@ async def test_a_change_committed_by_another_connection_is_seen_on_the_rerun(pro
     assert says(reply, "第2次 other=yes")  # the re-run read the other writer's row
     row = await one(proc, Dialogue, Dialogue.openid == "oLock")
     assert row.version == 3 and row.data["d"] == {"other": "yes", "run": 2}
-
-
-def timed(proc):  # noqa: ANN001, ANN201
-    """A `send` that records when each reply came ("openid:text" → seconds since this call)."""
-    started = time.perf_counter()
-    done: dict[str, float] = {}
-
-    async def send(m: Incoming) -> bytes | None:
-        reply = await proc.handle(m)
-        done[f"{m.openid}:{m.text}"] = time.perf_counter() - started
-        return reply
-    return send, done
 
 
 async def test_a_slow_handler_holds_other_users_only_within_its_batch(proc, backend) -> None:  # noqa: ANN001

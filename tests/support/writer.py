@@ -2,6 +2,7 @@
 writing a batch, the batches it made, a message as the codec hands it over."""
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 
@@ -46,3 +47,15 @@ def incoming(openid: str, text: str, n: int = 1) -> Incoming:
 
 def says(raw: bytes | None, text: str) -> bool:
     return raw is not None and text.encode() in raw
+
+
+def timed(proc: Processor):  # noqa: ANN201
+    """A `send` that records when each reply came ("openid:text" → seconds since this call)."""
+    started = time.perf_counter()
+    done: dict[str, float] = {}
+
+    async def send(m: Incoming) -> bytes | None:
+        reply = await proc.handle(m)
+        done[f"{m.openid}:{m.text}"] = time.perf_counter() - started
+        return reply
+    return send, done
