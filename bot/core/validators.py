@@ -13,9 +13,13 @@ from bot.core.normalize import digits_spoken, fold
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 
 
+_MOBILE_SAID = re.compile(r"^(?:我的)?(?:手机号码?|手机|电话号码?|电话|号码)(?:是|为)?[:：]?")
+
+
 def parse_mobile(text: str) -> str:
-    """An 11-digit mainland mobile number (spaces and dashes allowed)."""
-    digits = re.sub(r"[\s\-]", "", digits_spoken(text))
+    """An 11-digit mainland mobile number (spaces and dashes allowed), also said with its lead-in
+    (「我的手机号是13912345678。」)."""
+    digits = re.sub(r"[\s\-]", "", digits_spoken(_MOBILE_SAID.sub("", fold(text))))
     if digits.startswith("+86"):
         digits = digits[3:]
     if not _MOBILE.fullmatch(digits):
@@ -59,12 +63,25 @@ def parse_name(text: str) -> str:
 _NO_EMPLOYER = frozenset({"失业", "失业了", "下岗", "下岗了", "没工作", "没有工作", "无业", "待业", "在家", "没上班"})
 
 
+# 「单位是东湖电子」「我在东湖电子上班」: the unit's name without the words around it.
+_EMPLOYER_SAID = (re.compile(r"^(?:我的)?(?:工作)?单位(?:是|叫|名称是)?[:：]?(.+)$"),
+                  re.compile(r"^我?(?:现在|目前)?在(.+?)(?:上班|工作|打工|干活)(?:的)?$"))
+
+
+def _unwrapped(value: str) -> str:
+    for rx in _EMPLOYER_SAID:
+        if (m := rx.match(value)) and len(m.group(1).strip()) >= 2:
+            return m.group(1).strip()
+    return value
+
+
 def employer_parser(max_len: int, hint: str) -> Parser:
     """A unit's name in the person's own punctuation (（集团）): not a number (the phone number sent
     again), not 「失业了」 (the question asks for the former unit then); `hint` re-asks otherwise."""
     parse = text_parser(2, max_len)
 
     def employer(text: str) -> str:
+        text = _unwrapped(text.strip().rstrip("。.!！"))  # the worker's own punctuation kept: （集团）
         value = fold(text)
         if value in _NO_EMPLOYER:
             raise Invalid("已经没在工作的，请填原来工作的单位名称，例如「红星机械厂」。")

@@ -20,7 +20,7 @@ import re
 from datetime import timedelta
 
 from bot.core.context import Ctx
-from bot.core.normalize import is_word
+from bot.core.normalize import fold, is_word, parse_choice_number, variants
 from bot.core.router import Flow, Router, click_is, text_is, text_matches
 from handlers.quiz import ops
 from handlers.quiz import scores as quiz_scores
@@ -199,7 +199,7 @@ async def answer_question(ctx: Ctx) -> str | None:
         return PAUSED.format(until=_last_day(ctx, period))
     if is_word(text, START_WORDS) or is_word(text, TEST_WORDS):
         return await _reask(ctx, period, question, "我们接着来：")
-    letters = ops.parse_letters(ctx.msg.text)
+    letters = ops.parse_letters(ctx.msg.text) or _said_otherwise(ctx.msg.text, question.options)
     if letters is None:  # (another feature's keyword never gets here: the quiz Flow pauses for it)
         return await _reask(ctx, period, question, NOT_LETTERS)
     hint = ops.check_letters(letters, len(question.options))
@@ -221,6 +221,16 @@ async def answer_question(ctx: Ctx) -> str | None:
     return feedback + "\n\n" + await _finished(ctx, period)
 
 
+def _said_otherwise(text: str, options: list[str]) -> str | None:
+    """One option given by its own text (「25人」) or its place (「第二个」) → its letter; None otherwise."""
+    said = {v.removeprefix("选").removeprefix("我选") for v in variants(text)}
+    hits = [i for i, o in enumerate(options) if fold(o).lower() in said]
+    if len(hits) == 1:
+        return ops.LETTERS[hits[0]]
+    n = parse_choice_number(text)
+    return ops.LETTERS[n - 1] if n is not None and 1 <= n <= len(options) else None
+
+
 async def _reask(ctx: Ctx, period: QuizPeriod, q: QuizQuestion, hint: str) -> str:
     if ops.period_status(period, ctx.now) != "open":
         return await _closed(ctx, ops.WindowClosed(period))
@@ -239,6 +249,7 @@ async def _finished(ctx: Ctx, period: QuizPeriod) -> str:
     return _done_text(ctx, period, view, finished_now=True)
 
 
+@router.on(text_matches(r".{0,6}(?:考|答|得)了?(?:多少|几)分.{0,4}|.{0,6}分数.{0,6}"))  # 我考了多少分 (no keyword)
 @router.on(text_is("成绩", "我的成绩", "答题成绩", "查成绩") | click_is("SCORES"))
 async def show_scores(ctx: Ctx) -> str:
     """This year's result per period, the year-end score and rank over the closed periods

@@ -20,17 +20,17 @@ keeps the contact details. The rules live in `handlers.signup.ops` (staff views 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.core.community import ask_community, community_field
 from bot.core.context import Ctx
-from bot.core.forms import BACK_WORDS, Field, Form, Invalid, Recheck, Stop
+from bot.core.forms import BACK_WORDS, CONFIRM_WORDS, Field, Form, Invalid, Recheck, Stop
 from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_int, variants
 from bot.core.question import asks_status
-from bot.core.router import Filter, Router, click_is, text_is, text_matches
-from bot.core.types import Reply
+from bot.core.router import Filter, Flow, Router, click_is, text_is, text_matches
+from bot.core.types import Incoming, Reply
 from bot.core.validators import employer_parser, mask_phone, parse_mobile, parse_name
 from bot.operations import OpsContext
 from handlers.signup import ops
@@ -144,7 +144,32 @@ class ActivityField(Field):
         n = parse_choice_number(raw)
         if choices and n is not None and not 1 <= n <= len(choices):
             raise Invalid(f"没有第{n}个活动，请回复 1–{len(choices)} 之间的序号。")
-        return super().read(raw, choices)
+        try:
+            return super().read(raw, choices)
+        except Invalid:
+            named = best_title(raw, [(v, label.split("\n", 1)[0]) for v, label in choices or ()])
+            if named is None:
+                raise
+            return named
+
+
+# Words of the sentence around a title: they name no activity.
+_GENERIC = frozenset({"报名", "参加", "那个", "这个", "一个", "我想", "我要", "想报", "我是", "是想"})
+
+
+def _pairs(text: str) -> set[str]:
+    han = "".join(ch for ch in text if "\u4e00" <= ch <= "\u9fff" or ch.isalnum())
+    return {han[i:i + 2] for i in range(len(han) - 1)} - _GENERIC
+
+
+def best_title(text: str, titles: Sequence[tuple[Any, str]]) -> Any | None:
+    """The one of (value, title) a message names by the title's own words (「电工培训」「报那个电工的」
+    → 电工技能培训): the most two-character words shared, ahead of every other; None otherwise."""
+    said = _pairs(text)
+    scored = sorted(((len(said & _pairs(title)), value) for value, title in titles), key=lambda s: -s[0])
+    if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[1][0] == scored[0][0]):
+        return None
+    return scored[0][1]
 
 
 def _name_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
@@ -292,9 +317,10 @@ class SignupForm(Form):
         res = await ops.sign_up(ctx.session, ctx.ops, int(data["activity"]), m, name=m.name, phone=m.phone,
                                 employer=m.employer or "")
         a = res.activity
-        if res.outcome == "confirmed":
+        if res.outcome == "confirmed":  # the day-before reminder only when it is still to come
+            remind = "活动前一天会提醒您；" if ctx.ops.now < ops.reminder_due_at(ctx.ops, a) else ""
             return (f"报名成功！「{a.title}」\n时间：{ops.when_text(a, ctx.ops.tz, ctx.ops.now)}\n地点：{a.place}\n"
-                    f"活动前一天会提醒您；{ops.CHECKIN_HOW}。回复「我的报名」可查看或取消。")
+                    f"{remind}{ops.CHECKIN_HOW}。回复「我的报名」可查看或取消。")
         if res.outcome == "waitlist":
             return (f"名额已满，您已加入「{a.title}」的候补名单，目前排第{res.position}位。"
                     "有人取消时会按顺序自动递补并通知您。回复「我的报名」可查看或取消。")
@@ -316,10 +342,17 @@ async def show_my_signups(ctx: Ctx) -> str:
     return await _my_list(ctx)
 
 
-@router.on(Filter(lambda m: m.kind in ("text", "voice") and "报" in (m.text or "") and asks_status(m.text),
-                  "asks how the sign-ups stand"))
+_ABOUT_SIGNUPS = re.compile(r"报|候补|培训|活动|讲座")
+_WHEN_WHERE = re.compile(r"候补上|排第几|排到第?几|第几位|轮到我|几点开始|几点到|什么时候开始|几号开始|哪天开始|在哪(?:里)?(?:上课|举行|集合|开)"
+                         r"|地点在哪")
+
+
+@router.on(Filter(lambda m: m.kind in ("text", "voice") and bool(m.text) and (
+    bool(_WHEN_WHERE.search(m.text)) or (bool(_ABOUT_SIGNUPS.search(m.text)) and asks_status(m.text))),
+    "asks how the sign-ups stand"))
 async def signup_status(ctx: Ctx) -> str:
-    """「我报名成功了吗」「报上了没有」 (no form open): the same as 我的报名."""
+    """「我报名成功了吗」「我候补上了没」「电工培训几点开始」 (no form open): the same as 我的报名,
+    which says when, where and where each one stands."""
     return await _my_list(ctx)
 
 
@@ -344,18 +377,73 @@ async def _my_list(ctx: Ctx, head: str = "") -> str:
 CANCEL_SIGNUP = r"取消报名\s*(?:第\s*)?([0-9零〇一幺二两三四五六七八九十]*)\s*(?:个|项|号|条)?"
 
 
+CANCEL_FLOW = "signup_cancel"
+router.add_flow(Flow(CANCEL_FLOW, "取消报名", on_leave="end", cancelled="好的，报名都保留着。"))
+# Giving a sign-up up in a sentence: 「我不去了」「电工培训我不去了」「参加不了了」.
+_GIVE_UP = re.compile(r"不想?去了|去不了了?|不想?参加了|参加不了了?|不想?报了|退报|退出报名")
+
+
+async def _ask_which(ctx: Ctx, head: str = "") -> str:
+    """The list of live sign-ups, and the next number the worker sends cancels that one."""
+    reply = await _my_list(ctx, head)
+    if await ops.my_signups(ctx.session, ctx.ops, ctx.member.id) and not ctx.dialogue.flow:
+        ctx.dialogue.set(f"{CANCEL_FLOW}:pick", {}, ttl=timedelta(minutes=30))
+        reply = reply.replace("要取消请回复「取消报名 序号」，例如「取消报名 1」。", "要取消哪一个，请回复它的序号，例如「1」。")
+    return reply
+
+
 @router.on(text_matches(CANCEL_SIGNUP, keyword=True))
 async def cancel_my_signup(ctx: Ctx) -> str:
-    """取消报名 N: cancel the N-th of 我的报名 (frees the seat for the waitlist)."""
+    """取消报名 N: cancel the N-th of 我的报名 (frees the seat for the waitlist); without N, the list
+    and the next number picks."""
     m = next((m for v in variants(ctx.msg.text) if (m := re.fullmatch(CANCEL_SIGNUP, v))), None)
     raw = m.group(1) if m else ""
     if not raw:
-        return await _my_list(ctx)
-    n = parse_choice_number(raw) or 0
+        return await _ask_which(ctx)
+    return await _cancel(ctx, parse_choice_number(raw) or 0, raw)
+
+
+@router.on(Filter(lambda m: m.kind in ("text", "voice") and bool(_GIVE_UP.search(m.text or "")), "gives a sign-up up"))
+async def give_up_signup(ctx: Ctx) -> str:
+    """「我不想去了」: which sign-up (the one named, the only one, or asked), confirmed before it goes."""
+    rows = await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)
+    if not rows:
+        return "您目前没有待参加的报名，不需要取消。回复「报名」看看近期活动。"
+    n = 1 if len(rows) == 1 else best_title(ctx.msg.text, [(i, a.title) for i, (_, a) in enumerate(rows, 1)])
+    if n is None:
+        return await _ask_which(ctx, "好的。")
+    s, a = rows[n - 1]
+    ctx.dialogue.set(f"{CANCEL_FLOW}:confirm", {"signup": s.id}, ttl=timedelta(minutes=30))
+    return (f"要取消「{a.title}」（{ops.when_text(a, ctx.ops.tz, ctx.ops.now)}）的报名吗？"
+            "回复「确认」取消，名额会留给其他职工；不取消请回复「不用」。")
+
+
+@router.state(f"{CANCEL_FLOW}:")
+async def cancel_answer(ctx: Ctx) -> Reply | str | None:
+    """The number after the list, or 确认 / 不用 to the question; anything else is no answer to it."""
+    step = (ctx.dialogue.state or "").split(":", 1)[1]
+    signup_id = ctx.dialogue.data.get("signup")
+    ctx.dialogue.clear()
+    if step == "pick" and (n := parse_choice_number(ctx.text)) is not None:
+        return await _cancel(ctx, n, ctx.text)
+    if step == "confirm" and is_word(ctx.text, CONFIRM_WORDS):
+        rows = await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)
+        n = next((i for i, (s, _) in enumerate(rows, 1) if s.id == signup_id), 0)
+        return await _cancel(ctx, n, "")
+    if step == "confirm" and is_word(ctx.text, KEEP_SIGNUP_WORDS):
+        return "好的，报名保留着，到时候见！"
+    return await ctx.dispatcher.unmatched(ctx)
+
+
+KEEP_SIGNUP_WORDS = frozenset({"不用", "不用了", "不取消", "不", "不了", "算了", "还是去", "我还去", "去", "要去"})
+
+
+async def _cancel(ctx: Ctx, n: int, raw: str) -> str:
+    """Cancel the n-th of 我的报名 (frees the seat for the waitlist)."""
     octx = ctx.ops
     rows = await ops.my_signups(ctx.session, octx, ctx.member.id)
     if not rows or not 1 <= n <= len(rows):
-        return await _my_list(ctx, f"没有序号为 {n or raw} 的报名。")
+        return await _my_list(ctx, f"没有序号为 {n or raw} 的报名。" if raw else "这条报名已经不在了。")
     s, a = rows[n - 1]
     res = await ops.cancel_signup(ctx.session, octx, s.id, member_id=ctx.member.id)
     if not res.ok:
@@ -444,3 +532,32 @@ async def check_in_by_scan(ctx: Ctx) -> str:
     if ctx.msg.event == "subscribe":
         reply = "欢迎关注街道总工会！\n" + reply
     return reply + _open_form_note(ctx)
+
+
+# ----------------------------------------------------------------------------- signing up in a sentence
+# (after every keyword of this feature: 我的报名, 取消报名 … are theirs)
+_SIGN_UP = re.compile(r"报名|报个|报那|报这|想报|要报")
+
+
+def _wants_to_sign_up(m: Incoming) -> bool:
+    """「报名参加电工培训」「我是想报名电工培训啊」: signing up, said with the activity — not a
+    question about it (报名结果在哪里看, 报名怎么报 are answered elsewhere)."""
+    t = m.text or ""
+    return (m.kind in ("text", "voice") and bool(_SIGN_UP.search(t)) and not asks_status(t)
+            and not re.search(r"怎么|如何|哪|吗|呢|没|不|什么|多少|几|为啥|为什么|取消|退|我的|查|看|[?？]", t))
+
+
+@router.on(Filter(_wants_to_sign_up, "signs up for a named activity"))
+async def sign_up_for_named(ctx: Ctx) -> Reply | str | None:
+    """The list, with the activity the message names chosen already; an activity nobody names: the list."""
+    acts = await ops.open_activities(ctx.session, ctx.ops)
+    named = best_title(ctx.msg.text, [(a.id, a.title) for a in acts])
+    if named is None:
+        return await ctx.dispatcher.unmatched(ctx) if not acts else await FORM.start(ctx)
+    reply = await FORM.start(ctx)
+    listed = [v for v, _ in ctx.dialogue.data.get("_choices", {}).get("activity") or ()]
+    if ctx.dialogue.state != f"{FORM.flow}:activity" or named not in listed:
+        return reply  # a draft resumed, or the list changed: the worker picks
+    title = next(a.title for a in acts if a.id == named)
+    picked = await FORM.handle(ctx.with_text(str(listed.index(named) + 1)))
+    return f"好的，报名「{title}」。\n{picked}" if isinstance(picked, str) else picked
