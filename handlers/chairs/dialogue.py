@@ -12,7 +12,8 @@ from typing import Any
 
 from bot.core.context import Ctx
 from bot.core.forms import Field, Form, Invalid, Recheck, int_parser, text_parser
-from bot.core.router import Router, click_is, text_is, text_matches
+from bot.core.router import Filter, Router, click_is, text_is, text_matches
+from bot.core.types import Reply
 from handlers.chairs import ops
 from handlers.chairs.stats import Totals
 from bot.workdays import format_day
@@ -141,6 +142,20 @@ class ReportForm(Form):
 
 ReportForm.mount(router, start=text_is("报送", "信息报送", "季度报送", "季度信息报送") | click_is("REPORT"),
                  resume_word="报送")
+
+# 「走访的数填错了，应该是9家」: a figure to correct, said in a sentence (no report open).
+_CORRECTS = re.compile(r"(?:填|写|报)错|改一下|要改|修改|更正")
+_FIGURE = re.compile(r"报送|报的|家|数|走访|建会|入会|会员|人数|企业")
+
+
+@router.on(Filter(lambda m: m.kind in ("text", "voice") and bool(_CORRECTS.search(m.text or ""))
+                  and bool(_FIGURE.search(m.text or "")), "corrects a reported figure"))
+async def correct_a_figure(ctx: Ctx) -> Reply | str | None:
+    """A bound chair is told how a report is corrected; anyone else's message goes on as usual."""
+    if await ops.chair_for_openid(ctx.session, ctx.openid) is None:
+        return await ctx.dispatcher.unmatched(ctx)
+    return ("要修改报送的数字，回复「报送」重新过一遍：要改的项直接回复新的数字，不改的项回复「沿用」；"
+            "最后核对时也可以回复「修改」只改那一项。截止前都可以修改。")
 
 
 # ---- binding -----------------------------------------------------------------------------------
