@@ -207,6 +207,10 @@ def _save_profile(ctx: Ctx, data: Mapping[str, Any]) -> Any:
     return m
 
 
+# At the summary: another activity instead (「能换一个吗」「我想报别的」).
+_ANOTHER = re.compile(r"换一个|换个|换别的|换成|报别的|选别的|不报这个|换活动")
+
+
 class SignupForm(Form):
     flow = "signup"
     title = "活动报名"
@@ -249,6 +253,9 @@ class SignupForm(Form):
             ctx.dialogue.data = {**data, "_asked_known": {**data.get("_asked_known", {}), step: True}}
         if step == "confirm" and ctx.msg.kind in ("text", "voice") and is_word(ctx.text, BACK_WORDS):
             return await self._back_from_summary(ctx, dict(ctx.dialogue.data))
+        if step in ("confirm", "edit") and ctx.msg.kind in ("text", "voice") and _ANOTHER.search(ctx.text):
+            data = {k: v for k, v in ctx.dialogue.data.items() if k != "activity"}  # contact details kept
+            return self._closed_if_empty(ctx, await self._ask(ctx, self.fields[0], data, "好的，请重新选一个："))
         return self._closed_if_empty(ctx, await super().handle(ctx))
 
     async def resume(self, ctx: Ctx, hint: str) -> Reply | str | None:

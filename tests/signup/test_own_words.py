@@ -124,3 +124,17 @@ async def test_no_day_before_promise_once_the_reminder_is_past(sim, db, clock) -
     assert "今晚的讲座" in reply and "活动前一天会提醒您" not in reply
     reply = await signup_via_chat(sim.user("oLater"), "王八", "13800000008", pick="2")
     assert "下周的培训" in reply and "活动前一天会提醒您" in reply
+
+
+async def test_another_activity_instead_at_the_summary(sim, db, clock) -> None:  # noqa: ANN001
+    await three(db, clock)
+    u = sim.user("oSwap")
+    await u.send("报名")
+    await u.send("2")
+    await u.send("王九")
+    await u.send("13800000009")
+    assert "电工技能培训" in await u.send("跳过")  # the summary
+    reply = await u.send("能换一个吗")
+    assert reply.startswith("好的，请重新选一个：\n近期可报名的活动：")
+    summary = await u.send("3")  # straight to the summary: the contact details were kept
+    assert summary.startswith("请核对报名信息") and "劳动法律知识讲座" in summary and "王九" in summary
