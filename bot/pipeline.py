@@ -59,13 +59,14 @@ from bot.config import Settings
 from bot.core.context import Ctx
 from bot.core.dialogue import DialogueState
 from bot.core.dispatcher import Dispatcher
-from bot.core.types import Incoming, NewsReply, Reply, TextReply
+from bot.core.types import Incoming, NewsReply, Reply, TextReply, TransferReply
 from bot.db import prepared
 from bot.db.hotpath import CoreRows, DialogueConflict, DialogueSave, MemberRow, Rows, member_variant, rows_for
 
 log = logging.getLogger("unionbot.pipeline")
 
 APOLOGY = "抱歉，系统刚才开了个小差，您的消息没有处理成功。请稍后再发一次，或回复「菜单」重新开始。"
+TRANSFER_TOO_LATE = "抱歉，刚才没能及时为您接通工作人员，麻烦您把问题再发一次，我们马上为您转接。"
 Renderer = Callable[[Reply, Incoming], bytes]
 MAX_BATCH = 64
 # PostgreSQL: how long a batch may run before the next one starts beside it (group commit keeps
@@ -287,12 +288,12 @@ class Processor:
 
     async def _after_failure(self, fl: InFlight, exc: Exception) -> dict[str, bytes | None]:
         """A message whose transaction failed on its own: run it again if its dialogue changed
-        meanwhile (twice at most), else answer with the apology."""
+        meanwhile or it hit a deadlock (twice at most), else answer with the apology."""
         key = fl.msg.dedup_key
         for _ in range(2):
-            if not isinstance(exc, DialogueConflict):
+            if not (isinstance(exc, DialogueConflict) or (isinstance(exc, DBAPIError) and _transient(exc))):
                 break
-            log.info("dialogue of %s changed while message %s ran; running it again", fl.msg.openid, key)
+            log.info("message %s of %s ran into %s; running it again", key, fl.msg.openid, exc.__class__.__name__)
             try:
                 return await self._process([fl])
             except Exception as again:  # noqa: BLE001 — judged below
@@ -422,6 +423,8 @@ class Processor:
         try:
             return await rows.claim([(fl.msg.dedup_key, fl.msg.openid, fl.msg.kind) for fl in batch], now)
         except DBAPIError as exc:
+            if _transient(exc):  # "deadlock detected" says "lock" too: it is retried like any deadlock
+                raise
             if "lock" in str(exc.orig).lower() or "timeout" in str(exc.orig).lower():
                 raise _LockTimeout() from exc
             raise
@@ -435,6 +438,10 @@ class Processor:
                                  purpose="late_reply",
                                  articles=[{"title": a.title, "description": a.description, "url": a.url,
                                             "picurl": a.image} for a in reply.articles])
+        elif isinstance(reply, TransferReply):  # only a passive reply transfers: too late, said so
+            log.warning("transfer to customer service too late for %s", msg.dedup_key, extra={"key": msg.dedup_key})
+            await outbox.enqueue(session, key=f"reply:{msg.dedup_key}", openid=msg.openid, now=now,
+                                 text=TRANSFER_TOO_LATE, purpose="late_reply")
 
     async def _store_apology(self, msg: Incoming) -> bytes | None:
         plain = self.render(TextReply(APOLOGY), msg)
