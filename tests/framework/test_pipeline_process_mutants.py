@@ -13,20 +13,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, delete, event, select
+from sqlalchemy import bindparam, delete, event, select, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.core.context import Ctx
 from bot.core.router import Router, text_is
 from bot.db import prepared
 from bot.core.types import Incoming, TransferReply
-from bot.db.models import InboundMessage, Member, Outbox, Sequence
+from bot.db.models import Dialogue, InboundMessage, Member, Outbox, Sequence
 from bot.db.hotpath import Rows
-from bot.pipeline import TRANSFER_TOO_LATE
+from bot.pipeline import MAX_BATCH, TRANSFER_TOO_LATE
 from tests.support.writer import incoming, path, recording_processor, says  # noqa: F401  (path: a fixture)
 
 router = Router("pipeline-process-mutants")
@@ -290,3 +290,40 @@ async def test_a_deadlock_while_claiming_the_message_runs_it_again(proc, monkeyp
     monkeypatch.setattr(Rows, "claim", deadlock_once)
     assert says(await proc.handle(incoming("oDeadlock", "数一数")), "第1次")
     assert hit["n"] == 2 and RUNS["oDeadlock"] == 1
+
+
+# --- _dispatch: the note about a form kept too long ----------------------------------------------
+
+async def test_an_expired_form_is_named_in_the_note(sim, clock) -> None:  # noqa: ANN001
+    u = sim.user("oExpiredName")
+    assert "哪方面" in await u.send("我要留言")
+    clock.advance(hours=73)  # past the form's keeping time
+    assert (await u.send("办公时间")).startswith("您之前未完成的留言已超过保留时间，已自动清除。\n")
+
+
+async def test_a_form_that_asks_for_no_note_gets_none(sim, db, clock) -> None:  # noqa: ANN001
+    """补充 keeps every piece as it comes (expired_note = ""): nothing to apologise for when it lapses."""
+    u = sim.user("oExpiredQuiet")
+    await expire_as(db, clock, u, "hardship_more:parts")
+    assert "已超过保留时间" not in await u.send("办公时间")
+
+
+async def expire_as(db, clock, u, state: str) -> None:  # noqa: ANN001
+    """The user's dialogue in `state`, kept past its time."""
+    assert "哪方面" in await u.send("我要留言")
+    async with db() as s, s.begin():
+        await s.execute(update(Dialogue).where(Dialogue.openid == u.openid).values(
+            state=state, expires_at=clock.now() - timedelta(minutes=1), version=Dialogue.version + 1))
+
+
+async def test_an_expired_dialogue_of_a_feature_gone_is_called_a_conversation(sim, db, clock) -> None:  # noqa: ANN001
+    u = sim.user("oExpiredGone")
+    await expire_as(db, clock, u, "retired_feature:step")  # a feature removed since
+    assert (await u.send("办公时间")).startswith("您之前未完成的对话已超过保留时间，已自动清除。\n")
+
+
+async def test_a_batch_holds_at_most_max_batch_messages(proc) -> None:  # noqa: ANN001
+    """65 users at once: one batch of MAX_BATCH (64), the last one in the next (batch-semantics.md)."""
+    replies = await asyncio.gather(*(proc.handle(incoming(f"oMany{i}", "数一数")) for i in range(MAX_BATCH + 1)))
+    assert all(says(r, "第1次") for r in replies)
+    assert [len(b) for b in proc.batches] == [MAX_BATCH, 1]
