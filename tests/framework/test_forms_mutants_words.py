@@ -1,0 +1,229 @@
+"""The form engine's words, as a person answering a form sees them through the signed webhook:
+how-to questions at short and long text steps, a form's own entry said mid-form, a draft picked up
+again at its summary and left too long, a part a feature refuses, and items named at the summary
+or in the edit menu (照片 for a photos item, a label in Latin letters in any case)
+(mutation/triage/forms-words.txt lists the mutants shown to change nothing)."""
+from __future__ import annotations
+
+import pytest
+
+from bot.core.forms import Field, Form, Invalid, int_parser, text_parser
+from bot.core.router import Router, text_is
+from bot.core.types import as_reply
+from bot.wechat.simulator import WeChatSim
+
+
+@pytest.fixture
+def mounted(make_app, engine, aiohttp_client, settings, clock):  # noqa: ANN001, ANN201
+    """mount(FormClass, extra=None) -> (form, WeChatSim); `extra(router, form)` adds routes."""
+    async def mount(form_cls, extra=None):  # noqa: ANN001, ANN202
+        router = Router("t_" + form_cls.flow)
+        form = form_cls.mount(router, start=text_is(form_cls.title))
+        if extra is not None:
+            extra(router, form)
+        client = await aiohttp_client(make_app(extra_routers=[router]))
+        return form, WeChatSim(client, path=settings.server.webhook_path, token=settings.wechat.token, clock=clock)
+    return mount
+
+
+class PetForm(Form):
+    flow = "wpet"
+    title = "宠物登记"
+    fields = (Field("name", "宠物叫什么名字？", label="名字"),
+              Field("age", "它几岁了？", parse=int_parser(0, 30, "岁"), label="年龄"))
+
+    async def submit(self, ctx, data):  # noqa: ANN001, ANN201
+        return f"登记好了：{data['name']}，{data['age']}岁"
+
+
+PET_SUMMARY = "请核对您的宠物登记：\n1. 名字：旺财\n2. 年龄：3\n\n回复「确认」提交，「修改」更改某一项，「取消」放弃。"
+HOW_TO_CONTACT = "有问题留言给工作人员，有专人回复，回复「留言」就可以，您填到一半的{title}会帮您保存。"
+
+
+# ---------------------------------------------------------------- how-to questions: a name step, a story step
+
+class VisitForm(Form):
+    flow = "wvisit"
+    title = "走访登记"
+    fields = (Field("who", "怎么称呼您？", parse=text_parser(1, 100), label="称呼"),  # a name: up to 100
+              Field("story", "说说情况。", parse=text_parser(1, 101), label="情况"),  # a story: over 100
+              Field("note", "还有补充吗？", label="补充"))  # the default parser: a story too
+
+    async def submit(self, ctx, data):  # noqa: ANN001, ANN201
+        return f"收到：{data['who']}｜{data['story']}｜{data['note']}"
+
+
+async def test_a_how_to_question_is_no_name_but_a_story_of_over_100_characters_may_say_it(mounted):  # noqa: ANN001
+    _, sim = await mounted(VisitForm)
+    u = sim.user("oWVisit")
+    assert await u.send("走访登记") == "怎么称呼您？"
+    # a name step (100 characters at most): the keyword is given and the question asked again
+    assert await u.send("怎么联系工会") == HOW_TO_CONTACT.format(title="走访登记") + "\n怎么称呼您？"
+    assert await u.send("小王") == "说说情况。"
+    # a step of 101 characters is a story already: the same words are its content
+    assert await u.send("怎么联系工会") == "还有补充吗？"
+    assert await u.send("怎么联系工会") == ("请核对您的走访登记：\n1. 称呼：小王\n2. 情况：怎么联系工会\n3. 补充：怎么联系工会\n\n"
+                                           "回复「确认」提交，「修改」更改某一项，「取消」放弃。")
+    assert await u.send("确认") == "收到：小王｜怎么联系工会｜怎么联系工会"
+
+
+# ---------------------------------------------------------------- the form's own entry, reached by a feature mid-form
+
+def _entry_mid_form(router: Router, form: Form) -> None:
+    @router.interrupt(text_is("看看宠物登记"))
+    async def entry(ctx):  # noqa: ANN001, ANN202  (a feature's own entry, tried even inside a dialogue)
+        return as_reply(await form.start(ctx))
+
+
+async def test_the_forms_entry_reached_mid_form_says_where_we_are(mounted):  # noqa: ANN001
+    _, sim = await mounted(PetForm, extra=_entry_mid_form)
+    u = sim.user("oWPetEntry")
+    assert await u.send("看看宠物登记") == "宠物叫什么名字？"  # no form open: it starts
+    assert await u.send("旺财") == "它几岁了？"
+    assert await u.send("看看宠物登记") == "您正在填写宠物登记，我们接着来：\n它几岁了？"
+    assert await u.send("3") == PET_SUMMARY
+    assert await u.send("看看宠物登记") == "您正在填写宠物登记，我们接着来：\n" + PET_SUMMARY
+    assert await u.send("确认") == "登记好了：旺财，3岁"
+
+
+# ---------------------------------------------------------------- a draft picked up at its summary keeps the usual time
+
+async def test_a_draft_picked_up_at_the_summary_expires_like_any_open_form(mounted, clock, settings):  # noqa: ANN001
+    _, sim = await mounted(PetForm)
+    u = sim.user("oWPetDraft")
+    for a in ("宠物登记", "旺财", "3"):
+        await u.send(a)
+    assert "您没填完的宠物登记已为您保存" in await u.send("我要留言")
+    await u.send("取消")  # the 留言 ends; the pet form waits as a draft
+    assert await u.send("宠物登记") == ("您上次的宠物登记还没填完，我们从停下的地方接着来（回复「取消」可放弃）：\n"
+                                       + PET_SUMMARY)
+    clock.advance(hours=settings.dialogue.expire_hours + 1)
+    late = await u.send("确认")
+    assert late.startswith("您之前未完成的宠物登记已超过保留时间，已自动清除。\n\n")
+    assert "登记好了" not in late  # nothing was submitted after the keep time
+
+
+async def test_a_draft_picked_up_at_the_summary_is_kept_within_the_time(mounted, clock, settings):  # noqa: ANN001
+    _, sim = await mounted(PetForm)
+    u = sim.user("oWPetDraft2")
+    for a in ("宠物登记", "旺财", "3", "我要留言", "取消", "宠物登记"):
+        await u.send(a)
+    clock.advance(hours=settings.dialogue.expire_hours - 1)
+    assert await u.send("确认") == "登记好了：旺财，3岁"
+
+
+# ---------------------------------------------------------------- a part the feature refuses is asked again with its reason
+
+class NotesForm(Form):
+    flow = "wnotes"
+    title = "情况说明"
+    fields = (Field("notes", "请发送情况说明。", kind="parts", label="说明"),)
+
+    async def on_part(self, ctx, data, part):  # noqa: ANN001, ANN201
+        if part["t"] == "text" and len(part["v"]) > 20:
+            raise Invalid("这一段太长了，没有保存，请分几条发送。")
+
+    async def submit(self, ctx, data):  # noqa: ANN001, ANN201
+        return "说明收到了"
+
+
+ASK_NOTES = "请发送情况说明。\n文字、语音、照片都可以，可以分几条发，发完后回复「完成」。"
+
+
+async def test_a_part_the_feature_refuses_gets_its_reason_and_the_question_again(mounted):  # noqa: ANN001
+    _, sim = await mounted(NotesForm)
+    u = sim.user("oWNotes")
+    assert await u.send("情况说明") == ASK_NOTES
+    assert await u.send("厂里从上个月开始拖欠工资一直拖到现在已经三个月") == (
+        "这一段太长了，没有保存，请分几条发送。\n" + ASK_NOTES  # wages owed: 留言 is pointed to as well
+        + "\n\n如果是想问工作人员别的问题，回复「留言」，您填到一半的内容会帮您保存。")
+    assert await u.send("厂里拖欠工资") == "收到（文字，已收到1 段文字）。还有请继续发送，发完回复「完成」。"
+
+
+# ---------------------------------------------------------------- items named at the summary and in the edit menu
+
+class ProofForm(Form):
+    flow = "wproof"
+    title = "材料登记"
+    fields = (Field("who", "您的名字？", label="姓名"),
+              Field("proof", "请发送证明材料。", kind="images", label="证明材料"),
+              Field("email", "您的 email？", label="email"))
+
+    async def submit(self, ctx, data):  # noqa: ANN001, ANN201
+        return f"收好了：{data['who']}，{' '.join(data['proof'])}，{data['email']}"
+
+
+def _proof_summary(email: str = "a@b.cn") -> str:
+    return (f"请核对您的材料登记：\n1. 姓名：小明\n2. 证明材料：1 张照片\n3. email：{email}\n\n"
+            "回复「确认」提交，「修改」更改某一项，「取消」放弃。还有照片可以直接发送。")
+
+
+PROOF_CHOICE = "证明材料现有 1 张照片。\n回复「添加」在原有基础上再发几张，回复「重新上传」删掉原来的、重新发送；直接发送照片就是添加。"
+
+
+async def _to_proof_summary(u) -> None:  # noqa: ANN001
+    await u.send("材料登记")
+    await u.send("小明")
+    await u.image("M1")
+    await u.send("完成")
+    assert await u.send("a@b.cn") == _proof_summary()
+
+
+async def test_photos_name_the_photos_item_at_the_summary_and_in_the_edit_menu(mounted):  # noqa: ANN001
+    _, sim = await mounted(ProofForm)
+    u = sim.user("oWProof")
+    await _to_proof_summary(u)
+    assert await u.send("照片不对") == PROOF_CHOICE  # 「照片」 is the photos item, whatever its label
+    assert await u.send("完成") == _proof_summary()
+    await u.send("修改")
+    assert await u.send("照片") == PROOF_CHOICE
+    assert await u.send("重新上传") == "好的，原来的照片不要了。请重新发送照片，发完后回复「完成」。"
+    await u.image("M2")
+    assert await u.send("完成") == _proof_summary()
+    assert await u.send("确认") == "收好了：小明，M2，a@b.cn"
+
+
+async def test_a_latin_label_is_named_in_any_case(mounted):  # noqa: ANN001
+    _, sim = await mounted(ProofForm)
+    u = sim.user("oWProofMail")
+    await _to_proof_summary(u)
+    await u.send("修改")
+    assert await u.send("EMAIL") == "您的 email？\n上次留的是「a@b.cn」，不变请回复「沿用」。"
+    assert await u.send("c@d.cn") == _proof_summary("c@d.cn")
+    assert await u.send("Email写错了") == "您的 email？\n上次留的是「c@d.cn」，不变请回复「沿用」。"
+    assert await u.send("沿用") == _proof_summary("c@d.cn")
+
+
+# ---------------------------------------------------------------- answers already known: the summary at once, a blank is no answer
+
+class KnownPetForm(PetForm):
+    flow = "wknown"
+    title = "宠物复核"
+    fields = (Field("name", "宠物叫什么名字？", label="名字", known=lambda ctx: "旺财"),
+              Field("age", "它几岁了？", parse=int_parser(0, 30, "岁"), label="年龄", known=lambda ctx: 3))
+
+    def intro(self, ctx, data):  # noqa: ANN001, ANN201
+        return "您的宠物资料我们已经有了，请看一下。"
+
+
+async def test_all_answers_known_shows_the_summary_after_the_intro(mounted):  # noqa: ANN001
+    _, sim = await mounted(KnownPetForm)
+    u = sim.user("oWKnown")
+    assert await u.send("宠物复核") == ("您的宠物资料我们已经有了，请看一下。\n"
+                                       + PET_SUMMARY.replace("宠物登记", "宠物复核"))
+    assert await u.send("确认") == "登记好了：旺财，3岁"
+
+
+class BlankPetForm(PetForm):
+    flow = "wblank"
+    title = "宠物补登"
+    fields = (Field("name", "宠物叫什么名字？", label="名字", known=lambda ctx: ""),  # on file, but blank
+              Field("age", "它几岁了？", parse=int_parser(0, 30, "岁"), label="年龄"))
+
+
+async def test_a_blank_known_value_is_asked_for(mounted):  # noqa: ANN001
+    _, sim = await mounted(BlankPetForm)
+    u = sim.user("oWBlank")
+    assert await u.send("宠物补登") == "宠物叫什么名字？"
+    assert await u.send("旺财") == "它几岁了？"
+    assert await u.send("3") == PET_SUMMARY.replace("宠物登记", "宠物补登")
