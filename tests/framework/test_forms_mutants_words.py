@@ -11,6 +11,7 @@ from bot.core.forms import Field, Form, Invalid, int_parser, text_parser
 from bot.core.router import Router, text_is
 from bot.core.types import as_reply
 from bot.wechat.simulator import WeChatSim
+from tests.framework.test_forms_mutants import PET_SUMMARY, PetForm
 
 
 @pytest.fixture
@@ -26,17 +27,6 @@ def mounted(make_app, engine, aiohttp_client, settings, clock):  # noqa: ANN001,
     return mount
 
 
-class PetForm(Form):
-    flow = "wpet"
-    title = "宠物登记"
-    fields = (Field("name", "宠物叫什么名字？", label="名字"),
-              Field("age", "它几岁了？", parse=int_parser(0, 30, "岁"), label="年龄"))
-
-    async def submit(self, ctx, data):  # noqa: ANN001, ANN201
-        return f"登记好了：{data['name']}，{data['age']}岁"
-
-
-PET_SUMMARY = "请核对您的宠物登记：\n1. 名字：旺财\n2. 年龄：3\n\n回复「确认」提交，「修改」更改某一项，「取消」放弃。"
 HOW_TO_CONTACT = "有问题留言给工作人员，有专人回复，回复「留言」就可以，您填到一半的{title}会帮您保存。"
 
 
