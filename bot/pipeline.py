@@ -44,7 +44,7 @@ import logging
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -224,13 +224,9 @@ class Processor:
             await self._run_batch(batch)
         except Exception:  # never let the writer die
             log.exception("message writer failed")
-            for fl in batch:
-                if not fl.future.done():
-                    fl.future.set_result(None)
-                # Nothing of it was stored: WeChat's re-send (or the same message again) is processed
-                # afresh, not answered from memory with this empty result.
-                if self.inflight.get(fl.msg.dedup_key) is fl:
-                    del self.inflight[fl.msg.dedup_key]
+            # Nothing of it was stored: WeChat's re-send (or the same message again) is processed
+            # afresh, not answered from memory with this empty result.
+            self._answer(batch, {})
 
     def _take_batch(self) -> list[InFlight]:
         """Up to MAX_BATCH waiting messages, at most one per user and none of a user in a running
@@ -276,13 +272,18 @@ class Processor:
                     await self._run_batch([fl])
                 return
             results = await self._after_failure(batch[0], exc)
+        # Committed: from now on the stored reply in the database answers a re-send (a claim that
+        # finds the key reads it), so nothing is kept in memory once the waiters have it (issue 15:
+        # 30 s of replies held here were most of the heap under sustained load).
+        self._answer(batch, results)
+
+    def _answer(self, batch: list[InFlight], results: Mapping[str, bytes | None]) -> None:
+        """Each waiting delivery gets its message's result (None: `success`), and the message
+        leaves `inflight`: a re-send is answered from the database, or processed afresh."""
         inflight = self.inflight
         for fl in batch:
             if not fl.future.done():
                 fl.future.set_result(results.get(fl.msg.dedup_key))
-            # Committed: from now on the stored reply in the database answers a re-send (a claim
-            # that finds the key reads it), so nothing is kept in memory once the waiters have it
-            # (issue 15: 30 s of replies held here were most of the heap under sustained load).
             if inflight.get(fl.msg.dedup_key) is fl:
                 del inflight[fl.msg.dedup_key]
 

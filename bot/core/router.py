@@ -96,6 +96,18 @@ def text_matches(pattern: str, *, keyword: bool = False) -> Filter:
                   f"text_matches({pattern})", keyword=keyword)
 
 
+def text_has(pattern: str | re.Pattern[str]) -> Filter:
+    """The message (text or voice) contains a match of `pattern` anywhere: a sentence, not a
+    keyword (「电工培训我不去了」), so inside an open dialogue it stays the dialogue's answer."""
+    rx = re.compile(pattern)
+    return Filter(lambda m: _is_text(m) and rx.search(m.text) is not None, f"text_has({rx.pattern})")
+
+
+def text_if(test: Callable[[str], bool], desc: str) -> Filter:
+    """The message (text or voice) passes `test` (a reading of its words, e.g. `asks_status`)."""
+    return Filter(lambda m: _is_text(m) and test(m.text), desc)
+
+
 def _cased_variants(text: str) -> list[str]:
     """Like `variants` but keeping the case (codes are case-sensitive to read back)."""
     folded = fold(text)

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core.context import Ctx
 from bot.core.forms import Field, Form, Invalid, Recheck, int_parser, text_parser
-from bot.core.router import Filter, Router, click_is, text_is, text_matches
+from bot.core.router import Router, click_is, text_has, text_is, text_matches
 from bot.core.types import Reply
 from handlers.chairs import ops
 from handlers.chairs.stats import Totals
@@ -144,12 +144,11 @@ ReportForm.mount(router, start=text_is("报送", "信息报送", "季度报送",
                  resume_word="报送")
 
 # 「走访的数填错了，应该是9家」: a figure to correct, said in a sentence (no report open).
-_CORRECTS = re.compile(r"(?:填|写|报)错|改一下|要改|修改|更正")
-_FIGURE = re.compile(r"报送|报的|家|数|走访|建会|入会|会员|人数|企业")
+_CORRECTS = r"(?:填|写|报)错|改一下|要改|修改|更正"
+_FIGURE = r"报送|报的|家|数|走访|建会|入会|会员|人数|企业"
 
 
-@router.on(Filter(lambda m: m.kind in ("text", "voice") and bool(_CORRECTS.search(m.text or ""))
-                  and bool(_FIGURE.search(m.text or "")), "corrects a reported figure"))
+@router.on(text_has(_CORRECTS) & text_has(_FIGURE))
 async def correct_a_figure(ctx: Ctx) -> Reply | str | None:
     """A bound chair is told how a report is corrected; anyone else's message goes on as usual."""
     if await ops.chair_for_openid(ctx.session, ctx.openid) is None:

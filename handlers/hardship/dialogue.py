@@ -8,7 +8,6 @@ goes through the operations in `handlers/hardship/ops.py`, called with `ctx.ops`
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from bot.core.context import Ctx
 from bot.core.forms import Field, Form, Invalid, int_parser, money_parser, parts_text, text_parser
 from bot.core.normalize import is_word
 from bot.core.question import asks_status
-from bot.core.router import Filter, Flow, Router, click_is, kind_is, text_is, text_matches, text_startswith
+from bot.core.router import Flow, Router, click_is, kind_is, text_has, text_if, text_is, text_matches, text_startswith
 from bot.core.validators import employer_parser, mask_id, parse_id_number, parse_mobile, parse_name
 from handlers.hardship import ops
 from handlers.hardship.privacy import erase_worker_data, erasure_reply
@@ -230,11 +229,10 @@ async def list_my_requests(ctx: Ctx) -> str:
     return text
 
 
-_ABOUT_REQUESTS = re.compile(r"申请|帮扶|补助|救助")
+_ABOUT_REQUESTS = r"申请|帮扶|补助|救助"
 
 
-@router.on(Filter(lambda m: m.kind in ("text", "voice") and bool(_ABOUT_REQUESTS.search(m.text or ""))
-                  and asks_status(m.text), "asks how the requests stand"))
+@router.on(text_has(_ABOUT_REQUESTS) & text_if(asks_status, "asks how the requests stand"))
 async def request_status(ctx: Ctx) -> str:
     """「我的申请到哪一步了」 (no form open): the same as 我的申请, and a person if that doesn't answer it."""
     return await list_my_requests(ctx) + "\n还有疑问的话，回复「留言」找工作人员。"

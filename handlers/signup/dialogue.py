@@ -29,8 +29,8 @@ from bot.core.context import Ctx
 from bot.core.forms import BACK_WORDS, CONFIRM_WORDS, Field, Form, Invalid, Recheck, Stop
 from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_int, variants
 from bot.core.question import asks_status
-from bot.core.router import Filter, Flow, Router, click_is, text_is, text_matches
-from bot.core.types import Incoming, Reply
+from bot.core.router import Filter, Flow, Router, click_is, text_has, text_if, text_is, text_matches
+from bot.core.types import Reply
 from bot.core.validators import employer_parser, mask_phone, parse_mobile, parse_name
 from bot.operations import OpsContext
 from handlers.signup import ops
@@ -349,23 +349,23 @@ async def show_my_signups(ctx: Ctx) -> str:
     return await _my_list(ctx)
 
 
-_ABOUT_SIGNUPS = re.compile(r"报|候补|培训|活动|讲座")
-_WHEN_WHERE = re.compile(r"候补上|排第几|排到第?几|第几位|轮到我|几点开始|几点到|什么时候开始|几号开始|哪天开始|在哪(?:里)?(?:上课|举行|集合|开)"
-                         r"|地点在哪")
+_ABOUT_SIGNUPS = r"报|候补|培训|活动|讲座"
+_WHEN_WHERE = (r"候补上|排第几|排到第?几|第几位|轮到我|几点开始|几点到|什么时候开始|几号开始|哪天开始|在哪(?:里)?(?:上课|举行|集合|开)"
+               r"|地点在哪")
 
 
-@router.on(Filter(lambda m: m.kind in ("text", "voice") and bool(m.text) and (
-    bool(_WHEN_WHERE.search(m.text)) or (bool(_ABOUT_SIGNUPS.search(m.text)) and asks_status(m.text))),
-    "asks how the sign-ups stand"))
+@router.on(text_has(_WHEN_WHERE) | (text_has(_ABOUT_SIGNUPS) & text_if(asks_status, "asks how the sign-ups stand")))
 async def signup_status(ctx: Ctx) -> str:
     """「我报名成功了吗」「我候补上了没」「电工培训几点开始」 (no form open): the same as 我的报名,
     which says when, where and where each one stands."""
     return await _my_list(ctx)
 
 
-async def _my_list(ctx: Ctx, head: str = "") -> str:
+async def _my_list(ctx: Ctx, head: str = "", rows: list[Any] | None = None, pick: bool = False) -> str:
+    """我的报名, numbered; `pick`: the next number the worker sends cancels one (`_ask_which`)."""
     octx = ctx.ops
-    rows = await ops.my_signups(ctx.session, octx, ctx.member.id)
+    if rows is None:
+        rows = await ops.my_signups(ctx.session, octx, ctx.member.id)
     lines = [head] if head else []
     if not rows:
         lines.append("您目前没有待参加的报名。回复「报名」看看近期活动。")
@@ -377,7 +377,7 @@ async def _my_list(ctx: Ctx, head: str = "") -> str:
             else:
                 state = f"候补第{await ops.waitlist_position(ctx.session, s)}位"
             lines.append(f"{i}. {a.title}｜{ops.when_text(a, octx.tz, octx.now)}｜{a.place}｜{state}")
-        lines.append("要取消请回复「取消报名 序号」，例如「取消报名 1」。")
+        lines.append("要取消哪一个，请回复它的序号，例如「1」。" if pick else "要取消请回复「取消报名 序号」，例如「取消报名 1」。")
     return "\n".join(lines)
 
 
@@ -387,16 +387,16 @@ CANCEL_SIGNUP = r"取消报名\s*(?:第\s*)?([0-9零〇一幺二两三四五六�
 CANCEL_FLOW = "signup_cancel"
 router.add_flow(Flow(CANCEL_FLOW, "取消报名", on_leave="end", cancelled="好的，报名都保留着。"))
 # Giving a sign-up up in a sentence: 「我不去了」「电工培训我不去了」「参加不了了」.
-_GIVE_UP = re.compile(r"不想?去了|去不了了?|不想?参加了|参加不了了?|不想?报了|退报|退出报名")
+_GIVE_UP = r"不想?去了|去不了了?|不想?参加了|参加不了了?|不想?报了|退报|退出报名"
 
 
 async def _ask_which(ctx: Ctx, head: str = "") -> str:
     """The list of live sign-ups, and the next number the worker sends cancels that one."""
-    reply = await _my_list(ctx, head)
-    if await ops.my_signups(ctx.session, ctx.ops, ctx.member.id) and not ctx.dialogue.flow:
+    rows = await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)
+    pick = bool(rows) and not ctx.dialogue.flow  # inside a form a number is the form's answer
+    if pick:
         ctx.dialogue.set(f"{CANCEL_FLOW}:pick", {}, ttl=timedelta(minutes=30))
-        reply = reply.replace("要取消请回复「取消报名 序号」，例如「取消报名 1」。", "要取消哪一个，请回复它的序号，例如「1」。")
-    return reply
+    return await _my_list(ctx, head, rows, pick=pick)
 
 
 @router.on(text_matches(CANCEL_SIGNUP, keyword=True))
@@ -410,7 +410,7 @@ async def cancel_my_signup(ctx: Ctx) -> str:
     return await _cancel(ctx, parse_choice_number(raw) or 0, raw)
 
 
-@router.on(Filter(lambda m: m.kind in ("text", "voice") and bool(_GIVE_UP.search(m.text or "")), "gives a sign-up up"))
+@router.on(text_has(_GIVE_UP))
 async def give_up_signup(ctx: Ctx) -> str:
     """「我不想去了」: which sign-up (the one named, the only one, or asked), confirmed before it goes."""
     rows = await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)
@@ -434,9 +434,7 @@ async def cancel_answer(ctx: Ctx) -> Reply | str | None:
     if step == "pick" and (n := parse_choice_number(ctx.text)) is not None:
         return await _cancel(ctx, n, ctx.text)
     if step == "confirm" and is_word(ctx.text, CONFIRM_WORDS):
-        rows = await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)
-        n = next((i for i, (s, _) in enumerate(rows, 1) if s.id == signup_id), 0)
-        return await _cancel(ctx, n, "")
+        return await _cancel(ctx, 0, "", signup_id=signup_id)
     if step == "confirm" and is_word(ctx.text, KEEP_SIGNUP_WORDS):
         return "好的，报名保留着，到时候见！"
     return await ctx.dispatcher.unmatched(ctx)
@@ -445,12 +443,14 @@ async def cancel_answer(ctx: Ctx) -> Reply | str | None:
 KEEP_SIGNUP_WORDS = frozenset({"不用", "不用了", "不取消", "不", "不了", "算了", "还是去", "我还去", "去", "要去"})
 
 
-async def _cancel(ctx: Ctx, n: int, raw: str) -> str:
-    """Cancel the n-th of 我的报名 (frees the seat for the waitlist)."""
+async def _cancel(ctx: Ctx, n: int, raw: str, signup_id: int | None = None) -> str:
+    """Cancel the n-th of 我的报名, or the sign-up `signup_id` (frees the seat for the waitlist)."""
     octx = ctx.ops
     rows = await ops.my_signups(ctx.session, octx, ctx.member.id)
+    if signup_id is not None:
+        n = next((i for i, (s, _) in enumerate(rows, 1) if s.id == signup_id), 0)
     if not rows or not 1 <= n <= len(rows):
-        return await _my_list(ctx, f"没有序号为 {n or raw} 的报名。" if raw else "这条报名已经不在了。")
+        return await _my_list(ctx, f"没有序号为 {n or raw} 的报名。" if raw else "这条报名已经不在了。", rows)
     s, a = rows[n - 1]
     res = await ops.cancel_signup(ctx.session, octx, s.id, member_id=ctx.member.id)
     if not res.ok:
@@ -458,7 +458,7 @@ async def _cancel(ctx: Ctx, n: int, raw: str) -> str:
             return f"您已在「{a.title}」签到，不能再取消了。如有变化请联系现场工作人员。"
         if res.reason == "started":
             return f"「{a.title}」已经开始，不能在线取消了。如有变化请联系现场工作人员。"
-        return await _my_list(ctx, "这条报名已经取消过了。")
+        return await _my_list(ctx, "这条报名已经取消过了。")  # read again: it changed meanwhile
     if res.was == "waitlist":
         return f"已为您取消「{a.title}」的候补。"
     return f"已为您取消「{a.title}」的报名，名额将留给其他职工。欢迎下次参加！"
@@ -546,15 +546,14 @@ async def check_in_by_scan(ctx: Ctx) -> str:
 _SIGN_UP = re.compile(r"报名|报个|报那|报这|想报|要报")
 
 
-def _wants_to_sign_up(m: Incoming) -> bool:
+def _wants_to_sign_up(t: str) -> bool:
     """「报名参加电工培训」「我是想报名电工培训啊」: signing up, said with the activity — not a
     question about it (报名结果在哪里看, 报名怎么报 are answered elsewhere)."""
-    t = m.text or ""
-    return (m.kind in ("text", "voice") and bool(_SIGN_UP.search(t)) and not asks_status(t)
+    return (bool(_SIGN_UP.search(t)) and not asks_status(t)
             and not re.search(r"怎么|如何|哪|吗|呢|没|不|什么|多少|几|为啥|为什么|取消|退|我的|查|看|[?？]", t))
 
 
-@router.on(Filter(_wants_to_sign_up, "signs up for a named activity"))
+@router.on(text_if(_wants_to_sign_up, "signs up for a named activity"))
 async def sign_up_for_named(ctx: Ctx) -> Reply | str | None:
     """The list, with the activity the message names chosen already; an activity nobody names: the list."""
     acts = await ops.open_activities(ctx.session, ctx.ops)

@@ -144,11 +144,14 @@ def test_an_answer_is_read_against_fixed_choices_or_parsed():
 
 @pytest.fixture
 def mounted(make_app, engine, aiohttp_client, settings, clock):  # noqa: ANN001, ANN201
-    """mount(FormClass, start=None, resume_word="") -> (form, WeChatSim) on the real app."""
-    async def mount(form_cls, start=None, resume_word="", feature_list=None):  # noqa: ANN001, ANN202
+    """mount(FormClass, start=None, resume_word="", extra=None) -> (form, WeChatSim) on the real app;
+    `extra(router, form)` adds the test's own routes."""
+    async def mount(form_cls, start=None, resume_word="", feature_list=None, extra=None):  # noqa: ANN001, ANN202
         router = Router("t_" + form_cls.flow)
         word = {"resume_word": resume_word} if resume_word else {}  # the default, unless a test gives one
         form = form_cls.mount(router, start=start or text_is(form_cls.title), **word)
+        if extra is not None:
+            extra(router, form)
         client = await aiohttp_client(make_app(extra_routers=[router], feature_list=feature_list))
         return form, WeChatSim(client, path=settings.server.webhook_path, token=settings.wechat.token, clock=clock)
     return mount

@@ -5,27 +5,10 @@ or in the edit menu (照片 for a photos item, a label in Latin letters in any c
 (mutation/triage/forms-words.txt lists the mutants shown to change nothing)."""
 from __future__ import annotations
 
-import pytest
-
 from bot.core.forms import Field, Form, Invalid, int_parser, text_parser
 from bot.core.router import Router, text_is
 from bot.core.types import as_reply
-from bot.wechat.simulator import WeChatSim
-from tests.framework.test_forms_mutants import PET_SUMMARY, PetForm
-
-
-@pytest.fixture
-def mounted(make_app, engine, aiohttp_client, settings, clock):  # noqa: ANN001, ANN201
-    """mount(FormClass, extra=None) -> (form, WeChatSim); `extra(router, form)` adds routes."""
-    async def mount(form_cls, extra=None):  # noqa: ANN001, ANN202
-        router = Router("t_" + form_cls.flow)
-        form = form_cls.mount(router, start=text_is(form_cls.title))
-        if extra is not None:
-            extra(router, form)
-        client = await aiohttp_client(make_app(extra_routers=[router]))
-        return form, WeChatSim(client, path=settings.server.webhook_path, token=settings.wechat.token, clock=clock)
-    return mount
-
+from tests.framework.test_forms_mutants import PET_SUMMARY, PetForm, mounted  # noqa: F401  (mounted: a fixture)
 
 HOW_TO_CONTACT = "有问题留言给工作人员，有专人回复，回复「留言」就可以，您填到一半的{title}会帮您保存。"
 
