@@ -807,6 +807,29 @@ def _correction_text(req: HardshipRequest, kind: str, before: str, office: Offic
     return f"{head}{body}\n如有疑问，欢迎{call}。\n回复「我的申请」可随时查看。"
 
 
+def _correction_target(req: HardshipRequest, kind: str) -> str:
+    """The status a 更正 of `kind` brings the request to (reopen_closed: the one it was closed from)."""
+    if kind == "reopen":
+        return "reviewing"
+    if kind == "undo_delivery":
+        return "approved"
+    if kind == "fix_delivery":
+        return req.status
+    closing = next((e for e in reversed(req.events) if e.action == "close"), None)
+    return closing.from_status if closing is not None and closing.from_status else "delivered"
+
+
+async def _one_open_at_a_time(session: AsyncSession, req: HardshipRequest) -> None:
+    """A 更正 that opens a finished request again is refused while the worker has another one
+    open: one request at a time, as at submission."""
+    if not req.openid:
+        return
+    other = await open_request(session, req.openid)
+    if other is not None and other.id != req.id:
+        raise HardshipError(f"这位职工还有一份进行中的申请 {other.ref}，同一时间只办理一份；"
+                            "请先办结那一份，再更正这一份。")
+
+
 async def correct(session: AsyncSession, ctx: OpsContext, request_id: int, *, kind: str, reason: str,
                   amount: float | None = None, aid_kind: str = "", aid_date: date | None = None) -> Correction:
     """更正 a decision taken by mistake (`kind`, one of CORRECTIONS), with the reason (internal):
@@ -832,16 +855,18 @@ async def correct(session: AsyncSession, ctx: OpsContext, request_id: int, *, ki
     allowed, label = CORRECTIONS[kind]
     if req.status not in allowed:
         raise HardshipError(f"当前状态为「{STATUS_LABELS.get(req.status, req.status)}」，不能{label}。")
+    target = _correction_target(req, kind)
+    if target in OPEN_STATUSES:  # open again: one request at a time
+        await _one_open_at_a_time(session, req)
     before = _state(req)
     told = _was_told(req)
     frm = req.status
+    req.status = target
     if kind == "reopen":
-        req.status = "reviewing"
         if frm == "rejected":
             req.reject_reason = ""
         req.last_message = ""
     elif kind == "undo_delivery":
-        req.status = "approved"
         req.aid_amount, req.aid_kind, req.aid_date = None, "", None
         req.last_message = ""
     elif kind == "fix_delivery":
@@ -850,9 +875,7 @@ async def correct(session: AsyncSession, ctx: OpsContext, request_id: int, *, ki
             raise HardshipError("发放信息和原来一样，没有需要更正的内容。")
         req.aid_amount, req.aid_kind, req.aid_date = new
         req.last_message = _delivery_text(*new)
-    else:  # reopen_closed: back to the status it was closed from
-        closing = next((e for e in reversed(req.events) if e.action == "close"), None)
-        req.status = closing.from_status if closing is not None and closing.from_status else "delivered"
+    else:  # reopen_closed
         req.closed_at = None
         told = False  # closing told the worker nothing
     after = _state(req)

@@ -292,6 +292,23 @@ async def test_a_correction_on_an_unlinked_request_asks_staff_to_phone(client, d
     assert await outbox_rows(db) == []
 
 
+async def test_reopening_a_finished_request_waits_while_the_worker_has_another_open(client, db, app, clock):  # noqa: ANN001
+    """One request at a time: 更正 cannot open an old one again beside the worker's new one."""
+    await log_in_staff(client, db)
+    old = await seed(db, app, clock, status="reviewing")
+    await post_on(client, old.id, "act/reject", message="材料不全")
+    assert (await fetch(db, old.id)).status == "rejected"
+    new = await seed(db, app, clock)  # the worker applied again, as they were told they may
+    page = await (await post_on(client, old.id, "correct", kind="reopen", reason="材料其实齐了")).text()
+    assert f"这位职工还有一份进行中的申请 {new.ref}，同一时间只办理一份" in page
+    assert (await fetch(db, old.id)).status == "rejected"
+    for step in ("start_review", "approve"):
+        await post_on(client, new.id, f"act/{step}")
+    await post_on(client, new.id, "act/deliver", amount="800", aid_kind="", aid_date="2026-11-24")
+    await post_on(client, old.id, "correct", kind="reopen", reason="材料其实齐了")
+    assert (await fetch(db, old.id)).status == "reviewing"  # the new one is finished: allowed
+
+
 # ----------------------------------------------------------------------------- 我的待办
 async def test_my_todo_tab_and_the_home_count(client, db, app, clock):  # noqa: ANN001
     await log_in_staff(client, db)

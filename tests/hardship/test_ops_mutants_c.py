@@ -193,15 +193,16 @@ async def test_communities_in_use_come_in_name_order(db, app, clock) -> None:  #
         assert await ops.communities_in_use(s) == sorted(names)
 
 
-async def test_after_reopening_an_older_rejection_the_open_request_is_the_newest(db, app, clock) -> None:  # noqa: ANN001
+async def test_an_older_rejection_is_not_reopened_beside_a_newer_open_request(db, app, clock) -> None:  # noqa: ANN001
     older = await _reviewing(db, app, clock)
     await _op(db, app, ops.reject, older, reason="不符合条件")
     newer = (await seed(db, app, clock, online=False)).id  # allowed: the older one is finished
-    await _op(db, app, ops.correct, older, kind="reopen", reason="看错了收入")
+    with pytest.raises(HardshipError, match="同一时间只办理一份"):
+        await _op(db, app, ops.correct, older, kind="reopen", reason="看错了收入")
     async with db() as s:
         got = await ops.open_request(s, "oW1")
         assert (got.id, got.status) == (newer, "submitted")
-        assert (await ops.get_request(s, older)).status == "reviewing"
+        assert (await ops.get_request(s, older)).status == "rejected"
 
 
 async def test_a_decision_without_words_clears_the_request_for_material_it_answers(db, app, clock) -> None:  # noqa: ANN001
