@@ -779,7 +779,7 @@ def _named(fields: Sequence[Field], text: str) -> Field | None:
     """The one item a message names: by its label, a part of it (收入 → 家庭月收入) or a common
     word for it (名字 → 姓名); None when it names none or several."""
     t = fold(text).lower()
-    hits = [f for f in fields if fold(f.label) in t or (len(t) >= 2 and t in fold(f.label))
+    hits = [f for f in fields if (label := fold(f.label).lower()) in t or (len(t) >= 2 and t in label)
             or any(w in t for w in _ITEM_WORDS.get(f.label, ()) + (("照片",) if f.kind == "images" else ()))]
     return hits[0] if len(hits) == 1 else None
 

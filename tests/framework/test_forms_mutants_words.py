@@ -167,6 +167,28 @@ async def test_a_latin_label_is_named_in_any_case(mounted):  # noqa: ANN001
     assert await u.send("沿用") == _proof_summary("c@d.cn")
 
 
+class ContactForm(PetForm):
+    flow = "wcontact"
+    title = "联系方式"
+    fields = (Field("name", "怎么称呼您？", label="称呼"), Field("qq", "您的QQ号？", label="QQ号"))
+
+    async def submit(self, ctx, data):  # noqa: ANN001, ANN201
+        return f"记下了：{data['qq']}"
+
+
+async def test_a_label_with_capitals_is_named_in_lower_case_too(mounted):  # noqa: ANN001
+    _, sim = await mounted(ContactForm)
+    u = sim.user("oWContact")
+    await u.send("联系方式")
+    await u.send("小明")
+    summary = "请核对您的联系方式：\n1. 称呼：小明\n2. QQ号：{}\n\n回复「确认」提交，「修改」更改某一项，「取消」放弃。"
+    assert await u.send("12345") == summary.format("12345")
+    assert await u.send("qq号写错了") == "您的QQ号？\n上次留的是「12345」，不变请回复「沿用」。"
+    assert await u.send("54321") == summary.format("54321")
+    await u.send("修改")
+    assert await u.send("qq") == "您的QQ号？\n上次留的是「54321」，不变请回复「沿用」。"
+
+
 # ---------------------------------------------------------------- answers already known: the summary at once, a blank is no answer
 
 class KnownPetForm(PetForm):
