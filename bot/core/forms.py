@@ -544,6 +544,7 @@ class Form:
             if f.check is not None:
                 f.check(value, data)
             data[f.name] = value
+            heard = self._heard(f, data, text, value)
         except Invalid as exc:
             data.pop("_unsure", None)
             if how:
@@ -552,7 +553,22 @@ class Form:
         except Stop as exc:
             ctx.dialogue.clear()
             return exc.reply
-        return await self._after_answer(ctx, f, data)
+        reply = await self._after_answer(ctx, f, data)
+        return heard + "\n" + reply if heard and isinstance(reply, str) else reply
+
+    @staticmethod
+    def _heard(f: Field, data: Mapping[str, Any], text: str, value: Any) -> str:
+        """A choice read from the person's own words (「老伴住院了」 → 因病): said back, with the way
+        to put it right, since a number or the choice's own word was not given."""
+        choices = data.get("_choices", {}).get(f.name) or (
+            list(f.choices) if f.choices is not None and not callable(f.choices) else None)
+        if not f.aliases or not choices or parse_choice_number(text) is not None:
+            return ""
+        t = fold(text).lower()
+        label = next((_label(c) for c in choices if _value(c) == value), "")
+        if not label or fold(label).lower() in variants(text) or t in fold(label).lower():
+            return ""
+        return f"好的，{f.label or '这一项'}记为「{label}」（不对请回复「上一步」）。"
 
     def _answer(self, f: Field, data: dict[str, Any], text: str, raw: str) -> Any:
         """The value a text answer gives `f`, or Invalid with what to do instead."""

@@ -30,8 +30,10 @@ async def to_step(u, answers) -> str:  # noqa: ANN001
 ])
 async def test_the_kind_of_hardship_in_the_person_s_own_words(sim, db, said: str, kind: str) -> None:  # noqa: ANN001
     u = sim.user("oKind")
-    assert await to_step(u, ["同意", said]) == STORY_Q
+    # said back, since it was read from their words: a wrong guess is put right with 上一步
+    assert await to_step(u, ["同意", said]) == f"好的，困难类型记为「{kind}」（不对请回复「上一步」）。\n{STORY_Q}"
     assert f"上次留的是「{kind}」" in await u.send("上一步")
+    assert await u.send(kind) == STORY_Q  # the choice's own word (or its number) needs no saying back
 
 
 async def test_words_of_two_kinds_are_asked_again(sim, db) -> None:  # noqa: ANN001
