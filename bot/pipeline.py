@@ -390,10 +390,13 @@ class Processor:
                     fl.committing = True
                 await rows.finish(finish)
             # committed
-        for fl in live:
-            self._observe(fl, "error" if fl.msg.dedup_key in failed else "ok")
-        if (queued or any(fl.detached for fl in live)) and self.on_queued is not None:
-            self.on_queued()
+        try:  # the replies are stored: nothing after the commit may turn them into an apology
+            for fl in live:
+                self._observe(fl, "error" if fl.msg.dedup_key in failed else "ok")
+            if (queued or any(fl.detached for fl in live)) and self.on_queued is not None:
+                self.on_queued()
+        except Exception:  # noqa: BLE001 — the metrics or the delivery's wake-up; delivery polls anyway
+            log.exception("after the commit of a batch of %d", len(live))
         return results
 
     async def _again(self, rows: Rows, session: AsyncSession, m: Incoming, member: MemberRow,

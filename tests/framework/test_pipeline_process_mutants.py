@@ -262,6 +262,32 @@ async def test_the_metrics_count_a_failed_handler_as_an_error(proc) -> None:  # 
     assert [(k, o) for k, o, _ in observer.seen] == [("t:oBroke:1", "error")]
 
 
+# --- after the commit: the metrics or the wake-up failing keeps the stored reply -----------------
+
+class _BrokenMetrics:
+    def handled(self, msg, outcome: str, seconds: float) -> None:  # noqa: ANN001
+        raise RuntimeError("metrics down")
+
+
+async def test_a_failure_after_the_commit_still_answers_with_the_stored_reply(proc, caplog) -> None:  # noqa: ANN001
+    """The reply is committed: the worker reads it, not the apology, even if the metrics or the
+    delivery loop's wake-up raise afterwards (logged); a re-send is answered the same."""
+    proc.observer = _BrokenMetrics()
+    assert says(await proc.handle(incoming("oAfter", "数一数", 1)), "第1次")
+    proc.observer = None
+
+    def wake() -> None:
+        raise RuntimeError("delivery gone")
+
+    proc.on_queued = wake
+    assert says(await proc.handle(incoming("oAfter", "提醒我", 2)), "好的")
+    assert says(await proc.handle(incoming("oAfter", "提醒我", 2)), "好的")  # the re-send: the stored reply
+    async with proc.sessionmaker() as s:
+        assert [o.payload.get("text") for o in await s.scalars(select(Outbox).where(Outbox.openid == "oAfter"))] == ["这是提醒"]
+    assert RUNS["oAfter"] == 1
+    assert sum("after the commit" in r.getMessage() for r in caplog.records) == 2
+
+
 # --- a transfer too late, a deadlock at the claim -----------------------------------------------
 
 async def test_a_transfer_to_a_person_that_comes_too_late_tells_the_worker_to_send_again(proc) -> None:  # noqa: ANN001
