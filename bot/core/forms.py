@@ -286,6 +286,12 @@ class Form:
     def intro(self, ctx: Ctx, data: Mapping[str, Any]) -> str | None:
         return None
 
+    async def answer_question(self, ctx: Ctx, data: Mapping[str, Any], text: str) -> str | None:
+        """A question asked at a step of short answers (「在哪里培训 几点开始」 at 姓名) that this form
+        can answer from what it knows: the answer, and the step is asked again (nothing stored).
+        None: read it as an answer as usual (a name step refuses a question anyway)."""
+        return None
+
     async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> Reply | str | None:
         raise NotImplementedError
 
@@ -531,6 +537,10 @@ class Form:
             how = self._how_to(ctx, text)  # 「报名怎么报」: answered, and no name or number
             if how and not getattr(f.parse, "sentences", False):  # in a story it may be a part
                 raise Invalid("")
+            if not getattr(f.parse, "sentences", False) and looks_like_question(text):
+                how = await self.answer_question(ctx, data, text) or ""
+                if how:  # 「在哪里培训」 at 姓名: answered from the form's own facts, asked again
+                    raise Invalid("")
             value = self._answer(f, data, text, ctx.msg.text)
             if value is _UNSURE_KEPT:
                 value = data["_unsure"]["value"]
