@@ -18,7 +18,8 @@ import logging
 from collections.abc import Sequence
 
 from bot.core.context import Ctx
-from bot.core.normalize import fold
+from bot.core.forms import CONTINUE_WORDS
+from bot.core.normalize import fold, is_word
 from bot.core.question import asks_how_to
 from bot.core.router import Flow, Handler, Route, Router, click_key, text_variants
 from bot.core.types import PASS, NewsReply, Reply, TextReply, as_reply
@@ -109,7 +110,13 @@ class Dispatcher:
         return self.unmatched
 
     async def unmatched(self, ctx: Ctx) -> Reply | str | None:
-        """What no route took: each feature's `unmatched` handler in turn, then the fallback."""
+        """What no route took: 「继续」 with a kept draft resumes it; else each feature's `unmatched`
+        handler in turn, then the fallback."""
+        if ctx.dialogue.drafts and ctx.msg.kind in ("text", "voice") and is_word(ctx.text, CONTINUE_WORDS):
+            flow = next((self.flows[f] for f in reversed(list(ctx.dialogue.drafts)) if f in self.flows
+                         and self.flows[f].form is not None), None)
+            if flow is not None:  # the draft left last
+                return await flow.form.start(ctx)
         for catcher in self.catchers:
             reply = await catcher(ctx)
             if reply is not PASS:

@@ -35,6 +35,9 @@ from bot.core.router import Filter, Flow, Router
 from bot.core.types import Reply, as_reply
 
 BACK_WORDS = frozenset({"上一步", "返回上一步", "回到上一步", "上一题", "返回", "退回"})
+# 「继续」 after a detour (菜单, a question): the current step again, no answer.
+CONTINUE_WORDS = frozenset({"继续", "继续吧", "接着", "接着填", "继续填", "继续填写", "接着来", "我要继续", "继续填表",
+                            "接着填吧", "继续办"})
 SKIP_WORDS = frozenset({"跳过", "不填", "不想填", "先不填", "略过", "下一步", "不方便", "不填了", "不想填了", "先不填了",
                         "不用填", "不用填了", "不用了", "不写了", "不想写", "不想写了"})
 # Giving up, said in a sentence (「算了 不申请了」): asked whether to 取消, nothing stored (except in
@@ -532,6 +535,8 @@ class Form:
                 return await self._ask(ctx, f, data, "这条语音没有识别出文字，麻烦您再说一遍或打字回复。")
             if ctx.msg.kind not in ("text", "voice"):
                 return await self._ask(ctx, f, data, "这一步需要文字回复哦，刚才发的内容没有保存。")
+            if is_word(text, CONTINUE_WORDS):
+                return await self._ask(ctx, f, data, "好的，我们接着填：")
             if _QUITS.search(fold(text)) and not (self.takes_questions or is_word(text, SKIP_WORDS)):
                 return await self._ask(ctx, f, data, QUIT_HINT)  # 「算了 不申请了」: not an answer
             how = self._how_to(ctx, text)  # 「报名怎么报」: answered, and no name or number

@@ -13,6 +13,7 @@ from tests.support.hardship import ANSWERS, apply, requests
 
 STORY_Q = "请简单说明困难情况（10–500字），例如发生了什么、现在最需要哪方面的帮助。"
 NAME_Q = "请问您的姓名？"
+HOUSEHOLD_Q = "家庭共同生活的人口有几人？请回复数字。"
 EMPLOYER_Q = "您的工作单位是？（已失业的请填原单位）"
 ID_Q = "如方便，请填写身份证号（加密保存，便于核实）；不填也可以。\n（可回复「跳过」）"
 
@@ -154,3 +155,18 @@ async def test_a_long_hardship_story_is_told_how_to_apply(sim, db) -> None:  # n
     story = "我是环卫工人老婆得了癌症在化疗家里两个孩子上学实在没钱了听说工会能帮忙我该怎么弄"
     reply = await sim.user("oStory").send(story)
     assert "回复「帮扶」按提示填写即可" in reply and "「留言」" in reply
+
+
+async def test_continue_after_a_detour_asks_the_step_again_and_resumes_a_kept_draft(sim, db) -> None:  # noqa: ANN001
+    """「继续」 is never read as an answer: mid-form it asks the current step again; with the form
+    put aside (留言 in between), it picks the draft up where it stopped."""
+    u = sim.user("oGoOn")
+    assert await to_step(u, ["同意", "1", ANSWERS[2]]) == HOUSEHOLD_Q
+    assert (await u.send("菜单")).endswith("您正在填写帮扶申请，直接回复即可继续。")
+    assert await u.send("继续") == f"好的，我们接着填：\n{HOUSEHOLD_Q}"
+    assert await u.send("接着填") == f"好的，我们接着填：\n{HOUSEHOLD_Q}"
+    await u.send("留言")
+    await u.send("结束咨询")
+    reply = await u.send("继续")
+    assert reply.startswith("您上次的帮扶申请还没填完，我们从停下的地方接着来") and reply.endswith(HOUSEHOLD_Q)
+    assert (await u.send("三口人")).startswith("家庭每月总收入大约多少元？")
