@@ -427,11 +427,9 @@ class Processor:
         try:
             return await rows.claim([(fl.msg.dedup_key, fl.msg.openid, fl.msg.kind) for fl in batch], now)
         except DBAPIError as exc:
-            if _transient(exc):  # "deadlock detected" says "lock" too: it is retried like any deadlock
-                raise
-            if "lock" in str(exc.orig).lower() or "timeout" in str(exc.orig).lower():
+            if _lock_wait(exc):
                 raise _LockTimeout() from exc
-            raise
+            raise  # a deadlock is run again (`_after_failure`), anything else gets the apology
 
     async def _queue_late_reply(self, session: AsyncSession, msg: Incoming, reply: Reply, now: datetime) -> None:
         if isinstance(reply, TextReply):
@@ -483,6 +481,13 @@ def _relay(mine: asyncio.Future, done: asyncio.Future) -> None:
 def _expire(mine: asyncio.Future) -> None:
     if not mine.done():
         mine.set_result(_TIMED_OUT)
+
+
+def _lock_wait(exc: DBAPIError) -> bool:
+    """The claim waited too long for the message's key: PostgreSQL's lock_timeout (55P03, another
+    process holds the message) or SQLite's busy timeout (another writer holds the database)."""
+    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
+    return code == "55P03" or "database is locked" in str(exc.orig)
 
 
 def _transient(exc: DBAPIError) -> bool:
