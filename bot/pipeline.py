@@ -41,6 +41,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
 import time
 import zlib
 from collections import deque
@@ -426,8 +427,8 @@ class Processor:
         """Insert the dedup keys; returns the ones that were new."""
         try:
             return await rows.claim([(fl.msg.dedup_key, fl.msg.openid, fl.msg.kind) for fl in batch], now)
-        except DBAPIError as exc:
-            if _lock_wait(exc):
+        except (DBAPIError, sqlite3.OperationalError) as exc:  # the latter: the SQLite fast path's own
+            if _lock_wait(exc.orig if isinstance(exc, DBAPIError) else exc):
                 raise _LockTimeout() from exc
             raise  # a deadlock is run again (`_after_failure`), anything else gets the apology
 
@@ -483,11 +484,12 @@ def _expire(mine: asyncio.Future) -> None:
         mine.set_result(_TIMED_OUT)
 
 
-def _lock_wait(exc: DBAPIError) -> bool:
-    """The claim waited too long for the message's key: PostgreSQL's lock_timeout (55P03, another
-    process holds the message) or SQLite's busy timeout (another writer holds the database)."""
-    code = getattr(exc.orig, "sqlstate", None) or getattr(exc.orig, "pgcode", None)
-    return code == "55P03" or "database is locked" in str(exc.orig)
+def _lock_wait(orig: BaseException | None) -> bool:
+    """The claim waited too long for the message's key (`orig`: the driver's error): PostgreSQL's
+    lock_timeout (55P03, another process holds the message) or SQLite's busy timeout (another
+    writer holds the database)."""
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return code == "55P03" or "database is locked" in str(orig)
 
 
 def _transient(exc: DBAPIError) -> bool:
