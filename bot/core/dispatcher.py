@@ -109,6 +109,17 @@ class Dispatcher:
                     return route.handler
         return self.unmatched
 
+    async def feature_route(self, ctx: Ctx) -> Reply | str | object:
+        """The features' own routes (not interrupts) for this message, in order, each may PASS:
+        for a word the framework answers first (a bare 取消 with nothing open: signup asks which
+        sign-up to cancel). PASS when none takes it."""
+        v, click = text_variants(ctx.msg), click_key(ctx.msg)
+        for r in self.routers:
+            for route in r.routes:
+                if route.filter.hit(ctx.msg, v, click) and (reply := await route.handler(ctx)) is not PASS:
+                    return reply
+        return PASS
+
     async def unmatched(self, ctx: Ctx) -> Reply | str | None:
         """What no route took: 「继续」 with a kept draft resumes it; else each feature's `unmatched`
         handler in turn, then the fallback."""

@@ -18,6 +18,11 @@ The rule (`looks_like_question`), on the folded text (`bot.core.normalize.fold`)
    without punctuation). Small talk of a few characters (今天天气不错) is not.
 4. `is_distress`: words of a person in distress (想不开, 心里难受, 压力很大睡不着 …) — never a
    label, only a reason to answer with a person and a help line at once (`DISTRESS_HELP`).
+5. Small talk outside the union's business (今天天气怎么样, 讲个笑话: `pleasantry_kind` "offtopic")
+   and giving up (算了不问了, 以后再说吧: "giveup") are no questions; 喂 / 喂喂 is calling out
+   ("presence", as 有人吗). Whole messages that ask whether staff answered (`asks_for_reply`:
+   有人回复了吗, 我的留言) or ask for a person (`asks_for_person`: 我要找王老师, 打电话给我) are
+   read as such, never when more is said (找人帮我讨薪 is a question).
 """
 from __future__ import annotations
 
@@ -37,8 +42,8 @@ PLEASANTRY_KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bot", ("你是机器人吗", "是机器人吗", "是不是机器人", "机器人吗", "你是真人吗", "是真人吗", "是不是真人",
              "你是人吗", "是人工吗", "你是谁", "你是ai吗", "这是什么", "这是啥", "这是哪", "你能干什么", "你能做什么",
              "能干什么", "能做什么", "有什么功能", "怎么用")),
-    ("presence", ("请问有人吗", "有人在吗", "有没有人在", "有没有人", "有人在不", "有人吗", "有人么", "还在吗", "还在么",
-                  "还在不", "在不在", "在吗", "在么", "在嘛", "在不", "人呢")),
+    ("presence", ("请问有人吗", "有人在吗", "有人在线吗", "有人在线没", "有没有人在", "有没有人", "有人在不", "有人吗", "有人么",
+                  "有人没", "还在吗", "还在么", "还在不", "在不在", "在吗", "在么", "在嘛", "在不", "人呢", "喂")),
     ("thanks", ("非常感谢", "感谢你们", "感谢您", "感谢", "谢谢你们", "谢谢您", "谢谢你", "谢谢", "多谢", "谢了", "辛苦了",
                 "辛苦", "麻烦了", "不客气")),
     ("bye", ("再见", "拜拜", "晚安", "回头见")),
@@ -63,7 +68,9 @@ _FILLERS = "嗯哦噢喔呃额哈呵嘿嘻唉哎啊呀哇嗷"
 _LAUGHTER = "哈呵嘿嘻"
 # Not small talk after these characters: 能帮忙吗 is a question, not 忙吗.
 _GUARDS = {"忙吗": "(?<!帮)", "忙么": "(?<!帮)", "忙不忙": "(?<!帮)", "在吗": "(?<!现)", "好吗": "(?<!搞)"}
-_PLEASANTRY_RE = re.compile("|".join(_GUARDS.get(p, "") + re.escape(p)
+# Nor before these: 喂奶, 喂养 are words (喂, 喂喂 alone: calling out, as on the phone).
+_AFTER_GUARDS = {"喂": "(?![奶养药饭食])"}
+_PLEASANTRY_RE = re.compile("|".join(_GUARDS.get(p, "") + re.escape(p) + _AFTER_GUARDS.get(p, "")
                                      for p in sorted(_PLEASANTRIES, key=len, reverse=True)))
 _LATIN_PLEASANTRY_RE = re.compile(r"\b(?:ok|okay|hello|hi|hey|thanks|thank you|thx|bye|test|yes|no|good morning|"
                                   r"morning)\b")
@@ -86,7 +93,7 @@ _PROBLEMS = (
     # the job
     "合同", "辞退", "开除", "解雇", "裁员", "炒鱿鱼", "被炒", "炒了", "开了我", "把我开了", "被开了", "让我走", "叫我走",
     "走人", "不要我", "劝退", "离职", "辞职", "失业", "下岗", "停工", "停产", "放假", "调岗", "降薪", "仲裁", "劳动",
-    "年假", "病假", "产假", "休假", "加班费",
+    "年假", "病假", "产假", "休假", "加班费", "高温", "防暑", "降温",
     # the body
     "工伤", "受伤", "摔伤", "砸伤", "压伤", "压断", "断了", "伤了", "骨折", "摔", "砸到", "砸了", "掉下", "烫伤", "烧伤",
     "割伤", "划伤", "切到", "夹到", "夹伤", "流血", "缝针", "截肢", "残疾", "伤残", "事故", "职业病", "手指", "手臂",
@@ -101,6 +108,32 @@ _PROBLEMS = (
 # 有没有人管管 is a plea).
 _PLEAS = ("有没有人管", "有人管吗", "有人管没", "没人管", "谁来管", "谁管", "管管", "管一管", "不管我", "帮帮我", "救救我",
           "求求你们")
+
+# Chat outside the union's business (今天天气怎么样, 讲个笑话, 你几岁了): a friendly line and what
+# the account can do, never a promise from staff. Not when a worker's problem is named too
+# (天气这么热有没有高温补贴, 下雨天摔伤了): that is a question.
+_OFFTOPIC_RE = re.compile(
+    "天气|下雨|下雪|气温|几度|刮风|雾霾|冷不冷|热不热|笑话|讲个故事|讲故事|唱(?:首|个)?歌|几岁|多大了|多大年纪"
+    "|叫什么名字|叫啥名|你叫什么|你叫啥|是男是女|男的女的|男的还是女的|结婚了吗|有对象|谈恋爱|吃什么|吃啥|好吃|好玩"
+    "|电影|电视剧|综艺|看球|球赛|足球|篮球|世界杯|彩票|股票|基金|星座|算命|星期几|礼拜几|周几|今天几号|几点了|现在几点"
+    "|你喜欢|你会不会|你会唱|你会跳|你会做饭|你会说|你吃饭|你睡觉")
+# Giving up on asking (算了不问了, 不想问了, 以后再说吧): nothing for staff, nothing to answer but 好的.
+_GIVE_UP_RE = re.compile(
+    r"(?:我|那|那就|那我)?(?:先|就|还是)?(?:不|没)(?:想|用|要|需要|打算)?(?:再)?(?:问|说|咨询|留言|麻烦|打扰)(?:了|啦)?"
+    r"(?:你们|您|你)?(?:了|啦)?"
+    r"|(?:那|那就|那我)?(?:先|还是)?(?:以后|下次|回头|改天|过几天|有空|晚点|明天)(?:再)?(?:说|问|联系|咨询)?(?:吧|了)?"
+    r"|(?:那|那就|就)?(?:先)?这样(?:吧|了)?|没(?:什么|啥|别的)?(?:事|问题)了?")
+
+
+def _off_topic(content: str) -> bool:
+    han = "".join(ch for ch in content if _han(ch))
+    return bool(han) and _OFFTOPIC_RE.search(han) is not None and not any(w in han for w in _PROBLEMS)
+
+
+def _gives_up(content: str) -> bool:
+    han = "".join(ch for ch in content if _han(ch))
+    return bool(han) and _GIVE_UP_RE.fullmatch(han) is not None
+
 
 # A person in distress: a reason to answer with a person and a help line at once. Never a label.
 _DISTRESS_RE = re.compile(
@@ -156,12 +189,14 @@ def _latin_question(content: str) -> bool:
 def looks_like_question(text: str) -> bool:
     """Whether a message reads like a real question or request a person should answer."""
     folded = fold(text).lower()
-    if any(p in folded for p in _PLEAS) or is_distress(text):
-        return True
+    if any(p in folded for p in _PLEAS) or is_distress(text) or asks_for_person(text):
+        return True  # 救救我, 想不开, 我要找王老师: someone should step in
     content = _content(text)
     han = "".join(ch for ch in content if _han(ch))
     if not han:
         return _latin_question(content)
+    if _off_topic(content) or _gives_up(content):
+        return False  # 今天天气怎么样, 算了不问了: small talk, not for staff
     if len(han) < MIN_CONTENT or len(set(han)) <= 2:
         return False  # a bare word, or 啊啊啊啊 / 哈哈哈哈
     if len(han) >= LONG_CONTENT:
@@ -178,10 +213,14 @@ def is_pleasantry(text: str) -> bool:
 
 def pleasantry_kind(text: str) -> str | None:
     """What kind of small talk the whole message is — bot, presence, thanks, bye, chat, greeting,
-    test, laugh, sigh or ack — or None when it says more (or nothing: 。。。)."""
+    test, laugh, sigh, ack, offtopic (chat outside the union's business: 今天天气怎么样) or giveup
+    (算了不问了) — or None when it says more (or nothing: 。。。)."""
     folded = fold(text).lower()
-    if not folded or _content(text).strip():
+    if not folded or is_distress(text) or any(p in folded for p in _PLEAS):
         return None
+    content = _content(text)
+    if content.strip():
+        return "offtopic" if _off_topic(content) else "giveup" if _gives_up(content) else None
     whole = _WHOLE.get(_bare(text))
     if whole is not None:
         return whole
@@ -285,3 +324,68 @@ def asks_status(text: str) -> bool:
     """「我的申请到哪一步了」「报名成功了吗」: a question how one's own request stands, not upset."""
     t = _letters(text)
     return bool(_STATUS_RE.search(t)) and not _UPSET_RE.search(t)
+
+
+# Whole messages, once greetings and particles are off both ends (你好，请问…吗).
+_LEADS = re.compile(r"^(?:喂+|你好|您好|你们好|请问|问一下|问下|麻烦问一下|麻烦问下|那个|就是|哎|唉|嗯|哦)+")
+_TAILS = re.compile(r"(?:吗|么|嘛|呢|吧|啊|呀|啦|哦|噢|了|一下|可以吗|行吗|好吗|谢谢|谢谢你们|谢谢您|急|着急|很急)+$")
+
+
+def _core(text: str) -> str:
+    t = _letters(text)
+    return _TAILS.sub("", _LEADS.sub("", t)) or t
+
+
+# Asking whether staff answered (有人回复了吗, 回复了没, 怎么还没人回, 我的留言, 查看回复): the bot can
+# say, from the worker's own conversation; only when that is the whole message (怎么还没人回复，
+# 工资的事很急 says more: it is a follow-up for staff).
+_WHO = r"(?:有人|有没有人|工作人员|你们|老师|人)?"
+_ANSWERED = r"(?:回复|回|答复|回答|理|搭理)"
+_MINE = r"(?:我|我的?(?:留言|问题|咨询|消息))?"
+_REPLY_RE = re.compile(
+    rf"{_WHO}{_ANSWERED}{_MINE}了?(?:没|没有|没呢)?"  # 有人回复了吗 → 有人回复 (吗 taken off), 回复了没
+    rf"|(?:我的?(?:留言|问题|咨询))?(?:怎么|为什么|为啥|咋)?(?:还|都|一直)?(?:没|没有|不)(?:人)?{_ANSWERED}{_MINE}"
+    rf"|(?:我的?(?:留言|问题|咨询))?有(?:没有)?(?:人)?{_ANSWERED}(?:我|了)?(?:没|没有)?"  # 有回复吗, 有没有回复
+    r"|(?:查看|看看|查一下|查询|看一下)?(?:我的?)?(?:留言|咨询|问题)?的?回复(?:在哪|在哪里|在哪儿)?"  # 回复呢, 查看回复
+    r"|(?:查看|看看|查一下|查询|看一下)?(?:我的|我之前的|之前的|上次的)(?:留言|咨询)(?:记录)?|留言记录|咨询记录"
+    r"|(?:查看|看看|查一下|查询|看一下)(?:留言|咨询)"
+    r"|(?:我的?)?(?:留言|问题|咨询)?(?:什么时候|啥时候|多久|几时|多长时间)(?:能|才能|会|才会|可以)?(?:有人)?"
+    rf"{_ANSWERED}(?:我)?"
+    r"|(?:还)?要等多久|(?:我的?)?留言(?:你们|工作人员)?(?:看到|收到)(?:了)?(?:没|没有)?"
+    r"|(?:你们|工作人员)(?:看到|收到)(?:我的?)?(?:留言|消息)(?:了)?(?:没|没有)?")
+
+
+def asks_for_reply(text: str) -> bool:
+    """「有人回复了吗」「我的留言」「怎么还没人回」: whether staff answered, and nothing more."""
+    t = _core(text)
+    if not t or len(t) > 16 or not any(w in t for w in ("回", "答", "理", "留言", "咨询", "等多久", "看到", "收到")):
+        return False
+    # a bare 回复 / 留言 is no question (留言 asks for a person); 回复呢, 回复了吗 are
+    return _letters(text) not in _BARE_WORDS and _REPLY_RE.fullmatch(t) is not None
+
+
+_BARE_WORDS = frozenset({"回复", "留言", "咨询", "回答", "答复", "回", "理", "我的", "查看"})
+
+
+# Asking for a person (我要找王老师, 找你们负责人, 转人工, 打电话给我, 有工作人员吗): the same way
+# to a person as 留言 / 人工, when that is the whole message (找人帮我讨薪 says what about: a question).
+_PERSON = (r"(?:老师|主任|书记|主席|负责人|工作人员|领导|经理|干事|同志|部长|站长|人|个人|真人|人工|客服|专人|工会"
+           r"|总工会|社区工会|街道工会|工会的人)")
+_PERSON_RE = re.compile(
+    r"(?:我|我们)?(?:要|想|想要|需要|得|能不能|可不可以|可以|能|请|麻烦|帮我)*"
+    r"(?:找|联系|叫|转|接|要|见|跟|和|同)(?:一下|下|个)?(?:你们|您们|工会|街道|社区|总工会)?(?:的|里的|里面的|那边的)?"
+    rf"(?:[\u4e00-\u9fff]{{0,2}}?){_PERSON}(?:说话|说|聊聊|聊|谈谈|谈|说说|通话|讲)?(?:一下)?"
+    rf"|有(?:没有)?(?:工作人员|真人|人工|老师|客服|专人)(?:在)?(?:没|没有)?"
+    r"|(?:请|麻烦|能不能|可不可以|可以|能)?(?:你们|工作人员|老师|人|工会)?(?:给我|跟我|帮我)?(?:打|回|来)(?:个|一个)?电话(?:给我|过来)?"
+    r"|(?:请|麻烦|能不能|可以|能)?(?:你们|工作人员|老师|人|工会)?(?:打电话|电话|尽快)?联系(?:一下)?我")
+_NOT_A_PERSON = ("工作", "对象", "老公", "老婆", "律师")  # 找工作, 找对象: not someone of the union
+
+
+def asks_for_person(text: str) -> bool:
+    """「我要找王老师」「转人工」「打电话给我」: a person wanted, and nothing more said."""
+    t = _core(text)
+    if not t or len(t) > 14 or not any(ch in t for ch in "找联叫转接见跟和同有打电"):
+        return False
+    if any(w in t for w in _NOT_A_PERSON) and "工作人员" not in t:
+        return False
+    return _PERSON_RE.fullmatch(t) is not None

@@ -44,6 +44,15 @@ _NAME_MARKS = "·•・. "  # 阿依古丽·买买提, John Smith
 # a sentence's closing particle (…吧, …了).
 _NOT_A_NAME = re.compile(r"不填|不想|不用|不告诉|不方便|不知道|[零一二两三四五六七八九十百千万]+多?(?:块|元|钱|口|个|岁|人)"
                          r"|[吧啊呢吗呀哦啦了]$")
+# Nor a question or a sentence (「在哪里培训啊 几点开始」「我问一下这个收费不」「我同事也想去」): question
+# words and particles, pronouns, and the words of a sentence about going, asking or paying. Single
+# characters only where no Chinese name has them (哪, 吗, 啥, 咋, 我, 你, 您, 他, 她, 咱, 俺); the
+# others as whole words, since 想 (李想), 问 (张问天), 去, 要, 几 and 那 (那英) occur in names.
+_NOT_A_NAME_WORDS = re.compile(
+    r"[哪吗嘛啥咋我你您他她咱俺?？]|什么|怎么|怎样|为什么|多少|多长|多久|多大|几点|几号|几天|几个|几时|几月|几位|几岁"
+    r"|是不是|是否|能不能|可不可以|可以吗|有没有|要不要|行不行|对不对|好不好|收费|免费|要钱|费用|交钱|花钱"
+    r"|请问|想问|问一下|问下|问问|咨询|打听|想去|要去|也去|不去|去不|能去|想报|要报|也报|报名|报一个|参加|培训|活动"
+    r"|上课|开始|结束|时间|地点|地方|这里|那里|这个|那个|同事|朋友|家人|工友|别人|老婆|老公|爱人|孩子|知道|告诉")
 
 
 def parse_name(text: str) -> str:
@@ -55,6 +64,7 @@ def parse_name(text: str) -> str:
             break
     letters = [ch for ch in value if ch not in _NAME_MARKS]
     if (not 2 <= len(value) <= 20 or value in _NOT_NAMES or _NOT_A_NAME.search(value)
+            or _NOT_A_NAME_WORDS.search(value)
             or not all(unicodedata.category(ch).startswith("L") for ch in letters)):
         raise Invalid("请回复您的真实姓名（2–20个字，不含数字和符号），例如「张三」。")
     return value
@@ -66,6 +76,10 @@ _NO_EMPLOYER = frozenset({"失业", "失业了", "下岗", "下岗了", "没工�
 # 「单位是东湖电子」「我在东湖电子上班」: the unit's name without the words around it.
 _EMPLOYER_SAID = (re.compile(r"^(?:我的)?(?:工作)?单位(?:是|叫|名称是)?[:：]?(.+)$"),
                   re.compile(r"^我?(?:现在|目前)?在(.+?)(?:上班|工作|打工|干活)(?:的)?$"))
+
+
+# A question is no unit's name (「单位必须填吗」「在哪里培训」): asked again, never stored.
+_ASKS_NOT_EMPLOYER = re.compile(r"[吗嘛?？]|什么|怎么|为什么|哪里|在哪|多少|几点|能不能|是不是|可不可以|要不要|有没有")
 
 
 def _unwrapped(value: str) -> str:
@@ -87,6 +101,8 @@ def employer_parser(max_len: int, hint: str) -> Parser:
             raise Invalid("已经没在工作的，请填原来工作的单位名称，例如「红星机械厂」。")
         if not any(unicodedata.category(ch).startswith("L") for ch in value):
             raise Invalid(f"这里请填工作单位的名称，不是号码哦。{hint}")
+        if _ASKS_NOT_EMPLOYER.search(value):
+            raise Invalid(hint)
         try:
             return parse(text)
         except Invalid:

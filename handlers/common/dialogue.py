@@ -1,9 +1,10 @@
 """Words that work everywhere: 菜单, 帮助, 取消; follow and unfollow; the fallback.
 
 The fallback answers small talk as a person would, in a line (「好的～」「早上好！」「不客气！」;
-在吗 / 有人吗 honestly: this is the automatic reply, staff answer in office hours; 你是机器人吗:
-yes), with a short pointer to 帮助 instead of the whole menu; only what it did not understand
-gets the menu.
+在吗 / 有人吗 / 喂喂 honestly: this is the automatic reply, staff answer in office hours; 你是机器人吗:
+yes; chat outside the union's business — 今天天气怎么样 — with what the account can do, never a
+promise from staff; 算了不问了: 好的), with a short pointer to 帮助 instead of the whole menu; only
+what it did not understand gets the menu.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.core.context import Ctx
 from bot.core.normalize import is_word
 from bot.core.question import pleasantry_kind
 from bot.core.router import Router, click_is, event_is, text_is
+from bot.core.types import PASS, Reply
 from handlers.common import texts
 from handlers.inbox import ops as inbox_ops
 
@@ -77,7 +79,7 @@ def welcome_reply(welcome: str, menu: str) -> str:
 
 
 @router.interrupt(text_is(*CANCEL_WORDS))
-async def cancel_dialogue(ctx: Ctx) -> str:
+async def cancel_dialogue(ctx: Ctx) -> Reply | str | None:
     """Leave the open dialogue without storing anything."""
     flow = ctx.dialogue.flow
     flows = ctx.dispatcher.flows
@@ -100,7 +102,8 @@ async def cancel_dialogue(ctx: Ctx) -> str:
     if thread is not None:  # 算了 with a consultation open: it stays open unless they close it
         return (f"您的咨询（{thread.topic}）还开着，工作人员会在这里回复您。\n"
                 "不需要了请回复「结束咨询」；还有要补充的，直接发来就行。")
-    return f"当前没有进行中的事项。{SHORT_HELP}"
+    reply = await ctx.dispatcher.feature_route(ctx)  # a feature's own meaning (signup: which sign-up)
+    return reply if reply is not PASS else f"当前没有进行中的事项。{SHORT_HELP}"
 
 
 @router.interrupt(text_is(*MENU_WORDS) | click_is("HELP"))
@@ -138,6 +141,14 @@ async def _media_answer(ctx: Ctx) -> str:
     return f"收到您的{what}啦，不过这里没有地方保存它。{where}\n" + await help_reply(ctx)
 
 
+def what_i_do(ctx: Ctx) -> str:
+    """「能帮您办这些事：回复「帮扶」「报名」…；工作上遇到的问题，回复「留言」转给工作人员。」 from the menu."""
+    words = [kw for kw, desc in (ctx.dispatcher.menu_items() if ctx.dispatcher else ())  # for everyone, not 报送
+             if kw != "留言" and not kw.startswith(("我的", "删除")) and "需先" not in desc]
+    does = f"能帮您办这些事：回复{''.join(f'「{w}」' for w in words)}就行；" if words else ""
+    return f"{does}工作上遇到的问题，回复「留言」转给工作人员。"
+
+
 def small_talk(ctx: Ctx) -> str | None:
     """A person's one-line answer to small talk (or a bare number), None for anything else."""
     text = ctx.text
@@ -156,7 +167,10 @@ def small_talk(ctx: Ctx) -> str | None:
         said = "早上" if "早" in text or "morning" in text.lower() else next(
             (t for t in ("上午", "中午", "下午", "晚上") if t in text), "您")
         return f"{said}好！"
+    if kind == "offtopic":  # 今天天气怎么样: not the union's business, and no promise from staff
+        return f"这个话题我可聊不来😊 我是{o.name}的自动回复助手，{what_i_do(ctx)}"
     return {"thanks": "不客气！", "bye": "晚安，好好休息～" if "晚安" in text else "再见，有事随时找我们～",
+            "giveup": "好的，有需要随时找我们～",
             "chat": "谢谢关心～我是工会的自动回复助手，随时都在。", "test": "收到，一切正常～", "laugh": "😊",
             "sigh": "怎么了？遇到什么事可以直接说说，我帮您转给工作人员。"}.get(kind, "好的～")
 

@@ -13,6 +13,13 @@
   `[inbox] transfer_to_wechat_kf`); 「想问个事」 (the question still to come) opens the 留言 form.
   A photo sent first is held for 30 minutes (`HOLD`, a draft of the dialogue) and goes into the
   thread with the words that follow. Small talk and gibberish pass on to the fallback.
+- 「有人回复了吗」「我的留言」 (`asks_for_reply`) are answered from the worker's conversation: the
+  latest staff answer again with when, or that none came yet and when staff work; never added to
+  it. 「我要找王老师」「打电话给我」 (`asks_for_person`) open the 留言 form as 人工 does.
+- With a thread open, what is not for staff is answered and not added (`_aside`): chat outside the
+  union's business, giving up (算了不问了: 结束咨询 offered), the topic picked again (2, 劳动争议)
+  while staff asked nothing, a short side question the FAQ answers on another subject (工会电话多少).
+  FAQ answers said inside a thread lose their pointers to 「留言」 (`in_thread`).
 - 结束咨询 closes the open thread (结束 / 不用了 too, but only while one is open).
 Every change goes through `handlers/inbox/ops.py`; FAQ matching is `handlers/inbox/faq.py`.
 """
@@ -22,16 +29,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import re
+
 from bot.core.context import Ctx
 from bot.core.forms import Field, Form, Invalid, pick, text_parser
-from bot.core.normalize import is_word
+from bot.core.normalize import is_word, parse_choice_number
+from bot.core.question import LONG_CONTENT
 from bot.core.router import Router, click_is, text_is
 from bot.core.types import PASS, Reply, TransferReply
 from bot.db.models.inbox import InboxThread
 from handlers.inbox import faq, ops
-from handlers.inbox.question import (DEFAULT_TOPIC, DISTRESS_HELP, bare_topic, distress_topic,
-                                     guess_topic, is_ask_to_ask, is_distress, is_pleasantry, looks_like_question,
-                                     pleasantry_kind)
+from handlers.inbox.question import (DEFAULT_TOPIC, DISTRESS_HELP, asks_for_person, asks_for_reply, bare_topic,
+                                     distress_topic, guess_topic, is_ask_to_ask, is_distress, is_pleasantry,
+                                     looks_like_question, pleasantry_kind)
 
 router = Router("inbox")
 router.add_menu("留言", "有问题留言给工作人员，有专人回复")
@@ -91,12 +101,43 @@ def _photo_first(ctx: Ctx) -> str:
 
 
 ADDED = "收到，已转给工作人员，回复会发到这里。"
+GIVE_UP_OPEN = "好的。您的咨询还开着，工作人员看到后会在这里回复您；如果不需要了，回复「结束咨询」就行。"
+OFF_TOPIC_OPEN = "这个话题我可聊不来😊 您的咨询还开着，工作人员会在这里回复您；问题解决了请回复「结束咨询」。"
+ASIDE_OPEN = "（您的咨询还开着，工作人员会在这里回复您；问题解决了请回复「结束咨询」。）"
+NEVER_WROTE = "您还没有给工作人员留过言。有问题直接发来（打字、语音都可以），或回复「留言」，工作人员会在这里回复您。"
 PHOTO_ADDED = "照片已收到并转给工作人员。"
 FAQ_MORE = "（没解决您的问题？回复「留言」，工作人员会回复您。）"
 CLOSED = "好的，这次咨询已结束，谢谢您的信任。以后有问题随时直接发来，或回复「留言」。"
 NOTHING_OPEN = "您现在没有进行中的咨询。有问题随时直接发来，或回复「留言」。"
 STILL_OPEN = "您的咨询还开着，工作人员会在这里回复您；问题解决了请回复「结束咨询」。"
 HOLD_ASK = "说一下是什么情况（打字、语音都可以），我连同照片一起转给工作人员。"
+
+
+# 「或回复「留言」问工作人员」 and lines like it: said to a worker whose conversation is open, they
+# would send them round in a circle.
+_TO_INBOX_CLAUSE = re.compile(r"[，,；;]\s*(?:或者?|也可以|还可以|或是)?(?:直接)?回复「(?:留言|人工|咨询)」[^。；;！!\n]*")
+_SENTENCE = re.compile(r"[^。！!？?\n]*[。！!？?]?")
+
+
+def in_thread(answer: str) -> str:
+    """An FAQ answer as said inside an open conversation: its pointers to 「留言」 taken out."""
+    lines = []
+    for line in answer.split("\n"):
+        if "「留言」" in line or "「人工」" in line:
+            line = _TO_INBOX_CLAUSE.sub("", line)
+            line = "".join(part for part in _SENTENCE.findall(line) if "「留言」" not in part and "「人工」" not in part)
+            if not line.strip():
+                continue
+        lines.append(line)
+    return "\n".join(lines).strip() or answer
+
+
+def _when(ctx: Ctx, at: datetime) -> str:
+    """「今天 10:30」「昨天 16:05」「11月3日 9:12」, in the office's time zone."""
+    local, today = ctx.ops.local(at), ctx.ops.local().date()
+    day = ("今天" if local.date() == today else "昨天" if local.date() == today - timedelta(days=1)
+           else f"{local.month}月{local.day}日")
+    return f"{day} {local.hour}:{local.minute:02d}"
 
 
 def _kind(ctx: Ctx) -> str:
@@ -197,8 +238,9 @@ async def hand_over(ctx: Ctx, topic: str | None, held: Sequence[Mapping[str, str
         return handed_over(ctx, lead)
     if look_up:
         await faq.record_hit(ctx.session, match.entry_id, ctx.now)
-    await ops.add_bot_message(ctx.session, ctx.ops, thread, match.answer)
-    return handed_over(ctx, f"{lead}先给您一些参考：\n{match.answer}\n")
+    answer = in_thread(match.answer)
+    await ops.add_bot_message(ctx.session, ctx.ops, thread, answer)
+    return handed_over(ctx, f"{lead}先给您一些参考：\n{answer}\n")
 
 
 # --- 留言 / 人工 / 咨询: the short form -----------------------------------------------------
@@ -261,6 +303,8 @@ class ContactForm(Form):
         text = ctx.text if ctx.msg.kind in ("text", "voice") else ""
         if text and (is_word(text, END_WORDS) or is_word(text, SOFT_END_WORDS)):
             return self.cancel(ctx)
+        if text and step in ("topic", "message") and asks_for_person(text):  # 我要找王老师: that is what this is
+            return await self.resume(ctx, "好的，就是帮您转给工作人员，我们接着来：")
         if ctx.msg.kind == "image" and step in ("topic", "message"):
             # A photo is kept at once (it may be the whole story: a pay slip, an injury).
             ctx.dialogue.clear()
@@ -314,6 +358,34 @@ class ContactForm(Form):
 FORM = ContactForm.mount(router, start=text_is(*CONTACT_WORDS) | click_is("CONTACT"), resume_word="留言")
 
 
+# --- 有人回复了吗 / 我的留言 ----------------------------------------------------------------
+# Read in `catch_unmatched`, not as routes: the dispatcher's routes are keywords compared as sets.
+
+async def tell_reply_status(ctx: Ctx) -> Reply | str:
+    """Whether staff answered: their latest answer again (with when), or that none came yet and
+    when staff work. The question itself is not added to the conversation (nothing for staff)."""
+    found = await ops.last_reply(ctx.session, ctx.openid)
+    if found is None:
+        return TransferReply() if ctx.settings.inbox.transfer_to_wechat_kf else NEVER_WROTE
+    thread, staff, answered = found
+    o = ctx.settings.office
+    if thread.status != "open":
+        ended = f"您在{_when(ctx, thread.created_at)} 开始的咨询（{thread.topic}）已经结束了。"
+        if staff is not None:
+            ended = f"工作人员最近一次回复您是在{_when(ctx, staff.at)}：\n{staff.text}\n\n这次咨询已经结束了。"
+        return f"{ended}还有问题随时直接发来，或回复「留言」，工作人员会在这里回复您。"
+    if staff is not None and answered:
+        return (f"工作人员已经回复您了（{_when(ctx, staff.at)}）：\n{staff.text}\n\n"
+                "还有问题直接发来就行；问题解决了请回复「结束咨询」。")
+    since = thread.waiting_since or thread.last_message_at
+    text = (f"您在{_when(ctx, since)} 发来的留言（{thread.topic}）工作人员还没有回复，请再耐心等一等。"
+            f"工作人员在工作时间（{o.hours}）回复，下班后和节假日的留言，上班后尽快回复；回复会直接发到这里。\n"
+            f"情况紧急请{o.call_line()}。")
+    if staff is not None:
+        text += f"\n\n工作人员上一次回复您是在{_when(ctx, staff.at)}：\n{staff.text}"
+    return text
+
+
 # --- 结束咨询 ----------------------------------------------------------------------------
 
 # `starts=FLOW`: inside the 留言 form itself the words reach the form (which drops it).
@@ -332,10 +404,18 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
     and a real question reach a person."""
     if ctx.msg.kind == "event":
         return PASS
+    if ctx.msg.kind in ("text", "voice") and ctx.text and not is_distress(ctx.text):
+        if asks_for_reply(ctx.text):  # 有人回复了吗, 我的留言: said from the conversation, not added to it
+            return await tell_reply_status(ctx)
+        if asks_for_person(ctx.text):  # 我要找王老师, 打电话给我: the same way to a person as 留言 / 人工
+            return await FORM.start(ctx)
     drafts = ctx.dialogue.drafts
     if (ctx.msg.kind in ("text", "voice") and ctx.text and MARK not in drafts and HOLD not in drafts
             and await _small_talk_only(ctx)):
         return PASS  # no thread was opened here lately: the friendly answer, without a query
+    aside = await _aside(ctx)
+    if aside is not None:
+        return aside
     marked = str((drafts.get(MARK) or {}).get("state", "")).rpartition(":")[2]
     if marked.isdecimal():  # the thread opened lately: two statements, no lookup
         answer = await _follow_up_on(ctx, int(marked))
@@ -380,6 +460,63 @@ async def catch_unmatched(ctx: Ctx) -> Reply | str | object:
     if asking:
         return await FORM.start(ctx)
     return await hand_over(ctx, None, look_up=False)
+
+
+def _picks_again(ctx: Ctx, *topics: str) -> bool:
+    """A bare number (2, 五, 第二个), 其他, or one of `topics` by name (劳动争议): the topic step
+    answered again, not words for staff."""
+    text = ctx.text
+    n = parse_choice_number(text)
+    if n is not None:
+        return 1 <= n <= 9
+    if is_word(text, OTHER_WORDS):
+        return True
+    for topic in topics:
+        try:
+            if len(text) >= 2 and pick(text, [topic]) == topic:
+                return True
+        except Invalid:
+            pass
+    return False
+
+
+async def _aside(ctx: Ctx) -> str | None:
+    """With a conversation open, what is not for staff is answered here and not added to it: chat
+    outside the union's business, giving up (算了不问了), the topic picked again while staff have
+    not asked anything, and a short side question the FAQ answers on another subject (工会电话多少).
+    None for everything else (and when no conversation is open)."""
+    text = ctx.text
+    if ctx.msg.kind not in ("text", "voice") or not text or is_distress(text):
+        return None
+    kind = pleasantry_kind(text)
+    match: faq.FaqMatch | None = None
+    if kind not in ("offtopic", "giveup") and not _picks_again(ctx, *ctx.settings.inbox.topics):
+        if sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff") >= LONG_CONTENT:
+            return None  # the worker's story: for staff, whatever else it names
+        match = await faq.match(ctx.session, ctx.msg.text)
+        if match is None or match.to_inbox:
+            return None
+    thread = await ops.open_thread(ctx.session, ctx.openid)
+    if thread is None:
+        return None
+    if kind == "offtopic":
+        return OFF_TOPIC_OPEN
+    if kind == "giveup":
+        return GIVE_UP_OPEN
+    if _picks_again(ctx, thread.topic):
+        if await ops.staff_spoke_last(ctx.session, thread.id):
+            return None  # staff asked something: 「2」 is the answer
+        _mark_open(ctx, thread.id)
+        return (f"您的问题已经按「{thread.topic}」转给工作人员了，不用再选分类或序号。"
+                f"如果「{text}」是想补充什么，麻烦说完整一些（打字、语音都可以），我再转给工作人员；"
+                "问题解决了请回复「结束咨询」。")
+    if match is None:  # 入会 in a conversation about wages: a side question after all?
+        match = await faq.match(ctx.session, ctx.msg.text)
+    if match is None or match.to_inbox or (match.topic and match.topic == thread.topic):
+        return None  # on the conversation's own subject, or for a person: it joins the conversation
+    _mark_open(ctx, thread.id)
+    await faq.record_hit(ctx.session, match.entry_id, ctx.now)
+    return f"{in_thread(match.answer)}\n\n{ASIDE_OPEN}"
 
 
 def _how_to(ctx: Ctx) -> str | None:
@@ -443,7 +580,7 @@ async def _added(ctx: Ctx, thread: ops.ThreadRef, add: Mapping[str, Any]) -> str
     if is_distress(ctx.text):
         return f"您的话已经转给工作人员，我们都会看到。\n{DISTRESS_HELP}"
     match = await faq.match(ctx.session, ctx.msg.text)
-    answer = match.answer if match is not None else _how_to(ctx)  # the FAQ, else 「回复「报名」就可以」
+    answer = in_thread(match.answer) if match is not None else _how_to(ctx)  # the FAQ, else 「回复「报名」就可以」
     if answer is None or await ops.bot_said(ctx.session, thread, answer):
         return ADDED  # no answer, or the same one given in this conversation already
     if match is not None:

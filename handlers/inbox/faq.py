@@ -319,19 +319,16 @@ def keyword_conflicts(routers: Sequence["Router"], keywords: Sequence[str], now:
 
 # ------------------------------------------------------------------------------ first start
 def starter_entries(ctx: OpsContext) -> list[dict[str, Any]]:
-    """A handful of entries staff can edit: office details, joining, hardship, unpaid wages, injuries."""
+    """A handful of entries staff can edit: office details, joining, hardship, unpaid wages, injuries,
+    and (`later_entries`) dues, what members get, a contract not renewed, social insurance not paid."""
     return [
         {"keywords": ["几点上班", "几点下班", "什么时候上班", "工会电话", "工会地址", "工会在哪", "怎么找工会",
                       "办公时间是", "电话多少"],
          "answer": ctx.settings.office.card(),
          "topic": "", "to_inbox": False, "priority": 0},
         {"keywords": ["怎么入会", "入会", "如何入会", "怎样入会", "加入工会", "入工会", "入会条件", "入会手续", "入会流程",
-                      "想入会", "要入会", "申请入会", "能入会吗", "入会要交钱吗", "怎么成为会员"],
-         "answer": ("以工资收入为主要生活来源的职工，承认《中国工会章程》，都可以加入工会，"
-                    "农民工、劳务派遣工、快递员、外卖骑手等也可以。\n"
-                    "· 单位已经建了工会：向本单位工会提出申请，填写入会申请书即可。\n"
-                    "· 单位还没有工会：可以到所在社区联合工会或街道总工会申请入会。\n"
-                    f"入会不收费。想了解更多，可以{ctx.settings.office.call_line()}，或回复「留言」问工作人员。"),
+                      "想入会", "要入会", "申请入会", "能入会吗", "怎么成为会员"],
+         "answer": _join_answer(ctx),
          "topic": "入会", "to_inbox": False, "priority": 0},
         {"keywords": ["帮扶范围", "帮扶条件", "帮扶标准", "哪些人能帮扶", "哪些情况可以帮扶", "能申请帮扶吗",
                       "困难补助", "困难职工", "补助", "救助", "家里困难", "家庭困难", "我家困难", "生活困难", "家里穷",
@@ -363,17 +360,102 @@ def starter_entries(ctx: OpsContext) -> list[dict[str, Any]]:
                     "3. 保存能证明劳动关系和受伤经过的材料：劳动合同、工资记录、现场照片、在场同事的联系方式；\n"
                     "4. 伤情稳定后，申请劳动能力鉴定。"),
          "topic": "工伤", "to_inbox": True, "priority": 10},
+        *later_entries(ctx),
+    ]
+
+
+def _join_answer(ctx: OpsContext) -> str:
+    return ("以工资收入为主要生活来源的职工，承认《中国工会章程》，都可以加入工会，"
+            "农民工、劳务派遣工、快递员、外卖骑手等也可以。\n"
+            "· 单位已经建了工会：向本单位工会提出申请，填写入会申请书即可。\n"
+            "· 单位还没有工会：可以到所在社区联合工会或街道总工会申请入会。\n"
+            "申请入会不用交入会费；入会后会员按月交会费（回复「会费」了解怎么交）。"
+            f"想了解更多，可以{ctx.settings.office.call_line()}。")
+
+
+def _old_join_answer(ctx: OpsContext) -> str:
+    """The first release's joining answer, whose 「入会不收费」 read as "no dues" (reworded once
+    where staff left it as it was)."""
+    return ("以工资收入为主要生活来源的职工，承认《中国工会章程》，都可以加入工会，"
+            "农民工、劳务派遣工、快递员、外卖骑手等也可以。\n"
+            "· 单位已经建了工会：向本单位工会提出申请，填写入会申请书即可。\n"
+            "· 单位还没有工会：可以到所在社区联合工会或街道总工会申请入会。\n"
+            f"入会不收费。想了解更多，可以{ctx.settings.office.call_line()}，或回复「留言」问工作人员。")
+
+
+def later_entries(ctx: OpsContext) -> list[dict[str, Any]]:
+    """Starter entries added after the first release (`key`: each is seeded once, also where the
+    first ones were seeded long ago): dues, what members get, a contract not renewed, social
+    insurance not paid. General information; what applies to a worker is for a person."""
+    return [
+        {"key": "dues",
+         "keywords": ["会费", "交会费", "缴会费", "会费多少", "会费怎么交", "会费标准", "会费是多少", "会员费",
+                      "入会要交钱吗", "入会交钱吗", "入会收费吗", "入会要钱吗", "工会费"],
+         "answer": ("加入工会不用交入会费。入会以后，会员每月交会费：按全国总工会的规定，会员按本人每月工资收入的"
+                    "0.5%缴纳会费，一般由所在的单位工会按月收取或从工资里代扣。\n"
+                    "具体按哪部分工资计算、怎么交，以您所在的单位工会或社区工会的说明为准，可以直接问问他们。"),
+         "topic": "入会", "to_inbox": False, "priority": 0},
+        {"key": "benefits",
+         "keywords": ["会员福利", "会员权益", "会员待遇", "会员有什么", "会员有啥", "会员能享受", "工会福利",
+                      "工会有什么福利", "入会有什么好处", "入会有啥好处", "入会的好处", "入会有什么用", "加入工会有什么好处",
+                      "加入工会有什么用", "入工会有什么好处", "工会能为我做什么", "工会能帮我什么", "工会能做什么",
+                      "工会有什么用"],
+         "answer": ("街道总工会和社区工会为职工做的事主要有这些：\n"
+                    "· 困难帮扶：家里遇到大病、灾祸、子女上学等困难，可以申请帮扶（回复「帮扶」）；"
+                    "节日期间还有走访慰问、送温暖，特别关心外来务工人员和农民工；\n"
+                    "· 技能培训：职工技能培训，以及为下岗、待岗、转岗职工组织的就业技能培训（回复「报名」）；\n"
+                    "· 文化活动：读书会、职工文化体育节、书画摄影比赛等，社区和单位还有职工书屋、职工之家（回复「报名」）；\n"
+                    "· 维护权益：遇到欠薪、工伤、劳动合同这些问题，工会帮您出主意、一起协调；\n"
+                    "· 学习活动：每月一题（回复「答题」）。\n"
+                    "各单位工会的福利不一样，具体问问您所在的单位工会或社区工会。"),
+         "topic": "入会", "to_inbox": False, "priority": 0},
+        {"key": "contract_end",
+         "keywords": ["合同到期", "合同期满", "到期不续签", "不续签", "不续约", "不再续签", "不给续签",
+                      "不续合同", "不和我续签", "不跟我续签", "没有续签", "不续订"],
+         "answer": ("一般情况下，劳动合同到期、单位不再续签的，单位要给经济补偿（《劳动合同法》第四十六条）；"
+                    "只有单位维持或者提高原来的条件要和您续签、是您自己不愿意续签的，单位才可以不给。\n"
+                    "补偿的标准（第四十七条）：在本单位每工作满一年，给一个月工资；六个月以上不满一年的按一年算，"
+                    "不满六个月的给半个月工资。月工资一般按合同终止前十二个月的平均工资算。\n"
+                    "以上是一般规定，您能拿多少要看合同、工作年限和工资的具体情况；"
+                    "先保存好劳动合同、工资记录和单位通知不续签的消息，工作人员可以帮您具体看看。"),
+         "topic": "劳动争议/讨薪", "to_inbox": True, "priority": 5},
+        {"key": "social_insurance",
+         "keywords": ["不交社保", "不给交社保", "没交社保", "没给交社保", "不缴社保", "没缴社保", "不买社保", "没买社保",
+                      "不给买社保", "不上社保", "没上社保", "不给上社保", "社保不交", "社保没交", "社保没缴", "社保断缴",
+                      "断缴社保", "不交五险", "五险不交", "没交五险", "不给交五险", "放弃社保", "没有交社保"],
+         "answer": ("依法为职工缴纳社会保险（养老、医疗、失业、工伤、生育保险）是单位的法定义务，"
+                    "就算签了“自愿放弃社保”之类的协议，单位也不能因此不交。\n"
+                    "可以这样做：\n"
+                    "1. 在社保经办机构或当地社保的官方 App、公众号查一下自己的缴费记录；\n"
+                    "2. 保存好劳动合同、工资记录、考勤等能证明劳动关系的材料；\n"
+                    "3. 向当地人社部门（劳动保障监察）或社保经办机构反映、投诉，也可以拨打 12333 咨询；\n"
+                    "4. 单位不依法缴纳社保的，您也可以解除劳动合同并要求经济补偿，有争议可以申请劳动仲裁。\n"
+                    "工会可以帮您出主意、一起和单位协调。"),
+         "topic": "劳动争议/讨薪", "to_inbox": True, "priority": 5},
     ]
 
 
 async def seed_once(session: AsyncSession, ctx: OpsContext) -> None:
     """Seed a handful of entries on the very first start (never again, even if staff delete them):
-    the marker row goes in first, so of several processes starting at once only one seeds."""
-    if not await sitetext.insert_once(session, SEEDED_KEY, True, now=ctx.now):
-        return
+    the marker row goes in first, so of several processes starting at once only one seeds. An entry
+    added in a later release (`later_entries`) has a marker of its own (`SEEDED_KEY:key`): it is
+    seeded once where the first ones were seeded long ago, and the first release's joining answer
+    is reworded where staff left it as it was."""
+    first = await sitetext.insert_once(session, SEEDED_KEY, True, now=ctx.now)
+    later = {e["key"] for e in later_entries(ctx)}
     for fields in starter_entries(ctx):
+        key = fields.get("key")
+        if key in later:
+            if not await sitetext.insert_once(session, f"{SEEDED_KEY}:{key}", True, now=ctx.now):
+                continue
+        elif not first:
+            continue
         topic = fields["topic"] if fields["topic"] in ctx.settings.inbox.topics else ""  # else guessed per question
-        session.add(FaqEntry(**{**fields, "topic": topic}, link="", active=True, hits=0,
+        columns = {k: v for k, v in fields.items() if k != "key"}
+        session.add(FaqEntry(**{**columns, "topic": topic}, link="", active=True, hits=0,
                              created_at=ctx.now, updated_at=ctx.now))
+    if not first and await sitetext.insert_once(session, f"{SEEDED_KEY}:join_dues", True, now=ctx.now):
+        await session.execute(update(FaqEntry).where(FaqEntry.answer == _old_join_answer(ctx))
+                              .values(answer=_join_answer(ctx), updated_at=ctx.now))
     await session.flush()
     forget()

@@ -31,7 +31,7 @@ from handlers.inbox.question import DEFAULT_TOPIC, guess_topic, looks_like_quest
 __all__ = ["TEMPLATE_KIND", "REPLY_PURPOSE", "NOTICE_PURPOSE", "InboxError", "count_waiting", "thread_community", "open_thread",
            "start_thread", "add_worker_message", "add_to_open_thread", "OpenThread", "ThreadRef", "add_bot_message", "bot_said", "close_by_worker",
            "close_quiet_threads", "ErasedThreads", "erase_member_threads", "looks_like_question", "guess_topic",
-           "topic_for", "DEFAULT_TOPIC"]
+           "topic_for", "DEFAULT_TOPIC", "LastReply", "last_reply", "staff_spoke_last"]
 
 TEMPLATE_KIND = "inbox_reply"  # `[wechat] templates.inbox_reply`: a staff answer outside the 48-hour window
 REPLY_PURPOSE = "inbox.reply"  # a staff answer
@@ -216,6 +216,35 @@ async def bot_said(session: AsyncSession, thread: ThreadRef, text: str) -> bool:
     """Whether the bot already gave this answer in the thread (an FAQ answer is given once)."""
     return bool(await session.scalar(select(InboxMessage.id).where(
         InboxMessage.thread_id == thread.id, InboxMessage.sender == "bot", InboxMessage.text == text).limit(1)))
+
+
+class LastReply(NamedTuple):
+    """The worker's latest conversation as 「有人回复了吗」 needs it."""
+
+    thread: InboxThread
+    staff: InboxMessage | None  # the newest staff answer in it, if any
+    answered: bool  # staff spoke after the worker's last message
+
+
+async def last_reply(session: AsyncSession, openid: str) -> LastReply | None:
+    """The worker's open conversation (else the newest one), its newest staff answer and whether
+    staff spoke last; None when the worker never wrote to staff. Reads only."""
+    thread = await open_thread(session, openid) or await session.scalar(
+        select(InboxThread).where(InboxThread.openid == openid).order_by(InboxThread.id.desc()).limit(1))
+    if thread is None:
+        return None
+    staff = await session.scalar(select(InboxMessage).where(
+        InboxMessage.thread_id == thread.id, InboxMessage.sender == "staff").order_by(InboxMessage.id.desc()).limit(1))
+    return LastReply(thread, staff, await staff_spoke_last(session, thread.id))
+
+
+async def staff_spoke_last(session: AsyncSession, thread_id: int) -> bool:
+    """Whether the newest message of the worker or of staff on the thread is staff's (the bot's
+    own messages and notes don't count): the worker's next words answer what staff said."""
+    last = await session.scalar(select(InboxMessage.sender).where(
+        InboxMessage.thread_id == thread_id, InboxMessage.sender.in_(("worker", "staff")))
+        .order_by(InboxMessage.id.desc()).limit(1))
+    return last == "staff"
 
 
 async def close_by_worker(session: AsyncSession, ctx: OpsContext, openid: str) -> InboxThread | None:

@@ -1,7 +1,7 @@
 """Does a message read like a real question or request for a person, and about what?
 
 The reading itself (`looks_like_question`, `is_pleasantry`, `is_ask_to_ask`, `is_distress`,
-`bare_topic`) is the framework's (`bot.core.question`: the form engine reads answers the same
+`bare_topic`, `asks_for_reply`, `asks_for_person`) is the framework's (`bot.core.question`: the form engine reads answers the same
 way; which feature a how-to question names is the dispatcher's, `Dispatcher.how_to`); this
 module re-exports it and adds `guess_topic`: the configured topic a question is most likely about.
 """
@@ -11,11 +11,11 @@ import re
 from collections.abc import Sequence
 
 from bot.core.normalize import fold
-from bot.core.question import (DISTRESS_HELP, bare_topic, is_ask_to_ask, is_distress, is_pleasantry,
-                               looks_like_question, pleasantry_kind)
+from bot.core.question import (DISTRESS_HELP, asks_for_person, asks_for_reply, bare_topic, is_ask_to_ask, is_distress,
+                               is_pleasantry, looks_like_question, pleasantry_kind)
 
-__all__ = ["DISTRESS_HELP", "DEFAULT_TOPIC", "bare_topic", "guess_topic", "distress_topic", "is_ask_to_ask",
-           "is_distress", "is_pleasantry", "looks_like_question", "pleasantry_kind"]
+__all__ = ["DISTRESS_HELP", "DEFAULT_TOPIC", "asks_for_person", "asks_for_reply", "bare_topic", "guess_topic",
+           "distress_topic", "is_ask_to_ask", "is_distress", "is_pleasantry", "looks_like_question", "pleasantry_kind"]
 
 # Topic themes, most specific first: words in a question → words in a topic's name.
 _THEMES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (

@@ -12,9 +12,14 @@
                       contact details on file; 确认 signs up, 修改 changes the contact details
 
 上一步, 跳过, 沿用, 确认/修改/取消, photos and other features' keywords (the form is kept as a
-draft; 「报名」 brings it back) are the engine's and the dispatcher's. A refusal found when
-signing up (the deadline passed meanwhile, the last seat went) goes back to the list and
-keeps the contact details. The rules live in `handlers.signup.ops` (staff views in
+draft; 「报名」 brings it back) are the engine's and the dispatcher's. A question at any step
+(「在哪里培训 几点开始」「收费不」) is answered from the activity's record and the step asked again
+(`SignupForm.answer_question`); 取消 says the sign-ups held are kept; 「我同事也想去」 is told how a
+colleague signs up. Giving a sign-up up (「电工培训我不去了」) is an interrupt: the cancel question,
+this form (or another) kept as a draft. Outside a form, a short question naming an activity
+(「健步走几号」) and signing a colleague up are answered before the inbox passes them to staff.
+A refusal found when signing up (the deadline passed meanwhile, the last seat went) goes back
+to the list and keeps the contact details. The rules live in `handlers.signup.ops` (staff views in
 `handlers.signup.reports`).
 """
 from __future__ import annotations
@@ -26,14 +31,16 @@ from typing import Any
 
 from bot.core.community import ask_community, community_field
 from bot.core.context import Ctx
-from bot.core.forms import BACK_WORDS, CONFIRM_WORDS, Field, Form, Invalid, Recheck, Stop
+from bot.core.forms import BACK_WORDS, CONFIRM_WORDS, RESERVED, Field, Form, Invalid, Recheck, Stop
 from bot.core.normalize import NotANumber, fold, is_word, parse_choice_number, parse_int, variants
-from bot.core.question import asks_status
+from bot.core.question import asks_status, is_distress, looks_like_question
 from bot.core.router import Filter, Flow, Router, click_is, text_has, text_if, text_is, text_matches
-from bot.core.types import Reply
+from bot.core.types import PASS, Reply
 from bot.core.validators import employer_parser, mask_phone, parse_mobile, parse_name
 from bot.operations import OpsContext
 from handlers.signup import ops
+from handlers.signup.questions import (FOR_OTHERS, SIGNS_UP, activity_facts, asks_about_activity, for_others_text,
+                                       length_text)
 
 router = Router("signup")
 router.add_menu("报名", "报名参加职工培训和文化活动")
@@ -81,6 +88,7 @@ def _snapshot(a: ops.Activity, mine: str | None, octx: OpsContext, now: datetime
     return {"head": f"【{a.kind_zh}】{a.title}", "title": a.title, "when": ops.when_text(a, octx.tz, now),
             "place": a.place, "audience": a.audience or "", "description": a.description or "",
             "deadline": f"{dl.month}月{dl.day}日 {dl:%H:%M}", "seats": ops.seats_text(a),
+            "length": length_text(a, octx),
             "full": a.capacity is not None and a.taken >= a.capacity,
             "refusal": ops.refusal(a, now), "mine": mine}
 
@@ -172,6 +180,15 @@ def best_title(text: str, titles: Sequence[tuple[Any, str]]) -> Any | None:
     return scored[0][1]
 
 
+async def _held(ctx: Ctx) -> list[str]:
+    """The titles of the worker's live sign-ups."""
+    return [a.title for _, a in await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)]
+
+
+GO_ON = "\n我们接着报名："
+GO_ON_SELF = "\n您本人的报名我们接着填："
+
+
 def _name_prompt(ctx: Ctx, data: Mapping[str, Any]) -> str:
     # The first time only: not on a re-ask after a hint (the step is marked asked once answered
     # at), nor after 上一步 or 修改 (the earlier answer is on offer).
@@ -229,15 +246,49 @@ class SignupForm(Form):
     async def prepare(self, ctx: Ctx) -> str | dict[str, Any]:
         if not await ops.open_activities(ctx.session, ctx.ops):
             return NOTHING_OPEN
-        return ask_community(ctx)
+        return {**ask_community(ctx), "_held": await _held(ctx)}
 
     async def _refresh(self, ctx: Ctx) -> None:
-        """Read the listed and the chosen activity again: seats and deadlines move."""
+        """Read the listed and the chosen activity again: seats and deadlines move (and the
+        worker's own sign-ups, which 取消 here must not be taken for)."""
         data = ctx.dialogue.data
         ids = {int(k) for k in data.get("_acts", {})}
         if data.get("activity") is not None:
             ids.add(int(data["activity"]))
-        ctx.dialogue.data = {**data, "_acts": await _load_activities(ctx, ids)}
+        ctx.dialogue.data = {**data, "_acts": await _load_activities(ctx, ids), "_held": await _held(ctx)}
+
+    def cancel(self, ctx: Ctx) -> str:
+        """取消 in this form drops only this new sign-up; the worker's sign-ups stay, and the reply
+        says so (and how to cancel one), since 「已取消活动报名」 read as if they were gone."""
+        held = list(ctx.dialogue.data.get("_held") or [])
+        ctx.dialogue.clear()
+        head = "好的，这次的报名不填了，刚才填写的内容没有保存。"
+        if not held:
+            return head + "需要时回复「报名」再来。"
+        titles = "、".join(f"「{t}」" for t in held[:3]) + ("等" if len(held) > 3 else "")
+        return (f"{head}\n您已有的报名{titles}不受影响，仍然有效。"
+                "如果是想取消已有的报名，请回复「取消报名」。")
+
+    async def answer_question(self, ctx: Ctx, data: Mapping[str, Any], text: str) -> str | None:
+        """「在哪里培训 几点开始」「培训多长时间」「收费不」 at any step: answered from the activity being
+        signed up for (or the one the question names; at the list, the only one listed), then the
+        step is asked again. Signing a colleague up: how that is done."""
+        if FOR_OTHERS.search(fold(text)) and SIGNS_UP.search(fold(text)):  # 「我同事能报吗」
+            return for_others_text(ctx) + GO_ON_SELF
+        acts = data.get("_acts", {})
+        listed = [(k, v["title"]) for k, v in acts.items()]
+        key = best_title(text, listed)
+        if key is None and data.get("activity") is not None:
+            key = str(data["activity"])
+        if key is None and len(listed) == 1:
+            key = listed[0][0]
+        snap = acts.get(str(key)) if key is not None else None
+        if snap is None:
+            if not asks_about_activity(text):
+                return None
+            return "列表里每个活动的时间、地点和名额都写着；问具体哪个活动，可以带上它的名字，例如「电工培训收费吗」。"
+        facts = activity_facts(snap, text)
+        return None if facts is None else facts + GO_ON
 
     async def handle(self, ctx: Ctx) -> Reply | str | None:
         await self._refresh(ctx)
@@ -251,12 +302,36 @@ class SignupForm(Form):
             # Asked because the profile lacks it: 上一步 comes back here (the engine only
             # skips fields the profile answered).
             ctx.dialogue.data = {**data, "_asked_known": {**data.get("_asked_known", {}), step: True}}
+        text = ctx.text if ctx.msg.kind in ("text", "voice") else ""
+        hint = self._not_an_answer(ctx, step, text) if f is not None and text else ""
+        if hint:
+            return self._closed_if_empty(ctx, await self._ask(ctx, f, dict(ctx.dialogue.data), hint))
+        if step == "confirm" and text and looks_like_question(text):
+            answer = await self.answer_question(ctx, ctx.dialogue.data, text)
+            if answer:  # the summary shows it all, but the question is answered first
+                answer = answer.removesuffix(GO_ON).removesuffix(GO_ON_SELF)
+                return self._show_summary(ctx, dict(ctx.dialogue.data), answer)
         if step == "confirm" and ctx.msg.kind in ("text", "voice") and is_word(ctx.text, BACK_WORDS):
             return await self._back_from_summary(ctx, dict(ctx.dialogue.data))
         if step in ("confirm", "edit") and ctx.msg.kind in ("text", "voice") and _ANOTHER.search(ctx.text):
             data = {k: v for k, v in ctx.dialogue.data.items() if k != "activity"}  # contact details kept
             return self._closed_if_empty(ctx, await self._ask(ctx, self.fields[0], data, "好的，请重新选一个："))
         return self._closed_if_empty(ctx, await super().handle(ctx))
+
+    @staticmethod
+    def _not_an_answer(ctx: Ctx, step: str, text: str) -> str:
+        """What a message at a question of this form is when it is no answer to it: signing a
+        colleague up, giving up (no sign-up is held, else the interrupt asked which), 确认 at the
+        list. The hint said before the question is asked again; "" for an answer."""
+        said = fold(text)
+        if FOR_OTHERS.search(said) and SIGNS_UP.search(said):  # 「我同事也想去」: no name
+            return for_others_text(ctx) + GO_ON_SELF
+        if re.search(_GIVE_UP, said):  # 「电工培训我不去了」: no choice either
+            return "您是不想报这次的活动了吗？不报了请回复「取消」（已有的报名不受影响）；想报名请接着回答："
+        if step == "activity" and (is_word(text, RESERVED) or is_word(text, CONFIRM_WORDS)) \
+                and not is_word(text, BACK_WORDS):  # 「确认」 at the list: nothing chosen to confirm yet
+            return "还没有选活动哦。请回复要报名的活动前面的序号，例如「1」；不报了请回复「取消」。"
+        return ""
 
     async def resume(self, ctx: Ctx, hint: str) -> Reply | str | None:
         await self._refresh(ctx)
@@ -356,9 +431,39 @@ _WHEN_WHERE = (r"候补上|排第几|排到第?几|第几位|轮到我|几点开
 
 @router.on(text_has(_WHEN_WHERE) | (text_has(_ABOUT_SIGNUPS) & text_if(asks_status, "asks how the sign-ups stand")))
 async def signup_status(ctx: Ctx) -> str:
-    """「我报名成功了吗」「我候补上了没」「电工培训几点开始」 (no form open): the same as 我的报名,
-    which says when, where and where each one stands."""
-    return await _my_list(ctx)
+    """「我报名成功了吗」「我候补上了没」「几点开始 在哪」 (no form open): the same as 我的报名, which says
+    when, where and where each one stands; 「电工培训几点开始」 naming an activity: that one's facts."""
+    return await _about_named(ctx) or await _my_list(ctx)
+
+
+async def _about_named(ctx: Ctx) -> str | None:
+    """A question naming an open activity or one of the worker's (「健步走几号」「电工培训在哪里」「讲座
+    收费吗」): answered from its record, with where the worker stands on it; None when it names none
+    or asks nothing the record answers."""
+    text = ctx.text
+    if not text or not asks_about_activity(text):
+        return None
+    octx = ctx.ops
+    mine = {a.id: s for s, a in await ops.my_signups(ctx.session, octx, ctx.member.id)}
+    acts = {a.id: a for a in await ops.open_activities(ctx.session, octx)}
+    acts.update({a.id: a for a in await ops.activities_by_id(ctx.session, mine)})
+    named = best_title(text, [(a.id, a.title) for a in acts.values()])
+    if named is None:
+        return None
+    a, s = acts[named], mine.get(named)
+    snap = _snapshot(a, s.status if s is not None else None, octx, octx.now)
+    facts = activity_facts(snap, text)
+    if facts is None:
+        return None
+    if s is not None and s.status == "waitlist":
+        stands = f"您在这个活动的候补名单中，目前候补第{await ops.waitlist_position(ctx.session, s)}位。"
+    elif s is not None:
+        stands = "您已经报名了这个活动，" + ("已签到。" if s.attended_at else "到时候见！")
+    elif snap["refusal"]:
+        stands = REFUSALS[snap["refusal"]]
+    else:
+        stands = "想参加请回复「报名」。"
+    return f"{facts}\n{stands}"
 
 
 async def _my_list(ctx: Ctx, head: str = "", rows: list[Any] | None = None, pick: bool = False) -> str:
@@ -416,13 +521,66 @@ async def give_up_signup(ctx: Ctx) -> str:
     rows = await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)
     if not rows:
         return "您目前没有待参加的报名，不需要取消。回复「报名」看看近期活动。"
+    return await _which_to_give_up(ctx, rows)
+
+
+async def _which_to_give_up(ctx: Ctx, rows: list[Any], lead: str = "") -> str:
+    """The sign-up a message gives up (the one named, the only one) asked to be confirmed; or the
+    list, and the next number picks. `lead` goes before either."""
     n = 1 if len(rows) == 1 else best_title(ctx.msg.text, [(i, a.title) for i, (_, a) in enumerate(rows, 1)])
     if n is None:
-        return await _ask_which(ctx, "好的。")
+        return await _ask_which(ctx, lead or "好的。")
     s, a = rows[n - 1]
     ctx.dialogue.set(f"{CANCEL_FLOW}:confirm", {"signup": s.id}, ttl=timedelta(minutes=30))
-    return (f"要取消「{a.title}」（{ops.when_text(a, ctx.ops.tz, ctx.ops.now)}）的报名吗？"
+    return (f"{lead}要取消「{a.title}」（{ops.when_text(a, ctx.ops.tz, ctx.ops.now)}）的报名吗？"
             "回复「确认」取消，名额会留给其他职工；不取消请回复「不用」。")
+
+
+# Giving up said anywhere, even in the middle of a form (the sign-up list left open, 帮扶): going
+# or attending given up in a short message, not a question about it (我能不去吗) nor a story.
+_GOING_OFF = r"不想?去了|去不了了?|去不成了?|不想?参加了|参加不了了?|来不了了?|退报|退出报名"
+
+
+def _gives_a_sign_up_up(msg) -> bool:  # noqa: ANN001
+    if msg.kind not in ("text", "voice") or not msg.text:
+        return False
+    t = fold(msg.text)
+    asks = re.search(r"[吗嘛?？]|为什么|为啥|怎么|能不能|可不可以", t)
+    return len(t) <= SHORT_QUESTION and bool(re.search(_GOING_OFF, t)) and not asks
+
+
+@router.interrupt(Filter(_gives_a_sign_up_up, "gives a sign-up up (anywhere)"))
+async def give_up_anywhere(ctx: Ctx) -> Reply | str | None:
+    """「电工培训我不去了」 with a form open: the sign-up question, the form kept as a draft (it said
+    「已经报名了，无需重复报名」 before). Holding no sign-up, or in a story or a message to staff, the
+    open dialogue reads it as ever."""
+    flow = ctx.dialogue.flow
+    if not flow:
+        return await give_up_signup(ctx)
+    rows = await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)
+    owner = next((sr for r in ctx.dispatcher.routers for sr in r.states if sr.matches(ctx.dialogue.state or "")), None)
+    if owner is not None and (not rows or _takes_sentences(ctx)):
+        return await owner.handler(ctx)
+    if flow == CANCEL_FLOW:
+        ctx.dialogue.clear()
+        return await _which_to_give_up(ctx, rows)
+    stashed = ctx.dialogue.stash()  # the question (or the list to pick from) is the open dialogue now
+    reply = await _which_to_give_up(ctx, rows)
+    return f"{reply}\n\n（{ctx.dispatcher.resume_hint(stashed)}）" if stashed else reply
+
+
+def _takes_sentences(ctx: Ctx) -> bool:
+    """Whether the open dialogue's step takes what the person says as it is: a story, a message for
+    staff, a field of parts (「腿伤了 上班去不了了」 is part of the story there)."""
+    flow = ctx.dispatcher.flows.get(ctx.dialogue.flow or "")
+    form = getattr(flow, "form", None)
+    if form is None:  # a dialogue of its own (the quiz's answer, a yes/no question): its own reading
+        return ctx.dialogue.flow != CANCEL_FLOW
+    if getattr(form, "takes_questions", False):
+        return True
+    step = (ctx.dialogue.state or "").split(":", 1)[-1]
+    f = form._field(step)
+    return f is not None and (f.kind == "parts" or bool(getattr(f.parse, "sentences", False)))
 
 
 @router.state(f"{CANCEL_FLOW}:")
@@ -567,3 +725,33 @@ async def sign_up_for_named(ctx: Ctx) -> Reply | str | None:
     title = next(a.title for a in acts if a.id == named)
     picked = await FORM.handle(ctx.with_text(str(listed.index(named) + 1)))
     return f"好的，报名「{title}」。\n{picked}" if isinstance(picked, str) else picked
+
+
+# ----------------------------------------------------------------------------- what no route took
+SHORT_QUESTION = 20  # characters: 「电工培训在哪里上课 几点开始」, not a story
+
+
+@router.unmatched
+async def answer_about_activities(ctx: Ctx) -> Reply | str | object:
+    """Before the inbox passes it to staff: a question naming an activity (「健步走几号」) answered
+    from its record; signing a colleague up (「我帮同事也报一个，他叫李明」) told how that is done."""
+    if ctx.msg.kind not in ("text", "voice") or not ctx.text or is_distress(ctx.text):
+        return PASS
+    said = re.sub(r"\s+", "", fold(ctx.text))
+    # Short messages only: a longer one may tell staff something more (「…还有我工资被扣了」).
+    if len(said) <= 40 and FOR_OTHERS.search(said) and SIGNS_UP.search(said) and not re.search(_GIVE_UP, said):
+        return for_others_text(ctx)
+    if len(said) > SHORT_QUESTION:
+        return PASS
+    return await _about_named(ctx) or PASS
+
+
+@router.on(text_is("取消"))  # not 算了 (never mind) nor 退出
+async def cancel_with_nothing_open(ctx: Ctx) -> Reply | str | object:
+    """A bare 取消 with no form open, from a worker holding sign-ups: which one to cancel (asked, then
+    confirmed), as 「我不想去了」. Reached only when the common 取消 finds nothing open and passes the
+    word on to the features' own routes (`Dispatcher.feature_route`); PASS otherwise."""
+    rows = await ops.my_signups(ctx.session, ctx.ops, ctx.member.id)
+    if not rows or ctx.dialogue.flow:
+        return PASS
+    return await _which_to_give_up(ctx, rows, "您现在没有正在填写的内容。")

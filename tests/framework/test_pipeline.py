@@ -245,7 +245,7 @@ async def test_follow_unfollow_menu_and_fallback(sim: WeChatSim, db) -> None:  #
     u = sim.user("oFan")
     welcome = await u.follow()
     assert "欢迎关注" in welcome and "【取消】" in welcome
-    assert "没太明白" in await u.send("今天天气不错")
+    assert "自动回复助手" in await u.send("今天天气不错")
     assert await u.unfollow() is None
     async with db() as s:
         member = await s.scalar(select(Member).where(Member.openid == "oFan"))

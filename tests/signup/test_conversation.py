@@ -171,7 +171,7 @@ async def test_choosing_ones_own_signup_stays_on_the_list(sim, db, clock):
     await u.send("报名")
     reply = await u.send("1")
     assert "您已经报名了「电工技能培训」，无需重复报名" in reply and "1. 【培训】电工技能培训（您已报名）" in reply
-    assert "不能作为这一项" in await u.send("确认")  # 确认 at the list signs nobody up
+    assert "还没有选活动哦" in await u.send("确认")  # 确认 at the list signs nobody up
     assert "没有第3个活动" in await u.send("3")
 
 
