@@ -9,7 +9,9 @@ numbers goes through here, for typed text and for WeChat's voice recognition ali
 - `variants`: the folded text and the same without polite wrappers (我要…, 我想…, 申请…,
   请…, …一下, …吧; looking up is looking up one's own): 「我要申请帮扶」 → {我要申请帮扶, 申请帮扶,
   帮扶}, 「帮我查一下成绩」 → {…, 我的成绩}. Keywords match any variant.
-- `parse_number`: 3500, 三千五, 1.2万, 约3000, 3000左右, 大概三千, 三口人, 十二家, 没有 → 0.
+- `parse_number`: 3500, 三千五, 1.2万, 约3000, 3000左右, 大概三千, 三口人, 十二家, 没有 → 0; given the
+  question's own words, also the number inside them (走访了5家 at 「本季度走访调研了几家企业？」).
+- `numerals_as_digits`: 二十五个人 → 25人, for matching a said text against written options.
 """
 from __future__ import annotations
 
@@ -107,12 +109,23 @@ class Number:
         return int(self.value)
 
 
-def parse_number(text: str, units: tuple[str, ...] = (), *, zero_words: bool = True) -> Number:
+def parse_number(text: str, units: tuple[str, ...] = (), *, zero_words: bool = True, own_words: str = "") -> Number:
     """One number from everyday Chinese: digits, Chinese numerals, 万/千, estimates, units.
 
     `units` are the unit words the question allows (元, 块, 人, 口, 家, 个 …); `zero_words`
-    lets 没有 / 无 mean 0 where the question itself says 「没有请回复 0」.
+    lets 没有 / 无 mean 0 where the question itself says 「没有请回复 0」. `own_words` (the
+    question and the item's name) lets the answer say the number inside them: 「走访了5家」
+    「已建会的有38家」 (see `_in_own_words`).
     """
+    try:
+        return _parse_number(text, units, zero_words)
+    except NotANumber:
+        if not own_words:
+            raise
+    return _in_own_words(text, units, zero_words, own_words)
+
+
+def _parse_number(text: str, units: tuple[str, ...], zero_words: bool) -> Number:
     t = fold(text).replace(",", "").replace("，", "").replace(" ", "")
     if zero_words and t in ZERO_WORDS:
         return Number(Decimal(0))
@@ -151,6 +164,68 @@ def parse_number(text: str, units: tuple[str, ...] = (), *, zero_words: bool = T
     if not value.is_finite() or value < 0:
         raise NotANumber(text)
     return Number(Decimal(int(value)) if value == value.to_integral_value() else value, approx)
+
+
+# Around a number said in the question's own words: never a negation, a comparison, another
+# time or a vague count (「不到5家」「比上季度多2家」「上季度5家」「十几家」) — those are asked again.
+_NOT_AROUND = re.compile(r"不|没|未|无|非|别|比|多|少|差|还|或|除|几|第|上季|上个|上次|去年|以前|之前|原来|以往|新增|增加|减少"
+                         r"|新建|新签|新评")
+# Words that only join the question's words to the number (「这季度我们一共走访了5家」).
+_LINKING = ("这个季度", "这一季度", "这季度", "本季度", "这边", "我们", "咱们", "目前", "现在", "一共", "总共", "合计",
+            "共计", "总计", "已经", "我", "共", "已", "都", "就", "了", "的", "有", "是", "过", "呢", "吧", "啊", "呀", "哦",
+            "嘛", "啦", "嗯")
+_APPROX_ANYWHERE = ("差不多", "大约", "大概", "大致", "估计", "将近", "接近", "约莫", "左右", "上下", "出头", "约")
+_NUMERAL_RUN = re.compile(r"[0-9.零〇一二两三四五六七八九十百千万亿]+")
+
+
+def _in_own_words(text: str, units: tuple[str, ...], zero_words: bool, own_words: str) -> Number:
+    """「走访了5家」 at 「本季度走访调研了几家企业？」: one number, and around it only the question's
+    own words (any of its characters), linking words (了, 的, 有, 这季度 …) and estimates (大概:
+    the number is then approximate). Anything else around it — a negation, a comparison, another
+    number, a word the question doesn't use — and it is no answer (NotANumber)."""
+    t = fold(text).lower().replace(",", "").replace(" ", "").replace("一共", "共")
+    approx = False
+    for w in _APPROX_ANYWHERE:
+        if w in t:
+            t, approx = t.replace(w, ""), True
+    runs = list(_NUMERAL_RUN.finditer(t))
+    if len(runs) != 1 or _NOT_AROUND.search(t[: runs[0].start()] + " " + t[runs[0].end():]):
+        raise NotANumber(text)
+    allowed = set(fold(own_words).lower())
+
+    def own(part: str) -> bool:
+        for w in _LINKING:
+            part = part.replace(w, "")
+        return all(ch in allowed for ch in part)
+
+    lead, run, tail = t[: runs[0].start()], runs[0].group(), t[runs[0].end():]
+    if not own(lead):
+        raise NotANumber(text)
+    for cut in range(len(tail), -1, -1):  # the unit (家, 个, 左右 …) belongs to the number
+        if own(tail[cut:]):
+            try:
+                number = _parse_number(run + tail[:cut], units, zero_words)
+            except NotANumber:
+                continue
+            return Number(number.value, number.approx or approx)
+    raise NotANumber(text)
+
+
+_CN_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万亿]+")
+
+
+def numerals_as_digits(text: str) -> str:
+    """The folded text with Chinese numerals written as digits and 个 after a number dropped (a
+    measure word): 「二十五个人」 → 25人, 「三个月」 → 3月. For comparing what a person said with a
+    written text (quiz options); runs that are no number (万一) stay as they are."""
+    def digits(m: re.Match[str]) -> str:
+        try:
+            value = cn2an.cn2an(m.group(), "smart")
+        except (ValueError, KeyError, IndexError, TypeError):
+            return m.group()
+        return str(int(value)) if float(value).is_integer() else m.group()
+    t = _CN_NUMERAL_RUN.sub(digits, fold(text))
+    return re.sub(r"(?<=[0-9])个", "", t)
 
 
 def parse_int(text: str, units: tuple[str, ...] = (), *, zero_words: bool = True) -> int:

@@ -152,6 +152,31 @@ def deadline_note(ctx: OpsContext, q: Quarter, report: ChairReport | None) -> st
     return f"{q.label_zh}信息报送截止：{format_day(deadline_of(ctx, q))}。"
 
 
+def days_left(ctx: OpsContext, q: Quarter) -> str:
+    """「（还有5天）」「（就是今天）」 before the deadline, "" after it."""
+    left = (deadline_of(ctx, q) - ctx.local().date()).days
+    return "（就是今天）" if left == 0 else f"（还有{left}天）" if left > 0 else ""
+
+
+def deadline_answer(ctx: OpsContext, q: Quarter, report: ChairReport | None) -> str:
+    """A chair asking when the report is due (「截止是哪天」): the reporting quarter's deadline,
+    whether their report is in, and what to do next."""
+    when = format_day(deadline_of(ctx, q))
+    if ctx.now >= deadline_end(ctx, q):
+        nxt = q.next()
+        later = f"{nxt.label_zh}信息报送截止：{format_day(deadline_of(ctx, nxt))}。"
+        if report is None:
+            return f"{q.label_zh}的报送已于{when}截止，我们还没有收到您的报送，回复「报送」即可补报。\n{later}"
+        return f"{q.label_zh}的报送已于{when}截止，您的报送我们已经收到了，谢谢！\n下一次是{later}"
+    head = f"{q.label_zh}信息报送{when}截止{days_left(ctx, q)}。"
+    if report is None:
+        return head + "我们还没有收到您的报送，回复「报送」就可以填写，共7项，几分钟就好。"
+    if report.enterprises is None:  # received by other means (登记已收到)
+        return head + "街道总工会已登记收到您的报送，截止前回复「报送」可以补填具体数字。"
+    day = ctx.local(report.submitted_at).date()
+    return head + f"您的报送我们{day.month}月{day.day}日已经收到了，截止前如需修改，回复「报送」即可。"
+
+
 # ---- registry ---------------------------------------------------------------------------------
 
 def _clean(value: Any, label: str, max_len: int) -> str:

@@ -4,7 +4,8 @@ Conversation (one state, `quiz:answer`, data {"p": period code, "q": question id
 
     答题 / click QUIZ ─▶ next unanswered question of the open period ─▶ quiz:answer
     quiz:answer + letters ─▶ stored (one attempt) ─▶ feedback + next question | done (score)
-    quiz:answer + 暂停 / another keyword ─▶ paused (answers so far are kept; 答题 resumes)
+    quiz:answer + 暂停 / another keyword ─▶ paused (answers so far are kept; 答题 or 继续 resumes)
+    quiz:answer + 我考了多少分 ─▶ the scores, and the same question again (the quiz goes on)
     成绩 ─▶ this year's scores and rank      解析 ─▶ answers and explanations once revealed
 
 What a worker may see about a period (score, answers, rank) follows one rule,
@@ -20,8 +21,8 @@ import re
 from datetime import timedelta
 
 from bot.core.context import Ctx
-from bot.core.normalize import fold, is_word, parse_choice_number, variants
-from bot.core.router import Flow, Router, click_is, text_is, text_matches
+from bot.core.normalize import fold, is_word, numerals_as_digits, parse_choice_number, variants
+from bot.core.router import Flow, Router, click_is, text_if, text_is, text_matches
 from handlers.quiz import ops
 from handlers.quiz import scores as quiz_scores
 from bot.db.models.quiz import QuizPeriod, QuizQuestion
@@ -34,7 +35,9 @@ router.add_flow(Flow("quiz", "答题", "答题", on_leave="pause",
                      paused_note="（答题已暂停，已答的题目都保存好了，回复「答题」接着做。）"))
 
 STATE = "quiz:answer"
-START_WORDS = ("答题", "每月一题", "开始答题", "继续答题", "答题活动")
+START_WORDS = ("答题", "每月一题", "开始答题", "继续答题", "答题活动", "接着答", "接着答题", "继续答", "接着做题", "继续做题")
+# 「继续」 after 暂停: the paused quiz again (with no quiz paused it is someone else's word, see resume_quiz).
+GO_ON_WORDS = {"继续", "继续吧", "接着", "接着来", "我要继续", "接着做", "继续做"}
 TEST_WORDS = ("测试", "半年测试", "开始测试", "继续测试")
 PAUSE_WORDS = {"暂停", "先暂停", "休息", "休息一下", "等会", "稍后", "先不答了", "下次再答", "停"}
 
@@ -151,6 +154,23 @@ async def start_quiz(ctx: Ctx) -> str:
     return await _start(ctx, kinds=("month", "half"))
 
 
+@router.on(text_if(lambda t: is_word(t, GO_ON_WORDS), "继续 (a paused quiz)"))  # no keyword: mid-form it is the form's
+async def resume_quiz(ctx: Ctx) -> str | None:
+    """「继续」 after 暂停: the paused quiz or test again. With no quiz paused the word is left to the
+    rest (a kept form draft, the fallback); with a form draft waiting too, both ways back are named."""
+    paused = [p for p in await ops.open_periods(ctx.session, ctx.ops)
+              if (found := await ops.next_question(ctx.session, p, ctx.openid))[0] is not None and found[1] > 1]
+    if not paused:
+        return await ctx.dispatcher.unmatched(ctx)
+    flows = ctx.dispatcher.flows
+    drafts = [flows[f] for f in ctx.dialogue.drafts if f in flows and flows[f].form is not None]
+    if drafts:
+        other = drafts[-1]
+        return (f"您有两件还没做完的事：回复「答题」接着答「{ops.period_title(paused[0])}」，"
+                f"回复「{other.resume_word}」接着填{other.title}。")
+    return await _start(ctx, kinds=(paused[0].kind,))
+
+
 @router.on(text_is(*TEST_WORDS))
 async def start_test(ctx: Ctx) -> str:
     """Start or resume the half-year test."""
@@ -197,8 +217,10 @@ async def answer_question(ctx: Ctx) -> str | None:
     if is_word(text, PAUSE_WORDS):
         ctx.dialogue.clear()
         return PAUSED.format(until=_last_day(ctx, period))
-    if is_word(text, START_WORDS) or is_word(text, TEST_WORDS):
+    if is_word(text, START_WORDS) or is_word(text, TEST_WORDS) or is_word(text, GO_ON_WORDS):
         return await _reask(ctx, period, question, "我们接着来：")
+    if SCORE_QUESTION(ctx.msg):  # 「我考了多少分」: the scores, and the question still on the table
+        return await _reask(ctx, period, question, await show_scores(ctx) + "\n\n我们接着答题：")
     letters = ops.parse_letters(ctx.msg.text) or _said_otherwise(ctx.msg.text, question.options)
     if letters is None:  # (another feature's keyword never gets here: the quiz Flow pauses for it)
         return await _reask(ctx, period, question, NOT_LETTERS)
@@ -223,8 +245,9 @@ async def answer_question(ctx: Ctx) -> str | None:
 
 def _said_otherwise(text: str, options: list[str]) -> str | None:
     """One option given by its own text (「25人」) or its place (「第二个」) → its letter; None otherwise."""
-    said = {v.removeprefix("选").removeprefix("我选") for v in variants(text)}
-    hits = [i for i, o in enumerate(options) if fold(o).lower() in said]
+    said = {numerals_as_digits(v.removeprefix("选").removeprefix("我选")) for v in variants(text)}
+    # 「二十五个人」 is 「25人」: numerals as digits, 个 a measure word, on both sides
+    hits = [i for i, o in enumerate(options) if numerals_as_digits(fold(o).lower()) in said]
     if len(hits) == 1:
         return ops.LETTERS[hits[0]]
     n = parse_choice_number(text)
@@ -249,7 +272,11 @@ async def _finished(ctx: Ctx, period: QuizPeriod) -> str:
     return _done_text(ctx, period, view, finished_now=True)
 
 
-@router.on(text_matches(r".{0,6}(?:考|答|得)了?(?:多少|几)分.{0,4}|.{0,6}分数.{0,6}"))  # 我考了多少分 (no keyword)
+# 「我考了多少分」: not a keyword (in another form it stays that form's answer); mid-quiz see answer_question.
+SCORE_QUESTION = text_matches(r".{0,6}(?:考|答|得)了?(?:多少|几)分.{0,4}|.{0,6}分数.{0,6}")
+
+
+@router.on(SCORE_QUESTION)
 @router.on(text_is("成绩", "我的成绩", "答题成绩", "查成绩") | click_is("SCORES"))
 async def show_scores(ctx: Ctx) -> str:
     """This year's result per period, the year-end score and rank over the closed periods

@@ -143,6 +143,7 @@ async def test_deactivated_chair_cannot_report(sim, db, clock, settings) -> None
 async def test_a_chair_correcting_a_figure_in_a_sentence_is_told_how(sim, db, clock, settings) -> None:  # noqa: ANN001
     await bound_chair(sim, db, clock, settings, openid="oChairFix")
     reply = await sim.user("oChairFix").send("走访的数填错了，应该是9家")
-    assert reply.startswith("要修改报送的数字，回复「报送」重新过一遍") and "已转给工作人员" not in reply
+    # no report on file yet: nothing to correct, how to file it (a report on file: tests/chairs/test_walk_deadline.py)
+    assert reply.startswith("您2026年第四季度的报送还没有提交过，回复「报送」就可以填写") and "已转给工作人员" not in reply
     other = await sim.user("oNotAChair").send("走访的数填错了，应该是9家")  # not a chair: as any other message
     assert "要修改报送的数字" not in other
