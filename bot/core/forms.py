@@ -290,9 +290,9 @@ class Form:
         return None
 
     async def answer_question(self, ctx: Ctx, data: Mapping[str, Any], text: str) -> str | None:
-        """A question asked at a step of short answers (「在哪里培训 几点开始」 at 姓名) that this form
-        can answer from what it knows: the answer, and the step is asked again (nothing stored).
-        None: read it as an answer as usual (a name step refuses a question anyway)."""
+        """A question asked at a step of short answers (「在哪里培训 几点开始」 at 姓名, or 「收费不」, which
+        reads as no valid answer) that this form can answer from what it knows: the answer, and the
+        step is asked again (nothing stored). None: read it as an answer as usual."""
         return None
 
     async def submit(self, ctx: Ctx, data: Mapping[str, Any]) -> Reply | str | None:
@@ -562,6 +562,8 @@ class Form:
             heard = self._heard(f, data, text, value)
         except Invalid as exc:
             data.pop("_unsure", None)
+            if not how and text and not getattr(f.parse, "sentences", False):
+                how = await self.answer_question(ctx, data, text) or ""  # 「收费不」: no answer, a question
             if how:
                 return await self._ask(ctx, f, data, how)
             return await self._ask(ctx, f, data, exc.hint) + self.aside(ctx, text)

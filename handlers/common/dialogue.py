@@ -162,7 +162,7 @@ def small_talk(ctx: Ctx) -> str | None:
         return "我是工会的自动回复助手，能回答一些常见问题、帮您办几件事。想找工作人员，回复「留言」，会有专人回复您。"
     if kind == "presence":
         return (f"您好！这里是{o.name}的自动回复。有事直接说，我帮您转给工作人员；"
-                f"工作人员在{o.hours}回复留言。")
+                f"工作人员回复的时间是{o.hours}。")
     if kind == "greeting":  # 早 → 早上好, 晚上好 → 晚上好, hello → 您好
         said = "早上" if "早" in text or "morning" in text.lower() else next(
             (t for t in ("上午", "中午", "下午", "晚上") if t in text), "您")

@@ -102,7 +102,7 @@ async def test_the_table_through_the_webhook(sim, db) -> None:  # noqa: ANN001
 async def test_presence_is_answered_honestly(sim, settings) -> None:  # noqa: ANN001
     reply = await sim.user("oNight").send("有人吗")
     assert reply.startswith(f"您好！这里是{settings.office.name}的自动回复")
-    assert f"工作人员在{settings.office.hours}回复留言" in reply
+    assert f"工作人员回复的时间是{settings.office.hours}。" in reply
 
 
 @pytest.mark.parametrize(("text", "kind"), [

@@ -66,6 +66,7 @@ async def test_cost_and_what_to_bring_are_read_from_the_description(sim, db, clo
     await u.send("报名")
     assert ASK_NAME in await u.send("1")
     assert "费用：免费培训，结业发证" in await u.send("收费吗")
+    assert "费用：免费培训，结业发证" in await u.send("收费不")  # no question to the detector: no name either
     reply = await u.send("需要带什么东西")
     assert "需要准备：请携带身份证和一寸照片" in reply and "没有写" not in reply
     summary = await u.send("李想")
