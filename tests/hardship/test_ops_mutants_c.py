@@ -197,8 +197,10 @@ async def test_an_older_rejection_is_not_reopened_beside_a_newer_open_request(db
     older = await _reviewing(db, app, clock)
     await _op(db, app, ops.reject, older, reason="不符合条件")
     newer = (await seed(db, app, clock, online=False)).id  # allowed: the older one is finished
-    with pytest.raises(HardshipError, match="同一时间只办理一份"):
+    with pytest.raises(HardshipError) as err:
         await _op(db, app, ops.correct, older, kind="reopen", reason="看错了收入")
+    assert str(err.value) == (f"这位职工还有一份进行中的申请 {(await fetch(db, newer)).ref}，同一时间只办理一份；"
+                              "请先办结那一份，再更正这一份。")
     async with db() as s:
         got = await ops.open_request(s, "oW1")
         assert (got.id, got.status) == (newer, "submitted")
