@@ -10,6 +10,7 @@ from bot.core.forms import QUIT_HINT
 from tests.inbox.worker_helpers import threads
 from tests.support.chairs import issue_code, make_chair
 from tests.support.hardship import ANSWERS, apply, requests
+from tests.support.signup import make_activity
 
 STORY_Q = "请简单说明困难情况（10–500字），例如发生了什么、现在最需要哪方面的帮助。"
 NAME_Q = "请问您的姓名？"
@@ -167,6 +168,20 @@ async def test_continue_after_a_detour_asks_the_step_again_and_resumes_a_kept_dr
     assert await u.send("接着填") == f"好的，我们接着填：\n{HOUSEHOLD_Q}"
     await u.send("留言")
     await u.send("结束咨询")
-    reply = await u.send("继续")
+    assert "帮扶申请还没填完，我们从停下" not in await u.send("今天天气怎么样")  # only 继续 resumes
+    reply = await u.voice(recognition="继续。")
     assert reply.startswith("您上次的帮扶申请还没填完，我们从停下的地方接着来") and reply.endswith(HOUSEHOLD_Q)
     assert (await u.send("三口人")).startswith("家庭每月总收入大约多少元？")
+
+
+async def test_continue_resumes_the_form_left_last(sim, db, clock) -> None:  # noqa: ANN001
+    await make_activity(db, clock)
+    u = sim.user("oGoOnTwo")
+    assert await to_step(u, ["同意", "1", ANSWERS[2]]) == HOUSEHOLD_Q
+    await u.send("报名")  # the application kept as a draft
+    assert "请回复您的真实姓名" in await u.send("1")
+    await u.send("留言")  # the sign-up kept too, left after the application
+    await u.send("结束咨询")
+    assert (await u.send("继续")).startswith("您上次的活动报名还没填完")
+    await u.send("取消")
+    assert (await u.send("继续")).startswith("您上次的帮扶申请还没填完")
