@@ -203,3 +203,30 @@ async def test_a_correction_after_the_deadline_is_refused_with_the_phone(sim, db
     reply = await u.send("走访的数填错了，应该是9家")
     assert "不能再修改" in reply and "请核对" not in reply
     assert (await _report(db)).visits == 6
+
+
+# ---- the deadline answer word for word, at its edges ----------------------------------------------
+
+async def test_the_deadline_answer_word_for_word_the_day_before_and_on_the_last_instant(
+        sim, db, clock, settings) -> None:  # noqa: ANN001
+    from bot.operations import OpsContext
+    from handlers.chairs import ops
+    from handlers.chairs.quarters import Quarter
+
+    chair = await bound_chair(sim, db, clock, settings, openid="oDueWords")
+    u = sim.user("oDueWords")
+    clock.set(datetime(2026, 12, 24, 16, 0))  # the day before: 1 day left
+    assert await u.send("截止是哪天") == (f"2026年第四季度信息报送{DUE}截止（还有1天）。"
+                                        "我们还没有收到您的报送，回复「报送」就可以填写，共7项，几分钟就好。")
+    async with db() as s, s.begin():  # staff record a report received on paper that day
+        await ops.mark_received(s, OpsContext(clock, settings), chair.id, Quarter.parse("2026Q4"))
+    assert await u.send("截止是哪天") == (f"2026年第四季度信息报送{DUE}截止（还有1天）。"
+                                        "街道总工会已登记收到您的报送，截止前回复「报送」可以补填具体数字。")
+    clock.set(datetime(2026, 12, 26, 0, 0))  # the first instant after the deadline day
+    assert (await u.send("截止是哪天")).startswith(f"2026年第四季度的报送已于{DUE}截止，您的报送我们已经收到了")
+
+
+async def test_the_day_a_report_came_in_is_the_day_it_was_filed(sim, db, clock, settings) -> None:  # noqa: ANN001
+    u = await _filed(sim, db, clock, settings, "oDueDay")  # filed on 24 November
+    clock.set(datetime(2026, 12, 2, 9, 0))
+    assert "您的报送我们11月24日已经收到了" in await u.send("截止是哪天")
