@@ -185,3 +185,16 @@ async def test_continue_resumes_the_form_left_last(sim, db, clock) -> None:  # n
     assert (await u.send("继续")).startswith("您上次的活动报名还没填完")
     await u.send("取消")
     assert (await u.send("继续")).startswith("您上次的帮扶申请还没填完")
+
+
+async def test_continue_with_only_a_conversation_open_is_answered_not_an_error(sim, db) -> None:  # noqa: ANN001
+    """An open 留言 conversation is kept as a mark among the drafts (no form): 「继续」 then resumes
+    nothing and is read as usual."""
+    from bot.pipeline import APOLOGY
+
+    u = sim.user("oGoOnThread")
+    await u.send("留言")
+    await u.send("1")
+    assert "工作人员" in await u.send("老板拖欠了我三个月的工资，一直不给")
+    reply = await u.send("继续")
+    assert reply and APOLOGY not in reply and "还没填完" not in reply
