@@ -577,10 +577,9 @@ class Form:
     def _heard(f: Field, data: Mapping[str, Any], text: str, value: Any) -> str:
         """A choice read from the person's own words (「老伴住院了」 → 因病): said back, with the way
         to put it right, since a number or the choice's own word was not given."""
-        choices = data.get("_choices", {}).get(f.name) or (
-            list(f.choices) if f.choices is not None and not callable(f.choices) else None)
-        if not f.aliases or not choices or parse_choice_number(text) is not None:
-            return ""
+        choices = data.get("_choices", {}).get(f.name)  # as asked (`_ask` keeps them)
+        if not f.aliases or not choices or parse_choice_number(text) is not None or is_word(text, KEEP_WORDS | YES_WORDS):
+            return ""  # only aliases read a choice from other words; a number or 沿用 names it itself
         t = fold(text).lower()
         label = next((_label(c) for c in choices if _value(c) == value), "")
         if not label or fold(label).lower() in variants(text) or t in fold(label).lower():

@@ -215,6 +215,37 @@ async def test_a_question_the_form_can_answer_is_answered_and_the_step_asked_aga
         "回复「确认」提交，「修改」更改某一项，「取消」放弃。"  # a story may ask: it is the content
 
 
+def _grades(ctx, data):  # noqa: ANN001, ANN202  (choices read when asked, as features do)
+    return ["A级企业", "B级企业"]
+
+
+class GradeForm(PetForm):
+    flow = "wgrade"
+    title = "企业评级"
+    fields = (Field("grade", "评的是几级？", choices=_grades, label="评级",
+                    aliases={"A级企业": ("最好", "优秀"), "B级企业": ("一般",)}),
+              Field("size", "规模？", choices=("大", "小"), label="规模"))
+
+    async def submit(self, ctx, data):  # noqa: ANN001, ANN201
+        return f"记下了：{data['grade']}，{data['size']}"
+
+
+async def test_a_choice_read_from_other_words_is_said_back_and_only_then(mounted):  # noqa: ANN001
+    _, sim = await mounted(GradeForm)
+    u = sim.user("oWGrade")
+    await u.send("企业评级")
+    size_q = "规模？\n1. 大\n2. 小\n（回复序号或文字）"
+    # its aliases (the choices read when asked): said back
+    assert await u.send("评得很优秀") == f"好的，评级记为「A级企业」（不对请回复「上一步」）。\n{size_q}"
+    await u.send("上一步")
+    assert await u.send("沿用") == size_q  # the answer kept: nothing new to say back
+    await u.send("上一步")
+    assert await u.send("a级") == size_q  # a part of the choice's own word, in any case
+    await u.send("上一步")
+    assert await u.send("B级企业") == size_q
+    assert (await u.send("小")).startswith("请核对您的企业评级")
+
+
 # ---------------------------------------------------------------- answers already known: the summary at once, a blank is no answer
 
 class KnownPetForm(PetForm):
