@@ -249,6 +249,8 @@ async def test_a_choice_read_from_other_words_is_said_back_and_only_then(mounted
     await u.send("上一步")
     assert await u.send("a级") == size_q  # a part of the choice's own word, in any case
     await u.send("上一步")
+    assert await u.send("A级企业吧") == size_q  # its own word, with a particle
+    await u.send("上一步")
     assert await u.send("B级企业") == size_q
     # a field without aliases says nothing back, whatever its own reading made of the words
     assert (await u.send("大的那个")).startswith("请核对您的企业评级")
