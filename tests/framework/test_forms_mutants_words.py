@@ -196,10 +196,11 @@ class CourseForm(PetForm):
     flow = "wcourse"
     title = "课程登记"
     fields = (Field("name", "怎么称呼您？", parse=text_parser(1, 20), label="称呼"),
+              Field("age", "您多大年纪？", parse=int_parser(16, 100, "岁"), label="年龄"),
               Field("story", "说说情况。", parse=text_parser(1, 500), label="情况"))
 
     async def answer_question(self, ctx, data, text):  # noqa: ANN001, ANN201
-        return "课程在二楼教室。" if "哪" in text else None
+        return f"课程在{ctx.settings.office.name}二楼教室。" if "哪" in text else None
 
     async def submit(self, ctx, data):  # noqa: ANN001, ANN201
         return f"记下了：{data['name']}"
@@ -209,9 +210,12 @@ async def test_a_question_the_form_can_answer_is_answered_and_the_step_asked_aga
     _, sim = await mounted(CourseForm)
     u = sim.user("oWCourse")
     assert await u.send("课程登记") == "怎么称呼您？"
-    assert await u.send("课程在哪里上啊") == "课程在二楼教室。\n怎么称呼您？"  # answered, not kept as a name
-    assert await u.send("小李") == "说说情况。"
-    assert await u.send("请问课程在哪里上呢") == "请核对您的课程登记：\n1. 称呼：小李\n2. 情况：请问课程在哪里上呢\n\n" \
+    where = "课程在街道总工会二楼教室。"
+    assert await u.send("课程在哪里上啊") == f"{where}\n怎么称呼您？"  # answered, not kept as a name
+    assert await u.send("小李") == "您多大年纪？"
+    assert await u.send("请问课程在哪里上") == f"{where}\n您多大年纪？"  # at a number too
+    assert await u.send("45") == "说说情况。"
+    assert await u.send("请问课程在哪里上呢") == "请核对您的课程登记：\n1. 称呼：小李\n2. 年龄：45\n3. 情况：请问课程在哪里上呢\n\n" \
         "回复「确认」提交，「修改」更改某一项，「取消」放弃。"  # a story may ask: it is the content
 
 
