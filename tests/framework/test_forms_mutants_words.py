@@ -260,6 +260,22 @@ async def test_a_choice_read_from_other_words_is_said_back_and_only_then(mounted
     assert (await u.send("大的那个")).startswith("请核对您的企业评级")
 
 
+class MoodForm(PetForm):
+    flow = "wmood"
+    title = "心情登记"
+    fields = (Field("mood", "今天心情如何？", choices=("好", "不好"), aliases={"不好": ("难受", "烦")}),)
+
+    async def submit(self, ctx, data):  # noqa: ANN001, ANN201
+        return f"记下了：{data['mood']}"
+
+
+async def test_a_choice_said_back_for_an_item_without_a_label(mounted):  # noqa: ANN001
+    _, sim = await mounted(MoodForm)
+    u = sim.user("oWMood")
+    await u.send("心情登记")
+    assert (await u.send("心里烦")).startswith("好的，这一项记为「不好」（不对请回复「上一步」）。\n")
+
+
 # ---------------------------------------------------------------- answers already known: the summary at once, a blank is no answer
 
 class KnownPetForm(PetForm):
