@@ -200,6 +200,8 @@ class CourseForm(PetForm):
               Field("story", "说说情况。", parse=text_parser(1, 500), label="情况"))
 
     async def answer_question(self, ctx, data, text):  # noqa: ANN001, ANN201
+        if "收费" in text:  # 「收费不」 is no question to the detector, but no name or number either
+            return f"{ctx.settings.office.name}的课程免费。"
         return f"课程在{ctx.settings.office.name}二楼教室。" if "哪" in text else None
 
     async def submit(self, ctx, data):  # noqa: ANN001, ANN201
@@ -214,7 +216,10 @@ async def test_a_question_the_form_can_answer_is_answered_and_the_step_asked_aga
     assert await u.send("课程在哪里上啊") == f"{where}\n怎么称呼您？"  # answered, not kept as a name
     assert await u.send("小李") == "您多大年纪？"
     assert await u.send("请问课程在哪里上") == f"{where}\n您多大年纪？"  # at a number too
+    assert await u.send("收费不") == "街道总工会的课程免费。\n您多大年纪？"
     assert await u.send("45") == "说说情况。"
+    too_long = "收费" + "很" * 499  # a story too long is told so, even if the form could answer it
+    assert (await u.send(too_long)).startswith("内容有点长（501字）")
     assert await u.send("请问课程在哪里上呢") == "请核对您的课程登记：\n1. 称呼：小李\n2. 年龄：45\n3. 情况：请问课程在哪里上呢\n\n" \
         "回复「确认」提交，「修改」更改某一项，「取消」放弃。"  # a story may ask: it is the content
 
